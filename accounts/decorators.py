@@ -1,0 +1,64 @@
+"""The health-data gate: no health data for a session that has not passed a fresh second factor."""
+
+import time
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from accounts.selectors import health_session_state
+
+_MESSAGES = {
+    "no-factor": "Before you can see health information, protect your account with a second factor.",
+    "mfa-needed": "Confirm it's you with your second factor to continue.",
+    "idle": "You were inactive for a while, so we need you to confirm it's you again.",
+    "expired": "For your security, sessions end after 12 hours. Please sign in again.",
+}
+
+
+def _with_next(url: str, next_url: str) -> str:
+    return f"{url}?{urlencode({'next': next_url})}"
+
+
+def health_data_required(view=None, *, touch: bool = True):
+    """Wrap every view that shows or changes health data.
+
+    Anonymous → login. No second factor → MFA set-up. A session that has not used its second factor
+    (or was idle for HEALTH_SESSION_IDLE_SECONDS) → MFA reauthentication. Older than
+    HEALTH_SESSION_MAX_AGE_SECONDS → signed out, sign in again (NIST SP 800-63B AAL2).
+    `touch=False` for endpoints polled by scripts, which must not count as the person's activity.
+    """
+
+    def decorator(view_func):
+        @wraps(view_func)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            state = health_session_state(request=request)
+            if state == "ok":
+                if touch:
+                    request.session["health_last_activity"] = time.time()
+                response = view_func(request, *args, **kwargs)
+                response.headers.setdefault("Cache-Control", "no-store, private")
+                return response
+            next_url = request.get_full_path()
+            if state == "expired":
+                logout(request)
+                messages.info(request, _MESSAGES[state])
+                return redirect_to_login(next_url)
+            messages.info(request, _MESSAGES[state])
+            if state == "no-factor":
+                return redirect(_with_next(reverse("mfa_activate_totp"), next_url))
+            return redirect(_with_next(reverse("mfa_reauthenticate"), next_url))
+
+        wrapper.health_data_required = True
+        return wrapper
+
+    if view is not None:
+        return decorator(view)
+    return decorator

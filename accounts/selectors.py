@@ -1,0 +1,74 @@
+"""Reads about a person's account state: second factors, sessions, consent, access history."""
+
+import time
+
+from allauth.account.authentication import get_authentication_records
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.db.models import QuerySet
+
+from accounts.models import AccessLogEntry, Consent, User
+
+
+def user_has_second_factor(*, user: User) -> bool:
+    return Authenticator.objects.filter(
+        user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+    ).exists()
+
+
+def session_last_mfa_at(*, request) -> float | None:
+    """When this session last passed a second factor (login or reauthentication), as a Unix time."""
+    times = [
+        record.get("at")
+        for record in get_authentication_records(request, request.user)
+        if record.get("method") == "mfa" and isinstance(record.get("at"), int | float)
+    ]
+    return max(times) if times else None
+
+
+def session_first_login_at(*, request) -> float | None:
+    times = [
+        record.get("at")
+        for record in get_authentication_records(request, request.user)
+        if isinstance(record.get("at"), int | float)
+    ]
+    return min(times) if times else None
+
+
+def health_session_state(*, request, now: float | None = None) -> str:
+    """One of: "no-factor", "mfa-needed", "expired", "idle", "ok" for the signed-in person's session."""
+    now = time.time() if now is None else now
+    if not user_has_second_factor(user=request.user):
+        return "no-factor"
+    first_login = session_first_login_at(request=request)
+    if first_login is not None and now - first_login > settings.HEALTH_SESSION_MAX_AGE_SECONDS:
+        return "expired"
+    last_mfa = session_last_mfa_at(request=request)
+    if last_mfa is None:
+        return "mfa-needed"
+    last_activity = request.session.get("health_last_activity", last_mfa)
+    if now - max(last_activity, last_mfa) > settings.HEALTH_SESSION_IDLE_SECONDS:
+        return "idle"
+    return "ok"
+
+
+def consent_current(*, user: User, purpose: str = Consent.PURPOSE_IAS) -> Consent | None:
+    """The active consent under the current notice version, or None (so the person is asked again)."""
+    return (
+        Consent.objects.filter(
+            user=user,
+            purpose=purpose,
+            revoked_at__isnull=True,
+            notice_version=settings.PRIVACY_NOTICE_VERSION,
+        )
+        .order_by("-given_at")
+        .first()
+    )
+
+
+def consent_history(*, user: User) -> QuerySet[Consent]:
+    return Consent.objects.filter(user=user).order_by("-given_at")
+
+
+def access_log_for(*, subject: User) -> QuerySet[AccessLogEntry]:
+    return AccessLogEntry.objects.filter(subject=subject).select_related("actor").order_by("-at")

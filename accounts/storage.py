@@ -1,0 +1,27 @@
+"""A file storage that encrypts everything it writes (raw webhook bodies, downloaded bundles)."""
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
+
+from accounts.crypto import decrypt_bytes, encrypt_bytes
+
+
+class EncryptedFileSystemStorage(FileSystemStorage):
+    """Files are Fernet tokens on disk; `open()` gives back the plaintext after its integrity check."""
+
+    def _save(self, name, content):
+        content.seek(0)
+        return super()._save(name, ContentFile(encrypt_bytes(content.read())))
+
+    def _open(self, name, mode="rb"):
+        with super()._open(name, "rb") as handle:
+            return ContentFile(decrypt_bytes(handle.read()), name=name)
+
+    def size_plaintext(self, name: str) -> int:
+        with self.open(name) as handle:
+            return len(handle.read())
+
+
+def private_storage() -> EncryptedFileSystemStorage:
+    return EncryptedFileSystemStorage(location=settings.PRIVATE_STORAGE_ROOT, base_url=None)

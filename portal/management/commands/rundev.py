@@ -1,0 +1,66 @@
+"""Run the whole portal on one machine: web server, Celery worker and its periodic scheduler.
+
+One Ctrl-C (or SIGTERM) stops every process this command started; if one of them dies, the
+others are stopped too, so nothing is left running half-alive.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the web server, a Celery worker and its beat scheduler together (development)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default=os.environ.get("HOMEPORT_ADDR", "127.0.0.1:8000"))
+        parser.add_argument("--concurrency", type=int, default=2)
+
+    def handle(self, *args, addr: str, concurrency: int, **options):
+        for folder in ("broker/queue", "broker/processed", "private"):
+            (settings.DATA_DIR / folder).mkdir(parents=True, exist_ok=True)
+        python = sys.executable
+        commands = {
+            "web": [python, "manage.py", "runserver", addr, "--noreload"],
+            "worker": [
+                python, "-m", "celery", "-A", "portal", "worker", "--beat",
+                "--loglevel", "INFO", "--concurrency", str(concurrency),
+                "--schedule", str(settings.CELERY_BEAT_SCHEDULE_FILENAME),
+            ],
+        }
+        processes: dict[str, subprocess.Popen] = {}
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            for name, command in commands.items():
+                processes[name] = subprocess.Popen(command, start_new_session=True)
+            self.stdout.write(self.style.SUCCESS(f"Homeport is running on http://{addr}/  (Ctrl-C stops it)"))
+            while not stopping:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        self.stderr.write(f"{name} exited with code {process.returncode}; stopping the rest.")
+                        stopping = True
+                time.sleep(0.5)
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for process in processes.values():
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+            self.stdout.write("Stopped.")

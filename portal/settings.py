@@ -1,0 +1,357 @@
+"""Homeport's one settings module, driven entirely by environment variables.
+
+Development defaults make `bin/run` work with nothing set. With DJANGO_DEBUG=false every secret
+must be given explicitly: a missing one stops start-up instead of falling back to a dev value.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    """A string setting; an empty value counts as unset."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from exc
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+DATA_DIR = Path(env_str("HOMEPORT_DATA_DIR", str(BASE_DIR / ".data")))
+
+_missing_secrets: list[str] = []
+
+
+def secret(name: str, dev_default: str) -> str:
+    """A secret: the dev default in DEBUG, mandatory otherwise."""
+    value = env_str(name)
+    if value:
+        return value
+    if DEBUG:
+        return dev_default
+    _missing_secrets.append(name)
+    return ""
+
+
+SECRET_KEY = secret("DJANGO_SECRET_KEY", "dev-only-insecure-secret-key-do-not-use-in-production-0123456789")
+# A urlsafe base64 32-byte Fernet key; several may be given, comma-separated, newest first (rotation).
+FIELD_ENCRYPTION_KEY = secret("FIELD_ENCRYPTION_KEY", "ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE=")
+METRIPORT_API_KEY = secret("METRIPORT_API_KEY", "homeport-dev-api-key")
+METRIPORT_WEBHOOK_KEY = secret("METRIPORT_WEBHOOK_KEY", "homeport-dev-webhook-key")
+
+if _missing_secrets:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG is false, so these secrets must be set in the environment: "
+        + ", ".join(_missing_secrets)
+        + ". See .env.example."
+    )
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_DEBUG is false.")
+
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "accounts",
+    "records",
+    "ias",
+    "portal",
+    "sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.security_headers",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.admin_requires_mfa",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- database ---
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'homeport.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # WAL and immediate transactions let the web process and the worker share one file safely.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {
+        "NAME": env_str("DJANGO_TEST_DB_NAME", str(DATA_DIR / "test-homeport.sqlite3")),
+    }
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- accounts and MFA ---
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "start"
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Homeport] "
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/300s/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reauthenticate": "10/m/user",
+}
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+MFA_TOTP_ISSUER = "Homeport"
+MFA_RECOVERY_CODE_COUNT = 10
+# allauth counts wrong second factors under "login_failed" per user (5 per 5 minutes above):
+# far inside NIST SP 800-63B's ceiling of 100 consecutive failures.
+
+# NIST SP 800-63B AAL2: reauthenticate after 12 hours, and after 30 minutes without activity.
+HEALTH_SESSION_MAX_AGE_SECONDS = env_int("HEALTH_SESSION_MAX_AGE_SECONDS", 12 * 60 * 60)
+HEALTH_SESSION_IDLE_SECONDS = env_int("HEALTH_SESSION_IDLE_SECONDS", 30 * 60)
+SESSION_COOKIE_AGE = HEALTH_SESSION_MAX_AGE_SECONDS
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+PRIVACY_NOTICE_VERSION = env_str("PRIVACY_NOTICE_VERSION", "2026-11-01")
+OPERATOR_CONTACT_EMAIL = env_str("OPERATOR_CONTACT_EMAIL", "privacy@homeport.example")
+
+# --- security headers ---
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+# Extra origins a form may submit or redirect to (the network's hosted identity and AAL2 pages).
+CSP_FORM_ACTION_EXTRA = env_list("CSP_FORM_ACTION_EXTRA", [])
+
+# --- i18n and static ---
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "America/New_York")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+MEDIA_ROOT = DATA_DIR / "media"
+PRIVATE_STORAGE_ROOT = Path(env_str("PRIVATE_STORAGE_ROOT", str(DATA_DIR / "private")))
+
+# --- email ---
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Homeport <no-reply@homeport.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- celery ---
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = DATA_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict = {}
+# Publishing must not hang a web request when the broker is down: the sweeper catches up.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY = False
+
+# --- network (Metriport) ---
+METRIPORT_BASE_URL = env_str("METRIPORT_BASE_URL", f"{PORTAL_BASE_URL}/sandbox").rstrip("/")
+METRIPORT_FACILITY_ID = env_str("METRIPORT_FACILITY_ID", "fac_homeport_dev")
+METRIPORT_CONNECT_TIMEOUT = float(env_str("METRIPORT_CONNECT_TIMEOUT", "5"))
+METRIPORT_READ_TIMEOUT = float(env_str("METRIPORT_READ_TIMEOUT", "20"))
+
+# --- sandbox ---
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
+SANDBOX_API_KEY = env_str("SANDBOX_API_KEY", "homeport-dev-api-key")
+SANDBOX_WEBHOOK_URL = env_str("SANDBOX_WEBHOOK_URL", f"{PORTAL_BASE_URL}/webhooks/metriport/")
+SANDBOX_WEBHOOK_KEY = env_str("SANDBOX_WEBHOOK_KEY", "homeport-dev-webhook-key")
+# Sandbox knobs (owner: sandbox); see README "## Sandbox".
+SANDBOX_AAL2_TTL_SECONDS = env_int("SANDBOX_AAL2_TTL_SECONDS", 900)
+SANDBOX_LINK_TTL_SECONDS = env_int("SANDBOX_LINK_TTL_SECONDS", 180)
+SANDBOX_DOCUMENT_LINK_TTL_SECONDS = env_int("SANDBOX_DOCUMENT_LINK_TTL_SECONDS", 600)
+SANDBOX_SOURCE_DELAY_SECONDS = env_str("SANDBOX_SOURCE_DELAY_SECONDS", "hie=2,pharmacy=3,lab=4")
+SANDBOX_CONSOLIDATED_DELAY_SECONDS = float(env_str("SANDBOX_CONSOLIDATED_DELAY_SECONDS", "1"))
+SANDBOX_RATE_LIMITS = env_str("SANDBOX_RATE_LIMITS", "patient=15,query=20,consolidated=120")
+SANDBOX_ACCOUNT_SOURCES = env_list("SANDBOX_ACCOUNT_SOURCES", ["hie", "pharmacy", "lab"])
+SANDBOX_RECORD_SIZE = env_int("SANDBOX_RECORD_SIZE", 600)
+SANDBOX_LARGE_RECORD_SIZE = env_int("SANDBOX_LARGE_RECORD_SIZE", 50000)
+# Global faults, e.g. "duplicate,source_fail:pharmacy,delay@10" (kind[:target][@seconds]).
+SANDBOX_FAULTS = env_list("SANDBOX_FAULTS", [])
+if SANDBOX_ENABLED:
+    CELERY_BEAT_SCHEDULE["sandbox-sweep"] = {"task": "sandbox.tasks.sandbox_sweep", "schedule": 60.0}
+
+# --- records ---
+_sandbox_host = urlsplit(METRIPORT_BASE_URL).hostname or "127.0.0.1"
+RECORDS_DOWNLOAD_ALLOWED_HOSTS = env_list(
+    "RECORDS_DOWNLOAD_ALLOWED_HOSTS", ["api.metriport.com", "api.sandbox.metriport.com"]
+)
+RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
+    "RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS",
+    sorted({"127.0.0.1", "localhost", _sandbox_host}) if (DEBUG or SANDBOX_ENABLED) else [],
+)
+
+# --- ias ---
+IAS_WEBHOOK_MAX_BYTES = env_int("IAS_WEBHOOK_MAX_BYTES", 1024 * 1024)
+IAS_EVENT_LEASE_SECONDS = env_int("IAS_EVENT_LEASE_SECONDS", 300)
+IAS_EVENT_MAX_ATTEMPTS = env_int("IAS_EVENT_MAX_ATTEMPTS", 8)
+IAS_SWEEP_EVENT_AGE_SECONDS = env_int("IAS_SWEEP_EVENT_AGE_SECONDS", 30)
+IAS_QUERY_QUIET_SECONDS = env_int("IAS_QUERY_QUIET_SECONDS", 300)
+IAS_QUERY_TIMEOUT_SECONDS = env_int("IAS_QUERY_TIMEOUT_SECONDS", 2 * 3600)
+IAS_IDENTITY_POLL_SECONDS = env_int("IAS_IDENTITY_POLL_SECONDS", 60)
+IAS_IDENTITY_NUDGE_SECONDS = env_int("IAS_IDENTITY_NUDGE_SECONDS", 20)
+CELERY_BEAT_SCHEDULE["ias-sweep"] = {"task": "ias.sweep", "schedule": float(env_int("IAS_SWEEP_EVERY_SECONDS", 60))}
+
+# --- portal: rights (export, deletion) ---
+CELERY_BEAT_SCHEDULE["portal-account-deletion-notify-sweep"] = {
+    "task": "portal.account_deletion_notify_sweep",
+    "schedule": 600.0,
+}
+
+# --- logging: never health data; our loggers log ids and reasons only ---
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

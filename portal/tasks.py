@@ -1,0 +1,47 @@
+"""Thin tasks for the person's rights: the account-deletion confirmation email and its sweeper."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from portal import services
+from portal.models import AccountDeletion
+
+log = logging.getLogger(__name__)
+
+
+def _backoff(attempt: int) -> float:
+    return min(600.0, 10.0 * (2 ** min(attempt, 6))) * random.uniform(0.5, 1.0)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=8, name="portal.account_deletion_notify")
+def account_deletion_notify(self, deletion_id: int) -> str:
+    """Retried with backoff here, and re-sent by the sweeper for as long as the address is kept."""
+    try:
+        return "sent" if services.account_deletion_notify_send(deletion_id=deletion_id) else "nothing to do"
+    except Exception as exc:
+        log.warning("account deletion email failed (deletion=%s): %s", deletion_id, type(exc).__name__)
+        raise self.retry(countdown=_backoff(self.request.retries)) from None
+
+
+@shared_task(acks_late=True, name="portal.account_deletion_notify_sweep")
+def account_deletion_notify_sweep() -> int:
+    """Catch confirmation emails whose task was lost (broker down at commit, retries exhausted)."""
+    stale = timezone.now() - timedelta(minutes=10)
+    ids = list(
+        AccountDeletion.objects.exclude(notify_email_encrypted="")
+        .filter(requested_at__lt=stale)
+        .values_list("pk", flat=True)[:200]
+    )
+    for deletion_id in ids:
+        try:
+            account_deletion_notify.delay(deletion_id=deletion_id)
+        except Exception as exc:
+            log.warning("deletion email not enqueued (deletion=%s): %s", deletion_id, type(exc).__name__)
+            break
+    return len(ids)

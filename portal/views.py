@@ -1,0 +1,190 @@
+"""The shell every person passes through: home, journey router, health check, notice, account rights."""
+
+import time
+
+from allauth.account.decorators import reauthentication_required
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.decorators import health_data_required
+from accounts.http import client_ip
+from accounts.selectors import access_log_for, consent_history
+from accounts.services import access_log_record
+from portal.celery import app as celery_app
+from portal.forms import AccountDeleteForm, ConsentRevokeForm
+from portal.selectors import (
+    account_export_zip,
+    consent_any_active,
+    consent_states,
+    privacy_notice_get,
+    privacy_notice_versions,
+)
+from portal.services import account_consent_revoke
+from portal.services import account_delete as delete_account
+
+ACCESS_LOG_ON_PAGE = 50
+
+
+def home(request):
+    if not request.user.is_authenticated:
+        return render(request, "portal/landing.html")
+    return render(request, "portal/home.html")
+
+
+@login_required
+def start(request):
+    """Resume the journey wherever the person left it."""
+    from ias.selectors import journey_next_url
+
+    return redirect(journey_next_url(user=request.user))
+
+
+def _database_reachable() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception:
+        return False
+
+
+def _broker_reachable() -> bool:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:
+        return False
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    started = time.perf_counter()
+    database = _database_reachable()
+    broker = _broker_reachable()
+    return JsonResponse(
+        {
+            "status": "ok" if database and broker else "degraded",
+            "database": database,
+            "broker": broker,
+            "sandbox": settings.SANDBOX_ENABLED,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+    )
+
+
+def _render_notice(request, notice, *, status: int = 200):
+    return render(
+        request,
+        "portal/privacy.html",
+        {
+            "notice": notice,
+            "notice_version": notice.version,
+            "is_current": notice.version == settings.PRIVACY_NOTICE_VERSION,
+            "versions": privacy_notice_versions(),
+        },
+        status=status,
+    )
+
+
+@require_GET
+def privacy(request):
+    """The public Privacy & Security Notice; its text is versioned by PRIVACY_NOTICE_VERSION."""
+    notice = privacy_notice_get()
+    if notice is None:
+        raise ImproperlyConfigured(
+            f"PRIVACY_NOTICE_VERSION {settings.PRIVACY_NOTICE_VERSION!r} has no text in portal.selectors."
+        )
+    return _render_notice(request, notice)
+
+
+@require_GET
+def privacy_version(request, version: str):
+    """An earlier (or the current) version of the notice, so a consent can be read against its text."""
+    notice = privacy_notice_get(version=version)
+    if notice is None:
+        raise Http404("No such version of the privacy notice.")
+    return _render_notice(request, notice)
+
+
+@login_required
+@require_GET
+def account(request):
+    """Sign-in security, consent (current and history), access history, and the data rights."""
+    return render(
+        request,
+        "portal/account.html",
+        {
+            "consent_states": consent_states(user=request.user),
+            "consent_history": consent_history(user=request.user),
+            "consent_any_active": consent_any_active(user=request.user),
+            "access_log": access_log_for(subject=request.user)[:ACCESS_LOG_ON_PAGE],
+            "notice_version": settings.PRIVACY_NOTICE_VERSION,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def consent_revoke(request):
+    """Withdraw consent in one step; no further query may start afterwards (the journey checks)."""
+    form = ConsentRevokeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        revoked = account_consent_revoke(user=request.user, ip=client_ip(request))
+        if revoked:
+            messages.success(
+                request,
+                "Your consent is withdrawn. Homeport will not ask the networks for your records again.",
+            )
+        else:
+            messages.info(request, "You had no active consent to withdraw.")
+        return redirect("account")
+    return render(
+        request,
+        "portal/consent_revoke.html",
+        {"form": form, "consent_any_active": consent_any_active(user=request.user)},
+    )
+
+
+@health_data_required
+@reauthentication_required(allow_get=True)
+@require_http_methods(["GET", "POST"])
+def account_export(request):
+    """Everything Homeport holds about the person as one zip; the download needs a fresh sign-in."""
+    if request.method == "GET":
+        return render(request, "portal/account_export.html")
+    archive = account_export_zip(user=request.user)
+    access_log_record(request=request, subject=request.user, action="export", target="account:export")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = HttpResponse(archive, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="homeport-export-{stamp}.zip"'
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@health_data_required
+@reauthentication_required(allow_get=True)
+@require_http_methods(["GET", "POST"])
+def account_delete(request):
+    """Delete the account and everything in it, after a fresh sign-in and a typed confirmation."""
+    form = AccountDeleteForm(request.POST if request.method == "POST" else None, email=request.user.email)
+    if request.method == "POST" and form.is_valid():
+        delete_account(user_id=request.user.pk)
+        logout(request)
+        return redirect("account_deleted")
+    return render(request, "portal/account_delete.html", {"form": form})
+
+
+@require_GET
+def account_deleted(request):
+    return render(request, "portal/account_deleted.html")

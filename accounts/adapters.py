@@ -3,29 +3,36 @@
 import time
 
 from allauth.account.adapter import DefaultAccountAdapter
-from allauth.account.authentication import get_authentication_records
 from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.conf import settings
 from django.urls import reverse
 
 from accounts.crypto import decrypt_text, encrypt_text
-from accounts.selectors import user_has_second_factor
+from accounts.selectors import session_last_mfa_at, user_has_second_factor
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def get_login_redirect_url(self, request):
+        """A person without a second factor enrols one first: nothing else is open to them."""
+        if not user_has_second_factor(user=request.user):
+            return reverse("mfa_activate_totp")
         return reverse("start")
 
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
-        """Someone who signed in moments ago and has no second factor yet may enrol their first one
-        without typing their password again; every other sensitive change asks as allauth does."""
+        """No second password prompt for someone who just proved themselves: a first factor may be
+        enrolled right after sign-in, and a second factor used moments ago counts as reauthentication.
+        Every other sensitive change asks, as allauth does."""
         request = context.request
-        if app == "allauth.mfa" and request is not None and request.user.is_authenticated:
-            records = get_authentication_records(request, request.user)
-            signed_in_at = max((r.get("at", 0) for r in records), default=0)
-            fresh = time.time() - signed_in_at < settings.ACCOUNT_REAUTHENTICATION_TIMEOUT
-            if fresh and not user_has_second_factor(user=request.user):
+        if request is not None and request.user.is_authenticated:
+            window = settings.ACCOUNT_REAUTHENTICATION_TIMEOUT
+            now = time.time()
+            last_mfa = session_last_mfa_at(request=request)
+            if last_mfa is not None and now - last_mfa < window:
+                return False
+            last_login = request.user.last_login
+            just_signed_in = last_login is not None and now - last_login.timestamp() < window
+            if app == "allauth.mfa" and just_signed_in and not user_has_second_factor(user=request.user):
                 return False
         return super().is_reauthentication_required(app=app, **kwargs)
 

@@ -27,12 +27,16 @@ def session_last_mfa_at(*, request) -> float | None:
 
 
 def session_first_login_at(*, request) -> float | None:
+    """When this session signed in: its first authentication record, else the user's last login."""
     times = [
         record.get("at")
         for record in get_authentication_records(request, request.user)
         if isinstance(record.get("at"), int | float)
     ]
-    return min(times) if times else None
+    if times:
+        return min(times)
+    last_login = getattr(request.user, "last_login", None)
+    return last_login.timestamp() if last_login else None
 
 
 def health_session_state(*, request, now: float | None = None) -> str:

@@ -313,6 +313,8 @@ SANDBOX_RECORD_SIZE = env_int("SANDBOX_RECORD_SIZE", 600)
 SANDBOX_LARGE_RECORD_SIZE = env_int("SANDBOX_LARGE_RECORD_SIZE", 50000)
 # Global faults, e.g. "duplicate,source_fail:pharmacy,delay@10" (kind[:target][@seconds]).
 SANDBOX_FAULTS = env_list("SANDBOX_FAULTS", [])
+# The Celery queue for the sandbox's tasks; empty means the default queue.
+SANDBOX_TASK_QUEUE = env_str("SANDBOX_TASK_QUEUE", "")
 if SANDBOX_ENABLED:
     CELERY_BEAT_SCHEDULE["sandbox-sweep"] = {"task": "sandbox.tasks.sandbox_sweep", "schedule": 60.0}
 

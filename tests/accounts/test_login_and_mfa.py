@@ -94,3 +94,17 @@ def test_enrolling_totp_counts_as_this_sessions_second_factor(client, user, pass
     assert Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
     methods = [r["method"] for r in client.session["account_authentication_methods"]]
     assert "mfa" in methods
+
+
+def test_sensitive_mfa_changes_ask_for_reauthentication_in_an_older_session(make_mfa_client, mfa_user):
+    import time
+
+    stale = make_mfa_client(mfa_user, mfa_at=time.time() - 600, login_at=time.time() - 600)
+    response = stale.get("/accounts/2fa/totp/deactivate/")
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/reauthenticate/")
+
+
+def test_a_second_factor_used_moments_ago_counts_as_reauthentication(client_mfa):
+    response = client_mfa.get("/accounts/2fa/totp/deactivate/")
+    assert response.status_code == 200

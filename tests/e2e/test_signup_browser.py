@@ -28,7 +28,6 @@ def test_signup_confirm_email_enrol_totp_and_land_home(browser, live_server, scr
     page.goto(link.replace("http://testserver", live_server.url))
     page.get_by_role("button", name="Confirm").click()
 
-    page.goto(f"{live_server.url}/records/")
     page.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/"))
     page.screenshot(path=screenshot_dir / "signup-03-totp.png", full_page=True)
     secret = page.locator("#authenticator_secret").input_value()
@@ -38,6 +37,7 @@ def test_signup_confirm_email_enrol_totp_and_land_home(browser, live_server, scr
     page.get_by_role("heading", name="Recovery Codes").wait_for()
     page.screenshot(path=screenshot_dir / "signup-04-recovery-codes.png", full_page=True)
 
+    page.get_by_role("link", name="I've saved my codes — continue").click()
     page.goto(f"{live_server.url}/")
     page.get_by_role("heading", name="Welcome").wait_for()
     page.screenshot(path=screenshot_dir / "signup-05-home.png", full_page=True)

@@ -60,7 +60,10 @@ def test_production_turns_the_sandbox_off_and_cookies_secure():
 
 def test_development_defaults_need_no_environment():
     result = run_manage(
-        "shell", "--no-imports", "-c", "from django.conf import settings as s; print(s.DEBUG, s.SANDBOX_ENABLED, s.CELERY_BROKER_URL)",
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.DEBUG, s.SANDBOX_ENABLED, s.CELERY_BROKER_URL)",
         env={"DATABASE_URL": "sqlite:////tmp/homeport-settings-dev.sqlite3", "CELERY_BROKER_URL": ""},
     )
     assert result.returncode == 0, result.stderr

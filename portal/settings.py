@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",  # allauth's passkey list page loads it (was a 500 without it)
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "allauth",
@@ -355,5 +356,7 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "django.db.backends": {"level": "WARNING"},
+        # records: httpx logs every request URL at INFO, and bundle links carry patient identifiers.
+        "httpx": {"level": "WARNING"},
     },
 }

@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
+from kombu import Connection
 
 from accounts.decorators import health_data_required
 from accounts.http import client_ip
 from accounts.selectors import access_log_for, consent_history
 from accounts.services import access_log_record
-from portal.celery import app as celery_app
 from portal.forms import AccountDeleteForm, ConsentRevokeForm
 from portal.selectors import (
     account_export_zip,
@@ -58,8 +58,13 @@ def _database_reachable() -> bool:
 
 
 def _broker_reachable() -> bool:
+    """A fresh connection to the configured broker, so the answer is about now, not a pooled past."""
     try:
-        with celery_app.connection_for_write() as conn:
+        with Connection(
+            settings.CELERY_BROKER_URL,
+            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            connect_timeout=2,
+        ) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return True
     except Exception:

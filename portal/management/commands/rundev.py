@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2)
 
     def handle(self, *args, addr: str, concurrency: int, **options):
-        for folder in ("broker/queue", "broker/processed", "private"):
+        for folder in ("broker/queue", "broker/processed", "broker/control", "private"):
             (settings.DATA_DIR / folder).mkdir(parents=True, exist_ok=True)
         python = sys.executable
         commands = {

@@ -1,0 +1,104 @@
+"""Server time and SQL query count of every records page for a person with 50,000 resources.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hp_records .venv/bin/python bench/pages.py [size]
+
+Builds the person from the sandbox generator (once per run), signs in with a second factor, then
+requests each page a few times through Django's test client and reports the median. Prints a table
+and ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+
+def main(size: int) -> None:
+    import django
+
+    django.setup()
+    import orjson
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.urls import reverse
+
+    from accounts.models import User
+    from records.models import Resource
+    from records.services import record_delete_all, snapshot_ingest_file
+    from sandbox.generator import generate_bundle
+
+    setup_test_environment()
+    settings.ALLOWED_HOSTS = ["testserver"]
+    user = User.objects.create_user(email=f"bench-pages-{time.time_ns()}@example.com", password=None)
+    TOTP.activate(user, generate_totp_secret())
+    try:
+        with tempfile.NamedTemporaryFile(suffix=".json") as handle:
+            handle.write(orjson.dumps(generate_bundle(seed="bench-pages", size=size)))
+            handle.flush()
+            snapshot = snapshot_ingest_file(user_id=user.pk, path=handle.name, network_source="hie",
+                                            request_id="bench", keep_bundle=False)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Resource._meta.db_table}")
+        client = Client()
+        client.force_login(user)
+        session = client.session
+        now = time.time()
+        session["account_authentication_methods"] = [{"method": "password", "at": now},
+                                                     {"method": "mfa", "at": now, "type": "totp"}]
+        session["account_authentication_methods_user"] = str(user.pk)
+        session.save()
+        mine = Resource.objects.filter(user=user, is_primary=True)
+        lab = mine.filter(category="labs", value_num__isnull=False).order_by("-clinical_date").first()
+        report = mine.filter(resource_type="DiagnosticReport").first()
+        encounter = mine.filter(resource_type="Encounter").first()
+        pages = [("summary", reverse("records:summary")), ("timeline", reverse("records:timeline")),
+                 ("access history", reverse("records:access_history")),
+                 ("downloads", reverse("records:downloads"))]
+        pages += [(c, reverse("records:category", args=[c])) for c in (
+            "conditions", "medications", "allergies", "immunizations", "labs", "vitals", "procedures",
+            "encounters", "documents")]
+        pages += [("labs page 50", reverse("records:category", args=["labs"]) + "?page=50"),
+                  ("labs abnormal", reverse("records:category", args=["labs"]) + "?flag=abnormal&sort=name"),
+                  ("trend", reverse("records:trend", args=[lab.pk])),
+                  ("item (lab)", reverse("records:item", args=[lab.pk])),
+                  ("item (report)", reverse("records:item", args=[report.pk])),
+                  ("item (visit)", reverse("records:item", args=[encounter.pk])),
+                  ("print", reverse("records:print"))]
+        results = []
+        print(f"{snapshot.resource_count} resources for one person on {connection.vendor}\n")
+        print(f"{'page':<16} {'median ms':>10} {'max ms':>8} {'queries':>8}")
+        for name, url in pages:
+            times, queries = [], 0
+            for _ in range(5):
+                with CaptureQueriesContext(connection) as ctx:
+                    started = time.perf_counter()
+                    response = client.get(url)
+                    times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, (name, response.status_code)
+                queries = len(ctx.captured_queries)
+            row = {"page": name, "median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1),
+                   "queries": queries}
+            results.append(row)
+            print(f"{name:<16} {row['median_ms']:>10} {row['max_ms']:>8} {queries:>8}")
+    finally:
+        record_delete_all(user_id=user.pk)
+        user.delete()
+    print(json.dumps({"benchmark": "records-pages", "resources": snapshot.resource_count, "pages": results,
+                      "max_median_ms": max(r["median_ms"] for r in results),
+                      "max_queries": max(r["queries"] for r in results)}))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 50000)

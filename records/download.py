@@ -1,0 +1,231 @@
+"""Fetch a bundle link: the only place records talks HTTP.
+
+Only HTTPS to allow-listed hosts (plain HTTP only to the development hosts while DEBUG or the
+sandbox is on), never to private or loopback addresses otherwise, no redirects, a cap on the bytes
+read and on the bytes after gunzip, timeouts on every phase and on the whole. A failure raises with
+a short reason (logged with the host only: links carry patient identifiers) and leaves no file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import logging
+import os
+import socket
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from django.conf import settings
+
+from records.errors import BundleDownloadError, BundleLinkExpired
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+DEFAULT_MAX_DECOMPRESSED_BYTES = 2 * 1024 * 1024 * 1024
+DEFAULT_TIMEOUT_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A fetched bundle on disk (decompressed); the caller deletes `path`."""
+
+    path: str
+    size: int
+    sha256: str
+    elapsed_ms: int
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def _http_hosts() -> set[str]:
+    if not (settings.DEBUG or _setting("SANDBOX_ENABLED", False)):
+        return set()
+    return {h.lower() for h in _setting("RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS", ["127.0.0.1", "localhost"])}
+
+
+def _host_allowed(host: str, allowed: list[str]) -> bool:
+    for entry in allowed:
+        entry = entry.lower().strip()
+        if entry.startswith(".") and host.endswith(entry):
+            return True
+        if host == entry:
+            return True
+    return False
+
+
+def _public_address(host: str, port: int) -> None:
+    """Refuse hosts that resolve to private, loopback, link-local or reserved addresses."""
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise _fail("host does not resolve", host=host, transient=True) from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            raise _fail("host resolves to a non-public address", host=host)
+
+
+def _fail(reason: str, *, host: str = "", transient: bool = False) -> BundleDownloadError:
+    logger.warning("records download refused: %s (host=%s)", reason, host or "-")
+    return BundleDownloadError(reason, transient=transient)
+
+
+def _expired(reason: str, *, host: str) -> BundleLinkExpired:
+    logger.info("records download link expired: %s (host=%s)", reason, host)
+    return BundleLinkExpired(reason)
+
+
+def check_url(url: str) -> tuple[str, int]:
+    """Validate a link before any request; returns (host, port)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise _fail("malformed link") from exc
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password:
+        raise _fail("malformed link", host=host)
+    if parts.scheme == "https":
+        port = port or 443
+        if not _host_allowed(host, _setting("RECORDS_DOWNLOAD_ALLOWED_HOSTS", [])):
+            raise _fail("host not on the allow-list", host=host)
+        _public_address(host, port)
+    elif parts.scheme == "http" and host in _http_hosts():
+        port = port or 80
+    else:
+        raise _fail("scheme or host not allowed", host=host)
+    _check_signature_expiry(parts.query, host=host)
+    return host, port
+
+
+def _check_signature_expiry(query: str, *, host: str) -> None:
+    """Presigned links (S3 style) say when they expire; an expired one is not worth a request."""
+    params = {k.lower(): v[-1] for k, v in parse_qs(query).items()}
+    now = datetime.now(UTC)
+    try:
+        if "x-amz-date" in params and "x-amz-expires" in params:
+            signed = datetime.strptime(params["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            if (now - signed).total_seconds() > int(params["x-amz-expires"]):
+                raise _expired("signature expired", host=host)
+        elif "expires" in params and params["expires"].isdigit() and now.timestamp() > int(params["expires"]):
+            raise _expired("signature expired", host=host)
+    except ValueError:
+        return
+
+
+class _Sink:
+    """Writes the body to a temporary file, gunzipping when needed, enforcing both caps."""
+
+    def __init__(self, *, max_bytes: int, max_decompressed: int, host: str) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="records-bundle-", suffix=".json")
+        self.handle = os.fdopen(fd, "wb")
+        self.max_bytes, self.max_decompressed, self.host = max_bytes, max_decompressed, host
+        self.read = 0
+        self.written = 0
+        self.digest = hashlib.sha256()
+        self.inflater: zlib._Decompress | None = None
+        self.decided = False
+
+    def feed(self, chunk: bytes) -> None:
+        self.read += len(chunk)
+        if self.read > self.max_bytes:
+            raise _fail("bundle larger than the size cap", host=self.host)
+        if not self.decided:
+            self.decided = True
+            if chunk[:2] == b"\x1f\x8b":
+                self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if self.inflater is None:
+            self._write(chunk)
+            return
+        data = chunk
+        while data:
+            try:
+                out = self.inflater.decompress(data, 1024 * 1024)
+            except zlib.error as exc:
+                raise _fail("corrupt gzip data", host=self.host) from exc
+            self._write(out)
+            data = self.inflater.unconsumed_tail
+
+    def finish(self) -> None:
+        if self.inflater is not None:
+            try:
+                self._write(self.inflater.flush())
+            except zlib.error as exc:
+                raise _fail("corrupt gzip data", host=self.host) from exc
+            if not self.inflater.eof:
+                raise _fail("truncated gzip data", host=self.host, transient=True)
+        self.handle.close()
+
+    def _write(self, data: bytes) -> None:
+        self.written += len(data)
+        if self.written > self.max_decompressed:
+            raise _fail("bundle larger than the decompressed size cap", host=self.host)
+        self.digest.update(data)
+        self.handle.write(data)
+
+    def discard(self) -> None:
+        self.handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+def bundle_download(*, url: str, transport: httpx.BaseTransport | None = None) -> Downloaded:
+    """Download a bundle link to a temporary file; raise BundleLinkExpired or BundleDownloadError."""
+    started = time.monotonic()
+    host, _port = check_url(url)
+    max_bytes = _setting("RECORDS_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES)
+    max_decompressed = _setting("RECORDS_DOWNLOAD_MAX_DECOMPRESSED_BYTES", DEFAULT_MAX_DECOMPRESSED_BYTES)
+    deadline = started + _setting("RECORDS_DOWNLOAD_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
+    timeout = httpx.Timeout(connect=10.0, read=60.0, write=10.0, pool=10.0)
+    sink = _Sink(max_bytes=max_bytes, max_decompressed=max_decompressed, host=host)
+    try:
+        with (
+            httpx.Client(follow_redirects=False, timeout=timeout, transport=transport, trust_env=False) as client,
+            client.stream("GET", url, headers={"accept-encoding": "gzip, identity"}) as response,
+        ):
+            _check_status(response.status_code, host=host)
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise _fail("bundle larger than the size cap", host=host)
+            encoding = response.headers.get("content-encoding", "identity").lower()
+            if encoding not in ("identity", "gzip", ""):
+                raise _fail("unsupported content encoding", host=host)
+            for chunk in response.iter_raw(1024 * 1024):
+                if time.monotonic() > deadline:
+                    raise _fail("download took too long", host=host, transient=True)
+                sink.feed(chunk)
+        sink.finish()
+    except httpx.TimeoutException as exc:
+        sink.discard()
+        raise _fail("timed out", host=host, transient=True) from exc
+    except httpx.HTTPError as exc:
+        sink.discard()
+        raise _fail("connection failed", host=host, transient=True) from exc
+    except BaseException:
+        sink.discard()
+        raise
+    elapsed = int((time.monotonic() - started) * 1000)
+    logger.info("records download done (host=%s, bytes=%s, ms=%s)", host, sink.written, elapsed)
+    return Downloaded(path=sink.path, size=sink.written, sha256=sink.digest.hexdigest(), elapsed_ms=elapsed)
+
+
+def _check_status(status: int, *, host: str) -> None:
+    if status == 200:
+        return
+    if status in (403, 410):
+        raise _expired(f"answered {status}", host=host)
+    if 300 <= status < 400:
+        raise _fail("redirect refused", host=host)
+    if status == 429 or status >= 500:
+        raise _fail(f"answered {status}", host=host, transient=True)
+    raise _fail(f"answered {status}", host=host)

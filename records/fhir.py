@@ -1,0 +1,1286 @@
+"""Pure helpers that turn FHIR R4 JSON into what a person reads.
+
+Every function accepts anything (bundles come from outside and may be malformed) and never raises:
+wrong shapes degrade to "nothing to show". The rules are those of /work/shared/fhir-display.md.
+Nothing here marks a string safe; templates escape everything.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from html.parser import HTMLParser
+from typing import Any
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+CVX = "http://hl7.org/fhir/sid/cvx"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+UCUM = "http://unitsofmeasure.org"
+EN_DASH = "\u2013"
+
+PREFERRED_SYSTEMS = (LOINC, SNOMED, RXNORM, CVX, ICD10CM, ICD10)
+
+SYSTEM_SHORT_NAMES = {
+    LOINC: "LOINC",
+    SNOMED: "SNOMED CT",
+    RXNORM: "RxNorm",
+    CVX: "CVX",
+    ICD10CM: "ICD-10-CM",
+    ICD10: "ICD-10",
+    "http://www.ama-assn.org/go/cpt": "CPT",
+    "http://hl7.org/fhir/sid/ndc": "NDC",
+    "urn:oid:2.16.840.1.113883.6.88": "RxNorm",
+    "urn:oid:2.16.840.1.113883.6.1": "LOINC",
+    "urn:oid:2.16.840.1.113883.6.96": "SNOMED CT",
+    "urn:oid:2.16.840.1.113883.12.292": "CVX",
+    "urn:oid:2.16.840.1.113883.6.90": "ICD-10-CM",
+}
+
+# Resolves a reference string ("Organization/1", "urn:uuid:..") to a resource dict or None.
+Resolver = Callable[[str], "dict | None"]
+
+
+def _str(value: Any) -> str:
+    """A stripped string, or "" for anything that is not a non-blank string."""
+    if isinstance(value, str):
+        return value.strip()
+    return ""
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [v for v in _list(value) if isinstance(v, dict)]
+
+
+def _number(value: Any) -> float | None:
+    """A finite float from a JSON number (never from bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+# ---------------------------------------------------------------- names
+
+def system_short_name(system: Any) -> str:
+    system = _str(system)
+    if not system:
+        return ""
+    if system in SYSTEM_SHORT_NAMES:
+        return SYSTEM_SHORT_NAMES[system]
+    tail = system.rstrip("/").rsplit("/", 1)[-1]
+    return tail[:40]
+
+
+def _preferred_coding(codings: list[dict]) -> dict | None:
+    for system in PREFERRED_SYSTEMS:
+        for coding in codings:
+            if _str(coding.get("system")) == system and _str(coding.get("code")):
+                return coding
+    return None
+
+
+def concept_name(concept: Any) -> str:
+    """The name of a CodeableConcept: text; preferred-system display; any display; code with system."""
+    concept = _dict(concept)
+    text = _str(concept.get("text"))
+    if text:
+        return text
+    codings = _dicts(concept.get("coding"))
+    for system in PREFERRED_SYSTEMS:
+        for coding in codings:
+            if _str(coding.get("system")) == system and _str(coding.get("display")):
+                return _str(coding.get("display"))
+    for coding in codings:
+        if _str(coding.get("display")):
+            return _str(coding.get("display"))
+    for coding in codings:
+        code = _str(coding.get("code"))
+        if code:
+            short = system_short_name(coding.get("system"))
+            return f"{short} {code}" if short else code
+    return ""
+
+
+def concept_code(concept: Any) -> tuple[str, str]:
+    """(system, code) of the coding to index and group on: a preferred system first, else the first coded."""
+    codings = _dicts(_dict(concept).get("coding"))
+    coding = _preferred_coding(codings)
+    if coding is None:
+        coding = next((c for c in codings if _str(c.get("code"))), None)
+    if coding is None:
+        return "", ""
+    return _str(coding.get("system")), _str(coding.get("code"))
+
+
+def concept_codes(concept: Any) -> set[tuple[str, str]]:
+    return {
+        (_str(c.get("system")), _str(c.get("code")))
+        for c in _dicts(_dict(concept).get("coding"))
+        if _str(c.get("code"))
+    }
+
+
+def first_concept(value: Any) -> dict:
+    """The first CodeableConcept of a list-or-single field (category, type, ...)."""
+    if isinstance(value, dict):
+        return value
+    return next(iter(_dicts(value)), {})
+
+
+def _resolve_reference(ref: Any, *, resource: dict | None, resolve: Resolver | None) -> dict | None:
+    """A referenced resource: contained ("#id") first, then the bundle through `resolve`."""
+    target = _str(_dict(ref).get("reference"))
+    if not target:
+        return None
+    if target.startswith("#") and resource is not None:
+        wanted = target[1:]
+        for contained in _dicts(resource.get("contained")):
+            if _str(contained.get("id")) == wanted:
+                return contained
+        return None
+    if resolve is None:
+        return None
+    try:
+        found = resolve(target)
+    except Exception:  # a resolver must never break a page
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def medication_name(resource: Any, *, resolve: Resolver | None = None) -> str:
+    """Name of the medication of a MedicationRequest/Statement/Administration/Dispense."""
+    resource = _dict(resource)
+    name = concept_name(resource.get("medicationCodeableConcept"))
+    if name:
+        return name
+    ref = _dict(resource.get("medicationReference"))
+    medication = _resolve_reference(ref, resource=resource, resolve=resolve)
+    if medication is not None:
+        name = concept_name(medication.get("code"))
+        if name:
+            return name
+    return _str(ref.get("display"))
+
+
+def medication_code(resource: Any, *, resolve: Resolver | None = None) -> tuple[str, str]:
+    resource = _dict(resource)
+    code = concept_code(resource.get("medicationCodeableConcept"))
+    if code[1]:
+        return code
+    medication = _resolve_reference(resource.get("medicationReference"), resource=resource, resolve=resolve)
+    return concept_code(_dict(medication).get("code"))
+
+
+def human_name(value: Any) -> str:
+    """A person's name from a HumanName list (official or usual first)."""
+    names = _dicts(value)
+    if not names:
+        return ""
+    names.sort(key=lambda n: {"official": 0, "usual": 1}.get(_str(n.get("use")), 2))
+    name = names[0]
+    text = _str(name.get("text"))
+    if text:
+        return text
+    given = " ".join(_str(g) for g in _list(name.get("given")) if _str(g))
+    parts = [p for p in (" ".join(_str(p) for p in _list(name.get("prefix")) if _str(p)), given,
+                         _str(name.get("family"))) if p]
+    return " ".join(parts)
+
+
+def resource_label(resource: Any) -> str:
+    """The plain name of an Organization, Practitioner, Patient, Location, Device or similar."""
+    resource = _dict(resource)
+    name = resource.get("name")
+    if isinstance(name, str):
+        return _str(name)
+    if isinstance(name, list):
+        label = human_name(name)
+        if label:
+            return label
+    for key in ("deviceName",):
+        for item in _dicts(resource.get(key)):
+            if _str(item.get("name")):
+                return _str(item.get("name"))
+    return ""
+
+
+def reference_label(ref: Any, *, resource: dict | None = None, resolve: Resolver | None = None) -> str:
+    """Name for a Reference: the resolved resource's name, else the reference's display."""
+    ref = _dict(ref)
+    target = _resolve_reference(ref, resource=resource, resolve=resolve)
+    if target is not None:
+        label = resource_label(target)
+        if not label and _str(target.get("resourceType")) == "PractitionerRole":
+            label = reference_label(target.get("organization"), resolve=resolve) or reference_label(
+                target.get("practitioner"), resolve=resolve
+            )
+        if label:
+            return label
+    return _str(ref.get("display"))
+
+
+# ---------------------------------------------------------------- dates
+
+_DATE_RE = re.compile(
+    r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"
+    r"(?:T(?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?(?P<tz>Z|[+-]\d{2}:?\d{2})?)?)?)?$"
+)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class FhirDate:
+    """A FHIR date as given (`text`, `precision` year|month|day|time) plus a UTC sort key."""
+
+    text: str
+    precision: str
+    sort_key: datetime
+
+    @property
+    def display(self) -> str:
+        return format_fhir_date(self.text)
+
+
+def parse_fhir_date(value: Any) -> FhirDate | None:
+    """Parse a FHIR date/dateTime/instant; partial dates keep their precision; bad input is None."""
+    text = _str(value)
+    match = _DATE_RE.match(text) if text else None
+    if match is None:
+        return None
+    year = int(match["y"])
+    month = int(match["m"] or 1)
+    day = int(match["d"] or 1)
+    hour, minute, second = int(match["H"] or 0), int(match["M"] or 0), int(match["S"] or 0)
+    tz = UTC
+    if match["tz"] and match["tz"] != "Z":
+        raw = match["tz"].replace(":", "")
+        offset = int(raw[1:3]) * 60 + int(raw[3:5])
+        if offset >= 24 * 60:
+            return None
+        tz = timezone(timedelta(minutes=offset if raw[0] == "+" else -offset))
+    try:
+        moment = datetime(max(year, 1), month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    precision = "time" if match["H"] else "day" if match["d"] else "month" if match["m"] else "year"
+    return FhirDate(text=text, precision=precision, sort_key=moment)
+
+
+def format_fhir_date(value: Any) -> str:
+    """A date as given, in words: "2019", "Mar 2019", "Mar 14, 2019", "Mar 14, 2019 09:30"; never padded."""
+    text = _str(value)
+    match = _DATE_RE.match(text) if text else None
+    if match is None or parse_fhir_date(text) is None:
+        return text[:40]
+    year = match["y"]
+    if not match["m"]:
+        return year
+    month = _MONTHS[int(match["m"]) - 1]
+    if not match["d"]:
+        return f"{month} {year}"
+    day = int(match["d"])
+    if not match["H"]:
+        return f"{month} {day}, {year}"
+    return f"{month} {day}, {year} {match['H']}:{match['M']}"
+
+
+def _period_start(value: Any) -> str:
+    value = _dict(value)
+    return _str(value.get("start")) or _str(value.get("end"))
+
+
+def _choice_date(resource: dict, prefix: str) -> str:
+    """The date text of a `<prefix>[x]` choice element (DateTime, Period, Instant, Timing, String)."""
+    for suffix in ("DateTime", "Instant", "Date"):
+        text = _str(resource.get(prefix + suffix))
+        if text:
+            return text
+    text = _period_start(resource.get(prefix + "Period"))
+    if text:
+        return text
+    for event in _list(_dict(resource.get(prefix + "Timing")).get("event")):
+        if _str(event):
+            return _str(event)
+    return ""
+
+
+# resource type -> ordered list of ("choice", prefix) or ("field", name) or ("period", name)
+_DATE_RULES: dict[str, tuple[tuple[str, str], ...]] = {
+    "Observation": (("choice", "effective"), ("field", "issued")),
+    "DiagnosticReport": (("choice", "effective"), ("field", "issued")),
+    "Condition": (("choice", "onset"), ("field", "recordedDate")),
+    "AllergyIntolerance": (("choice", "onset"), ("field", "recordedDate")),
+    "Procedure": (("choice", "performed"),),
+    "Immunization": (("choice", "occurrence"), ("field", "recorded")),
+    "MedicationRequest": (("field", "authoredOn"),),
+    "MedicationStatement": (("choice", "effective"), ("field", "dateAsserted")),
+    "MedicationAdministration": (("choice", "effective"),),
+    "MedicationDispense": (("field", "whenHandedOver"), ("field", "whenPrepared")),
+    "Encounter": (("period", "period"),),
+    "DocumentReference": (("field", "date"), ("context_period", "context")),
+    "CarePlan": (("period", "period"), ("field", "created")),
+    "Goal": (("choice", "start"),),
+    "Composition": (("field", "date"),),
+    "ServiceRequest": (("choice", "occurrence"), ("field", "authoredOn")),
+    "FamilyMemberHistory": (("field", "date"),),
+    "Coverage": (("period", "period"),),
+}
+
+
+def clinical_date(resource: Any) -> FhirDate | None:
+    """The clinical date of a resource per its type (never meta.lastUpdated nor the download time)."""
+    resource = _dict(resource)
+    rules = _DATE_RULES.get(_str(resource.get("resourceType")), ())
+    for kind, name in rules:
+        if kind == "choice":
+            text = _choice_date(resource, name)
+        elif kind == "field":
+            text = _str(resource.get(name))
+        elif kind == "period":
+            text = _period_start(resource.get(name))
+        else:
+            text = _period_start(_dict(resource.get(name)).get("period"))
+        parsed = parse_fhir_date(text)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+# ---------------------------------------------------------------- quantities and values
+
+_UNIT_PRETTY = {
+    "Cel": "°C",
+    "[degF]": "°F",
+    "mm[Hg]": "mmHg",
+    "kg/m2": "kg/m²",
+    "ug": "µg",
+    "uL": "µL",
+    "10*3/uL": "10³/µL",
+    "10*6/uL": "10⁶/µL",
+    "10*9/L": "10⁹/L",
+    "10*12/L": "10¹²/L",
+    "/min": "/min",
+    "{beats}/min": "beats/min",
+    "{breaths}/min": "breaths/min",
+    "[in_i]": "in",
+    "[lb_av]": "lb",
+    "1": "",
+}
+
+
+def format_number(value: float) -> str:
+    """A number without a spurious ".0" or float noise (5.0 -> "5", 0.1+0.2 -> "0.3")."""
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    text = f"{value:.6g}"
+    if "e" in text:
+        return text
+    return text
+
+
+def unit_display(quantity: Any) -> str:
+    """The unit a person reads: the data's own `unit`, else a readable form of its UCUM code."""
+    quantity = _dict(quantity)
+    unit = _str(quantity.get("unit"))
+    code = _str(quantity.get("code"))
+    if unit and unit != code:
+        return unit
+    if code:
+        if code in _UNIT_PRETTY:
+            return _UNIT_PRETTY[code]
+        return re.sub(r"\{[^}]*\}", "", code).strip() or code
+    return unit
+
+
+def unit_key(quantity: Any) -> str:
+    """What decides "same unit": the UCUM code when coded in UCUM, else the unit text (case kept)."""
+    quantity = _dict(quantity)
+    code = _str(quantity.get("code"))
+    if code and _str(quantity.get("system")) in ("", UCUM):
+        return code
+    return _str(quantity.get("unit")) or code
+
+
+def _join_unit(number: str, unit: str) -> str:
+    if not unit:
+        return number
+    if unit in ("%", "°C", "°F"):
+        return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
+    return f"{number} {unit}"
+
+
+def format_quantity(quantity: Any) -> str:
+    quantity = _dict(quantity)
+    number = _number(quantity.get("value"))
+    if number is None:
+        return ""
+    comparator = _str(quantity.get("comparator"))
+    if comparator not in ("<", "<=", ">=", ">"):
+        comparator = ""
+    text = _join_unit(format_number(number), unit_display(quantity))
+    return f"{comparator} {text}".strip() if comparator else text
+
+
+_NUMERIC_STRING = re.compile(r"^\s*(?P<cmp><=|>=|<|>)?\s*(?P<num>[-+]?\d+(?:\.\d+)?)\s*(?P<unit>[^\d\s].*)?$")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A numeric result: value, comparator, unit as shown and unit key."""
+
+    value: float
+    comparator: str = ""
+    unit: str = ""
+    unit_key: str = ""
+
+
+def observation_measure(observation: Any) -> Measure | None:
+    """The numeric value of an Observation from valueQuantity, valueInteger or a numeric valueString."""
+    observation = _dict(observation)
+    quantity = observation.get("valueQuantity")
+    if isinstance(quantity, dict):
+        number = _number(quantity.get("value"))
+        if number is None:
+            return None
+        comparator = _str(quantity.get("comparator"))
+        return Measure(
+            value=number,
+            comparator=comparator if comparator in ("<", "<=", ">=", ">") else "",
+            unit=unit_display(quantity),
+            unit_key=unit_key(quantity),
+        )
+    number = _number(observation.get("valueInteger"))
+    if number is not None:
+        return Measure(value=number)
+    match = _NUMERIC_STRING.match(_str(observation.get("valueString"))[:80])
+    if match:
+        number = _number(float(match["num"]))
+        if number is not None:
+            unit = _str(match["unit"])
+            return Measure(value=number, comparator=match["cmp"] or "", unit=unit, unit_key=unit)
+    return None
+
+
+def _format_range_value(value: Any) -> str:
+    value = _dict(value)
+    low, high = format_quantity(value.get("low")), format_quantity(value.get("high"))
+    if low and high:
+        return f"{low} {EN_DASH} {high}"
+    if low:
+        return f"≥ {low}"
+    if high:
+        return f"≤ {high}"
+    return ""
+
+
+def _format_ratio(value: Any) -> str:
+    value = _dict(value)
+    numerator = format_quantity(value.get("numerator"))
+    denominator = format_quantity(value.get("denominator"))
+    if numerator and denominator:
+        return f"{numerator} / {denominator}"
+    return numerator
+
+
+def value_text(element: Any) -> str:
+    """Display text of a `value[x]` on an Observation or one of its components."""
+    element = _dict(element)
+    if "valueQuantity" in element:
+        return format_quantity(element.get("valueQuantity"))
+    if "valueCodeableConcept" in element:
+        return concept_name(element.get("valueCodeableConcept"))
+    if "valueString" in element:
+        return _str(element.get("valueString"))[:2000]
+    if isinstance(element.get("valueBoolean"), bool):
+        return "Yes" if element["valueBoolean"] else "No"
+    if "valueInteger" in element:
+        number = _number(element.get("valueInteger"))
+        return format_number(number) if number is not None else ""
+    if "valueRange" in element:
+        return _format_range_value(element.get("valueRange"))
+    if "valueRatio" in element:
+        return _format_ratio(element.get("valueRatio"))
+    for key in ("valueDateTime", "valueTime"):
+        if key in element:
+            return format_fhir_date(element.get(key))
+    if "valuePeriod" in element:
+        period = _dict(element.get("valuePeriod"))
+        start, end = format_fhir_date(period.get("start")), format_fhir_date(period.get("end"))
+        return f"{start} {EN_DASH} {end}" if start and end else start or end
+    absent = concept_name(element.get("dataAbsentReason"))
+    return f"Not available ({absent.lower()})" if absent else ""
+
+
+BLOOD_PRESSURE_PANELS = {"85354-9", "55284-4", "35094-2"}
+SYSTOLIC, DIASTOLIC = "8480-6", "8462-4"
+
+
+def observation_value_text(observation: Any) -> str:
+    """The value of an Observation, blood pressure as "120/80 mmHg", other component panels joined."""
+    observation = _dict(observation)
+    text = value_text(observation)
+    if text:
+        return text
+    components = _dicts(observation.get("component"))
+    if not components:
+        return ""
+    by_code = {}
+    for component in components:
+        for system, code in concept_codes(component.get("code")):
+            if system in (LOINC, ""):
+                by_code[code] = component
+    systolic, diastolic = by_code.get(SYSTOLIC), by_code.get(DIASTOLIC)
+    if systolic and diastolic:
+        sq, dq = _dict(systolic.get("valueQuantity")), _dict(diastolic.get("valueQuantity"))
+        s, d = _number(sq.get("value")), _number(dq.get("value"))
+        if s is not None and d is not None:
+            return _join_unit(f"{format_number(s)}/{format_number(d)}", unit_display(sq))
+    parts = []
+    for component in components[:20]:
+        value = value_text(component)
+        if value:
+            name = concept_name(component.get("code"))
+            parts.append(f"{name}: {value}" if name else value)
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- reference ranges and flags
+
+_TEXT_RANGE = re.compile(
+    r"^\s*(?:(?P<lo>[-+]?\d+(?:\.\d+)?)\s*(?:-|\u2013|\u2014|to)\s*(?P<hi>[-+]?\d+(?:\.\d+)?)"
+    r"|(?P<cmp><=|>=|<|>|≤|≥)\s*(?P<num>[-+]?\d+(?:\.\d+)?))\s*(?P<unit>[^\d\s].*?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class ReferenceRange:
+    """One reference range: numeric bounds (inclusive unless a comparator says otherwise), unit, labels."""
+
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    unit_key: str = ""
+    unit: str = ""
+    text: str = ""
+    kind: str = ""
+    applies_to: tuple[str, ...] = ()
+    age_low: float | None = None
+    age_high: float | None = None
+
+    @property
+    def numeric(self) -> bool:
+        return self.low is not None or self.high is not None
+
+    @property
+    def is_normal(self) -> bool:
+        return self.kind in ("", "normal")
+
+    @property
+    def label(self) -> str:
+        """How the range reads: the bounds in the data's own unit, else its text."""
+        unit = f" {self.unit}" if self.unit else ""
+        if self.low is not None and self.high is not None:
+            return f"{format_number(self.low)} {EN_DASH} {format_number(self.high)}{unit}"
+        if self.low is not None:
+            return f"{'≥' if self.low_inclusive else '>'} {format_number(self.low)}{unit}"
+        if self.high is not None:
+            return f"{'≤' if self.high_inclusive else '<'} {format_number(self.high)}{unit}"
+        return self.text
+
+    def contains_age(self, age_years: float | None) -> bool:
+        if self.age_low is None and self.age_high is None:
+            return True
+        if age_years is None:
+            return False
+        return (self.age_low is None or age_years >= self.age_low) and (
+            self.age_high is None or age_years <= self.age_high
+        )
+
+
+def _age_years(quantity: Any) -> float | None:
+    quantity = _dict(quantity)
+    number = _number(quantity.get("value"))
+    if number is None:
+        return None
+    factor = {"a": 1, "mo": 1 / 12, "wk": 1 / 52.1775, "d": 1 / 365.25}.get(_str(quantity.get("code")) or "a")
+    return None if factor is None else number * factor
+
+
+def parse_text_range(text: Any) -> ReferenceRange | None:
+    """Parse "3.5-5.0", "3.5 - 5.0 mmol/L", "<5", ">= 60 mL/min" into numeric bounds."""
+    text = _str(text)[:120]
+    match = _TEXT_RANGE.match(text)
+    if match is None:
+        return None
+    unit = _str(match["unit"])
+    if match["lo"] is not None:
+        low, high = float(match["lo"]), float(match["hi"])
+        if low > high:
+            return None
+        return ReferenceRange(low=low, high=high, unit=unit, unit_key=unit, text=text)
+    cmp, number = match["cmp"], float(match["num"])
+    if cmp in ("<", "<=", "≤"):
+        return ReferenceRange(high=number, high_inclusive=cmp != "<", unit=unit, unit_key=unit, text=text)
+    return ReferenceRange(low=number, low_inclusive=cmp != ">", unit=unit, unit_key=unit, text=text)
+
+
+def reference_ranges(observation: Any) -> list[ReferenceRange]:
+    """Every referenceRange of an Observation, numeric where the data allows."""
+    ranges = []
+    for item in _dicts(_dict(observation).get("referenceRange"))[:20]:
+        low_q, high_q = _dict(item.get("low")), _dict(item.get("high"))
+        low, high = _number(low_q.get("value")), _number(high_q.get("value"))
+        text = _str(item.get("text"))[:200]
+        kind = _str(concept_code(item.get("type"))[1]) or _str(concept_name(item.get("type"))).lower()
+        applies_to = tuple(
+            sorted({concept_name(c).lower() for c in _dicts(item.get("appliesTo")) if concept_name(c)})
+        )
+        age = _dict(item.get("age"))
+        age_fields = {"age_low": _age_years(age.get("low")), "age_high": _age_years(age.get("high"))}
+        if low is not None or high is not None:
+            if low is not None and high is not None and low > high:
+                ranges.append(ReferenceRange(text=text, kind=kind, applies_to=applies_to, **age_fields))
+                continue
+            quantity = low_q if low is not None else high_q
+            ranges.append(
+                ReferenceRange(
+                    low=low,
+                    high=high,
+                    unit_key=unit_key(quantity),
+                    unit=unit_display(quantity),
+                    text=text,
+                    kind=kind,
+                    applies_to=applies_to,
+                    **age_fields,
+                )
+            )
+            continue
+        parsed = parse_text_range(text)
+        if parsed is not None:
+            ranges.append(
+                ReferenceRange(
+                    low=parsed.low,
+                    high=parsed.high,
+                    low_inclusive=parsed.low_inclusive,
+                    high_inclusive=parsed.high_inclusive,
+                    unit_key=parsed.unit_key,
+                    unit=parsed.unit,
+                    text=text,
+                    kind=kind,
+                    applies_to=applies_to,
+                    **age_fields,
+                )
+            )
+        elif text:
+            ranges.append(ReferenceRange(text=text, kind=kind, applies_to=applies_to, **age_fields))
+    return ranges
+
+
+def applicable_range(
+    ranges: Iterable[ReferenceRange], *, sex: str = "", age_years: float | None = None
+) -> ReferenceRange | None:
+    """The one normal range that applies to this person, or None when none or several would.
+
+    A range limited by `appliesTo` applies only when the person's sex is known and named in it;
+    a range limited by age only when the age is known and inside it. Ambiguity gives no range,
+    because a computed flag must never guess.
+    """
+    sex = sex.lower()
+    candidates = []
+    for item in ranges:
+        if not item.is_normal:
+            continue
+        if item.applies_to and (not sex or not any(sex in label.split() for label in item.applies_to)):
+            continue
+        if not item.contains_age(age_years):
+            continue
+        candidates.append(item)
+    numeric = [c for c in candidates if c.numeric]
+    if len(numeric) == 1:
+        return numeric[0]
+    if len(numeric) > 1:
+        specific = [c for c in numeric if c.applies_to or c.age_low is not None or c.age_high is not None]
+        if len(specific) == 1:
+            return specific[0]
+        return None
+    return candidates[0] if len(candidates) == 1 else None
+
+
+@dataclass(frozen=True)
+class Flag:
+    """An abnormal-result flag: code (H, L, HH, LL, A, AA, N), words, badge tone, and whether computed."""
+
+    code: str
+    label: str
+    tone: str
+    computed: bool = False
+
+    @property
+    def abnormal(self) -> bool:
+        return self.code != "N"
+
+
+_FLAGS = {
+    "H": ("High", "warn"),
+    "L": ("Low", "warn"),
+    "HH": ("Critically high", "bad"),
+    "LL": ("Critically low", "bad"),
+    "HU": ("Very high", "bad"),
+    "LU": ("Very low", "bad"),
+    "A": ("Abnormal", "warn"),
+    "AA": ("Critically abnormal", "bad"),
+    "N": ("Normal", "ok"),
+    ">": ("Above measurable range", "warn"),
+    "<": ("Below measurable range", "warn"),
+    "POS": ("Positive", "warn"),
+    "DET": ("Detected", "warn"),
+    "R": ("Resistant", "warn"),
+}
+_FLAG_WORDS = {
+    "high": "H",
+    "low": "L",
+    "critical high": "HH",
+    "critically high": "HH",
+    "critical low": "LL",
+    "critically low": "LL",
+    "abnormal": "A",
+    "critical": "AA",
+    "critically abnormal": "AA",
+    "panic": "AA",
+    "normal": "N",
+    "positive": "POS",
+    "detected": "DET",
+}
+
+
+def _flag_from_concept(concept: dict) -> Flag | None:
+    for coding in _dicts(concept.get("coding")):
+        code = _str(coding.get("code"))
+        upper = code.upper()
+        if upper in _FLAGS:
+            label, tone = _FLAGS[upper]
+            return Flag(code=upper, label=label, tone=tone)
+    words = (_str(concept.get("text")) or next(
+        (_str(c.get("display")) for c in _dicts(concept.get("coding")) if _str(c.get("display"))), ""
+    )).lower().strip(" .")
+    code = _FLAG_WORDS.get(words)
+    if code is None and "critical" in words:
+        code = "AA"
+    if code is None:
+        return None
+    label, tone = _FLAGS[code]
+    return Flag(code=code, label=label, tone=tone)
+
+
+def interpretation_flag(
+    observation: Any, *, sex: str = "", age_years: float | None = None
+) -> Flag | None:
+    """The flag of a result: its own `interpretation` first; else computed from the one applicable
+    numeric range, only when the value's unit and the range's unit are the same (or both absent)."""
+    observation = _dict(observation)
+    flags = [f for f in (_flag_from_concept(c) for c in _dicts(observation.get("interpretation"))) if f]
+    if not flags and isinstance(observation.get("interpretation"), dict):
+        flag = _flag_from_concept(observation["interpretation"])
+        flags = [flag] if flag else []
+    if flags:
+        order = {"bad": 0, "warn": 1, "ok": 2}
+        return sorted(flags, key=lambda f: order[f.tone])[0]
+    measure = observation_measure(observation)
+    if measure is None:
+        return None
+    chosen = applicable_range(reference_ranges(observation), sex=sex, age_years=age_years)
+    if chosen is None or not chosen.numeric or chosen.unit_key != measure.unit_key:
+        return None
+    value = measure.value
+    below = chosen.low is not None and (value < chosen.low or (value == chosen.low and not chosen.low_inclusive))
+    above = chosen.high is not None and (value > chosen.high or (value == chosen.high and not chosen.high_inclusive))
+    at_most = measure.comparator in ("<", "<=")
+    at_least = measure.comparator in (">", ">=")
+    # "<0.5" is at most 0.5: it can be proven low, or normal against an upper bound only; ">" mirrors it.
+    if below and not at_least:
+        return Flag(code="L", label="Low", tone="warn", computed=True)
+    if above and not at_most:
+        return Flag(code="H", label="High", tone="warn", computed=True)
+    if (at_most and (above or chosen.low is not None)) or (at_least and (below or chosen.high is not None)):
+        return None
+    return Flag(code="N", label="Normal", tone="ok", computed=True)
+
+
+# ---------------------------------------------------------------- statuses
+
+_STATUS_WORDS = {
+    "active": "Active",
+    "recurrence": "Recurred",
+    "relapse": "Relapsed",
+    "inactive": "Inactive",
+    "remission": "In remission",
+    "resolved": "Resolved",
+    "unconfirmed": "Unconfirmed",
+    "provisional": "Provisional",
+    "differential": "Possible",
+    "confirmed": "Confirmed",
+    "refuted": "Ruled out",
+    "entered-in-error": "Entered in error",
+    "registered": "Ordered",
+    "preliminary": "Preliminary",
+    "final": "Final",
+    "amended": "Amended",
+    "corrected": "Corrected",
+    "appended": "Appended",
+    "partial": "Partial",
+    "cancelled": "Cancelled",
+    "unknown": "Status unknown",
+    "on-hold": "On hold",
+    "completed": "Completed",
+    "stopped": "Stopped",
+    "draft": "Draft",
+    "intended": "Planned",
+    "not-taken": "Not taken",
+    "not-done": "Not done",
+    "preparation": "Being prepared",
+    "in-progress": "In progress",
+    "planned": "Planned",
+    "arrived": "Arrived",
+    "triaged": "Triaged",
+    "onleave": "On leave",
+    "finished": "Finished",
+    "current": "Current",
+    "superseded": "Replaced by a newer version",
+    "proposed": "Proposed",
+    "accepted": "Accepted",
+    "rejected": "Rejected",
+    "revoked": "Revoked",
+}
+
+_CLINICAL_STATUS_TYPES = {"Condition", "AllergyIntolerance"}
+
+
+def _verification_code(resource: dict) -> str:
+    for coding in _dicts(_dict(resource.get("verificationStatus")).get("coding")):
+        if _str(coding.get("code")):
+            return _str(coding.get("code")).lower()
+    return ""
+
+
+def status_code(resource: Any) -> str:
+    """The status to index: clinicalStatus for conditions and allergies, else `status`."""
+    resource = _dict(resource)
+    if _str(resource.get("resourceType")) in _CLINICAL_STATUS_TYPES:
+        verification = _verification_code(resource)
+        if verification in ("refuted", "entered-in-error"):
+            return verification
+        code = concept_code(resource.get("clinicalStatus"))[1]
+        if not code:
+            code = _str(next((c.get("code") for c in _dicts(_dict(resource.get("clinicalStatus")).get("coding"))
+                              if _str(c.get("code"))), ""))
+        return code.lower()[:64]
+    return _str(resource.get("status")).lower()[:64]
+
+
+def status_words(resource: Any) -> str:
+    """The status in words ("Active", "Ruled out", "Completed"), with verification where it matters."""
+    resource = _dict(resource)
+    code = status_code(resource)
+    words = _STATUS_WORDS.get(code, code.replace("-", " ").capitalize() if code else "")
+    if _str(resource.get("resourceType")) in _CLINICAL_STATUS_TYPES:
+        verification = _verification_code(resource)
+        if verification != code and verification in ("unconfirmed", "provisional", "differential"):
+            extra = _STATUS_WORDS[verification]
+            words = f"{words} ({extra.lower()})" if words else extra
+    return words
+
+
+def is_entered_in_error(resource: Any) -> bool:
+    resource = _dict(resource)
+    if _str(resource.get("status")).lower() == "entered-in-error":
+        return True
+    return _verification_code(resource) == "entered-in-error"
+
+
+def criticality_words(allergy: Any) -> str:
+    return {"high": "High risk", "low": "Low risk", "unable-to-assess": "Risk not assessed"}.get(
+        _str(_dict(allergy).get("criticality")).lower(), ""
+    )
+
+
+def allergy_reactions(allergy: Any) -> list[str]:
+    names = []
+    for reaction in _dicts(_dict(allergy).get("reaction"))[:10]:
+        for manifestation in _dicts(reaction.get("manifestation"))[:10]:
+            name = concept_name(manifestation)
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def dosage_text(resource: Any) -> str:
+    """Plain dosage instructions of a MedicationRequest/Statement."""
+    resource = _dict(resource)
+    for dosage in _dicts(resource.get("dosageInstruction")) + _dicts(resource.get("dosage")):
+        text = _str(dosage.get("text")) or _str(dosage.get("patientInstruction"))
+        if text:
+            return text[:500]
+    return ""
+
+
+# ---------------------------------------------------------------- provenance
+
+@dataclass(frozen=True)
+class Source:
+    """Who reported an item, and in what role; `name` is from the data, never invented."""
+
+    role: str
+    name: str
+
+
+_ROLE_FIELDS = (
+    ("asserter", "Asserted by"),
+    ("recorder", "Recorded by"),
+    ("requester", "Ordered by"),
+    ("informationSource", "Reported by"),
+    ("performer", "Performed by"),
+    ("author", "Written by"),
+)
+
+NETWORK_SOURCE_WORDS = {
+    "hie": "via health information exchange",
+    "pharmacy": "via pharmacy network",
+    "lab": "via lab network",
+    "consolidated": "via the network's consolidated record",
+}
+
+
+def network_source_words(value: Any) -> str:
+    value = _str(value).lower()
+    base = value.split(".", 1)[0]
+    return NETWORK_SOURCE_WORDS.get(base, f"via {base}" if base else "")
+
+
+def _references(value: Any) -> list[dict]:
+    """References in a field that may be a Reference, a list of them, or performer-like wrappers."""
+    refs = []
+    for item in [value] if isinstance(value, dict) else _dicts(value):
+        if "reference" in item or "display" in item:
+            refs.append(item)
+        for key in ("actor", "who", "onBehalfOf"):
+            if isinstance(item.get(key), dict):
+                refs.append(item[key])
+    return refs
+
+
+def encounter_reference(resource: Any) -> dict:
+    """The Reference to the encounter an item belongs to (`encounter`, or DocumentReference's context)."""
+    resource = _dict(resource)
+    ref = resource.get("encounter")
+    if isinstance(ref, dict):
+        return ref
+    context = resource.get("context")
+    if isinstance(context, dict):
+        return next(iter(_references(context.get("encounter"))), {})
+    return {}
+
+
+def provenance_sources(
+    resource: Any,
+    *,
+    resolve: Resolver | None = None,
+    provenances: Iterable[dict] = (),
+    network_source: str = "",
+) -> list[Source]:
+    """Every source of an item, in the documented order, without duplicates."""
+    resource = _dict(resource)
+    sources: list[Source] = []
+    seen: set[str] = set()
+
+    def add(role: str, name: str) -> None:
+        name = name[:200]
+        if name and name.lower() not in seen:
+            seen.add(name.lower())
+            sources.append(Source(role=role, name=name))
+
+    for key, role in _ROLE_FIELDS:
+        for ref in _references(resource.get(key))[:10]:
+            add(role, reference_label(ref, resource=resource, resolve=resolve))
+    if _str(resource.get("resourceType")) == "Encounter":
+        encounter = resource
+    else:
+        encounter = _resolve_reference(encounter_reference(resource), resource=resource, resolve=resolve)
+    if encounter is not None:
+        add("Care provided by", reference_label(encounter.get("serviceProvider"), resource=encounter,
+                                                resolve=resolve))
+    for provenance in provenances:
+        for agent in _dicts(_dict(provenance).get("agent"))[:10]:
+            for key in ("who", "onBehalfOf"):
+                add("Source", reference_label(agent.get(key), resource=provenance, resolve=resolve))
+    add("Source system", meta_source_label(resource, resolve=resolve))
+    words = network_source_words(network_source)
+    if words:
+        add("Delivered", words)
+    return sources
+
+
+def organization_name(
+    resource: Any, *, resolve: Resolver | None = None, provenances: Iterable[dict] = ()
+) -> str:
+    """The organization an item came from, for the indexed `source_org` column.
+
+    Looks at Organization references of the author-like fields (contained or in the bundle), the
+    encounter's serviceProvider, extensions referencing an Organization, Provenance agents, then
+    `meta.source`. Returns "" rather than guessing.
+    """
+    resource = _dict(resource)
+
+    def org_of(ref: dict) -> str:
+        target = _resolve_reference(ref, resource=resource, resolve=resolve)
+        if target is not None:
+            kind = _str(target.get("resourceType"))
+            if kind == "Organization":
+                return resource_label(target)
+            if kind == "PractitionerRole":
+                return reference_label(target.get("organization"), resolve=resolve)
+            return ""
+        if _str(ref.get("reference")).startswith("Organization/") or _str(ref.get("type")) == "Organization":
+            return _str(ref.get("display"))
+        return ""
+
+    for key, _role in _ROLE_FIELDS:
+        for ref in _references(resource.get(key))[:10]:
+            name = org_of(ref)
+            if name:
+                return name[:255]
+    if _str(resource.get("resourceType")) == "Encounter":
+        name = org_of(_dict(resource.get("serviceProvider")))
+        if name:
+            return name[:255]
+    encounter_ref = encounter_reference(resource)
+    if encounter_ref:
+        encounter = _resolve_reference(encounter_ref, resource=resource, resolve=resolve)
+        if encounter is not None:
+            name = reference_label(encounter.get("serviceProvider"), resource=encounter, resolve=resolve)
+            if name:
+                return name[:255]
+    for extension in _dicts(resource.get("extension"))[:20]:
+        ref = extension.get("valueReference")
+        if isinstance(ref, dict):
+            name = org_of(ref)
+            if name:
+                return name[:255]
+    for provenance in provenances:
+        for agent in _dicts(_dict(provenance).get("agent"))[:10]:
+            for key in ("onBehalfOf", "who"):
+                ref = _dict(agent.get(key))
+                target = _resolve_reference(ref, resource=provenance, resolve=resolve)
+                if target is not None and _str(target.get("resourceType")) == "Organization":
+                    return resource_label(target)[:255]
+                if _str(ref.get("reference")).startswith("Organization/") and _str(ref.get("display")):
+                    return _str(ref.get("display"))[:255]
+    for contained in _dicts(resource.get("contained"))[:20]:
+        if _str(contained.get("resourceType")) == "Organization" and resource_label(contained):
+            return resource_label(contained)[:255]
+    return meta_source_label(resource, resolve=resolve)[:255]
+
+
+def meta_source_label(resource: Any, *, resolve: Resolver | None = None) -> str:
+    """`meta.source` in words: an Organization it names is resolved to its name, a URI shown as is."""
+    source = _str(_dict(_dict(resource).get("meta")).get("source"))
+    if source.startswith("Organization/"):
+        return reference_label({"reference": source}, resolve=resolve)
+    return source
+
+
+# ---------------------------------------------------------------- narrative
+
+class _TextOnly(HTMLParser):
+    _SKIP = {"script", "style", "head", "title", "iframe", "object", "noscript", "template"}
+    _BREAK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in self._SKIP:
+            self.skipping += 1
+        elif tag in self._BREAK:
+            self.parts.append("\n")
+        elif tag in ("td", "th"):
+            self.parts.append("  ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self._BREAK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def narrative_text(resource: Any, *, limit: int = 20000) -> str:
+    """The narrative `text.div` reduced to plain text (markup and scripts dropped); escape on output."""
+    div = _dict(_dict(resource).get("text")).get("div")
+    if not isinstance(div, str) or not div.strip():
+        return ""
+    parser = _TextOnly()
+    try:
+        parser.feed(div[: limit * 4])
+        parser.close()
+    except Exception:  # malformed markup: show nothing rather than something half-parsed
+        return ""
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    text = "\n".join(line for line in lines if line)
+    return text[:limit]
+
+
+# ---------------------------------------------------------------- categories
+
+CATEGORY_LABELS = {
+    "conditions": "Conditions",
+    "medications": "Medications",
+    "allergies": "Allergies",
+    "immunizations": "Immunizations",
+    "labs": "Lab results",
+    "vitals": "Vitals",
+    "procedures": "Procedures",
+    "encounters": "Visits",
+    "documents": "Documents",
+}
+
+_TYPE_CATEGORY = {
+    "Condition": "conditions",
+    "MedicationRequest": "medications",
+    "MedicationStatement": "medications",
+    "MedicationAdministration": "medications",
+    "MedicationDispense": "medications",
+    "AllergyIntolerance": "allergies",
+    "Immunization": "immunizations",
+    "Procedure": "procedures",
+    "Encounter": "encounters",
+    "DocumentReference": "documents",
+    "DiagnosticReport": "labs",
+}
+
+_OBSERVATION_CATEGORY = {
+    "laboratory": "labs",
+    "vital-signs": "vitals",
+    "social-history": "social",
+    "survey": "other",
+    "exam": "other",
+    "imaging": "other",
+    "procedure": "procedures",
+    "activity": "other",
+}
+
+VITAL_LOINC = {
+    "8310-5", "8867-4", "9279-1", "8480-6", "8462-4", "85354-9", "29463-7", "8302-2", "39156-5",
+    "59408-5", "2708-6", "8287-5", "3141-9", "55284-4",
+}
+
+
+def observation_category_codes(resource: Any) -> set[str]:
+    codes = set()
+    for concept in _dicts(_dict(resource).get("category")):
+        for coding in _dicts(concept.get("coding")):
+            code = _str(coding.get("code")).lower()
+            if code:
+                codes.add(code)
+    return codes
+
+
+def category_of(resource: Any) -> str:
+    """The record page a resource belongs on (labs, vitals, conditions, ...), or "other"."""
+    resource = _dict(resource)
+    kind = _str(resource.get("resourceType"))
+    if kind == "Observation":
+        codes = observation_category_codes(resource)
+        for code in ("vital-signs", "laboratory", "social-history", "procedure"):
+            if code in codes:
+                return _OBSERVATION_CATEGORY[code]
+        if any(code in VITAL_LOINC for _, code in concept_codes(resource.get("code"))):
+            return "vitals"
+        return "other" if codes else "labs"
+    if kind == "DiagnosticReport":
+        codes = observation_category_codes(resource)
+        return "labs" if not codes or codes & {"lab", "laboratory", "ch", "hm", "mb"} else "documents"
+    return _TYPE_CATEGORY.get(kind, "other")
+
+
+@dataclass
+class Display:
+    """What a list row shows about a resource."""
+
+    name: str = ""
+    date: FhirDate | None = None
+    status: str = ""
+    value: str = ""
+    flag: Flag | None = None
+    details: list[tuple[str, str]] = field(default_factory=list)
+
+
+def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
+    """The main name of a resource of any type."""
+    resource = _dict(resource)
+    kind = _str(resource.get("resourceType"))
+    if kind.startswith("Medication") and kind != "Medication":
+        return medication_name(resource, resolve=resolve)
+    if kind == "Immunization":
+        return concept_name(resource.get("vaccineCode"))
+    if kind == "Encounter":
+        name = concept_name(first_concept(resource.get("type"))) or concept_name(resource.get("serviceType"))
+        if not name:
+            name = _str(_dict(resource.get("class")).get("display"))
+        return name or "Visit"
+    if kind == "DocumentReference":
+        name = _str(resource.get("description")) or concept_name(resource.get("type"))
+        if not name:
+            for content in _dicts(resource.get("content")):
+                name = _str(_dict(content.get("attachment")).get("title"))
+                if name:
+                    break
+        return name or "Document"
+    if kind in ("Organization", "Practitioner", "Patient", "Location"):
+        return resource_label(resource)
+    return concept_name(resource.get("code"))
+
+
+def describe(resource: Any, *, resolve: Resolver | None = None, sex: str = "",
+             age_years: float | None = None) -> Display:
+    """Everything a row shows, computed once."""
+    resource = _dict(resource)
+    kind = _str(resource.get("resourceType"))
+    display = Display(name=resource_name(resource, resolve=resolve) or "Unnamed item",
+                      date=clinical_date(resource), status=status_words(resource))
+    if kind == "Observation":
+        display.value = observation_value_text(resource)
+        display.flag = interpretation_flag(resource, sex=sex, age_years=age_years)
+    elif kind == "AllergyIntolerance":
+        display.value = ", ".join(allergy_reactions(resource))
+        if criticality_words(resource):
+            display.details.append(("Risk", criticality_words(resource)))
+    elif kind.startswith("Medication"):
+        display.value = dosage_text(resource)
+    elif kind == "Encounter":
+        reason = concept_name(first_concept(resource.get("reasonCode")))
+        display.value = reason
+    return display

@@ -1,0 +1,409 @@
+"""Read a FHIR Bundle fast and turn each resource into a row; write the rows in bulk.
+
+Reading never holds the whole bundle as Python objects: msgspec splits the `entry` array into raw
+byte slices of the (memory-mapped) file, a first pass parses only the few resources other items
+refer to (organizations, practitioners, medications, encounters, provenance, the patient), and a
+second pass parses and extracts the rest chunk by chunk. Writing uses COPY into a temporary table
+and one upsert on PostgreSQL, and a diff plus bulk_create/bulk_update elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import mmap
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import orjson
+
+from records import fhir
+from records.errors import BundleInvalid
+
+CHUNK = 2000
+_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,128}$")
+_TYPE_RE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+LOOKUP_TYPES = frozenset(
+    {"Organization", "Practitioner", "PractitionerRole", "Medication", "Encounter", "Location", "Provenance",
+     "Patient"}
+)
+
+COLUMNS = (
+    "resource_type", "resource_id", "raw", "content_hash", "category", "code_system", "code", "display",
+    "status", "clinical_date", "clinical_date_text", "value_num", "value_unit", "flag", "source_org",
+    "encounter_ref", "parent_ref", "dedupe_key",
+)
+
+
+class _Bundle(msgspec.Struct):
+    resourceType: msgspec.Raw = msgspec.Raw(b"null")
+    entry: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _ResourceHead(msgspec.Struct):
+    resourceType: Any = None
+    id: Any = None
+    result: Any = None
+    hasMember: Any = None
+
+
+class _EntryHead(msgspec.Struct):
+    resource: _ResourceHead | None = None
+
+
+@dataclass(slots=True)
+class Row:
+    """One resource ready to write; `raw` is its JSON text."""
+
+    resource_type: str
+    resource_id: str
+    raw: bytes
+    content_hash: str
+    category: str
+    code_system: str
+    code: str
+    display: str
+    status: str
+    clinical_date: datetime | None
+    clinical_date_text: str
+    value_num: float | None
+    value_unit: str
+    flag: str
+    source_org: str
+    encounter_ref: str
+    parent_ref: str
+    dedupe_key: str
+
+    def values(self) -> tuple:
+        return tuple(getattr(self, name) for name in COLUMNS)
+
+
+@dataclass
+class Lookup:
+    """What other resources refer to, indexed by every way a reference may name them."""
+
+    resources: dict[str, dict] = field(default_factory=dict)
+    parent_of: dict[str, str] = field(default_factory=dict)
+    provenance_by_target: dict[str, list[dict]] = field(default_factory=dict)
+    patient_sex: str = ""
+    patient_birth: datetime | None = None
+
+    def add(self, resource: dict, full_url: str) -> None:
+        kind, rid = resource.get("resourceType"), resource.get("id")
+        keys = [f"{kind}/{rid}"] if isinstance(rid, str) else []
+        if full_url:
+            keys.append(full_url)
+        for key in keys:
+            self.resources.setdefault(key, resource)
+
+    def resolve(self, reference: str) -> dict | None:
+        found = self.resources.get(reference)
+        if found is None and "/" in reference and not reference.startswith("urn:"):
+            found = self.resources.get("/".join(reference.rstrip("/").split("/")[-2:]))
+            if found is None and "/_history/" in reference:
+                found = self.resources.get("/".join(reference.split("/_history/")[0].split("/")[-2:]))
+        return found
+
+    def canonical(self, reference: str) -> str:
+        """`Type/id` for a reference that names a resource of the bundle, or the reference itself."""
+        found = self.resolve(reference) if reference else None
+        if found is not None:
+            return f"{found.get('resourceType')}/{found.get('id')}"
+        return reference
+
+
+@dataclass
+class ParseStats:
+    total: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    by_type: Counter = field(default_factory=Counter)
+    by_source: Counter = field(default_factory=Counter)
+
+
+def open_bundle(path: str) -> tuple[mmap.mmap | bytes, list[msgspec.Raw]]:
+    """Map a bundle file and split its `entry` array into raw slices (no per-resource objects yet)."""
+    with open(path, "rb") as handle:
+        try:
+            buffer: mmap.mmap | bytes = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # an empty file cannot be mapped
+            buffer = b""
+    return buffer, split_entries(buffer)
+
+
+def split_entries(data: Any) -> list[msgspec.Raw]:
+    try:
+        bundle = msgspec.json.decode(data, type=_Bundle)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BundleInvalid("not a JSON object") from exc
+    if bytes(bundle.resourceType) != b'"Bundle"':
+        raise BundleInvalid("not a FHIR Bundle")
+    if bytes(bundle.entry) == b"null":
+        return []
+    try:
+        return msgspec.json.decode(bundle.entry, type=list[msgspec.Raw])
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BundleInvalid("entry is not a list") from exc
+
+
+def _resource_of(entry: Any) -> tuple[dict | None, str]:
+    if not isinstance(entry, dict):
+        return None, ""
+    resource = entry.get("resource")
+    full_url = entry.get("fullUrl")
+    return (resource if isinstance(resource, dict) else None), (full_url if isinstance(full_url, str) else "")
+
+
+def build_lookup(entries: list[msgspec.Raw]) -> Lookup:
+    """First pass: parse only the resources other items point at."""
+    lookup = Lookup()
+    for raw in entries:
+        try:
+            head = msgspec.json.decode(raw, type=_EntryHead)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+        if head.resource is None:
+            continue
+        _note_children(lookup, head.resource)
+        if head.resource.resourceType not in LOOKUP_TYPES:
+            continue
+        resource, full_url = _resource_of(orjson.loads(memoryview(raw)))
+        if resource is None or not isinstance(resource.get("id"), str):
+            continue
+        kind = resource.get("resourceType")
+        if kind == "Provenance":
+            for target in resource.get("target") or []:
+                ref = target.get("reference") if isinstance(target, dict) else None
+                if isinstance(ref, str):
+                    lookup.provenance_by_target.setdefault(ref, []).append(
+                        {"resourceType": "Provenance", "agent": resource.get("agent"),
+                         "contained": resource.get("contained")}
+                    )
+            continue
+        if kind == "Patient":
+            gender = resource.get("gender")
+            lookup.patient_sex = gender.lower() if isinstance(gender, str) else ""
+            birth = fhir.parse_fhir_date(resource.get("birthDate"))
+            lookup.patient_birth = birth.sort_key if birth else None
+        lookup.add(_trim(resource), full_url)
+    return lookup
+
+
+def _ref_key(reference: str) -> str:
+    """A reference reduced to `Type/id` (absolute and versioned forms too); urn:uuid kept whole."""
+    if reference.startswith("urn:") or "/" not in reference:
+        return reference
+    if "/_history/" in reference:
+        reference = reference.split("/_history/")[0]
+    return "/".join(reference.rstrip("/").split("/")[-2:])
+
+
+def _note_children(lookup: Lookup, head: _ResourceHead) -> None:
+    """Remember which panel lists a result (DiagnosticReport.result, then Observation.hasMember)."""
+    kind, rid = head.resourceType, head.id
+    if kind not in ("DiagnosticReport", "Observation") or not isinstance(rid, str):
+        return
+    refs = head.result if kind == "DiagnosticReport" else head.hasMember
+    if not isinstance(refs, list):
+        return
+    parent = f"{kind}/{rid}"
+    for ref in refs[:500]:
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(target, str) and _ref_key(target) != parent:
+            if kind == "DiagnosticReport":
+                lookup.parent_of[_ref_key(target)] = parent
+            else:
+                lookup.parent_of.setdefault(_ref_key(target), parent)
+
+
+def _trim(resource: dict) -> dict:
+    """Keep only what resolving names and sources needs."""
+    keep = ("resourceType", "id", "name", "code", "serviceProvider", "organization", "practitioner",
+            "contained", "deviceName")
+    return {k: resource[k] for k in keep if k in resource}
+
+
+def _clean(value: str, limit: int) -> str:
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return value[:limit]
+
+
+def _strip_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    return value
+
+
+def _dump(resource: dict) -> bytes:
+    """Serialise for storage; PostgreSQL's jsonb refuses the NUL character, so it is replaced."""
+    try:
+        data = orjson.dumps(resource)
+    except (TypeError, orjson.JSONEncodeError):
+        data = orjson.dumps(resource, option=orjson.OPT_NON_STR_KEYS)
+    if b"\\u0000" in data:
+        data = orjson.dumps(_strip_nul(resource), option=orjson.OPT_NON_STR_KEYS)
+    return data
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "replace"), digest_size=16).hexdigest()
+
+
+_MED_TYPES = {"MedicationRequest", "MedicationStatement", "MedicationAdministration", "MedicationDispense"}
+
+
+def dedupe_key(row_type: str, resource_id: str, system: str, code: str, display: str, date_text: str,
+               value: str) -> str:
+    """Items that are the same clinical fact share a key (the same condition reported by two
+    organizations); visits, documents and items with neither code nor name never merge."""
+    what = (code and f"{system}|{code}") or display.lower()
+    if not what or row_type in ("Encounter", "DocumentReference", "Patient", "Provenance", "Organization"):
+        return _digest("self", row_type, resource_id)
+    if row_type in _MED_TYPES:
+        return _digest("med", what)
+    if row_type in ("Condition", "AllergyIntolerance"):
+        return _digest(row_type, what)
+    return _digest(row_type, what, date_text[:16], value)
+
+
+def _age_at(lookup: Lookup, when: datetime | None) -> float | None:
+    if lookup.patient_birth is None or when is None:
+        return None
+    return (when - lookup.patient_birth).days / 365.25
+
+
+def extract(resource: dict, *, full_url: str, lookup: Lookup) -> Row | None:
+    """The row for one resource, or None when it is not a usable resource."""
+    kind = resource.get("resourceType")
+    if not isinstance(kind, str) or not _TYPE_RE.match(kind):
+        return None
+    rid = resource.get("id")
+    if not isinstance(rid, str) or not _ID_RE.match(rid):
+        tail = full_url.rsplit(":", 1)[-1].rsplit("/", 1)[-1] if full_url else ""
+        if not _ID_RE.match(tail):
+            return None
+        rid = tail
+    raw = _dump(resource)
+    resolve = lookup.resolve
+    date = fhir.clinical_date(resource)
+    if kind in _MED_TYPES:
+        system, code = fhir.medication_code(resource, resolve=resolve)
+    elif kind == "Immunization":
+        system, code = fhir.concept_code(resource.get("vaccineCode"))
+    elif kind == "Encounter":
+        system, code = fhir.concept_code(fhir.first_concept(resource.get("type")))
+    elif kind == "DocumentReference":
+        system, code = fhir.concept_code(resource.get("type"))
+    else:
+        system, code = fhir.concept_code(resource.get("code"))
+    display = fhir.resource_name(resource, resolve=resolve)
+    value_num, value_unit, flag, value_text = None, "", "", ""
+    if kind == "Observation":
+        measure = fhir.observation_measure(resource)
+        if measure is not None and math.isfinite(measure.value):
+            value_num, value_unit = measure.value, measure.unit_key
+        found = fhir.interpretation_flag(
+            resource, sex=lookup.patient_sex, age_years=_age_at(lookup, date.sort_key if date else None)
+        )
+        flag = found.code if found else ""
+        value_text = fhir.observation_value_text(resource)
+    provenances = lookup.provenance_by_target.get(f"{kind}/{rid}", [])
+    if full_url and not provenances:
+        provenances = lookup.provenance_by_target.get(full_url, [])
+    source_org = fhir.organization_name(resource, resolve=resolve, provenances=provenances)
+    encounter_ref = ""
+    ref = fhir.encounter_reference(resource).get("reference")
+    if isinstance(ref, str):
+        encounter_ref = lookup.canonical(ref)
+    if kind == "Encounter":
+        encounter_ref = f"Encounter/{rid}"
+    parent_ref = ""
+    if kind == "Observation":
+        parent_ref = lookup.parent_of.get(f"{kind}/{rid}") or lookup.parent_of.get(full_url, "")
+    elif kind == "Provenance":
+        targets = resource.get("target")
+        first = targets[0] if isinstance(targets, list) and targets and isinstance(targets[0], dict) else {}
+        if isinstance(first.get("reference"), str):
+            parent_ref = lookup.canonical(first["reference"])
+    date_text = date.text if date else ""
+    display = _clean(display, 500)
+    row = Row(
+        resource_type=kind,
+        resource_id=rid,
+        raw=raw,
+        content_hash="",
+        category=fhir.category_of(resource),
+        code_system=_clean(system, 255),
+        code=_clean(code, 128),
+        display=display,
+        status=_clean(fhir.status_code(resource), 64),
+        clinical_date=date.sort_key if date else None,
+        clinical_date_text=_clean(date_text, 64),
+        value_num=value_num,
+        value_unit=_clean(value_unit, 64),
+        flag=flag,
+        source_org=_clean(source_org, 255),
+        encounter_ref=_clean(encounter_ref, 200),
+        parent_ref=_clean(parent_ref, 200),
+        dedupe_key=dedupe_key(kind, rid, system, code, display, date_text, value_text),
+    )
+    row.content_hash = hashlib.blake2b(
+        raw + "\x1f".join((row.display, row.source_org, row.encounter_ref, row.parent_ref, row.flag)).encode(),
+        digest_size=16,
+    ).hexdigest()
+    return row
+
+
+def iter_rows(entries: list[msgspec.Raw], lookup: Lookup, stats: ParseStats) -> Iterator[list[Row]]:
+    """Second pass: rows in chunks, the first occurrence of each (type, id) winning."""
+    seen: set[tuple[str, str]] = set()
+    chunk: list[Row] = []
+    for raw in entries:
+        stats.total += 1
+        try:
+            entry = orjson.loads(memoryview(raw))
+        except orjson.JSONDecodeError:
+            stats.skipped += 1
+            continue
+        resource, full_url = _resource_of(entry)
+        row = extract(resource, full_url=full_url, lookup=lookup) if resource is not None else None
+        if row is None:
+            stats.skipped += 1
+            continue
+        key = (row.resource_type, row.resource_id)
+        if key in seen:
+            stats.duplicates += 1
+            continue
+        seen.add(key)
+        stats.by_type[row.resource_type] += 1
+        if row.source_org:
+            stats.by_source[row.source_org] += 1
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def parse_bytes(data: bytes) -> tuple[list[Row], ParseStats]:
+    """Every row of an in-memory bundle (tests and small bundles)."""
+    entries = split_entries(data)
+    lookup = build_lookup(entries)
+    stats = ParseStats()
+    rows = [row for chunk in iter_rows(entries, lookup, stats) for row in chunk]
+    return rows, stats
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

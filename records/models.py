@@ -1,0 +1,95 @@
+"""A person's record: one row per FHIR resource, and one snapshot row per bundle fetched."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Snapshot(models.Model):
+    """One fetch of a consolidated bundle: where it came from, what it held, how long it took."""
+
+    STATUS_RUNNING = "running"
+    STATUS_COMPLETE = "complete"
+    STATUS_FAILED = "failed"
+    STATUS_CHOICES = [(STATUS_RUNNING, "Running"), (STATUS_COMPLETE, "Complete"), (STATUS_FAILED, "Failed")]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_snapshots")
+    network_source = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=STATUS_RUNNING)
+    failure_reason = models.CharField(max_length=200, blank=True)
+    bundle_file = models.CharField(max_length=255, blank=True, help_text="Encrypted, gzip-compressed copy.")
+    bundle_sha256 = models.CharField(max_length=64, blank=True)
+    bundle_bytes = models.BigIntegerField(default=0)
+    resource_count = models.IntegerField(default=0)
+    created_count = models.IntegerField(default=0)
+    updated_count = models.IntegerField(default=0)
+    unchanged_count = models.IntegerField(default=0)
+    retired_count = models.IntegerField(default=0)
+    skipped_count = models.IntegerField(default=0, help_text="Entries that were not readable resources.")
+    counts_by_type = models.JSONField(default=dict, blank=True)
+    counts_by_source = models.JSONField(default=dict, blank=True)
+    download_ms = models.IntegerField(default=0)
+    ingest_ms = models.IntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "request_id", "network_source"])]
+
+    def __str__(self) -> str:
+        return f"Snapshot {self.pk} ({self.network_source or 'upload'}, {self.status})"
+
+
+class Resource(models.Model):
+    """One FHIR resource of one person: the raw JSON plus the columns pages filter and sort on."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_resources")
+    resource_type = models.CharField(max_length=64)
+    resource_id = models.CharField(max_length=128)
+    raw = models.JSONField()
+    content_hash = models.CharField(max_length=32)
+    category = models.CharField(max_length=32, blank=True)
+    code_system = models.CharField(max_length=255, blank=True)
+    code = models.CharField(max_length=128, blank=True)
+    display = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=64, blank=True)
+    clinical_date = models.DateTimeField(null=True, blank=True)
+    clinical_date_text = models.CharField(max_length=64, blank=True, help_text="As given; partial dates kept.")
+    value_num = models.FloatField(null=True, blank=True)
+    value_unit = models.CharField(max_length=64, blank=True, help_text="Unit key: the UCUM code when coded.")
+    flag = models.CharField(max_length=8, blank=True, help_text="H, L, HH, LL, A, AA, N or empty.")
+    source_org = models.CharField(max_length=255, blank=True)
+    network_source = models.CharField(max_length=64, blank=True)
+    encounter_ref = models.CharField(max_length=200, blank=True)
+    parent_ref = models.CharField(
+        max_length=200, blank=True, help_text="Panel holding a result, or the target of a Provenance."
+    )
+    dedupe_key = models.CharField(max_length=32, blank=True)
+    is_primary = models.BooleanField(default=True, help_text="First row of the items that are the same.")
+    first_snapshot = models.ForeignKey(Snapshot, on_delete=models.SET_NULL, null=True, related_name="+")
+    last_snapshot = models.ForeignKey(Snapshot, on_delete=models.SET_NULL, null=True, related_name="+")
+    retired_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "resource_type", "resource_id"], name="records_resource_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "category", "clinical_date"], name="records_res_cat_date"),
+            models.Index(fields=["user", "resource_type", "code"], name="records_res_type_code"),
+            models.Index(fields=["user", "dedupe_key"], name="records_res_dedupe"),
+            models.Index(fields=["user", "encounter_ref"], name="records_res_encounter"),
+            models.Index(fields=["user", "first_snapshot"], name="records_res_first_snap"),
+            models.Index(fields=["user", "parent_ref"], name="records_res_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type}/{self.resource_id}"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.resource_id}"

@@ -1,0 +1,140 @@
+"""Writes to a person's record: ingest a fetched bundle as a snapshot, delete everything."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import shutil
+import tempfile
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.storage import private_storage
+from records import ingest
+from records.download import bundle_download
+from records.errors import BundleDownloadError
+from records.models import Resource, Snapshot
+from records.store import rows_write
+
+logger = logging.getLogger(__name__)
+
+# Early partial deliveries do not hold the whole record, so they must not retire anything.
+_PARTIAL_SOURCES = ("first-data-ready", "partial")
+
+
+def snapshot_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str) -> Snapshot:
+    """Download a consolidated bundle and ingest it as one snapshot.
+
+    Idempotent: a snapshot already completed for the same (person, request, source) is returned
+    without downloading again. Raises BundleLinkExpired (ask the network again) or
+    BundleDownloadError (`.transient` says whether to retry); nothing is stored on failure.
+    """
+    done = (
+        Snapshot.objects.filter(
+            user_id=user_id, request_id=request_id, network_source=network_source,
+            status=Snapshot.STATUS_COMPLETE,
+        )
+        .order_by("-id")
+        .first()
+    )
+    if done is not None and request_id:
+        return done
+    try:
+        downloaded = bundle_download(url=url)
+    except BundleDownloadError as exc:
+        Snapshot.objects.create(
+            user_id=user_id, request_id=request_id, network_source=network_source,
+            status=Snapshot.STATUS_FAILED, failure_reason=exc.reason[:200], finished_at=timezone.now(),
+        )
+        raise
+    try:
+        return snapshot_ingest_file(
+            user_id=user_id, path=downloaded.path, network_source=network_source, request_id=request_id,
+            download_ms=downloaded.elapsed_ms, sha256=downloaded.sha256,
+        )
+    finally:
+        os.unlink(downloaded.path)
+
+
+def snapshot_ingest_file(
+    *, user_id: int, path: str, network_source: str, request_id: str = "", download_ms: int = 0,
+    sha256: str = "", keep_bundle: bool = True,
+) -> Snapshot:
+    """Ingest a bundle file (plain JSON) in one transaction: all of it or none of it."""
+    started = time.monotonic()
+    buffer, entries = ingest.open_bundle(path)
+    stored_name = ""
+    try:
+        with transaction.atomic():
+            get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
+            snapshot = Snapshot.objects.create(
+                user_id=user_id, request_id=request_id, network_source=network_source,
+                bundle_sha256=sha256, bundle_bytes=os.path.getsize(path), download_ms=download_ms,
+            )
+            lookup = ingest.build_lookup(entries)
+            stats = ingest.ParseStats()
+            now = timezone.now()
+            counts = rows_write(
+                user_id=user_id, snapshot_id=snapshot.pk, network_source=network_source,
+                chunks=ingest.iter_rows(entries, lookup, stats), now=now,
+                retire=not any(marker in network_source for marker in _PARTIAL_SOURCES),
+            )
+            if keep_bundle:
+                stored_name = _bundle_keep(user_id=user_id, snapshot_id=snapshot.pk, path=path)
+            snapshot.status = Snapshot.STATUS_COMPLETE
+            snapshot.bundle_file = stored_name
+            snapshot.resource_count = sum(stats.by_type.values())
+            snapshot.skipped_count = stats.skipped + stats.duplicates
+            snapshot.created_count = counts.created
+            snapshot.updated_count = counts.updated
+            snapshot.unchanged_count = counts.unchanged
+            snapshot.retired_count = counts.retired
+            snapshot.counts_by_type = dict(stats.by_type.most_common())
+            snapshot.counts_by_source = dict(stats.by_source.most_common(50))
+            snapshot.finished_at = timezone.now()
+            snapshot.ingest_ms = int((time.monotonic() - started) * 1000)
+            snapshot.save()
+    except Exception:
+        if stored_name:
+            private_storage().delete(stored_name)
+        raise
+    finally:
+        del entries
+        if hasattr(buffer, "close"):
+            buffer.close()
+    logger.info(
+        "records snapshot %s ingested: %s resources, %s new, %s changed, %s retired, %s ms",
+        snapshot.pk, snapshot.resource_count, counts.created, counts.updated, counts.retired, snapshot.ingest_ms,
+    )
+    return snapshot
+
+
+def _bundle_keep(*, user_id: int, snapshot_id: int, path: str) -> str:
+    """Keep the raw bundle, gzip-compressed then encrypted at rest, for replay and audit."""
+    with tempfile.TemporaryFile() as packed:
+        with open(path, "rb") as source, gzip.GzipFile(fileobj=packed, mode="wb", compresslevel=1) as zipped:
+            shutil.copyfileobj(source, zipped, 1024 * 1024)
+        packed.seek(0)
+        return private_storage().save(f"records/bundles/{user_id}/{snapshot_id}.json.gz", File(packed))
+
+
+def record_delete_all(*, user_id: int) -> dict[str, int]:
+    """Remove every record row, snapshot and stored bundle of a person; returns counts only."""
+    storage = private_storage()
+    with transaction.atomic():
+        names = list(
+            Snapshot.objects.filter(user_id=user_id).exclude(bundle_file="").values_list("bundle_file", flat=True)
+        )
+        resources, _ = Resource.objects.filter(user_id=user_id).delete()
+        snapshots, _ = Snapshot.objects.filter(user_id=user_id).delete()
+    files = 0
+    for name in names:
+        if storage.exists(name):
+            storage.delete(name)
+            files += 1
+    return {"resources": resources, "snapshots": snapshots, "bundle_files": files}

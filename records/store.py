@@ -1,0 +1,186 @@
+"""Bulk writes of extracted rows: COPY + one upsert on PostgreSQL, a diff + bulk ORM path elsewhere.
+
+Both paths do the same thing inside the caller's transaction: insert new resources, update changed
+ones (or ones that come back after retirement), leave unchanged ones untouched, retire the ones the
+snapshot no longer has, and mark the first row of each group of same items as the primary one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from django.db import connection
+
+from records.ingest import COLUMNS, Row
+from records.models import Resource
+
+
+@dataclass
+class WriteCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retired: int = 0
+
+
+_DATA_COLUMNS = [c for c in COLUMNS if c not in ("resource_type", "resource_id")]
+
+
+def rows_write(*, user_id: int, snapshot_id: int, network_source: str, chunks: Iterable[list[Row]],
+               now: datetime, retire: bool = True) -> WriteCounts:
+    if connection.vendor == "postgresql":
+        return _write_postgres(user_id=user_id, snapshot_id=snapshot_id, network_source=network_source,
+                               chunks=chunks, now=now, retire=retire)
+    return _write_portable(user_id=user_id, snapshot_id=snapshot_id, network_source=network_source,
+                           chunks=chunks, now=now, retire=retire)
+
+
+def _write_postgres(*, user_id, snapshot_id, network_source, chunks, now, retire) -> WriteCounts:
+    if not Resource.objects.filter(user_id=user_id).exists():
+        return _copy_first_import(user_id=user_id, snapshot_id=snapshot_id, network_source=network_source,
+                                  chunks=chunks, now=now)
+    counts = WriteCounts()
+    table = Resource._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS records_ingest_tmp ("
+            " resource_type text, resource_id text, raw jsonb, content_hash text, category text,"
+            " code_system text, code text, display text, status text, clinical_date timestamptz,"
+            " clinical_date_text text, value_num double precision, value_unit text, flag text,"
+            " source_org text, encounter_ref text, parent_ref text, dedupe_key text) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS records_ingest_tmp_key ON records_ingest_tmp (resource_type, resource_id)"
+        )
+        cursor.execute("TRUNCATE records_ingest_tmp")
+        total = 0
+        with cursor.cursor.copy(f"COPY records_ingest_tmp ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for chunk in chunks:
+                for row in chunk:
+                    values = list(row.values())
+                    values[2] = row.raw.decode("utf-8")
+                    copy.write_row(values)
+                total += len(chunk)
+        column_list = ", ".join(COLUMNS)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _DATA_COLUMNS)
+        cursor.execute(
+            f"WITH up AS ("  # noqa: S608 - names are ours, values are parameters
+            f" INSERT INTO {table} (user_id, {column_list}, network_source, is_primary, first_snapshot_id,"
+            f"  last_snapshot_id, retired_at, created_at, updated_at)"
+            f" SELECT %s, {column_list}, %s, true, %s, %s, NULL, %s, %s FROM records_ingest_tmp"
+            f" ON CONFLICT (user_id, resource_type, resource_id) DO UPDATE SET {updates},"
+            f"  network_source = EXCLUDED.network_source, last_snapshot_id = EXCLUDED.last_snapshot_id,"
+            f"  retired_at = NULL, updated_at = EXCLUDED.updated_at"
+            f" WHERE {table}.content_hash <> EXCLUDED.content_hash OR {table}.retired_at IS NOT NULL"
+            f" RETURNING (xmax = 0) AS inserted)"
+            f" SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
+            [user_id, network_source, snapshot_id, snapshot_id, now, now],
+        )
+        counts.created, counts.updated = cursor.fetchone()
+        counts.unchanged = total - counts.created - counts.updated
+        if retire:
+            cursor.execute(
+                f"UPDATE {table} r SET retired_at = %s, updated_at = %s"  # noqa: S608
+                f" WHERE r.user_id = %s AND r.retired_at IS NULL AND NOT EXISTS ("
+                f"  SELECT 1 FROM records_ingest_tmp t"
+                f"  WHERE t.resource_type = r.resource_type AND t.resource_id = r.resource_id)",
+                [now, now, user_id],
+            )
+            counts.retired = cursor.rowcount
+        if counts.created or counts.updated or counts.retired:
+            cursor.execute(
+                f"UPDATE {table} r SET is_primary = m.should"  # noqa: S608
+                f" FROM (SELECT id, is_primary, id = min(id) OVER (PARTITION BY dedupe_key) AS should"
+                f"  FROM {table} WHERE user_id = %s AND retired_at IS NULL) m"
+                f" WHERE r.id = m.id AND m.is_primary <> m.should",
+                [user_id],
+            )
+        cursor.execute("TRUNCATE records_ingest_tmp")
+    return counts
+
+
+def _copy_first_import(*, user_id, snapshot_id, network_source, chunks, now) -> WriteCounts:
+    """A person's first bundle: COPY straight into the table, the first of each same-item group primary."""
+    counts = WriteCounts()
+    columns = [*COLUMNS, "user_id", "network_source", "is_primary", "first_snapshot_id", "last_snapshot_id",
+               "created_at", "updated_at"]
+    primaries: set[str] = set()
+    with connection.cursor() as cursor, cursor.cursor.copy(
+        f"COPY {Resource._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+    ) as copy:
+        for chunk in chunks:
+            for row in chunk:
+                values = list(row.values())
+                values[2] = row.raw.decode("utf-8")
+                first = row.dedupe_key not in primaries
+                if first:
+                    primaries.add(row.dedupe_key)
+                values += [user_id, network_source, first, snapshot_id, snapshot_id, now, now]
+                copy.write_row(values)
+            counts.created += len(chunk)
+    return counts
+
+
+def _write_portable(*, user_id, snapshot_id, network_source, chunks, now, retire) -> WriteCounts:
+    counts = WriteCounts()
+    existing = {
+        (kind, rid): (pk, digest, retired is not None)
+        for pk, kind, rid, digest, retired in Resource.objects.filter(user_id=user_id).values_list(
+            "pk", "resource_type", "resource_id", "content_hash", "retired_at"
+        )
+    }
+    seen: set[int] = set()
+    for chunk in chunks:
+        new, changed = [], []
+        for row in chunk:
+            fields = {name: getattr(row, name) for name in _DATA_COLUMNS}
+            fields["raw"] = orjson.loads(row.raw)
+            found = existing.get((row.resource_type, row.resource_id))
+            if found is None:
+                new.append(Resource(user_id=user_id, resource_type=row.resource_type, resource_id=row.resource_id,
+                                    network_source=network_source, first_snapshot_id=snapshot_id,
+                                    last_snapshot_id=snapshot_id, created_at=now, updated_at=now, **fields))
+                continue
+            pk, digest, was_retired = found
+            seen.add(pk)
+            if digest == row.content_hash and not was_retired:
+                counts.unchanged += 1
+                continue
+            changed.append(Resource(pk=pk, network_source=network_source, last_snapshot_id=snapshot_id,
+                                    retired_at=None, updated_at=now, **fields))
+        Resource.objects.bulk_create(new, batch_size=500)
+        counts.created += len(new)
+        if changed:
+            Resource.objects.bulk_update(
+                changed,
+                [*_DATA_COLUMNS, "network_source", "last_snapshot_id", "retired_at", "updated_at"],
+                batch_size=200,
+            )
+            counts.updated += len(changed)
+    if retire:
+        stale = [pk for pk, _digest, was_retired in existing.values() if pk not in seen and not was_retired]
+        for start in range(0, len(stale), 500):
+            counts.retired += Resource.objects.filter(pk__in=stale[start : start + 500]).update(
+                retired_at=now, updated_at=now
+            )
+    _mark_primary_portable(user_id=user_id)
+    return counts
+
+
+def _mark_primary_portable(*, user_id: int) -> None:
+    first: dict[str, int] = {}
+    rows = list(
+        Resource.objects.filter(user_id=user_id, retired_at__isnull=True)
+        .order_by("id")
+        .values_list("id", "dedupe_key", "is_primary")
+    )
+    for pk, key, _primary in rows:
+        first.setdefault(key, pk)
+    flip_on = [pk for pk, key, primary in rows if not primary and first[key] == pk]
+    flip_off = [pk for pk, key, primary in rows if primary and first[key] != pk]
+    for pks, value in ((flip_on, True), (flip_off, False)):
+        for start in range(0, len(pks), 500):
+            Resource.objects.filter(pk__in=pks[start : start + 500]).update(is_primary=value)

@@ -1,0 +1,239 @@
+"""The record pages. Every view is behind the health-data gate, scoped to the signed-in person, and
+logged in the access log. Search words never go into URLs: they are posted and kept in the session."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.module_loading import import_string
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.decorators import health_data_required
+from accounts.selectors import access_log_for
+from accounts.services import access_log_record
+from records import charts, exports, fhir, selectors
+from records.models import Resource
+
+SEARCH_SESSION_KEY = "records_search"
+
+
+def _log(request, action: str, target: str = "") -> None:
+    access_log_record(request=request, subject=request.user, action=action, target=target)
+
+
+def _page_number(request) -> int:
+    raw = request.GET.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100000 else 1
+
+
+def source_token(name: str) -> str:
+    """An opaque filter token for an organization (names stay out of URLs)."""
+    return hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
+
+
+@require_GET
+@health_data_required
+def summary(request):
+    data = selectors.summary_for(user=request.user)
+    _log(request, "records:summary")
+    return render(request, "records/summary.html", {
+        "s": data, "categories": _category_nav(data.counts), "nav": "summary",
+    })
+
+
+def _category_nav(counts: dict[str, int]) -> list[dict]:
+    return [{"slug": slug, "label": label, "count": counts.get(slug, 0)}
+            for slug, label in fhir.CATEGORY_LABELS.items()]
+
+
+@require_http_methods(["GET", "POST"])
+@health_data_required
+def category(request, category: str):
+    if category not in fhir.CATEGORY_LABELS:
+        raise Http404
+    searches = request.session.get(SEARCH_SESSION_KEY, {})
+    if request.method == "POST":
+        words = "" if "clear" in request.POST else request.POST.get("q", "").strip()[:100]
+        searches[category] = words
+        request.session[SEARCH_SESSION_KEY] = searches
+        return redirect(reverse("records:category", args=[category]) + _keep_query(request))
+    q = searches.get(category, "")
+    status = request.GET.get("status", "")
+    sort = request.GET.get("sort", "date")
+    flag = request.GET.get("flag", "")
+    token = request.GET.get("source", "")
+    all_sources = selectors.category_list(user=request.user, category=category, per_page=1).sources if token else []
+    source = next((name for name in all_sources if source_token(name) == token), "")
+    listing = selectors.category_list(user=request.user, category=category, q=q, status=status, source=source,
+                                      flag=flag, sort=sort, page=_page_number(request))
+    _log(request, f"records:{category}")
+    return render(request, "records/category.html", {
+        "category": category,
+        "label": fhir.CATEGORY_LABELS[category],
+        "listing": listing,
+        "q": q,
+        "status": status,
+        "status_choices": list(selectors.STATUS_FILTERS.get(category, {})),
+        "sort": sort,
+        "flag": flag,
+        "source": token,
+        "source_choices": [{"token": source_token(n), "name": n} for n in listing.sources],
+        "query_base": _query_without_page(request),
+        "nav": category,
+        "categories": _category_nav({}),
+    })
+
+
+def _keep_query(request) -> str:
+    keep = {k: v for k, v in request.GET.items() if k in ("status", "sort", "flag", "source")}
+    return "?" + "&".join(f"{k}={v}" for k, v in keep.items() if re.fullmatch(r"[\w-]{1,40}", v)) if keep else ""
+
+
+def _query_without_page(request) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    encoded = params.urlencode()
+    return f"{encoded}&" if encoded else ""
+
+
+@require_GET
+@health_data_required
+def item(request, pk: int):
+    detail = selectors.resource_detail(user=request.user, pk=pk)
+    resource = detail.item.resource
+    _log(request, "records:item", f"resource:{resource.reference}")
+    return render(request, "records/item.html", {
+        "d": detail, "r": resource, "label": fhir.CATEGORY_LABELS.get(resource.category, "Other items"),
+        "nav": resource.category,
+    })
+
+
+@require_GET
+@health_data_required
+def trend(request, pk: int):
+    try:
+        data = selectors.trend_for(user=request.user, pk=pk)
+    except Resource.DoesNotExist as exc:
+        raise Http404 from exc
+    _log(request, "records:trend", f"resource:{data.anchor.reference}")
+    chart = charts.trend_chart(data.points, data.band)
+    return render(request, "records/trend.html", {
+        "t": data, "chart": chart, "rows": list(reversed(data.points)), "nav": data.anchor.category,
+    })
+
+
+@require_GET
+@health_data_required
+def timeline(request):
+    page, visits = selectors.timeline_for(user=request.user, page=_page_number(request))
+    _log(request, "records:timeline")
+    return render(request, "records/timeline.html", {"page": page, "visits": visits, "nav": "timeline"})
+
+
+@require_GET
+@health_data_required
+def access_history(request):
+    _log(request, "records:access-history")
+    page = Paginator(access_log_for(subject=request.user), 50).get_page(_page_number(request))
+    return render(request, "records/access_history.html", {"page": page, "nav": "access"})
+
+
+@require_GET
+@health_data_required
+def downloads(request):
+    _log(request, "records:downloads")
+    return render(request, "records/downloads.html", {"nav": "downloads",
+                                                      "last": selectors.snapshot_latest(user=request.user)})
+
+
+@require_GET
+@health_data_required
+def download_bundle(request):
+    _log(request, "records:download", "bundle.json")
+    response = StreamingHttpResponse(exports.bundle_stream(user_id=request.user.pk),
+                                     content_type="application/fhir+json")
+    response["Content-Disposition"] = 'attachment; filename="homeport-record.json"'
+    return response
+
+
+@require_GET
+@health_data_required
+def download_ndjson(request):
+    _log(request, "records:download", "ndjson.zip")
+    handle = exports.ndjson_zip(user_id=request.user.pk)
+    response = HttpResponse(handle.read(), content_type="application/zip")
+    response["Content-Disposition"] = 'attachment; filename="homeport-record-ndjson.zip"'
+    return response
+
+
+@require_GET
+@health_data_required
+def print_summary(request):
+    data = selectors.summary_for(user=request.user)
+    _log(request, "records:print")
+    return render(request, "records/print.html", {"s": data})
+
+
+@require_GET
+@health_data_required
+def summary_pdf(request):
+    data = selectors.summary_for(user=request.user)
+    _log(request, "records:download", "summary.pdf")
+    response = HttpResponse(exports.summary_pdf(summary=data, person=request.user), content_type="application/pdf")
+    response["Content-Disposition"] = 'attachment; filename="homeport-summary.pdf"'
+    return response
+
+
+_SAFE_TYPES = {"application/pdf", "text/plain", "image/png", "image/jpeg", "application/xml", "text/xml",
+               "application/json", "application/fhir+json"}
+
+
+@require_GET
+@health_data_required
+def document(request, pk: int, index: int):
+    """Hand out a document: inline data directly, else a short-lived link from the network."""
+    resource = selectors.resource_get(user=request.user, pk=pk)
+    raw = resource.raw if isinstance(resource.raw, dict) else {}
+    if resource.resource_type == "DocumentReference":
+        contents = raw.get("content") if isinstance(raw.get("content"), list) else []
+        attachment = contents[index].get("attachment") if index < len(contents) and isinstance(
+            contents[index], dict) else None
+    else:
+        forms = raw.get("presentedForm") if isinstance(raw.get("presentedForm"), list) else []
+        attachment = forms[index] if index < len(forms) else None
+    if not isinstance(attachment, dict):
+        raise Http404
+    _log(request, "records:document", f"resource:{resource.reference}")
+    content_type = str(attachment.get("contentType") or "").split(";")[0].strip().lower()
+    if isinstance(attachment.get("data"), str):
+        try:
+            body = base64.b64decode(attachment["data"], validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise Http404 from exc
+        response = HttpResponse(body, content_type=content_type if content_type in _SAFE_TYPES
+                                else "application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="document-{resource.pk}-{index}"'
+        return response
+    provider_path = getattr(settings, "RECORDS_DOCUMENT_URL_PROVIDER", "")
+    url = attachment.get("url") if isinstance(attachment.get("url"), str) else ""
+    if not provider_path or not url:
+        messages.info(request, "This document cannot be downloaded right now. Please try again later.")
+        return redirect("records:item", pk=resource.pk)
+    try:
+        link = import_string(provider_path)(user_id=request.user.pk, attachment_url=url,
+                                            content_type=content_type)
+    except Exception:  # the network is unavailable or refused: tell the person, keep the page
+        messages.info(request, "The network could not give us this document right now. Please try again later.")
+        return redirect("records:item", pk=resource.pk)
+    if not isinstance(link, str) or not link.startswith(("https://", "http://")):
+        raise Http404
+    return redirect(link)

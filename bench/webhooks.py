@@ -1,0 +1,283 @@
+"""Webhook endpoint benchmark: N signed deliveries (10% duplicates, some bad signatures) at
+concurrency C, paced at a target rate, against a portal under gunicorn; then waits until every
+unique valid event is processed by the workers.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hp_ias CELERY_BROKER_URL=redis://127.0.0.1:6379/3 \\
+        .venv/bin/python bench/webhooks.py --start -n 2000 -c 20 --rate 200
+
+`--start` migrates the database and starts gunicorn and a Celery worker itself; without it,
+`--url` targets a portal that is already running (same DATABASE_URL, to count processed events).
+Prints figures; the last line is one JSON object. Not a test: nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def make_bodies(n: int, run_id: str, dup_share: float, bad_share: float, key: str):
+    """(raw, signature, kind) for each delivery: "valid", "duplicate" or "bad"."""
+    rng = random.Random(run_id)
+    out, sent_valid = [], []
+    types = [
+        "medical.document-download",
+        "network-query.hie",
+        "medical.document-conversion",
+        "brand.new.type",
+    ]
+    for i in range(n):
+        roll = rng.random()
+        if sent_valid and roll < dup_share:
+            raw, sig = rng.choice(sent_valid)
+            out.append((raw, sig, "duplicate"))
+            continue
+        body = {
+            "meta": {
+                "messageId": f"bench-{run_id}-{i}",
+                "when": "2026-01-01T00:00:00.000Z",
+                "type": types[i % len(types)],
+                "requestId": f"bench-req-{i % 50}",
+            },
+            "patients": [{"patientId": f"bench-pat-{i % 200}", "status": "completed", "documents": []}],
+            "payload": {
+                "patientId": f"bench-pat-{i % 200}",
+                "source": {"type": "hie", "status": "completed"},
+            },
+        }
+        raw = orjson.dumps(body)
+        sig = hmac.new(key.encode(), raw, hashlib.sha256).hexdigest()
+        if roll < dup_share + bad_share:
+            out.append((raw, "0" * 64, "bad"))
+        else:
+            out.append((raw, sig, "valid"))
+            sent_valid.append((raw, sig))
+    return out
+
+
+async def fire(url: str, bodies, concurrency: int, rate: float):
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    sem = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
+        start = time.perf_counter()
+
+        async def one(i, raw, sig):
+            if rate > 0:
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            async with sem:
+                t0 = time.perf_counter()
+                try:
+                    response = await client.post(
+                        url,
+                        content=raw,
+                        headers={
+                            "content-type": "application/json",
+                            "x-metriport-signature": sig,
+                            "user-agent": "Metriport API",
+                        },
+                    )
+                    label = str(response.status_code)
+                    if response.status_code == 200:
+                        label = response.json().get("status", "200")
+                except httpx.HTTPError as exc:
+                    label = type(exc).__name__
+                latencies.append((time.perf_counter() - t0) * 1000)
+                statuses[label] = statuses.get(label, 0) + 1
+
+        await asyncio.gather(*(one(i, raw, sig) for i, (raw, sig, _kind) in enumerate(bodies)))
+        elapsed = time.perf_counter() - start
+    return latencies, statuses, elapsed
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"portal did not come up at {url}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-n", type=int, default=2000)
+    parser.add_argument("-c", type=int, default=20)
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="target requests/s (0 = as fast as possible)"
+    )
+    parser.add_argument("--url", default="", help="base URL of a running portal")
+    parser.add_argument("--start", action="store_true", help="start gunicorn and a worker here")
+    parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--duplicates", type=float, default=0.10)
+    parser.add_argument("--bad", type=float, default=0.02)
+    parser.add_argument("--wait", type=float, default=300, help="seconds to wait for processing")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    from ias.models import WebhookEvent
+
+    procs: list[subprocess.Popen] = []
+    logs = Path(settings.DATA_DIR) / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    base = args.url.rstrip("/")
+    if args.start:
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "PORTAL_BASE_URL": base}
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "portal.wsgi",
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "-w",
+                    str(args.web_workers),
+                    "-k",
+                    "sync",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=(logs / "gunicorn.log").open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "worker",
+                    "--concurrency",
+                    "2",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=(logs / "worker.log").open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    if not base:
+        raise SystemExit("give --url or --start")
+    try:
+        wait_ready(f"{base}/healthz")
+        run_id = uuid.uuid4().hex[:10]
+        bodies = make_bodies(args.n, run_id, args.duplicates, args.bad, settings.METRIPORT_WEBHOOK_KEY)
+        kinds = {k: sum(1 for b in bodies if b[2] == k) for k in ("valid", "duplicate", "bad")}
+        print(
+            f"database={connection.vendor} broker={settings.CELERY_BROKER_URL.split('://')[0]} target={base}"
+        )
+        print(f"sending {args.n} webhooks at concurrency {args.c}, target {args.rate:g}/s: {kinds}")
+        latencies, statuses, elapsed = asyncio.run(
+            fire(f"{base}/webhooks/metriport/", bodies, args.c, args.rate)
+        )
+        prefix = f"bench-{run_id}-"
+        unique_valid = kinds["valid"]
+        t0 = time.monotonic()
+        processed = 0
+        stored = WebhookEvent.objects.filter(message_id__startswith=prefix).count()
+        while time.monotonic() - t0 < args.wait:
+            processed = (
+                WebhookEvent.objects.filter(message_id__startswith=prefix).exclude(status="pending").count()
+            )
+            if processed >= stored:
+                break
+            time.sleep(0.5)
+        drain = time.monotonic() - t0
+        result = {
+            "sent": args.n,
+            "accepted": statuses.get("stored", 0),
+            "duplicates": statuses.get("duplicate", 0),
+            "rejected": sum(v for k, v in statuses.items() if k not in ("stored", "duplicate")),
+            "statuses": statuses,
+            "unique_valid_sent": unique_valid,
+            "stored": stored,
+            "processed": processed,
+            "throughput_rps": round(args.n / elapsed, 1),
+            "p50_ms": round(percentile(latencies, 50), 2),
+            "p95_ms": round(percentile(latencies, 95), 2),
+            "p99_ms": round(percentile(latencies, 99), 2),
+            "max_ms": round(max(latencies), 2),
+            "processing_drain_s": round(drain, 1),
+            "concurrency": args.c,
+            "target_rps": args.rate,
+        }
+        print(
+            f"throughput {result['throughput_rps']}/s; ack latency p50 {result['p50_ms']} ms, "
+            f"p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms (max {result['max_ms']} ms)"
+        )
+        print(
+            f"accepted {result['accepted']}, duplicates {result['duplicates']}, rejected {result['rejected']}, "
+            f"processed {processed}/{unique_valid} (drained {result['processing_drain_s']} s after the last send)"
+        )
+        print(json.dumps(result))
+    finally:
+        for proc in procs:
+            try:
+                os.killpg(os.getpgid(proc.pid), signal.SIGTERM)
+                proc.wait(timeout=20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()

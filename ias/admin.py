@@ -1,0 +1,176 @@
+"""Staff views of every journey, query and webhook, with the actions staff need instead of a shell.
+
+Health data is read-only here: demographics and raw bodies are shown decrypted but never editable.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from ias import services, webhooks
+from ias.models import (
+    Aal2Challenge,
+    IdentityVerification,
+    NetworkPatient,
+    NetworkQuery,
+    PatientDeletion,
+    QuerySource,
+    WebhookEvent,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(NetworkPatient)
+class NetworkPatientAdmin(ReadOnlyAdmin):
+    list_display = ["user", "patient_id", "facility_id", "last_ingested_data_at", "updated_at"]
+    search_fields = ["user__email", "patient_id"]
+    list_filter = ["facility_id"]
+    readonly_fields = [
+        "user",
+        "patient_id",
+        "facility_id",
+        "demographics",
+        "last_ingested_data_at",
+        "last_ingested_message_id",
+        "created_at",
+        "updated_at",
+    ]
+    exclude = ["demographics_encrypted"]
+
+    @admin.display(description="Demographics sent to the network")
+    def demographics(self, obj):
+        return format_html(
+            "<pre>{}</pre>", json.dumps(services.network_patient_demographics(link=obj), indent=2)
+        )
+
+
+@admin.register(IdentityVerification)
+class IdentityVerificationAdmin(ReadOnlyAdmin):
+    list_display = ["user", "session_id", "status", "created_at", "verified_at"]
+    list_filter = ["status"]
+    search_fields = ["user__email", "session_id", "proofed_identity_id"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Aal2Challenge)
+class Aal2ChallengeAdmin(ReadOnlyAdmin):
+    list_display = ["user", "challenge_id", "method", "status", "created_at", "verified_at"]
+    list_filter = ["status", "method"]
+    search_fields = ["user__email", "challenge_id"]
+    exclude = ["state", "aal2_session_id"]
+    date_hierarchy = "created_at"
+
+
+class QuerySourceInline(admin.TabularInline):
+    model = QuerySource
+    extra = 0
+    can_delete = False
+    fields = [
+        "source_type",
+        "status",
+        "records",
+        "reason",
+        "http_status",
+        "network_message",
+        "started_at",
+        "first_data_at",
+        "completed_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(NetworkQuery)
+class NetworkQueryAdmin(ReadOnlyAdmin):
+    list_display = ["request_id", "user", "kind", "status", "created_at", "last_activity_at", "poll_count"]
+    list_filter = ["kind", "status", "placeholder"]
+    search_fields = ["user__email", "request_id", "public_id"]
+    date_hierarchy = "created_at"
+    inlines = [QuerySourceInline]
+    actions = ["poll_now", "mark_failed"]
+
+    @admin.action(description="Poll the network now")
+    def poll_now(self, request, queryset):
+        polled = 0
+        for query in queryset:
+            try:
+                services.query_poll(query_id=query.pk)
+                polled += 1
+            except Exception as exc:
+                self.message_user(request, f"{query}: {type(exc).__name__}: {exc}", messages.ERROR)
+        self.message_user(request, f"Polled {polled} queries.")
+
+    @admin.action(description="Mark stuck queries failed")
+    def mark_failed(self, request, queryset):
+        for query in queryset:
+            services.query_mark_failed(query_id=query.pk, reason="Stopped by Homeport staff.")
+        self.message_user(request, f"Marked {queryset.count()} queries failed.")
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "message_id",
+        "event_type",
+        "status",
+        "attempts",
+        "signature_valid",
+        "received_at",
+        "processed_at",
+    ]
+    list_filter = ["status", "event_type", "signature_valid"]
+    search_fields = ["message_id", "request_id", "network_patient_id"]
+    date_hierarchy = "received_at"
+    exclude = ["body_encrypted"]
+    readonly_fields = [
+        "message_id",
+        "event_type",
+        "request_id",
+        "network_patient_id",
+        "sent_at",
+        "body_size",
+        "signature_valid",
+        "status",
+        "attempts",
+        "last_error",
+        "outcome",
+        "received_at",
+        "last_enqueued_at",
+        "claimed_until",
+        "processed_at",
+        "raw_body",
+    ]
+    actions = ["reprocess"]
+
+    @admin.display(description="Raw body (decrypted)")
+    def raw_body(self, obj):
+        try:
+            body = webhooks.event_body(obj)
+        except Exception as exc:
+            return f"cannot be read: {type(exc).__name__}"
+        return format_html("<pre>{}</pre>", json.dumps(body, indent=2)[:200_000])
+
+    @admin.action(description="Reprocess selected events")
+    def reprocess(self, request, queryset):
+        for event_id in queryset.values_list("pk", flat=True):
+            services.webhook_event_reprocess(event_id=event_id)
+        self.message_user(request, f"Queued {queryset.count()} events again.")
+
+
+@admin.register(PatientDeletion)
+class PatientDeletionAdmin(ReadOnlyAdmin):
+    list_display = ["network_patient_id", "status", "attempts", "created_at", "done_at"]
+    list_filter = ["status"]
+    search_fields = ["network_patient_id"]

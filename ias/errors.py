@@ -1,0 +1,29 @@
+"""Journey errors the views turn into plain messages; none of them carries health data."""
+
+
+class JourneyError(Exception):
+    """The person is not at a point where this step can happen (`step` names where to go instead)."""
+
+    def __init__(self, message: str, *, step: str = ""):
+        super().__init__(message)
+        self.step = step
+
+
+class Aal2Mismatch(JourneyError):
+    """The browser came back with an AAL2 result that does not belong to this person's open challenge."""
+
+
+class Aal2Refused(JourneyError):
+    """The network refused the AAL2 session (expired or not accepted): the person must pass it again."""
+
+
+class QueryRefused(JourneyError):
+    """The network refused to start the query for a reason the person should read."""
+
+
+class NetworkUnavailable(JourneyError):
+    """The network could not be reached just now; trying again later may work."""
+
+
+class EventNotReady(Exception):
+    """An event cannot be applied yet (for example its patient link is still being created)."""

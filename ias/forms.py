@@ -1,0 +1,211 @@
+"""The journey's forms. Demographics are validated the way the network validates them, so a
+mistake shows next to its field instead of coming back as a refusal from the network."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+from django import forms
+
+US_STATES = [
+    ("AL", "Alabama"),
+    ("AK", "Alaska"),
+    ("AZ", "Arizona"),
+    ("AR", "Arkansas"),
+    ("CA", "California"),
+    ("CO", "Colorado"),
+    ("CT", "Connecticut"),
+    ("DE", "Delaware"),
+    ("DC", "District of Columbia"),
+    ("FL", "Florida"),
+    ("GA", "Georgia"),
+    ("HI", "Hawaii"),
+    ("ID", "Idaho"),
+    ("IL", "Illinois"),
+    ("IN", "Indiana"),
+    ("IA", "Iowa"),
+    ("KS", "Kansas"),
+    ("KY", "Kentucky"),
+    ("LA", "Louisiana"),
+    ("ME", "Maine"),
+    ("MD", "Maryland"),
+    ("MA", "Massachusetts"),
+    ("MI", "Michigan"),
+    ("MN", "Minnesota"),
+    ("MS", "Mississippi"),
+    ("MO", "Missouri"),
+    ("MT", "Montana"),
+    ("NE", "Nebraska"),
+    ("NV", "Nevada"),
+    ("NH", "New Hampshire"),
+    ("NJ", "New Jersey"),
+    ("NM", "New Mexico"),
+    ("NY", "New York"),
+    ("NC", "North Carolina"),
+    ("ND", "North Dakota"),
+    ("OH", "Ohio"),
+    ("OK", "Oklahoma"),
+    ("OR", "Oregon"),
+    ("PA", "Pennsylvania"),
+    ("RI", "Rhode Island"),
+    ("SC", "South Carolina"),
+    ("SD", "South Dakota"),
+    ("TN", "Tennessee"),
+    ("TX", "Texas"),
+    ("UT", "Utah"),
+    ("VT", "Vermont"),
+    ("VA", "Virginia"),
+    ("WA", "Washington"),
+    ("WV", "West Virginia"),
+    ("WI", "Wisconsin"),
+    ("WY", "Wyoming"),
+    ("AS", "American Samoa"),
+    ("GU", "Guam"),
+    ("MP", "Northern Mariana Islands"),
+    ("PR", "Puerto Rico"),
+    ("VI", "U.S. Virgin Islands"),
+]
+SEX_AT_BIRTH = [("F", "Female"), ("M", "Male"), ("O", "Other"), ("U", "Unknown / prefer not to say")]
+_NAME = re.compile(r"^[^\d<>{}\[\]\\/@#$%^*=+|~`]+$")
+
+
+class ConsentForm(forms.Form):
+    agree = forms.BooleanField(
+        required=True,
+        label="I agree: fetch my records from the health networks and keep them in Homeport for me.",
+        error_messages={
+            "required": "Tick the box to give your consent, or leave this page if you do not agree."
+        },
+    )
+
+
+class DemographicsForm(forms.Form):
+    first_name = forms.CharField(label="First name", max_length=100)
+    last_name = forms.CharField(label="Last name", max_length=100)
+    dob = forms.DateField(
+        label="Date of birth",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        input_formats=["%Y-%m-%d", "%m/%d/%Y"],
+        help_text="As on your ID, for example 1980-04-23.",
+    )
+    gender_at_birth = forms.ChoiceField(label="Sex at birth", choices=SEX_AT_BIRTH)
+    address_line1 = forms.CharField(label="Street address", max_length=200)
+    address_line2 = forms.CharField(label="Apartment, suite (optional)", max_length=200, required=False)
+    city = forms.CharField(label="City", max_length=100)
+    state = forms.ChoiceField(label="State", choices=[("", "Choose a state"), *US_STATES])
+    zip = forms.CharField(label="ZIP code", max_length=10, help_text="5 digits.")
+    phone = forms.CharField(
+        label="Mobile phone (optional)", max_length=20, required=False, help_text="10 digits, US number."
+    )
+    email = forms.EmailField(label="Email (optional)", required=False)
+
+    def _clean_name(self, field: str) -> str:
+        value = " ".join(self.cleaned_data[field].split())
+        if not value:
+            raise forms.ValidationError("This field is required.")
+        if not _NAME.match(value):
+            raise forms.ValidationError("Use letters, spaces, hyphens and apostrophes only.")
+        return value
+
+    def clean_first_name(self) -> str:
+        return self._clean_name("first_name")
+
+    def clean_last_name(self) -> str:
+        return self._clean_name("last_name")
+
+    def clean_dob(self) -> datetime.date:
+        dob = self.cleaned_data["dob"]
+        if dob > datetime.date.today():
+            raise forms.ValidationError("The date of birth cannot be in the future.")
+        if dob.year < 1900:
+            raise forms.ValidationError("Please check the year of birth.")
+        return dob
+
+    def clean_address_line1(self) -> str:
+        value = " ".join(self.cleaned_data["address_line1"].split())
+        if not value:
+            raise forms.ValidationError("This field is required.")
+        return value
+
+    def clean_city(self) -> str:
+        value = " ".join(self.cleaned_data["city"].split())
+        if not value:
+            raise forms.ValidationError("This field is required.")
+        return value
+
+    def clean_zip(self) -> str:
+        value = self.cleaned_data["zip"].strip()
+        match = re.fullmatch(r"(\d{5})(?:-\d{4})?", value)
+        if not match:
+            raise forms.ValidationError("Enter a 5-digit ZIP code, for example 02139.")
+        return match.group(1)
+
+    def clean_phone(self) -> str:
+        digits = re.sub(r"\D", "", self.cleaned_data.get("phone") or "")
+        if not digits:
+            return ""
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+        if len(digits) != 10:
+            raise forms.ValidationError("Enter a 10-digit US phone number, for example 617-555-0123.")
+        return digits
+
+    def to_network(self) -> dict[str, Any]:
+        """The body of Create/Update Patient, in the network's field names."""
+        data = self.cleaned_data
+        address = {
+            "addressLine1": data["address_line1"],
+            "city": data["city"],
+            "state": data["state"],
+            "zip": data["zip"],
+            "country": "USA",
+        }
+        if data.get("address_line2"):
+            address["addressLine2"] = data["address_line2"].strip()
+        body: dict[str, Any] = {
+            "firstName": data["first_name"],
+            "lastName": data["last_name"],
+            "dob": data["dob"].isoformat(),
+            "genderAtBirth": data["gender_at_birth"],
+            "address": [address],
+        }
+        contact = {k: v for k, v in (("phone", data.get("phone")), ("email", data.get("email"))) if v}
+        if contact:
+            body["contact"] = [contact]
+        return body
+
+    @classmethod
+    def initial_from_network(cls, body: dict[str, Any]) -> dict[str, Any]:
+        if not body:
+            return {}
+        address = (body.get("address") or [{}])[0]
+        contact = (body.get("contact") or [{}])[0]
+        return {
+            "first_name": body.get("firstName", ""),
+            "last_name": body.get("lastName", ""),
+            "dob": body.get("dob", ""),
+            "gender_at_birth": body.get("genderAtBirth", ""),
+            "address_line1": address.get("addressLine1", ""),
+            "address_line2": address.get("addressLine2", ""),
+            "city": address.get("city", ""),
+            "state": address.get("state", ""),
+            "zip": address.get("zip", ""),
+            "phone": contact.get("phone", ""),
+            "email": contact.get("email", ""),
+        }
+
+
+class SourcesForm(forms.Form):
+    hie = forms.BooleanField(
+        label="Health information exchanges (hospitals, clinics, doctors)", required=False, initial=True
+    )
+    pharmacy = forms.BooleanField(label="Pharmacies (medicines dispensed)", required=False, initial=True)
+    lab = forms.BooleanField(label="Laboratories (test results)", required=False, initial=True)
+
+    def clean(self):
+        data = super().clean()
+        if not any(data.get(name) for name in ("hie", "pharmacy", "lab")):
+            raise forms.ValidationError("Choose at least one place to search.")
+        return data

@@ -1,0 +1,265 @@
+"""The journey's state as the network sees it: link, identity, AAL2, queries, and every webhook event.
+
+Demographics and raw webhook bodies are personal data and are stored encrypted
+(`accounts.crypto`); the other columns hold network ids and statuses only.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class NetworkPatient(models.Model):
+    """This person's patient record at the network (created once, updated on later edits)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_patient"
+    )
+    patient_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    facility_id = models.CharField(max_length=100)
+    demographics_encrypted = models.TextField(blank=True, default="")
+    last_ingested_data_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="`meta.when` of the newest bundle ingested; older bundles are skipped.",
+    )
+    last_ingested_message_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "network patient link"
+
+    def __str__(self) -> str:
+        return self.patient_id or f"(not created yet, user {self.user_id})"
+
+
+class IdentityVerification(models.Model):
+    """One IAL2 identity-proofing session at the network."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting for the result"
+        VERIFIED = "verified", "verified"
+        FAILED = "failed", "not verified"
+        EXPIRED = "expired", "expired"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identity_verifications"
+    )
+    session_id = models.CharField(max_length=100, unique=True)
+    session_url = models.URLField(max_length=2000, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    proofed_identity_id = models.CharField(max_length=100, blank=True, db_index=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} ({self.status})"
+
+
+class Aal2Challenge(models.Model):
+    """One AAL2 challenge; `state` binds the browser's return to this person's challenge."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting for the person"
+        VERIFIED = "verified", "passed, not used yet"
+        USED = "used", "used for a query"
+        REFUSED = "refused", "refused by the network"
+        EXPIRED = "expired", "expired"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="aal2_challenges"
+    )
+    state = models.CharField(max_length=64, unique=True, default=_token)
+    challenge_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    challenge_url = models.URLField(max_length=2000, blank=True)
+    method = models.CharField(max_length=20, blank=True)
+    proofed_identity_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    aal2_session_id = models.CharField(max_length=100, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "AAL2 challenge"
+
+    def __str__(self) -> str:
+        return f"{self.challenge_id or self.state[:8]} ({self.status})"
+
+
+class NetworkQuery(models.Model):
+    """A network query (`kind=network`) or a consolidated-data query (`kind=consolidated`)."""
+
+    class Kind(models.TextChoices):
+        NETWORK = "network", "network query"
+        CONSOLIDATED = "consolidated", "consolidated-data query"
+
+    class Status(models.TextChoices):
+        STARTING = "starting", "starting"
+        PROCESSING = "processing", "in progress"
+        COMPLETED = "completed", "completed"
+        PARTIAL = "partial", "partly completed"
+        FAILED = "failed", "failed"
+        TIMED_OUT = "timed_out", "timed out"
+
+    TERMINAL = (Status.COMPLETED, Status.PARTIAL, Status.FAILED, Status.TIMED_OUT)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_queries"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NETWORK)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="consolidated_queries"
+    )
+    request_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTING, db_index=True)
+    placeholder = models.BooleanField(
+        default=False, help_text="Created from a webhook that arrived before the query's own response."
+    )
+    failure_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    poll_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "network queries"
+        indexes = [models.Index(fields=["status", "last_activity_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.request_id or self.public_id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+class QuerySource(models.Model):
+    """One source (HIE, pharmacy, lab) of a network query."""
+
+    class Type(models.TextChoices):
+        HIE = "hie", "Health information exchanges"
+        PHARMACY = "pharmacy", "Pharmacies"
+        LAB = "lab", "Laboratories"
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "requested"
+        PROCESSING = "processing", "in progress"
+        COMPLETED = "completed", "done"
+        FAILED = "failed", "failed"
+        REFUSED = "refused", "could not start"
+        TIMED_OUT = "timed_out", "timed out"
+
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.REFUSED, Status.TIMED_OUT)
+
+    class Records(models.TextChoices):
+        NONE = "none", "nothing to fetch yet"
+        FETCHED = "fetched", "records saved"
+        SKIPPED = "skipped", "newer records already saved"
+        AWAITING = "awaiting", "waiting for a fresh copy"
+        EMPTY = "empty", "no records found"
+        FAILED = "failed", "could not be saved"
+
+    query = models.ForeignKey(NetworkQuery, on_delete=models.CASCADE, related_name="sources")
+    source_type = models.CharField(max_length=20, choices=Type.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    records = models.CharField(max_length=16, choices=Records.choices, default=Records.NONE)
+    reason = models.CharField(max_length=300, blank=True, help_text="Plain words, shown to the person.")
+    http_status = models.PositiveIntegerField(null=True, blank=True)
+    network_message = models.CharField(
+        max_length=500, blank=True, help_text="The network's own words, for staff."
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    first_data_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["query", "source_type"], name="ias_source_once_per_query")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_type}: {self.status}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+class WebhookEvent(models.Model):
+    """One delivery from the network, stored once per `meta.messageId` before anything else happens."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting to be processed"
+        PROCESSED = "processed", "processed"
+        IGNORED = "ignored", "stored, nothing to do"
+        FAILED = "failed", "failed (gave up)"
+
+    message_id = models.CharField(max_length=200, unique=True)
+    event_type = models.CharField(max_length=100, db_index=True)
+    request_id = models.CharField(max_length=100, blank=True, db_index=True)
+    network_patient_id = models.CharField(max_length=100, blank=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="`meta.when`")
+    body_encrypted = models.BinaryField(editable=False)
+    body_size = models.PositiveIntegerField(default=0)
+    signature_valid = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    outcome = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker is processing this event until then (a lease, not a lock)."
+    )
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.message_id}"
+
+
+class PatientDeletion(models.Model):
+    """A durable promise to delete a patient at the network; retried until the network confirms."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        DONE = "done", "done"
+
+    network_patient_id = models.CharField(max_length=100, unique=True)
+    facility_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"delete {self.network_patient_id} ({self.status})"

@@ -1,0 +1,65 @@
+"""Thin Celery tasks: they take ids, are idempotent, run with acks_late and retry with jittered backoff."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+
+from ias import services, sweeper, webhooks
+from ias.metriport import NetworkTransientError
+from ias.models import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+
+def _retry_in(exc: BaseException, attempt: int) -> float:
+    hint = getattr(exc, "retry_after", None)
+    if isinstance(exc, NetworkTransientError) and hint:
+        return hint + random.uniform(0, 5)
+    return webhooks.backoff_seconds(attempt)
+
+
+@shared_task(bind=True, acks_late=True, name="ias.event_process")
+def event_process(self, event_id: int) -> str:
+    try:
+        return webhooks.event_process(event_id=event_id)
+    except webhooks.EventBusy as busy:
+        raise self.retry(countdown=busy.retry_in + random.uniform(0.5, 3.0), max_retries=None) from None
+    except Exception as exc:
+        row = WebhookEvent.objects.filter(pk=event_id).values("status", "attempts").first()
+        if row is None or row["status"] != WebhookEvent.Status.PENDING:
+            log.warning("webhook event %s gave up: %s", event_id, type(exc).__name__)
+            return "gave up"
+        raise self.retry(countdown=_retry_in(exc, row["attempts"]), max_retries=None) from None
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, name="ias.query_poll")
+def query_poll(self, query_id: int) -> str:
+    try:
+        return services.query_poll(query_id=query_id).status
+    except NetworkTransientError as exc:
+        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, name="ias.identity_poll")
+def identity_poll(self, verification_id: int) -> str:
+    try:
+        return services.identity_poll(verification_id=verification_id).status
+    except NetworkTransientError as exc:
+        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+
+
+@shared_task(bind=True, acks_late=True, max_retries=10, name="ias.patient_delete_at_network")
+def patient_delete_at_network(self, deletion_id: int) -> str:
+    """Retried here with backoff, and again by the sweeper for as long as the row is pending."""
+    try:
+        return services.patient_delete_at_network(deletion_id=deletion_id).status
+    except Exception as exc:
+        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+
+
+@shared_task(acks_late=True, name="ias.sweep")
+def sweep() -> dict:
+    return sweeper.sweep_run()

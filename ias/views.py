@@ -1,0 +1,291 @@
+"""The journey's pages (consent → details → identity → AAL2 → sources → progress) and the webhook.
+
+Views parse input, call one service and render; every page works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.decorators import health_data_required
+from accounts.http import client_ip
+from accounts.models import Consent
+from accounts.selectors import consent_current
+from accounts.services import consent_record
+from ias import selectors, services, webhooks, wording
+from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkUnavailable, QueryRefused
+from ias.forms import ConsentForm, DemographicsForm, SourcesForm
+from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
+from ias.models import IdentityVerification
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = "The health network could not be reached just now. Please try again in a minute."
+
+
+def _next(request: HttpRequest) -> HttpResponse:
+    return redirect(selectors.journey_next_url(user=request.user))
+
+
+def _to_step(request: HttpRequest, exc: JourneyError) -> HttpResponse:
+    messages.error(request, str(exc))
+    return _next(request)
+
+
+@health_data_required
+@require_http_methods(["GET", "POST"])
+def consent(request: HttpRequest) -> HttpResponse:
+    current = consent_current(user=request.user)
+    form = ConsentForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        consent_record(
+            user=request.user,
+            notice_version=settings.PRIVACY_NOTICE_VERSION,
+            purpose=Consent.PURPOSE_IAS,
+            ip=client_ip(request),
+        )
+        messages.success(request, "Thank you. Your consent is recorded; you can withdraw it at any time.")
+        return _next(request)
+    return render(
+        request,
+        "ias/consent.html",
+        {"form": form, "current": current, "notice_version": settings.PRIVACY_NOTICE_VERSION, "step": 1},
+    )
+
+
+@health_data_required
+@require_http_methods(["GET", "POST"])
+def demographics(request: HttpRequest) -> HttpResponse:
+    if consent_current(user=request.user) is None:
+        return redirect("ias:consent")
+    link = selectors.network_patient_for(user=request.user)
+    initial = DemographicsForm.initial_from_network(
+        services.network_patient_demographics(link=link) if link else {}
+    )
+    form = DemographicsForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.network_patient_save(user=request.user, demographics=form.to_network())
+        except NetworkPermanentError as exc:
+            form.add_error(None, wording.network_refusal(exc.detail, exc.status))
+        except NetworkTransientError:
+            form.add_error(None, UNREACHABLE)
+        except JourneyError as exc:
+            return _to_step(request, exc)
+        else:
+            messages.success(request, "Your details are saved.")
+            return _next(request)
+    return render(
+        request,
+        "ias/demographics.html",
+        {"form": form, "updating": bool(link and link.patient_id), "step": 2},
+    )
+
+
+@health_data_required
+@require_http_methods(["GET", "POST"])
+def identity(request: HttpRequest) -> HttpResponse:
+    if selectors.identity_verified(user=request.user):
+        return _next(request)
+    latest = selectors.identity_latest(user=request.user)
+    if request.method == "POST":
+        try:
+            verification = services.identity_session_start(user=request.user)
+        except JourneyError as exc:
+            return _to_step(request, exc)
+        except NetworkPermanentError as exc:
+            messages.error(request, wording.network_refusal(exc.detail, exc.status))
+        except NetworkTransientError:
+            messages.error(request, UNREACHABLE)
+        else:
+            if verification.status == IdentityVerification.Status.VERIFIED:
+                return _next(request)
+            return HttpResponseRedirect(verification.session_url)
+    return render(request, "ias/identity.html", {"latest": latest, "step": 3})
+
+
+@health_data_required
+@require_GET
+def identity_return(request: HttpRequest) -> HttpResponse:
+    """Where the network's identity service sends the browser back; the result comes by webhook."""
+    return redirect("ias:identity_wait")
+
+
+def _identity_nudge(verification: IdentityVerification) -> None:
+    """Ask a worker to poll when the webhook is late (at most every 20 seconds per check)."""
+    from ias.tasks import identity_poll
+
+    now = timezone.now()
+    quiet = timedelta(seconds=float(getattr(settings, "IAS_IDENTITY_NUDGE_SECONDS", 20)))
+    if verification.created_at > now - quiet:
+        return
+    updated = (
+        IdentityVerification.objects.filter(pk=verification.pk, status=IdentityVerification.Status.PENDING)
+        .exclude(last_polled_at__gt=now - quiet)
+        .update(last_polled_at=now)
+    )
+    if updated:
+        transaction.on_commit(
+            lambda: webhooks._send_quietly(identity_poll, verification_id=verification.pk), robust=True
+        )
+
+
+@health_data_required
+@require_GET
+def identity_wait(request: HttpRequest) -> HttpResponse:
+    verification = selectors.identity_latest(user=request.user)
+    if verification is None:
+        return redirect("ias:identity")
+    if verification.status == IdentityVerification.Status.VERIFIED:
+        messages.success(request, "Your identity is verified.")
+        return _next(request)
+    if verification.status == IdentityVerification.Status.PENDING:
+        _identity_nudge(verification)
+    return render(request, "ias/identity_wait.html", {"verification": verification, "step": 3})
+
+
+@health_data_required(touch=False)
+@require_GET
+def identity_status(request: HttpRequest) -> JsonResponse:
+    verification = selectors.identity_latest(user=request.user)
+    if verification is None:
+        return JsonResponse({"status": "none", "next": selectors.journey_next_url(user=request.user)})
+    if verification.status == IdentityVerification.Status.PENDING:
+        _identity_nudge(verification)
+    return JsonResponse(
+        {
+            "status": verification.status,
+            "label": verification.get_status_display(),
+            "next": selectors.journey_next_url(user=request.user),
+        }
+    )
+
+
+@health_data_required
+@require_http_methods(["GET", "POST"])
+def aal2(request: HttpRequest) -> HttpResponse:
+    if not selectors.identity_verified(user=request.user):
+        return _next(request)
+    if request.method == "POST":
+        try:
+            challenge = services.aal2_challenge_start(user=request.user)
+        except JourneyError as exc:
+            return _to_step(request, exc)
+        except NetworkPermanentError as exc:
+            messages.error(request, wording.network_refusal(exc.detail, exc.status))
+        except NetworkTransientError:
+            messages.error(request, UNREACHABLE)
+        else:
+            return HttpResponseRedirect(challenge.challenge_url)
+    return render(
+        request,
+        "ias/aal2.html",
+        {"returning": selectors.query_latest(user=request.user) is not None, "step": 4},
+    )
+
+
+@health_data_required
+@require_GET
+def aal2_return(request: HttpRequest, state: str) -> HttpResponse:
+    try:
+        services.aal2_challenge_complete(
+            user=request.user,
+            state=state,
+            aal2_session_id=request.GET.get("aal2SessionId", ""),
+            status=request.GET.get("status", ""),
+            challenge_id=request.GET.get("challengeId", ""),
+        )
+    except (Aal2Mismatch, Aal2Refused) as exc:
+        messages.error(request, str(exc))
+        return redirect("ias:aal2")
+    return redirect("ias:sources")
+
+
+@health_data_required
+@require_http_methods(["GET", "POST"])
+def sources(request: HttpRequest) -> HttpResponse:
+    active = selectors.query_active(user=request.user)
+    if active is not None:
+        return redirect("ias:progress", public_id=active.public_id)
+    if selectors.aal2_fresh(user=request.user) is None:
+        if selectors.identity_verified(user=request.user) and consent_current(user=request.user):
+            messages.info(request, "Before each search, the network asks you to confirm it's you.")
+            return redirect("ias:aal2")
+        return _next(request)
+    form = SourcesForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        choice = SourceChoice(**{k: bool(form.cleaned_data[k]) for k in ("hie", "pharmacy", "lab")})
+        try:
+            query = services.network_query_start(user=request.user, sources=choice)
+        except Aal2Refused as exc:
+            messages.error(request, str(exc))
+            return redirect("ias:aal2")
+        except (QueryRefused, NetworkUnavailable) as exc:
+            form.add_error(None, str(exc))
+        except JourneyError as exc:
+            return _to_step(request, exc)
+        else:
+            return redirect("ias:progress", public_id=query.public_id)
+    return render(request, "ias/sources.html", {"form": form, "step": 5})
+
+
+@health_data_required
+@require_GET
+def progress(request: HttpRequest, public_id) -> HttpResponse:
+    query = selectors.query_for_user(user=request.user, public_id=public_id)
+    return render(
+        request,
+        "ias/progress.html",
+        {
+            "query": query,
+            "progress": selectors.progress_for(query=query),
+            "history": selectors.queries_for_user(user=request.user)[:10],
+            "step": 6,
+        },
+    )
+
+
+@health_data_required(touch=False)
+@require_GET
+def progress_status(request: HttpRequest, public_id) -> JsonResponse:
+    query = selectors.query_for_user(user=request.user, public_id=public_id)
+    return JsonResponse(selectors.progress_for(query=query))
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest) -> JsonResponse:
+    """The network's door: verify, store once, enqueue after commit, answer. Nothing else."""
+    cap = webhooks.max_body_bytes()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > cap:
+        return JsonResponse({"error": "body too large"}, status=413)
+    raw = request.read(cap + 1)
+    if len(raw) > cap:
+        return JsonResponse({"error": "body too large"}, status=413)
+    if not webhooks.signature_valid(raw=raw, header=request.headers.get("x-metriport-signature", "")):
+        log.warning("webhook rejected: bad signature")
+        return JsonResponse({"error": "invalid signature"}, status=401)
+    try:
+        envelope = webhooks.envelope_read(raw)
+    except webhooks.MalformedWebhook as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    if envelope.event_type == "ping":
+        if envelope.message_id:
+            webhooks.event_store(raw=raw, envelope=envelope)
+        return JsonResponse({"pong": envelope.ping})
+    _event, created = webhooks.event_store(raw=raw, envelope=envelope)
+    return JsonResponse({"status": "stored" if created else "duplicate"})

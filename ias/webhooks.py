@@ -1,0 +1,227 @@
+"""Receiving and processing network webhooks.
+
+Receipt (in the web request) does only: check the signature over the raw bytes, read `meta`,
+store the encrypted body once per messageId, enqueue after commit. Processing (in a worker)
+claims the event with a short lease, runs its handler and marks it done; a worker that dies
+leaves the lease to expire, and the redelivered task or the sweeper picks the event up again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.crypto import decrypt_bytes, encrypt_bytes
+from ias.handlers import handler_for
+from ias.models import WebhookEvent
+from ias.services import parse_when
+
+log = logging.getLogger(__name__)
+
+
+def max_body_bytes() -> int:
+    return int(getattr(settings, "IAS_WEBHOOK_MAX_BYTES", 1024 * 1024))
+
+
+def signature_valid(*, raw: bytes, header: str, key: str | None = None) -> bool:
+    """Constant-time check of the lowercase hex HMAC-SHA256 of the exact raw body."""
+    if not header:
+        return False
+    key = settings.METRIPORT_WEBHOOK_KEY if key is None else key
+    expected = hmac.new(key.encode(), raw, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().lower().encode("ascii", "replace"))
+
+
+def sign(*, raw: bytes, key: str | None = None) -> str:
+    key = settings.METRIPORT_WEBHOOK_KEY if key is None else key
+    return hmac.new(key.encode(), raw, hashlib.sha256).hexdigest()
+
+
+class MalformedWebhook(ValueError):
+    """The body is not an event we can store; the message says why (no body content in it)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    message_id: str
+    event_type: str
+    request_id: str
+    patient_id: str
+    sent_at: Any
+    ping: str | None
+
+
+def envelope_read(raw: bytes) -> Envelope:
+    """Read just enough of the body to store it: meta and the patient id, nothing clinical."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise MalformedWebhook("body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise MalformedWebhook("body is not a JSON object")
+    meta = body.get("meta")
+    if not isinstance(meta, dict):
+        raise MalformedWebhook("missing meta")
+    event_type = meta.get("type")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedWebhook("missing meta.type")
+    ping = body.get("ping") if event_type == "ping" else None
+    message_id = meta.get("messageId")
+    if event_type == "ping" and not isinstance(ping, str):
+        raise MalformedWebhook("ping without a ping value")
+    if not isinstance(message_id, str) or not message_id or len(message_id) > 200:
+        if event_type == "ping":
+            message_id = ""
+        else:
+            raise MalformedWebhook("missing meta.messageId")
+    patient_id = ""
+    payload = body.get("payload")
+    if isinstance(payload, dict) and isinstance(payload.get("patientId"), str):
+        patient_id = payload["patientId"]
+    elif (
+        isinstance(body.get("patients"), list) and body["patients"] and isinstance(body["patients"][0], dict)
+    ):
+        patient_id = str(body["patients"][0].get("patientId") or "")
+    request_id = meta.get("requestId")
+    return Envelope(
+        message_id=message_id,
+        event_type=event_type[:100],
+        request_id=request_id[:100] if isinstance(request_id, str) else "",
+        patient_id=patient_id[:100],
+        sent_at=parse_when(meta.get("when")),
+        ping=ping,
+    )
+
+
+def _send_quietly(task, **kwargs) -> bool:
+    """Publish without retrying; when the broker is down the sweeper catches up later."""
+    try:
+        task.apply_async(kwargs=kwargs, retry=False)
+    except Exception as exc:
+        log.warning("could not enqueue %s: %s", task.name, type(exc).__name__)
+        return False
+    return True
+
+
+def _enqueue(event_id: int) -> None:
+    from ias.tasks import event_process
+
+    _send_quietly(event_process, event_id=event_id)
+
+
+def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None, bool]:
+    """Store one delivery once. Returns (event, created); a duplicate messageId is (None, False)."""
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                message_id=envelope.message_id,
+                event_type=envelope.event_type,
+                request_id=envelope.request_id,
+                network_patient_id=envelope.patient_id,
+                sent_at=envelope.sent_at,
+                body_encrypted=encrypt_bytes(raw),
+                body_size=len(raw),
+                status=WebhookEvent.Status.IGNORED
+                if envelope.event_type == "ping"
+                else WebhookEvent.Status.PENDING,
+            )
+            if event.status == WebhookEvent.Status.PENDING:
+                transaction.on_commit(lambda: _enqueue(event.pk))
+    except IntegrityError:
+        return None, False
+    return event, True
+
+
+def event_body(event: WebhookEvent) -> dict[str, Any]:
+    if not event.body_encrypted:
+        return {}
+    return orjson.loads(decrypt_bytes(bytes(event.body_encrypted)))
+
+
+class EventBusy(Exception):
+    """Another worker holds this event's lease; try again when it runs out."""
+
+    def __init__(self, retry_in: float):
+        super().__init__(f"leased for {retry_in:.1f}s more")
+        self.retry_in = retry_in
+
+
+def lease_seconds() -> float:
+    return float(getattr(settings, "IAS_EVENT_LEASE_SECONDS", 300))
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "IAS_EVENT_MAX_ATTEMPTS", 8))
+
+
+def event_claim(*, event_id: int) -> WebhookEvent | None:
+    """Take the event's lease if it is pending and free; None when there is nothing to do."""
+    now = timezone.now()
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None or event.status != WebhookEvent.Status.PENDING:
+            return None
+        if event.claimed_until and event.claimed_until > now:
+            raise EventBusy((event.claimed_until - now).total_seconds())
+        event.claimed_until = now + timedelta(seconds=lease_seconds())
+        event.attempts += 1
+        event.save(update_fields=["claimed_until", "attempts"])
+    return event
+
+
+def event_finish(*, event_id: int, status: str, outcome: str) -> None:
+    with transaction.atomic():
+        WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
+            status=status,
+            outcome=outcome[:300],
+            last_error="",
+            claimed_until=None,
+            processed_at=timezone.now(),
+        )
+
+
+def event_release(*, event_id: int, error: BaseException) -> bool:
+    """Record a failed attempt and free the lease. Returns True when the event has now given up."""
+    message = f"{type(error).__name__}: {error}"[:500]
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None or event.status != WebhookEvent.Status.PENDING:
+            return True
+        event.last_error = message
+        event.claimed_until = None
+        gave_up = event.attempts >= max_attempts()
+        if gave_up:
+            event.status = WebhookEvent.Status.FAILED
+            event.processed_at = timezone.now()
+        event.save(update_fields=["last_error", "claimed_until", "status", "processed_at"])
+    return gave_up
+
+
+def event_process(*, event_id: int) -> str:
+    """Run one event's handler under its lease. Raises on failure (after recording it)."""
+    event = event_claim(event_id=event_id)
+    if event is None:
+        return "nothing to do"
+    try:
+        status, outcome = handler_for(event.event_type)(event, event_body(event))
+    except Exception as exc:
+        event_release(event_id=event_id, error=exc)
+        raise
+    event_finish(event_id=event_id, status=status, outcome=outcome)
+    return outcome
+
+
+def backoff_seconds(attempt: int, *, base: float = 5.0, cap: float = 600.0) -> float:
+    """Exponential backoff with full jitter around the exponential step."""
+    step = min(cap, base * (2 ** max(0, attempt - 1)))
+    return step * random.uniform(0.5, 1.5)

@@ -1,0 +1,33 @@
+"""Plain words for what the network reports, shown to the person next to each source."""
+
+SOURCE_FAILED = "This source reported a problem and sent no records."
+SOURCE_TIMED_OUT = "This source did not answer in time."
+QUERY_TIMED_OUT = "The search took too long and was stopped. You can start a new one."
+QUERY_START_FAILED = "The search could not be started."
+RECORDS_LINK_EXPIRED = "The download link expired; a fresh copy of your records has been requested."
+
+
+def refused_reason(http_status: int | None) -> str:
+    """Why a source could not start, from the HTTP status in the response's `errors` list."""
+    if http_status == 429:
+        return "This source is busy right now (too many searches). Try again in a few minutes."
+    if http_status in (401, 403):
+        return "This source is not available for searches from Homeport."
+    if http_status == 404:
+        return "This source could not find anyone matching your details."
+    if http_status is not None and http_status >= 500:
+        return "This source had a technical problem and could not be searched."
+    if http_status == 400:
+        return "This source did not accept the search request."
+    return "This source could not be searched."
+
+
+def network_refusal(detail: str, status: int | None) -> str:
+    """A 4xx answer to one of the person's own steps, in words they can act on."""
+    if status in (401, 403):
+        return "The network did not accept the request. Please try again; if it keeps happening, contact us."
+    if status == 404:
+        return "The network no longer knows this record. Please check your details and try again."
+    if detail:
+        return f"The network did not accept this: {detail}"
+    return "The network did not accept this request."

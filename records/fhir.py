@@ -62,7 +62,9 @@ def _list(value: Any) -> list:
 
 
 def _dicts(value: Any) -> list[dict]:
-    return [v for v in _list(value) if isinstance(v, dict)]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    return []
 
 
 def _number(value: Any) -> float | None:
@@ -258,10 +260,34 @@ class FhirDate:
         return format_fhir_date(self.text)
 
 
+_PARSED_DATES: dict[str, FhirDate | None] = {}
+_PARSED_DATES_MAX = 20_000
+_OFFSETS: dict[int, timezone] = {}
+
+
 def parse_fhir_date(value: Any) -> FhirDate | None:
-    """Parse a FHIR date/dateTime/instant; partial dates keep their precision; bad input is None."""
+    """Parse a FHIR date/dateTime/instant; partial dates keep their precision; bad input is None.
+
+    Results are immutable and a bundle repeats the same few thousand dates, so they are memoised.
+    """
     text = _str(value)
-    match = _DATE_RE.match(text) if text else None
+    if not text:
+        return None
+    if len(text) > 40:
+        return _parse_fhir_date(text)
+    try:
+        return _PARSED_DATES[text]
+    except KeyError:
+        pass
+    parsed = _parse_fhir_date(text)
+    if len(_PARSED_DATES) >= _PARSED_DATES_MAX:
+        _PARSED_DATES.clear()
+    _PARSED_DATES[text] = parsed
+    return parsed
+
+
+def _parse_fhir_date(text: str) -> FhirDate | None:
+    match = _DATE_RE.match(text)
     if match is None:
         return None
     year = int(match["y"])
@@ -274,7 +300,8 @@ def parse_fhir_date(value: Any) -> FhirDate | None:
         offset = int(raw[1:3]) * 60 + int(raw[3:5])
         if offset >= 24 * 60:
             return None
-        tz = timezone(timedelta(minutes=offset if raw[0] == "+" else -offset))
+        minutes = offset if raw[0] == "+" else -offset
+        tz = _OFFSETS.get(minutes) or _OFFSETS.setdefault(minutes, timezone(timedelta(minutes=minutes)))
     try:
         moment = datetime(max(year, 1), month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)
     except (ValueError, OverflowError):
@@ -395,6 +422,9 @@ def format_number(value: float) -> str:
     return text
 
 
+_ANNOTATION = re.compile(r"\{[^}]*\}")
+
+
 def unit_display(quantity: Any) -> str:
     """The unit a person reads: the data's own `unit`, else a readable form of its UCUM code."""
     quantity = _dict(quantity)
@@ -405,7 +435,9 @@ def unit_display(quantity: Any) -> str:
     if code:
         if code in _UNIT_PRETTY:
             return _UNIT_PRETTY[code]
-        return re.sub(r"\{[^}]*\}", "", code).strip() or code
+        if "{" not in code:
+            return code
+        return _ANNOTATION.sub("", code).strip() or code
     return unit
 
 
@@ -1063,7 +1095,10 @@ def organization_name(
         return ""
 
     for key, _role in _ROLE_FIELDS:
-        for ref in _references(resource.get(key))[:10]:
+        value = resource.get(key)
+        if value is None:
+            continue
+        for ref in _references(value)[:10]:
             name = org_of(ref)
             if name:
                 return name[:255]

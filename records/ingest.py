@@ -28,6 +28,7 @@ from records.errors import BundleInvalid
 CHUNK = 2000
 _ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,128}$")
 _TYPE_RE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+_GOOD_TYPES: set[str] = set()
 LOOKUP_TYPES = frozenset(
     {"Organization", "Practitioner", "PractitionerRole", "Medication", "Encounter", "Location", "Provenance",
      "Patient"}
@@ -80,7 +81,17 @@ class Row:
     dedupe_key: str
 
     def values(self) -> tuple:
-        return tuple(getattr(self, name) for name in COLUMNS)
+        return (self.resource_type, self.resource_id, self.raw, self.content_hash, self.category,
+                self.code_system, self.code, self.display, self.status, self.clinical_date,
+                self.clinical_date_text, self.value_num, self.value_unit, self.flag, self.source_org,
+                self.encounter_ref, self.parent_ref, self.dedupe_key)
+
+    def copy_values(self) -> list:
+        """The COPY row: `values()` with the raw JSON as text."""
+        return [self.resource_type, self.resource_id, self.raw.decode("utf-8"), self.content_hash, self.category,
+                self.code_system, self.code, self.display, self.status, self.clinical_date,
+                self.clinical_date_text, self.value_num, self.value_unit, self.flag, self.source_org,
+                self.encounter_ref, self.parent_ref, self.dedupe_key]
 
 
 @dataclass
@@ -285,8 +296,13 @@ def _age_at(lookup: Lookup, when: datetime | None) -> float | None:
 def extract(resource: dict, *, full_url: str, lookup: Lookup) -> Row | None:
     """The row for one resource, or None when it is not a usable resource."""
     kind = resource.get("resourceType")
-    if not isinstance(kind, str) or not _TYPE_RE.match(kind):
+    if not isinstance(kind, str):
         return None
+    if kind not in _GOOD_TYPES:
+        if not _TYPE_RE.match(kind):
+            return None
+        if len(_GOOD_TYPES) < 1000:
+            _GOOD_TYPES.add(kind)
     rid = resource.get("id")
     if not isinstance(rid, str) or not _ID_RE.match(rid):
         tail = full_url.rsplit(":", 1)[-1].rsplit("/", 1)[-1] if full_url else ""

@@ -158,33 +158,42 @@ class Listing:
     total: int
 
 
+class _CountedPaginator(Paginator):
+    """A paginator told its count, which the listing computes in the same scan as its sources."""
+
+    def __init__(self, object_list, per_page, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = count
+
+
 def category_list(*, user, category: str, q: str = "", status: str = "", source: str = "", flag: str = "",
                   sort: str = "date", page: int = 1, per_page: int = PAGE_SIZE) -> Listing:
     """A page of one category, one row per item (same items from several sources merged)."""
-    qs = _primary(user).filter(category=category)
+    cond = Q(is_primary=True)
     if category == "labs":
-        qs = qs.filter(Q(resource_type="DiagnosticReport") | Q(parent_ref=""))
+        cond &= Q(resource_type="DiagnosticReport") | Q(parent_ref="")
     if q:
-        qs = qs.filter(display__icontains=q[:100])
+        cond &= Q(display__icontains=q[:100])
     allowed = STATUS_FILTERS.get(category, {})
     if status in allowed:
-        qs = qs.filter(status__in=allowed[status])
+        cond &= Q(status__in=allowed[status])
     if source:
-        qs = qs.filter(source_org=source)
+        cond &= Q(source_org=source)
     if flag == "abnormal":
-        qs = qs.filter(flag__in=ABNORMAL_FLAGS)
-    qs = qs.order_by(*SORTS.get(sort, SORTS["date"]))
-    paginator = Paginator(qs, per_page)
+        cond &= Q(flag__in=ABNORMAL_FLAGS)
+    in_category = resources_for(user=user).filter(category=category)
+    # One pass over the category gives both the number of matching items and every source in it.
+    groups = list(in_category.order_by().values_list("source_org").annotate(n=Count("id", filter=cond)))
+    total = sum(n for _org, n in groups)
+    sources = sorted([org for org, _n in groups if org][:50])
+    qs = in_category.filter(cond).only(*LIST_FIELDS).order_by(*SORTS.get(sort, SORTS["date"]))
+    paginator = _CountedPaginator(qs, per_page, count=total)
     page_obj = paginator.get_page(page)
     items = [to_item(r) for r in page_obj.object_list]
     _with_all_sources(user, items)
     if category == "labs":
         _attach_results(user, items)
-    sources = sorted(
-        s for s in resources_for(user=user).filter(category=category).exclude(source_org="")
-        .values_list("source_org", flat=True).distinct()[:50]
-    )
-    return Listing(page=page_obj, items=items, sources=sources, total=paginator.count)
+    return Listing(page=page_obj, items=items, sources=sources, total=total)
 
 
 def _attach_results(user, items: list[Item]) -> None:

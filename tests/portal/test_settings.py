@@ -80,7 +80,7 @@ def test_env_example_documents_every_variable_the_settings_read():
     import re
 
     settings_text = (ROOT / "portal" / "settings.py").read_text()
-    read = set(re.findall(r'env_(?:str|bool|int|list)\("([A-Z_]+)"', settings_text))
+    read = set(re.findall(r'env_(?:str|bool|int|list)\(\s*"([A-Z_]+)"', settings_text))
     read |= set(re.findall(r'secret\("([A-Z_]+)"', settings_text))
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert read - documented == set()

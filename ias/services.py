@@ -13,6 +13,7 @@ import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -850,3 +851,20 @@ def patient_delete_at_network(*, deletion_id: int) -> PatientDeletion:
     )
     deletion.refresh_from_db()
     return deletion
+
+
+def document_link_for(*, user_id: int, attachment_url: str, content_type: str = "") -> str:
+    """A short-lived link to one of the person's documents, asked of the network on demand.
+
+    The records pages call this through `RECORDS_DOCUMENT_URL_PROVIDER` (records sits below ias and
+    cannot import it). The file name is the attachment URL's `fileName` parameter, else its path;
+    the attachment comes from the person's own stored record, and the person must have a network link.
+    """
+    if not NetworkPatient.objects.filter(user_id=user_id, patient_id__isnull=False).exists():
+        raise JourneyError("This person has no patient record at the network yet.")
+    parts = urlsplit(attachment_url)
+    file_name = (parse_qs(parts.query).get("fileName") or [""])[0] or unquote(parts.path).lstrip("/")
+    if not file_name:
+        raise JourneyError("The document has no file name the network would know.")
+    conversion = "pdf" if content_type == "application/pdf" else None
+    return metriport.client().document_download_url(file_name=file_name, conversion_type=conversion)

@@ -330,6 +330,10 @@ RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
     sorted({"127.0.0.1", "localhost", _sandbox_host}) if (DEBUG or SANDBOX_ENABLED) else [],
 )
 
+# Where the records pages get a short-lived link for a document held at the network (a dotted path;
+# records sits below ias in the layers, so it is wired here).
+RECORDS_DOCUMENT_URL_PROVIDER = "ias.services.document_link_for"
+
 # --- ias ---
 IAS_WEBHOOK_MAX_BYTES = env_int("IAS_WEBHOOK_MAX_BYTES", 1024 * 1024)
 IAS_EVENT_LEASE_SECONDS = env_int("IAS_EVENT_LEASE_SECONDS", 300)

@@ -67,6 +67,13 @@ def _fresh_rate_limits():
 
 
 @pytest.fixture
+def private_storage_dir(settings, tmp_path):
+    """Encrypted private files (bundles, bodies) go to a folder of this test's own."""
+    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+    return settings.PRIVATE_STORAGE_ROOT
+
+
+@pytest.fixture
 def password():
     return PASSWORD
 

@@ -24,12 +24,6 @@ def load_fixture(name: str) -> dict:
 
 
 @pytest.fixture
-def private_storage_dir(settings, tmp_path):
-    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
-    return settings.PRIVATE_STORAGE_ROOT
-
-
-@pytest.fixture
 def small_bundle():
     return load_fixture("small_bundle.json")
 

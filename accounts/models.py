@@ -108,3 +108,26 @@ class AccessLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+    @property
+    def action_label(self) -> str:
+        """The action in words for the person reading their access history."""
+        known = ACCESS_ACTION_LABELS.get(self.action)
+        if known:
+            return known
+        return self.action.rsplit(":", 1)[-1].replace("-", " ").replace("_", " ").capitalize()
+
+
+ACCESS_ACTION_LABELS = {
+    "records:summary": "Record summary",
+    "records:timeline": "Timeline",
+    "records:item": "One item in the record",
+    "records:trend": "A results chart",
+    "records:document": "A document",
+    "records:download": "Record download",
+    "records:downloads": "Downloads page",
+    "records:print": "Printable summary",
+    "records:access-history": "Access history",
+    "records:labs": "Lab results",
+    "account:export": "Download of all your data",
+}

@@ -92,14 +92,14 @@ class DemographicsForm(forms.Form):
     )
     gender_at_birth = forms.ChoiceField(label="Sex at birth", choices=SEX_AT_BIRTH)
     address_line1 = forms.CharField(label="Street address", max_length=200)
-    address_line2 = forms.CharField(label="Apartment, suite (optional)", max_length=200, required=False)
+    address_line2 = forms.CharField(label="Apartment, suite", max_length=200, required=False)
     city = forms.CharField(label="City", max_length=100)
     state = forms.ChoiceField(label="State", choices=[("", "Choose a state"), *US_STATES])
     zip = forms.CharField(label="ZIP code", max_length=10, help_text="5 digits.")
     phone = forms.CharField(
-        label="Mobile phone (optional)", max_length=20, required=False, help_text="10 digits, US number."
+        label="Mobile phone", max_length=20, required=False, help_text="10 digits, US number."
     )
-    email = forms.EmailField(label="Email (optional)", required=False)
+    email = forms.EmailField(label="Email", required=False)
 
     def _clean_name(self, field: str) -> str:
         value = " ".join(self.cleaned_data[field].split())

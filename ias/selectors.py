@@ -160,8 +160,10 @@ def progress_for(*, query: NetworkQuery) -> dict[str, Any]:
                 "status_label": source.get_status_display(),
                 "reason": source.reason,
                 "records": source.records,
+                # A failed source's webhook still links the record as it stands, but saying
+                # "records saved" beside "failed" would read as a contradiction.
                 "records_label": source.get_records_display()
-                if source.records != QuerySource.Records.NONE
+                if source.records != QuerySource.Records.NONE and source.status == QuerySource.Status.COMPLETED
                 else "",
                 "badge": {
                     QuerySource.Status.COMPLETED: "ok",

@@ -106,6 +106,7 @@ def main(sizes: list[int]) -> None:
 
     from sandbox.generator import generate_bundle
 
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
     results = []
     for size in sizes:
         bundle = generate_bundle(seed="bench", size=size)

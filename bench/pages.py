@@ -26,6 +26,9 @@ def main(size: int) -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
     import orjson
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
     from django.conf import settings

@@ -129,5 +129,5 @@ ACCESS_ACTION_LABELS = {
     "records:print": "Printable summary",
     "records:access-history": "Access history",
     "records:labs": "Lab results",
-    "account:export": "Download of all your data",
+    "export": "Download of all your data",
 }

@@ -29,6 +29,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        """Deleting here would skip network_patient_forget (the network's copy, the durable promise)."""
+        return False
+
 
 @admin.register(NetworkPatient)
 class NetworkPatientAdmin(ReadOnlyAdmin):

@@ -184,12 +184,15 @@ def account_delete(request):
     """Delete the account and everything in it, after a fresh sign-in and a typed confirmation."""
     form = AccountDeleteForm(request.POST if request.method == "POST" else None, email=request.user.email)
     if request.method == "POST" and form.is_valid():
-        delete_account(user_id=request.user.pk)
+        deletion = delete_account(user_id=request.user.pk)
         logout(request)
+        request.session["deletion_reached_network"] = deletion.network_deletion_scheduled
         return redirect("account_deleted")
     return render(request, "portal/account_delete.html", {"form": form})
 
 
 @require_GET
 def account_deleted(request):
-    return render(request, "portal/account_deleted.html")
+    """Says what was removed; whether the network was asked too is left in the new, anonymous session."""
+    reached_network = bool(request.session.pop("deletion_reached_network", False))
+    return render(request, "portal/account_deleted.html", {"reached_network": reached_network})

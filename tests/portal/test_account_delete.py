@@ -254,3 +254,14 @@ def test_deletion_is_all_or_nothing(mfa_user, monkeypatch, tmp_path):
     assert User.objects.filter(pk=mfa_user.pk).exists()
     assert Resource.objects.filter(user=mfa_user).exists()
     assert not AccountDeletion.objects.exists()
+
+
+def test_the_deleted_page_says_whether_the_network_was_asked(client):
+    page = client.get("/account/deleted/")
+    assert b"asked the health network" not in page.content
+    session = client.session
+    session["deletion_reached_network"] = True
+    session.save()
+    page = client.get("/account/deleted/")
+    assert b"asked the health network to delete your details" in page.content
+    assert b"asked the health network" not in client.get("/account/deleted/").content

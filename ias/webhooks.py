@@ -8,6 +8,7 @@ leaves the lease to expire, and the redelivered task or the sweeper picks the ev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -119,10 +120,19 @@ def _enqueue(event_id: int) -> None:
     _send_quietly(event_process, event_id=event_id)
 
 
+def _statement_scope():
+    """A savepoint when the caller already holds a transaction, so a duplicate does not spoil it;
+    otherwise the INSERT commits on its own: one round trip on the webhook's hot path, and the
+    enqueue that follows (on_commit outside a transaction runs at once) sees a committed row."""
+    if transaction.get_connection().in_atomic_block:
+        return transaction.atomic()
+    return contextlib.nullcontext()
+
+
 def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None, bool]:
     """Store one delivery once. Returns (event, created); a duplicate messageId is (None, False)."""
     try:
-        with transaction.atomic():
+        with _statement_scope():
             event = WebhookEvent.objects.create(
                 message_id=envelope.message_id,
                 event_type=envelope.event_type,

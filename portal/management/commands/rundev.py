@@ -53,10 +53,11 @@ class Command(BaseCommand):
                         stopping = True
                 time.sleep(0.5)
         finally:
+            self.stdout.write("Stopping the web server and the worker (at most 10 s) ...")
             for process in processes.values():
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGTERM)
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 10
             for process in processes.values():
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -1,6 +1,8 @@
 """Staff views of every journey, query and webhook, with the actions staff need instead of a shell.
 
-Health data is read-only here: demographics and raw bodies are shown decrypted but never editable.
+Health data is read-only here: demographics and raw bodies are shown decrypted but never editable,
+and rows are never deleted here (that would skip `network_patient_forget`: the network's copy and the
+durable promise to delete it).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from accounts.admin import ReadOnlyAdmin
 from ias import services, webhooks
 from ias.models import (
     Aal2Challenge,
@@ -20,18 +23,6 @@ from ias.models import (
     QuerySource,
     WebhookEvent,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        """Deleting here would skip network_patient_forget (the network's copy, the durable promise)."""
-        return False
 
 
 @admin.register(NetworkPatient)

@@ -2,22 +2,12 @@
 
 from django.contrib import admin
 
+from accounts.admin import ReadOnlyAdmin
 from records.models import Resource, Snapshot
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Snapshot)
-class SnapshotAdmin(_ReadOnly):
+class SnapshotAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "network_source", "status", "resource_count", "created_count", "updated_count",
                     "retired_count", "download_ms", "ingest_ms", "started_at")
     list_filter = ("status", "network_source")
@@ -27,7 +17,7 @@ class SnapshotAdmin(_ReadOnly):
 
 
 @admin.register(Resource)
-class ResourceAdmin(_ReadOnly):
+class ResourceAdmin(ReadOnlyAdmin):
     list_display = ("resource_type", "display", "clinical_date_text", "status", "flag", "source_org",
                     "network_source", "user", "retired_at")
     list_filter = ("resource_type", "category", "network_source")

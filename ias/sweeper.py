@@ -16,21 +16,13 @@ from django.utils import timezone
 
 from ias import wording
 from ias.models import IdentityVerification, NetworkQuery, PatientDeletion, WebhookEvent
+from ias.webhooks import send_quietly
 
 log = logging.getLogger(__name__)
 
 
 def _setting(name: str, default: float) -> float:
     return float(getattr(settings, name, default))
-
-
-def _send(task, **kwargs) -> bool:
-    try:
-        task.apply_async(kwargs=kwargs, retry=False)
-    except Exception as exc:
-        log.warning("sweeper could not enqueue %s: %s", task.name, type(exc).__name__)
-        return False
-    return True
 
 
 def sweep_run(*, now=None) -> dict[str, int]:
@@ -48,7 +40,7 @@ def sweep_run(*, now=None) -> dict[str, int]:
         .values_list("pk", flat=True)[:1000]
     )
     for event_id in list(waiting):
-        if not _send(tasks.event_process, event_id=event_id):
+        if not send_quietly(tasks.event_process, event_id=event_id):
             break
         WebhookEvent.objects.filter(pk=event_id).update(last_enqueued_at=now)
         counts["events"] += 1
@@ -76,7 +68,7 @@ def sweep_run(*, now=None) -> dict[str, int]:
         .values_list("pk", flat=True)[:500]
     )
     for query_id in list(quiet_ids):
-        if _send(tasks.query_poll, query_id=query_id):
+        if send_quietly(tasks.query_poll, query_id=query_id):
             NetworkQuery.objects.filter(pk=query_id).update(last_polled_at=now)
             counts["polled"] += 1
 
@@ -91,13 +83,13 @@ def sweep_run(*, now=None) -> dict[str, int]:
         .values_list("pk", flat=True)[:200]
     )
     for verification_id in list(nudge):
-        if _send(tasks.identity_poll, verification_id=verification_id):
+        if send_quietly(tasks.identity_poll, verification_id=verification_id):
             IdentityVerification.objects.filter(pk=verification_id).update(last_polled_at=now)
             counts["identities"] += 1
 
     for deletion_id in PatientDeletion.objects.filter(status=PatientDeletion.Status.PENDING).values_list(
         "pk", flat=True
     )[:200]:
-        if _send(tasks.patient_delete_at_network, deletion_id=deletion_id):
+        if send_quietly(tasks.patient_delete_at_network, deletion_id=deletion_id):
             counts["deletions"] += 1
     return counts

@@ -136,7 +136,7 @@ def _identity_nudge(verification: IdentityVerification) -> None:
     )
     if updated:
         transaction.on_commit(
-            lambda: webhooks._send_quietly(identity_poll, verification_id=verification.pk), robust=True
+            lambda: webhooks.send_quietly(identity_poll, verification_id=verification.pk), robust=True
         )
 
 

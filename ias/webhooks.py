@@ -104,7 +104,7 @@ def envelope_read(raw: bytes) -> Envelope:
     )
 
 
-def _send_quietly(task, **kwargs) -> bool:
+def send_quietly(task, **kwargs) -> bool:
     """Publish without retrying; when the broker is down the sweeper catches up later."""
     try:
         task.apply_async(kwargs=kwargs, retry=False)
@@ -117,7 +117,7 @@ def _send_quietly(task, **kwargs) -> bool:
 def _enqueue(event_id: int) -> None:
     from ias.tasks import event_process
 
-    _send_quietly(event_process, event_id=event_id)
+    send_quietly(event_process, event_id=event_id)
 
 
 def _statement_scope():

@@ -1,6 +1,7 @@
 """Staff views of the simulated network: patients, identity artefacts, queries, deliveries and faults."""
 
 from django.contrib import admin, messages
+from django.db import models
 
 from sandbox import services
 from sandbox.models import (
@@ -19,13 +20,19 @@ from sandbox.models import (
 )
 
 
+class SandboxAdmin(admin.ModelAdmin):
+    """The sandbox's URLs are local plain-HTTP ones: a scheme-less URL typed here means http://."""
+
+    formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
+
+
 @admin.register(AccountSettings)
-class AccountSettingsAdmin(admin.ModelAdmin):
+class AccountSettingsAdmin(SandboxAdmin):
     list_display = ("account_id", "webhook_url", "webhook_enabled", "webhook_status_detail", "updated_at")
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(SandboxAdmin):
     list_display = ("id", "persona", "record_size", "facility_id", "external_id", "date_created")
     list_filter = ("persona",)
     search_fields = ("id", "external_id")
@@ -33,26 +40,26 @@ class PatientAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdentitySession)
-class IdentitySessionAdmin(admin.ModelAdmin):
+class IdentitySessionAdmin(SandboxAdmin):
     list_display = ("id", "patient", "status", "outcome", "created_at", "expires_at")
     list_filter = ("status", "outcome")
     search_fields = ("id", "patient__id")
 
 
 @admin.register(ProofedIdentity)
-class ProofedIdentityAdmin(admin.ModelAdmin):
+class ProofedIdentityAdmin(SandboxAdmin):
     list_display = ("id", "patient", "active", "created_at")
     exclude = ("totp_secret",)
 
 
 @admin.register(Aal2Challenge)
-class Aal2ChallengeAdmin(admin.ModelAdmin):
+class Aal2ChallengeAdmin(SandboxAdmin):
     list_display = ("id", "identity", "status", "failed_attempts", "expires_at")
     list_filter = ("status",)
 
 
 @admin.register(Aal2Session)
-class Aal2SessionAdmin(admin.ModelAdmin):
+class Aal2SessionAdmin(SandboxAdmin):
     list_display = ("id", "identity", "created_at", "expires_at")
 
 
@@ -63,7 +70,7 @@ class NetworkQuerySourceInline(admin.TabularInline):
 
 
 @admin.register(NetworkQuery)
-class NetworkQueryAdmin(admin.ModelAdmin):
+class NetworkQueryAdmin(SandboxAdmin):
     list_display = ("request_id", "patient", "purpose_of_use", "overall_status", "started_at")
     list_filter = ("purpose_of_use",)
     search_fields = ("request_id", "patient__id")
@@ -75,18 +82,18 @@ class NetworkQueryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsolidatedQuery)
-class ConsolidatedQueryAdmin(admin.ModelAdmin):
+class ConsolidatedQueryAdmin(SandboxAdmin):
     list_display = ("request_id", "patient", "conversion_type", "status", "started_at", "completed_at")
     list_filter = ("status", "conversion_type")
 
 
 @admin.register(DocumentJob)
-class DocumentJobAdmin(admin.ModelAdmin):
+class DocumentJobAdmin(SandboxAdmin):
     list_display = ("request_id", "patient", "kind", "status", "started_at")
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(SandboxAdmin):
     list_display = (
         "message_id",
         "type",
@@ -128,7 +135,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Fault)
-class FaultAdmin(admin.ModelAdmin):
+class FaultAdmin(SandboxAdmin):
     list_display = ("kind", "patient", "target", "seconds", "enabled", "note", "created_at")
     list_filter = ("kind", "enabled")
     list_editable = ("enabled",)

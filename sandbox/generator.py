@@ -1020,14 +1020,7 @@ class _Gen:
                 patient=self.patient_display,
                 author=prac["display"],
             )
-            attachment = {
-                "contentType": "application/xml",
-                "language": "en-US",
-                "data": base64.b64encode(body).decode(),
-                "title": f"CCD {day}",
-                "creation": when,
-                "size": len(body),
-            }
+            content_type, title = "application/xml", f"CCD {day}"
             fmt = {
                 "system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
                 "code": "urn:hl7-org:sdwg:ccda-structuredBody:2.1",
@@ -1036,19 +1029,20 @@ class _Gen:
         else:
             loinc, display = ("11506-3", "Progress note") if kind == "note" else ("18842-5", "Discharge summary")
             body = minimal_pdf(f"{display} - {org['name']} - {day}")
-            attachment = {
-                "contentType": "application/pdf",
-                "language": "en-US",
-                "data": base64.b64encode(body).decode(),
-                "title": f"{display} {day}",
-                "creation": when,
-                "size": len(body),
-            }
+            content_type, title = "application/pdf", f"{display} {day}"
             fmt = {
                 "system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
                 "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient",
                 "display": "mimeType Sufficient",
             }
+        attachment = {
+            "contentType": content_type,
+            "language": "en-US",
+            "data": base64.b64encode(body).decode(),
+            "title": title,
+            "creation": when,
+            "size": len(body),
+        }
         res = {
             "resourceType": "DocumentReference",
             "id": doc_id,

@@ -30,7 +30,6 @@ from ias.models import IdentityVerification
 
 log = logging.getLogger(__name__)
 
-UNREACHABLE = "The health network could not be reached just now. Please try again in a minute."
 
 
 def _next(request: HttpRequest) -> HttpResponse:
@@ -76,10 +75,8 @@ def demographics(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.network_patient_save(user=request.user, demographics=form.to_network())
-        except NetworkPermanentError as exc:
-            form.add_error(None, wording.network_refusal(exc.detail, exc.status))
-        except NetworkTransientError:
-            form.add_error(None, UNREACHABLE)
+        except (NetworkPermanentError, NetworkTransientError) as exc:
+            form.add_error(None, wording.network_problem(exc))
         except JourneyError as exc:
             return _to_step(request, exc)
         else:
@@ -103,10 +100,8 @@ def identity(request: HttpRequest) -> HttpResponse:
             verification = services.identity_session_start(user=request.user)
         except JourneyError as exc:
             return _to_step(request, exc)
-        except NetworkPermanentError as exc:
-            messages.error(request, wording.network_refusal(exc.detail, exc.status))
-        except NetworkTransientError:
-            messages.error(request, UNREACHABLE)
+        except (NetworkPermanentError, NetworkTransientError) as exc:
+            messages.error(request, wording.network_problem(exc))
         else:
             if verification.status == IdentityVerification.Status.VERIFIED:
                 return _next(request)
@@ -181,10 +176,8 @@ def aal2(request: HttpRequest) -> HttpResponse:
             challenge = services.aal2_challenge_start(user=request.user)
         except JourneyError as exc:
             return _to_step(request, exc)
-        except NetworkPermanentError as exc:
-            messages.error(request, wording.network_refusal(exc.detail, exc.status))
-        except NetworkTransientError:
-            messages.error(request, UNREACHABLE)
+        except (NetworkPermanentError, NetworkTransientError) as exc:
+            messages.error(request, wording.network_problem(exc))
         else:
             return HttpResponseRedirect(challenge.challenge_url)
     return render(

@@ -1,5 +1,7 @@
 """Plain words for what the network reports, shown to the person next to each source."""
 
+from ias.metriport import NetworkPermanentError
+
 SOURCE_FAILED = "This source reported a problem and sent no records."
 SOURCE_TIMED_OUT = "This source did not answer in time."
 QUERY_TIMED_OUT = "The search took too long and was stopped. You can start a new one."
@@ -20,6 +22,16 @@ def refused_reason(http_status: int | None) -> str:
     if http_status == 400:
         return "This source did not accept the search request."
     return "This source could not be searched."
+
+
+UNREACHABLE = "The health network could not be reached just now. Please try again in a minute."
+
+
+def network_problem(exc: Exception) -> str:
+    """Any failed network call on one of the person's steps, as one plain sentence."""
+    if isinstance(exc, NetworkPermanentError):
+        return network_refusal(exc.detail, exc.status)
+    return UNREACHABLE
 
 
 def network_refusal(detail: str, status: int | None) -> str:

@@ -17,9 +17,7 @@ def _recording_enrolment(allauth_view, authenticator_type: str):
         response = allauth_view(request, *args, **kwargs)
         if request.method == "POST" and request.user.is_authenticated and response.status_code in (302, 303):
             added = (
-                Authenticator.objects.filter(user=request.user, type=authenticator_type)
-                .exclude(pk__in=before)
-                .first()
+                Authenticator.objects.filter(user=request.user, type=authenticator_type).exclude(pk__in=before).first()
             )
             if added is not None:
                 record_authentication(request, request.user, "mfa", type=authenticator_type, id=added.pk)

@@ -94,7 +94,11 @@ def child_fhir_resources(path: str, count: int) -> dict:
 def _run_child(kind: str, path: str, count: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, path, str(count)],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=1800,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=1800,
     )
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1][:200] if out.stderr.strip() else "failed"}
@@ -121,16 +125,22 @@ def main(sizes: list[int]) -> None:
             pydantic = _run_child("fhir_resources", path, count)
         finally:
             os.unlink(path)
-        results.append({"size": count, "bundle_mb": round(megabytes, 1), "homeport": homeport,
-                        "fhir_resources_r4b": pydantic})
+        results.append(
+            {"size": count, "bundle_mb": round(megabytes, 1), "homeport": homeport, "fhir_resources_r4b": pydantic}
+        )
         print(f"\n{count} resources ({megabytes:.1f} MB)")
-        print(f"  Homeport first import : {homeport.get('first_import_per_s')} resources/s "
-              f"({homeport.get('first_import_s')} s), peak RSS {homeport.get('peak_rss_mb')} MB "
-              f"(Django loaded: {homeport.get('baseline_rss_mb')} MB) on {homeport.get('engine')}")
-        print(f"  Homeport re-import    : {homeport.get('reimport_per_s')} resources/s "
-              f"({homeport.get('reimport_s')} s)")
-        print(f"  fhir.resources R4B    : {pydantic.get('per_s')} resources/s ({pydantic.get('parse_s')} s), "
-              f"peak RSS {pydantic.get('peak_rss_mb')} MB {pydantic.get('error') or ''}")
+        print(
+            f"  Homeport first import : {homeport.get('first_import_per_s')} resources/s "
+            f"({homeport.get('first_import_s')} s), peak RSS {homeport.get('peak_rss_mb')} MB "
+            f"(Django loaded: {homeport.get('baseline_rss_mb')} MB) on {homeport.get('engine')}"
+        )
+        print(
+            f"  Homeport re-import    : {homeport.get('reimport_per_s')} resources/s ({homeport.get('reimport_s')} s)"
+        )
+        print(
+            f"  fhir.resources R4B    : {pydantic.get('per_s')} resources/s ({pydantic.get('parse_s')} s), "
+            f"peak RSS {pydantic.get('peak_rss_mb')} MB {pydantic.get('error') or ''}"
+        )
         sys.stdout.flush()
     print(json.dumps({"benchmark": "records-ingest", "results": results}))
 

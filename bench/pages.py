@@ -50,35 +50,54 @@ def main(size: int) -> None:
         with tempfile.NamedTemporaryFile(suffix=".json") as handle:
             handle.write(orjson.dumps(generate_bundle(seed="bench-pages", size=size)))
             handle.flush()
-            snapshot = snapshot_ingest_file(user_id=user.pk, path=handle.name, network_source="hie",
-                                            request_id="bench", keep_bundle=False)
+            snapshot = snapshot_ingest_file(
+                user_id=user.pk, path=handle.name, network_source="hie", request_id="bench", keep_bundle=False
+            )
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {Resource._meta.db_table}")
         client = Client()
         client.force_login(user)
         session = client.session
         now = time.time()
-        session["account_authentication_methods"] = [{"method": "password", "at": now},
-                                                     {"method": "mfa", "at": now, "type": "totp"}]
+        session["account_authentication_methods"] = [
+            {"method": "password", "at": now},
+            {"method": "mfa", "at": now, "type": "totp"},
+        ]
         session["account_authentication_methods_user"] = str(user.pk)
         session.save()
         mine = Resource.objects.filter(user=user, is_primary=True)
         lab = mine.filter(category="labs", value_num__isnull=False).order_by("-clinical_date").first()
         report = mine.filter(resource_type="DiagnosticReport").first()
         encounter = mine.filter(resource_type="Encounter").first()
-        pages = [("summary", reverse("records:summary")), ("timeline", reverse("records:timeline")),
-                 ("access history", reverse("records:access_history")),
-                 ("downloads", reverse("records:downloads"))]
-        pages += [(c, reverse("records:category", args=[c])) for c in (
-            "conditions", "medications", "allergies", "immunizations", "labs", "vitals", "procedures",
-            "encounters", "documents")]
-        pages += [("labs page 50", reverse("records:category", args=["labs"]) + "?page=50"),
-                  ("labs abnormal", reverse("records:category", args=["labs"]) + "?flag=abnormal&sort=name"),
-                  ("trend", reverse("records:trend", args=[lab.pk])),
-                  ("item (lab)", reverse("records:item", args=[lab.pk])),
-                  ("item (report)", reverse("records:item", args=[report.pk])),
-                  ("item (visit)", reverse("records:item", args=[encounter.pk])),
-                  ("print", reverse("records:print"))]
+        pages = [
+            ("summary", reverse("records:summary")),
+            ("timeline", reverse("records:timeline")),
+            ("access history", reverse("records:access_history")),
+            ("downloads", reverse("records:downloads")),
+        ]
+        pages += [
+            (c, reverse("records:category", args=[c]))
+            for c in (
+                "conditions",
+                "medications",
+                "allergies",
+                "immunizations",
+                "labs",
+                "vitals",
+                "procedures",
+                "encounters",
+                "documents",
+            )
+        ]
+        pages += [
+            ("labs page 50", reverse("records:category", args=["labs"]) + "?page=50"),
+            ("labs abnormal", reverse("records:category", args=["labs"]) + "?flag=abnormal&sort=name"),
+            ("trend", reverse("records:trend", args=[lab.pk])),
+            ("item (lab)", reverse("records:item", args=[lab.pk])),
+            ("item (report)", reverse("records:item", args=[report.pk])),
+            ("item (visit)", reverse("records:item", args=[encounter.pk])),
+            ("print", reverse("records:print")),
+        ]
         results = []
         print(f"{snapshot.resource_count} resources for one person on {connection.vendor}\n")
         print(f"{'page':<16} {'median ms':>10} {'max ms':>8} {'queries':>8}")
@@ -91,16 +110,28 @@ def main(size: int) -> None:
                     times.append((time.perf_counter() - started) * 1000)
                 assert response.status_code == 200, (name, response.status_code)
                 queries = len(ctx.captured_queries)
-            row = {"page": name, "median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1),
-                   "queries": queries}
+            row = {
+                "page": name,
+                "median_ms": round(statistics.median(times), 1),
+                "max_ms": round(max(times), 1),
+                "queries": queries,
+            }
             results.append(row)
             print(f"{name:<16} {row['median_ms']:>10} {row['max_ms']:>8} {queries:>8}")
     finally:
         record_delete_all(user_id=user.pk)
         user.delete()
-    print(json.dumps({"benchmark": "records-pages", "resources": snapshot.resource_count, "pages": results,
-                      "max_median_ms": max(r["median_ms"] for r in results),
-                      "max_queries": max(r["queries"] for r in results)}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "records-pages",
+                "resources": snapshot.resource_count,
+                "pages": results,
+                "max_median_ms": max(r["median_ms"] for r in results),
+                "max_queries": max(r["queries"] for r in results),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

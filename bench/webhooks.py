@@ -170,14 +170,10 @@ def warm_up(base: str, key: str, event_model, wait: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("-c", type=int, default=20)
-    parser.add_argument(
-        "--rate", type=float, default=200.0, help="target requests/s (0 = as fast as possible)"
-    )
+    parser.add_argument("--rate", type=float, default=200.0, help="target requests/s (0 = as fast as possible)")
     parser.add_argument("--url", default="", help="base URL of a running portal")
     parser.add_argument("--start", action="store_true", help="start gunicorn and a worker here")
     # Three sync workers measured best on two cores shared with PostgreSQL, Redis, the Celery worker
@@ -258,22 +254,16 @@ def main() -> None:
         run_id = uuid.uuid4().hex[:10]
         bodies = make_bodies(args.n, run_id, args.duplicates, args.bad, settings.METRIPORT_WEBHOOK_KEY)
         kinds = {k: sum(1 for b in bodies if b[2] == k) for k in ("valid", "duplicate", "bad")}
-        print(
-            f"database={connection.vendor} broker={settings.CELERY_BROKER_URL.split('://')[0]} target={base}"
-        )
+        print(f"database={connection.vendor} broker={settings.CELERY_BROKER_URL.split('://')[0]} target={base}")
         print(f"sending {args.n} webhooks at concurrency {args.c}, target {args.rate:g}/s: {kinds}")
-        latencies, statuses, elapsed = asyncio.run(
-            fire(f"{base}/webhooks/metriport/", bodies, args.c, args.rate)
-        )
+        latencies, statuses, elapsed = asyncio.run(fire(f"{base}/webhooks/metriport/", bodies, args.c, args.rate))
         prefix = f"bench-{run_id}-"
         unique_valid = kinds["valid"]
         t0 = time.monotonic()
         processed = 0
         stored = WebhookEvent.objects.filter(message_id__startswith=prefix).count()
         while time.monotonic() - t0 < args.wait:
-            processed = (
-                WebhookEvent.objects.filter(message_id__startswith=prefix).exclude(status="pending").count()
-            )
+            processed = WebhookEvent.objects.filter(message_id__startswith=prefix).exclude(status="pending").count()
             if processed >= stored:
                 break
             time.sleep(0.5)

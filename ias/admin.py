@@ -44,9 +44,7 @@ class NetworkPatientAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Demographics sent to the network")
     def demographics(self, obj):
-        return format_html(
-            "<pre>{}</pre>", json.dumps(services.network_patient_demographics(link=obj), indent=2)
-        )
+        return format_html("<pre>{}</pre>", json.dumps(services.network_patient_demographics(link=obj), indent=2))
 
 
 @admin.register(IdentityVerification)

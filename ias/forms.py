@@ -75,9 +75,7 @@ class ConsentForm(forms.Form):
     agree = forms.BooleanField(
         required=True,
         label="I agree: fetch my records from the health networks and keep them in Homeport for me.",
-        error_messages={
-            "required": "Tick the box to give your consent, or leave this page if you do not agree."
-        },
+        error_messages={"required": "Tick the box to give your consent, or leave this page if you do not agree."},
     )
 
 
@@ -96,9 +94,7 @@ class DemographicsForm(forms.Form):
     city = forms.CharField(label="City", max_length=100)
     state = forms.ChoiceField(label="State", choices=[("", "Choose a state"), *US_STATES])
     zip = forms.CharField(label="ZIP code", max_length=10, help_text="5 digits.")
-    phone = forms.CharField(
-        label="Mobile phone", max_length=20, required=False, help_text="10 digits, US number."
-    )
+    phone = forms.CharField(label="Mobile phone", max_length=20, required=False, help_text="10 digits, US number.")
     email = forms.EmailField(label="Email", required=False)
 
     def _clean_name(self, field: str) -> str:

@@ -119,9 +119,7 @@ class MetriportClient:
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={"x-api-key": api_key, "accept": "application/json", "user-agent": "Homeport"},
-            timeout=httpx.Timeout(
-                connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
-            ),
+            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout),
             follow_redirects=False,
             transport=transport,
         )
@@ -176,20 +174,14 @@ class MetriportClient:
         try:
             return response.json()
         except ValueError:
-            raise NetworkTransientError(
-                f"{label}: HTTP {status} with a body that is not JSON", status=status
-            ) from None
+            raise NetworkTransientError(f"{label}: HTTP {status} with a body that is not JSON", status=status) from None
 
     # -- patients ----------------------------------------------------------------------------
 
     def patient_create(self, *, facility_id: str, demographics: dict[str, Any]) -> dict[str, Any]:
-        return self._request(
-            "POST", "/medical/v1/patient", params={"facilityId": facility_id}, json=demographics
-        )
+        return self._request("POST", "/medical/v1/patient", params={"facilityId": facility_id}, json=demographics)
 
-    def patient_update(
-        self, *, patient_id: str, facility_id: str, demographics: dict[str, Any]
-    ) -> dict[str, Any]:
+    def patient_update(self, *, patient_id: str, facility_id: str, demographics: dict[str, Any]) -> dict[str, Any]:
         return self._request(
             "PUT", f"/medical/v1/patient/{patient_id}", params={"facilityId": facility_id}, json=demographics
         )
@@ -265,9 +257,7 @@ class MetriportClient:
             "dateTo": date_to,
         }
         body = {"metadata": metadata} if metadata else {}
-        return self._request(
-            "POST", f"/medical/v1/patient/{patient_id}/consolidated/query", params=params, json=body
-        )
+        return self._request("POST", f"/medical/v1/patient/{patient_id}/consolidated/query", params=params, json=body)
 
     def consolidated_query_list(self, *, patient_id: str) -> list[dict[str, Any]]:
         body = self._request("GET", f"/medical/v1/patient/{patient_id}/consolidated/query")
@@ -290,9 +280,7 @@ class MetriportClient:
         return str(body.get("url", "")) if isinstance(body, dict) else ""
 
     def document_bulk_download_start(self, *, patient_id: str) -> dict[str, Any]:
-        return self._request(
-            "POST", "/medical/v1/document/download-url/bulk", params={"patientId": patient_id}
-        )
+        return self._request("POST", "/medical/v1/document/download-url/bulk", params={"patientId": patient_id})
 
     # -- settings ----------------------------------------------------------------------------------
 

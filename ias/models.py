@@ -21,9 +21,7 @@ def _token() -> str:
 class NetworkPatient(models.Model):
     """This person's patient record at the network (created once, updated on later edits)."""
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_patient"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_patient")
     patient_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
     facility_id = models.CharField(max_length=100)
     demographics_encrypted = models.TextField(blank=True, default="")
@@ -52,9 +50,7 @@ class IdentityVerification(models.Model):
         FAILED = "failed", "not verified"
         EXPIRED = "expired", "expired"
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identity_verifications"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identity_verifications")
     session_id = models.CharField(max_length=100, unique=True)
     session_url = models.URLField(max_length=2000, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
@@ -82,9 +78,7 @@ class Aal2Challenge(models.Model):
         REFUSED = "refused", "refused by the network"
         EXPIRED = "expired", "expired"
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="aal2_challenges"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="aal2_challenges")
     state = models.CharField(max_length=64, unique=True, default=_token)
     challenge_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
     challenge_url = models.URLField(max_length=2000, blank=True)
@@ -123,9 +117,7 @@ class NetworkQuery(models.Model):
     TERMINAL = (Status.COMPLETED, Status.PARTIAL, Status.FAILED, Status.TIMED_OUT)
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_queries"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_queries")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NETWORK)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="consolidated_queries"
@@ -188,9 +180,7 @@ class QuerySource(models.Model):
     records = models.CharField(max_length=16, choices=Records.choices, default=Records.NONE)
     reason = models.CharField(max_length=300, blank=True, help_text="Plain words, shown to the person.")
     http_status = models.PositiveIntegerField(null=True, blank=True)
-    network_message = models.CharField(
-        max_length=500, blank=True, help_text="The network's own words, for staff."
-    )
+    network_message = models.CharField(max_length=500, blank=True, help_text="The network's own words, for staff.")
     started_at = models.DateTimeField(null=True, blank=True)
     first_data_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -198,9 +188,7 @@ class QuerySource(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(fields=["query", "source_type"], name="ias_source_once_per_query")
-        ]
+        constraints = [models.UniqueConstraint(fields=["query", "source_type"], name="ias_source_once_per_query")]
 
     def __str__(self) -> str:
         return f"{self.source_type}: {self.status}"

@@ -30,9 +30,7 @@ def network_patient_for(*, user) -> NetworkPatient | None:
 
 
 def identity_latest(*, user) -> IdentityVerification | None:
-    verified = IdentityVerification.objects.filter(
-        user=user, status=IdentityVerification.Status.VERIFIED
-    ).first()
+    verified = IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.VERIFIED).first()
     return verified or IdentityVerification.objects.filter(user=user).order_by("-created_at").first()
 
 
@@ -63,9 +61,7 @@ def query_active(*, user) -> NetworkQuery | None:
 
 
 def query_latest(*, user) -> NetworkQuery | None:
-    return (
-        NetworkQuery.objects.filter(user=user, kind=NetworkQuery.Kind.NETWORK).order_by("-created_at").first()
-    )
+    return NetworkQuery.objects.filter(user=user, kind=NetworkQuery.Kind.NETWORK).order_by("-created_at").first()
 
 
 def query_for_user(*, user, public_id) -> NetworkQuery:
@@ -124,9 +120,7 @@ def journey_next_step(*, user) -> JourneyStep:
             "See which sources have answered so far.",
         )
     if aal2_fresh(user=user) is not None:
-        return JourneyStep(
-            "sources", reverse("ias:sources"), "Choose where to search", "Pick the sources to search."
-        )
+        return JourneyStep("sources", reverse("ias:sources"), "Choose where to search", "Pick the sources to search.")
     if query_latest(user=user) is not None:
         return JourneyStep(
             "records",
@@ -227,8 +221,6 @@ def ias_export_for(*, user_id: int) -> dict[str, Any]:
                 for s in q.sources.all()
             ],
         }
-        for q in NetworkQuery.objects.filter(user_id=user_id)
-        .order_by("created_at")
-        .prefetch_related("sources")
+        for q in NetworkQuery.objects.filter(user_id=user_id).order_by("created_at").prefetch_related("sources")
     ]
     return out

@@ -73,9 +73,7 @@ def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatien
     """Create the person's patient at the network the first time; update it afterwards."""
     if consent_current(user=user) is None:
         raise JourneyError("Please give your consent first.", step="consent")
-    link, _ = NetworkPatient.objects.get_or_create(
-        user=user, defaults={"facility_id": settings.METRIPORT_FACILITY_ID}
-    )
+    link, _ = NetworkPatient.objects.get_or_create(user=user, defaults={"facility_id": settings.METRIPORT_FACILITY_ID})
     body = {**demographics, "externalId": f"homeport-{user.pk}"}
     created_id = ""
     with metriport.client() as api:
@@ -107,9 +105,7 @@ def identity_session_start(*, user) -> IdentityVerification:
     link = NetworkPatient.objects.filter(user=user, patient_id__isnull=False).first()
     if link is None:
         raise JourneyError("Please enter your details first.", step="demographics")
-    verified = IdentityVerification.objects.filter(
-        user=user, status=IdentityVerification.Status.VERIFIED
-    ).first()
+    verified = IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.VERIFIED).first()
     if verified is not None:
         return verified
     with metriport.client() as api:
@@ -165,9 +161,7 @@ def identity_result_apply(
             verification.verified_at = now
             verification.failure_reason = ""
         else:
-            verification.status = (
-                IdentityVerification.Status.EXPIRED if expired else IdentityVerification.Status.FAILED
-            )
+            verification.status = IdentityVerification.Status.EXPIRED if expired else IdentityVerification.Status.FAILED
             verification.failure_reason = reason[:300]
         verification.save()
     return verification
@@ -219,9 +213,7 @@ def identity_poll(*, verification_id: int) -> IdentityVerification:
 
 def aal2_challenge_start(*, user) -> Aal2Challenge:
     """Open an AAL2 challenge; its return URL carries our own `state`, binding the answer to this person."""
-    identity = IdentityVerification.objects.filter(
-        user=user, status=IdentityVerification.Status.VERIFIED
-    ).first()
+    identity = IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.VERIFIED).first()
     if identity is None:
         raise JourneyError("Please verify your identity first.", step="identity")
     challenge = Aal2Challenge.objects.create(user=user, proofed_identity_id=identity.proofed_identity_id)
@@ -268,9 +260,7 @@ def aal2_challenge_complete(
             raise Aal2Mismatch("This security check was already used. Please start a new one.", step="aal2")
         if challenge_id and challenge.challenge_id and challenge_id != challenge.challenge_id:
             raise Aal2Mismatch("This security check does not belong to your session.", step="aal2")
-        if now - challenge.created_at > AAL2_FRESH_FOR or (
-            challenge.expires_at and challenge.expires_at < now
-        ):
+        if now - challenge.created_at > AAL2_FRESH_FOR or (challenge.expires_at and challenge.expires_at < now):
             challenge.status = Aal2Challenge.Status.EXPIRED
             refusal = "The security check took too long and expired. Please do it again."
         elif status != "verified" or not _NETWORK_ID.match(aal2_session_id or ""):
@@ -317,13 +307,9 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
             challenge.status = Aal2Challenge.Status.USED
             challenge.save(update_fields=["status"])
             query = NetworkQuery.objects.create(user=user, kind=NetworkQuery.Kind.NETWORK)
-            QuerySource.objects.bulk_create(
-                [QuerySource(query=query, source_type=name) for name in sources.enabled()]
-            )
+            QuerySource.objects.bulk_create([QuerySource(query=query, source_type=name) for name in sources.enabled()])
     if challenge is None or stale:
-        raise Aal2Refused(
-            "Your security check has expired. Please pass it again before searching.", step="aal2"
-        )
+        raise Aal2Refused("Your security check has expired. Please pass it again before searching.", step="aal2")
     try:
         with metriport.client() as api:
             answer = api.network_query_start(
@@ -468,9 +454,7 @@ def _query_bind_request_id(query: NetworkQuery, request_id: str) -> NetworkQuery
     running consolidated query already holds. Returns the row that now owns the request id."""
     if not request_id or query.request_id == request_id:
         return query
-    other = (
-        NetworkQuery.objects.select_for_update().filter(request_id=request_id).exclude(pk=query.pk).first()
-    )
+    other = NetworkQuery.objects.select_for_update().filter(request_id=request_id).exclude(pk=query.pk).first()
     if other is not None and not other.placeholder:
         # The network answered with a query we already track (one consolidated query at a time).
         if query.parent_id and not other.parent_id:
@@ -603,9 +587,7 @@ def query_poll(*, query_id: int) -> NetworkQuery:
     query = NetworkQuery.objects.select_related("user").get(pk=query_id)
     if query.is_terminal or not query.request_id:
         return query
-    NetworkQuery.objects.filter(pk=query_id).update(
-        last_polled_at=timezone.now(), poll_count=query.poll_count + 1
-    )
+    NetworkQuery.objects.filter(pk=query_id).update(last_polled_at=timezone.now(), poll_count=query.poll_count + 1)
     link = NetworkPatient.objects.filter(user_id=query.user_id).first()
     with metriport.client() as api:
         if query.kind == NetworkQuery.Kind.CONSOLIDATED:
@@ -671,9 +653,7 @@ def records_ingest_from_url(*, user_id: int, url: str, network_source: str, requ
     """The one door from ias into records' ingest (records sits below ias)."""
     from records.services import snapshot_ingest_from_url
 
-    return snapshot_ingest_from_url(
-        user_id=user_id, url=url, network_source=network_source, request_id=request_id
-    )
+    return snapshot_ingest_from_url(user_id=user_id, url=url, network_source=network_source, request_id=request_id)
 
 
 def bundle_fetch(
@@ -692,9 +672,7 @@ def bundle_fetch(
     ):
         return QuerySource.Records.SKIPPED
     try:
-        records_ingest_from_url(
-            user_id=user_id, url=url, network_source=network_source, request_id=request_id
-        )
+        records_ingest_from_url(user_id=user_id, url=url, network_source=network_source, request_id=request_id)
     except BundleLinkExpired:
         return QuerySource.Records.AWAITING
     except BundleDownloadError as exc:
@@ -734,9 +712,7 @@ def consolidated_query_start(*, user_id: int, parent_id: int | None = None) -> N
         >= MAX_CONSOLIDATED_PER_QUERY
     ):
         return None
-    query = NetworkQuery.objects.create(
-        user_id=user_id, kind=NetworkQuery.Kind.CONSOLIDATED, parent_id=parent_id
-    )
+    query = NetworkQuery.objects.create(user_id=user_id, kind=NetworkQuery.Kind.CONSOLIDATED, parent_id=parent_id)
     try:
         with metriport.client() as api:
             answer = api.consolidated_query_start(
@@ -774,9 +750,9 @@ def consolidated_result_apply(*, query_id: int, outcome: str) -> None:
                 QuerySource.Records.SKIPPED: QuerySource.Records.FETCHED,
             }.get(outcome, outcome)
             if outcome != QuerySource.Records.AWAITING:
-                QuerySource.objects.filter(
-                    query_id=query.parent_id, records=QuerySource.Records.AWAITING
-                ).update(records=records)
+                QuerySource.objects.filter(query_id=query.parent_id, records=QuerySource.Records.AWAITING).update(
+                    records=records
+                )
 
 
 # --- webhook events ------------------------------------------------------------------------------------
@@ -814,9 +790,7 @@ def network_patient_forget(*, user_id: int) -> None:
     with transaction.atomic():
         link = NetworkPatient.objects.select_for_update().filter(user_id=user_id).first()
         request_ids = [
-            rid
-            for rid in NetworkQuery.objects.filter(user_id=user_id).values_list("request_id", flat=True)
-            if rid
+            rid for rid in NetworkQuery.objects.filter(user_id=user_id).values_list("request_id", flat=True) if rid
         ]
         if request_ids:
             WebhookEvent.objects.filter(request_id__in=request_ids).delete()

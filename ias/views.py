@@ -31,7 +31,6 @@ from ias.models import IdentityVerification
 log = logging.getLogger(__name__)
 
 
-
 def _next(request: HttpRequest) -> HttpResponse:
     return redirect(selectors.journey_next_url(user=request.user))
 
@@ -68,9 +67,7 @@ def demographics(request: HttpRequest) -> HttpResponse:
     if consent_current(user=request.user) is None:
         return redirect("ias:consent")
     link = selectors.network_patient_for(user=request.user)
-    initial = DemographicsForm.initial_from_network(
-        services.network_patient_demographics(link=link) if link else {}
-    )
+    initial = DemographicsForm.initial_from_network(services.network_patient_demographics(link=link) if link else {})
     form = DemographicsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

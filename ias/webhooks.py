@@ -89,9 +89,7 @@ def envelope_read(raw: bytes) -> Envelope:
     payload = body.get("payload")
     if isinstance(payload, dict) and isinstance(payload.get("patientId"), str):
         patient_id = payload["patientId"]
-    elif (
-        isinstance(body.get("patients"), list) and body["patients"] and isinstance(body["patients"][0], dict)
-    ):
+    elif isinstance(body.get("patients"), list) and body["patients"] and isinstance(body["patients"][0], dict):
         patient_id = str(body["patients"][0].get("patientId") or "")
     request_id = meta.get("requestId")
     return Envelope(
@@ -141,9 +139,7 @@ def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None,
                 sent_at=envelope.sent_at,
                 body_encrypted=encrypt_bytes(raw),
                 body_size=len(raw),
-                status=WebhookEvent.Status.IGNORED
-                if envelope.event_type == "ping"
-                else WebhookEvent.Status.PENDING,
+                status=WebhookEvent.Status.IGNORED if envelope.event_type == "ping" else WebhookEvent.Status.PENDING,
             )
             if event.status == WebhookEvent.Status.PENDING:
                 transaction.on_commit(lambda: _enqueue(event.pk))

@@ -5,9 +5,7 @@ from django import forms
 
 class ConsentRevokeForm(forms.Form):
     confirm = forms.BooleanField(
-        label=(
-            "I want to withdraw my consent. Homeport will not ask the health networks for my records again."
-        ),
+        label=("I want to withdraw my consent. Homeport will not ask the health networks for my records again."),
         required=True,
         error_messages={"required": "Tick the box to confirm that you want to withdraw your consent."},
     )
@@ -20,9 +18,7 @@ class AccountDeleteForm(forms.Form):
         label="To confirm, type DELETE or your email address",
         max_length=254,
         strip=True,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
-        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}),
     )
 
     def __init__(self, *args, email: str, **kwargs):
@@ -33,6 +29,4 @@ class AccountDeleteForm(forms.Form):
         value = self.cleaned_data["confirmation"]
         if value == "DELETE" or value.lower() == self.email.lower():
             return value
-        raise forms.ValidationError(
-            "That does not match. Type DELETE in capital letters, or your email address."
-        )
+        raise forms.ValidationError("That does not match. Type DELETE in capital letters, or your email address.")

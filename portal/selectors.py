@@ -145,8 +145,11 @@ def _account_facts(*, user: User) -> dict:
             for address in EmailAddress.objects.filter(user=user).order_by("email")
         ],
         "second_factors": [
-            {"type": authenticator.type, "created_at": _dt(authenticator.created_at),
-             "last_used_at": _dt(authenticator.last_used_at)}
+            {
+                "type": authenticator.type,
+                "created_at": _dt(authenticator.created_at),
+                "last_used_at": _dt(authenticator.last_used_at),
+            }
             for authenticator in Authenticator.objects.filter(user=user).order_by("created_at")
         ],
     }
@@ -174,16 +177,19 @@ def _actor_words(actor_id: int | None, user_id: int) -> str:
 
 def _access_log_lines(*, user: User):
     for entry in access_log_for(subject=user).iterator(chunk_size=1000):
-        yield orjson.dumps(
-            {
-                "at": _dt(entry.at),
-                "by": _actor_words(entry.actor_id, user.pk),
-                "action": entry.action,
-                "target": entry.target,
-                "ip": entry.ip,
-                "user_agent": entry.user_agent,
-            }
-        ) + b"\n"
+        yield (
+            orjson.dumps(
+                {
+                    "at": _dt(entry.at),
+                    "by": _actor_words(entry.actor_id, user.pk),
+                    "action": entry.action,
+                    "target": entry.target,
+                    "ip": entry.ip,
+                    "user_agent": entry.user_agent,
+                }
+            )
+            + b"\n"
+        )
 
 
 def account_export_zip(*, user: User) -> bytes:

@@ -48,9 +48,9 @@ def _network_forget(*, user_id: int) -> None:
 def _network_deletion_pending(*, user_id: int) -> bool:
     from ias.models import NetworkPatient
 
-    return NetworkPatient.objects.filter(user_id=user_id).exclude(patient_id__isnull=True).exclude(
-        patient_id=""
-    ).exists()
+    return (
+        NetworkPatient.objects.filter(user_id=user_id).exclude(patient_id__isnull=True).exclude(patient_id="").exists()
+    )
 
 
 def account_delete(*, user_id: int) -> AccountDeletion:
@@ -109,7 +109,5 @@ def account_deletion_notify_send(*, deletion_id: int) -> bool:
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[address],
     )
-    AccountDeletion.objects.filter(pk=deletion_id).update(
-        notify_email_encrypted="", notified_at=timezone.now()
-    )
+    AccountDeletion.objects.filter(pk=deletion_id).update(notify_email_encrypted="", notified_at=timezone.now())
     return True

@@ -68,8 +68,13 @@ def trend_chart(points: list[dict], band: ReferenceRange | None) -> Chart:
     if band is not None and band.numeric:
         top = y_of(band.high if band.high is not None else y_max)
         bottom = y_of(band.low if band.low is not None else y_min)
-        chart.band = {"x": LEFT, "y": round(top, 1), "w": plot_w, "h": round(max(bottom - top, 1), 1),
-                      "label": band.label}
+        chart.band = {
+            "x": LEFT,
+            "y": round(top, 1),
+            "w": plot_w,
+            "h": round(max(bottom - top, 1), 1),
+            "label": band.label,
+        }
     value = y_min
     while value <= y_max + step / 2:
         chart.y_ticks.append({"y": round(y_of(value), 1), "label": format_number(round(value, 6))})

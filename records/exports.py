@@ -51,12 +51,19 @@ def summary_pdf(*, summary: Summary, person) -> bytes:
 
     styles = getSampleStyleSheet()
     out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=LETTER, leftMargin=0.7 * inch, rightMargin=0.7 * inch,
-                            title="Health record summary", author="Homeport")
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=LETTER,
+        leftMargin=0.7 * inch,
+        rightMargin=0.7 * inch,
+        title="Health record summary",
+        author="Homeport",
+    )
     story = [Paragraph("Health record summary", styles["Title"])]
     name = getattr(person, "full_name", "") or getattr(person, "email", "")
-    story.append(Paragraph(escape(f"For {name}. Made by Homeport from the records your providers shared."),
-                           styles["Normal"]))
+    story.append(
+        Paragraph(escape(f"For {name}. Made by Homeport from the records your providers shared."), styles["Normal"])
+    )
     sections = [
         ("Allergies", summary.allergies),
         ("Active conditions", summary.conditions),
@@ -76,20 +83,26 @@ def summary_pdf(*, summary: Summary, person) -> bytes:
             detail = it.display.value or it.display.status
             if it.display.flag and it.display.flag.abnormal:
                 detail = f"{detail} ({it.display.flag.label})"
-            rows.append([
-                Paragraph(escape(it.display.name[:120]), styles["BodyText"]),
-                escape(it.display.date.display if it.display.date else "Date not given"),
-                Paragraph(escape(detail[:200]), styles["BodyText"]),
-                Paragraph(escape(", ".join(it.sources)[:120]), styles["BodyText"]),
-            ])
+            rows.append(
+                [
+                    Paragraph(escape(it.display.name[:120]), styles["BodyText"]),
+                    escape(it.display.date.display if it.display.date else "Date not given"),
+                    Paragraph(escape(detail[:200]), styles["BodyText"]),
+                    Paragraph(escape(", ".join(it.sources)[:120]), styles["BodyText"]),
+                ]
+            )
         table = Table(rows, colWidths=[2.2 * inch, 1.2 * inch, 2.0 * inch, 1.6 * inch], repeatRows=1)
-        table.setStyle(TableStyle([
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3f1f1")),
-            ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-            ("FONTSIZE", (0, 0), (-1, -1), 9),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d8e0e3")),
-        ]))
+        table.setStyle(
+            TableStyle(
+                [
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3f1f1")),
+                    ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                    ("FONTSIZE", (0, 0), (-1, -1), 9),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d8e0e3")),
+                ]
+            )
+        )
         story.append(table)
     doc.build(story)
     return out.getvalue()

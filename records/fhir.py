@@ -80,6 +80,7 @@ def _number(value: Any) -> float | None:
 
 # ---------------------------------------------------------------- names
 
+
 def system_short_name(system: Any) -> str:
     system = _str(system)
     if not system:
@@ -201,8 +202,11 @@ def human_name(value: Any) -> str:
     if text:
         return text
     given = " ".join(_str(g) for g in _list(name.get("given")) if _str(g))
-    parts = [p for p in (" ".join(_str(p) for p in _list(name.get("prefix")) if _str(p)), given,
-                         _str(name.get("family"))) if p]
+    parts = [
+        p
+        for p in (" ".join(_str(p) for p in _list(name.get("prefix")) if _str(p)), given, _str(name.get("family")))
+        if p
+    ]
     return " ".join(parts)
 
 
@@ -683,9 +687,7 @@ def reference_ranges(observation: Any) -> list[ReferenceRange]:
         low, high = _number(low_q.get("value")), _number(high_q.get("value"))
         text = _str(item.get("text"))[:200]
         kind = _str(concept_code(item.get("type"))[1]) or _str(concept_name(item.get("type"))).lower()
-        applies_to = tuple(
-            sorted({concept_name(c).lower() for c in _dicts(item.get("appliesTo")) if concept_name(c)})
-        )
+        applies_to = tuple(sorted({concept_name(c).lower() for c in _dicts(item.get("appliesTo")) if concept_name(c)}))
         age = _dict(item.get("age"))
         age_fields = {"age_low": _age_years(age.get("low")), "age_high": _age_years(age.get("high"))}
         if low is not None or high is not None:
@@ -811,9 +813,14 @@ def _flag_from_concept(concept: dict) -> Flag | None:
         if upper in _FLAGS:
             label, tone = _FLAGS[upper]
             return Flag(code=upper, label=label, tone=tone)
-    words = (_str(concept.get("text")) or next(
-        (_str(c.get("display")) for c in _dicts(concept.get("coding")) if _str(c.get("display"))), ""
-    )).lower().strip(" .")
+    words = (
+        (
+            _str(concept.get("text"))
+            or next((_str(c.get("display")) for c in _dicts(concept.get("coding")) if _str(c.get("display"))), "")
+        )
+        .lower()
+        .strip(" .")
+    )
     code = _FLAG_WORDS.get(words)
     if code is None and "critical" in words:
         code = "AA"
@@ -823,9 +830,7 @@ def _flag_from_concept(concept: dict) -> Flag | None:
     return Flag(code=code, label=label, tone=tone)
 
 
-def interpretation_flag(
-    observation: Any, *, sex: str = "", age_years: float | None = None
-) -> Flag | None:
+def interpretation_flag(observation: Any, *, sex: str = "", age_years: float | None = None) -> Flag | None:
     """The flag of a result: its own `interpretation` first; else computed from the one applicable
     numeric range, only when the value's unit and the range's unit are the same (or both absent)."""
     observation = _dict(observation)
@@ -922,8 +927,16 @@ def status_code(resource: Any) -> str:
             return verification
         code = concept_code(resource.get("clinicalStatus"))[1]
         if not code:
-            code = _str(next((c.get("code") for c in _dicts(_dict(resource.get("clinicalStatus")).get("coding"))
-                              if _str(c.get("code"))), ""))
+            code = _str(
+                next(
+                    (
+                        c.get("code")
+                        for c in _dicts(_dict(resource.get("clinicalStatus")).get("coding"))
+                        if _str(c.get("code"))
+                    ),
+                    "",
+                )
+            )
         return code.lower()[:64]
     return _str(resource.get("status")).lower()[:64]
 
@@ -975,6 +988,7 @@ def dosage_text(resource: Any) -> str:
 
 
 # ---------------------------------------------------------------- provenance
+
 
 @dataclass(frozen=True)
 class Source:
@@ -1057,8 +1071,7 @@ def provenance_sources(
     else:
         encounter = _resolve_reference(encounter_reference(resource), resource=resource, resolve=resolve)
     if encounter is not None:
-        add("Care provided by", reference_label(encounter.get("serviceProvider"), resource=encounter,
-                                                resolve=resolve))
+        add("Care provided by", reference_label(encounter.get("serviceProvider"), resource=encounter, resolve=resolve))
     for provenance in provenances:
         for agent in _dicts(_dict(provenance).get("agent"))[:10]:
             for key in ("who", "onBehalfOf"):
@@ -1070,9 +1083,7 @@ def provenance_sources(
     return sources
 
 
-def organization_name(
-    resource: Any, *, resolve: Resolver | None = None, provenances: Iterable[dict] = ()
-) -> str:
+def organization_name(resource: Any, *, resolve: Resolver | None = None, provenances: Iterable[dict] = ()) -> str:
     """The organization an item came from, for the indexed `source_org` column.
 
     Looks at Organization references of the author-like fields (contained or in the bundle), the
@@ -1143,6 +1154,7 @@ def meta_source_label(resource: Any, *, resolve: Resolver | None = None) -> str:
 
 
 # ---------------------------------------------------------------- narrative
+
 
 class _TextOnly(HTMLParser):
     _SKIP = {"script", "style", "head", "title", "iframe", "object", "noscript", "template"}
@@ -1228,8 +1240,20 @@ _OBSERVATION_CATEGORY = {
 }
 
 VITAL_LOINC = {
-    "8310-5", "8867-4", "9279-1", "8480-6", "8462-4", "85354-9", "29463-7", "8302-2", "39156-5",
-    "59408-5", "2708-6", "8287-5", "3141-9", "55284-4",
+    "8310-5",
+    "8867-4",
+    "9279-1",
+    "8480-6",
+    "8462-4",
+    "85354-9",
+    "29463-7",
+    "8302-2",
+    "39156-5",
+    "59408-5",
+    "2708-6",
+    "8287-5",
+    "3141-9",
+    "55284-4",
 }
 
 
@@ -1299,13 +1323,17 @@ def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
     return concept_name(resource.get("code"))
 
 
-def describe(resource: Any, *, resolve: Resolver | None = None, sex: str = "",
-             age_years: float | None = None) -> Display:
+def describe(
+    resource: Any, *, resolve: Resolver | None = None, sex: str = "", age_years: float | None = None
+) -> Display:
     """Everything a row shows, computed once."""
     resource = _dict(resource)
     kind = _str(resource.get("resourceType"))
-    display = Display(name=resource_name(resource, resolve=resolve) or "Unnamed item",
-                      date=clinical_date(resource), status=status_words(resource))
+    display = Display(
+        name=resource_name(resource, resolve=resolve) or "Unnamed item",
+        date=clinical_date(resource),
+        status=status_words(resource),
+    )
     if kind == "Observation":
         display.value = observation_value_text(resource)
         display.flag = interpretation_flag(resource, sex=sex, age_years=age_years)

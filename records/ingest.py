@@ -30,14 +30,28 @@ _ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,128}$")
 _TYPE_RE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 _GOOD_TYPES: set[str] = set()
 LOOKUP_TYPES = frozenset(
-    {"Organization", "Practitioner", "PractitionerRole", "Medication", "Encounter", "Location", "Provenance",
-     "Patient"}
+    {"Organization", "Practitioner", "PractitionerRole", "Medication", "Encounter", "Location", "Provenance", "Patient"}
 )
 
 COLUMNS = (
-    "resource_type", "resource_id", "raw", "content_hash", "category", "code_system", "code", "display",
-    "status", "clinical_date", "clinical_date_text", "value_num", "value_unit", "flag", "source_org",
-    "encounter_ref", "parent_ref", "dedupe_key",
+    "resource_type",
+    "resource_id",
+    "raw",
+    "content_hash",
+    "category",
+    "code_system",
+    "code",
+    "display",
+    "status",
+    "clinical_date",
+    "clinical_date_text",
+    "value_num",
+    "value_unit",
+    "flag",
+    "source_org",
+    "encounter_ref",
+    "parent_ref",
+    "dedupe_key",
 )
 
 
@@ -81,17 +95,49 @@ class Row:
     dedupe_key: str
 
     def values(self) -> tuple:
-        return (self.resource_type, self.resource_id, self.raw, self.content_hash, self.category,
-                self.code_system, self.code, self.display, self.status, self.clinical_date,
-                self.clinical_date_text, self.value_num, self.value_unit, self.flag, self.source_org,
-                self.encounter_ref, self.parent_ref, self.dedupe_key)
+        return (
+            self.resource_type,
+            self.resource_id,
+            self.raw,
+            self.content_hash,
+            self.category,
+            self.code_system,
+            self.code,
+            self.display,
+            self.status,
+            self.clinical_date,
+            self.clinical_date_text,
+            self.value_num,
+            self.value_unit,
+            self.flag,
+            self.source_org,
+            self.encounter_ref,
+            self.parent_ref,
+            self.dedupe_key,
+        )
 
     def copy_values(self) -> list:
         """The COPY row: `values()` with the raw JSON as text."""
-        return [self.resource_type, self.resource_id, self.raw.decode("utf-8"), self.content_hash, self.category,
-                self.code_system, self.code, self.display, self.status, self.clinical_date,
-                self.clinical_date_text, self.value_num, self.value_unit, self.flag, self.source_org,
-                self.encounter_ref, self.parent_ref, self.dedupe_key]
+        return [
+            self.resource_type,
+            self.resource_id,
+            self.raw.decode("utf-8"),
+            self.content_hash,
+            self.category,
+            self.code_system,
+            self.code,
+            self.display,
+            self.status,
+            self.clinical_date,
+            self.clinical_date_text,
+            self.value_num,
+            self.value_unit,
+            self.flag,
+            self.source_org,
+            self.encounter_ref,
+            self.parent_ref,
+            self.dedupe_key,
+        ]
 
 
 @dataclass
@@ -192,8 +238,11 @@ def build_lookup(entries: list[msgspec.Raw]) -> Lookup:
                 ref = target.get("reference") if isinstance(target, dict) else None
                 if isinstance(ref, str):
                     lookup.provenance_by_target.setdefault(ref, []).append(
-                        {"resourceType": "Provenance", "agent": resource.get("agent"),
-                         "contained": resource.get("contained")}
+                        {
+                            "resourceType": "Provenance",
+                            "agent": resource.get("agent"),
+                            "contained": resource.get("contained"),
+                        }
                     )
             continue
         if kind == "Patient":
@@ -234,8 +283,17 @@ def _note_children(lookup: Lookup, head: _ResourceHead) -> None:
 
 def _trim(resource: dict) -> dict:
     """Keep only what resolving names and sources needs."""
-    keep = ("resourceType", "id", "name", "code", "serviceProvider", "organization", "practitioner",
-            "contained", "deviceName")
+    keep = (
+        "resourceType",
+        "id",
+        "name",
+        "code",
+        "serviceProvider",
+        "organization",
+        "practitioner",
+        "contained",
+        "deviceName",
+    )
     return {k: resource[k] for k in keep if k in resource}
 
 
@@ -273,8 +331,9 @@ def _digest(*parts: str) -> str:
 _MED_TYPES = {"MedicationRequest", "MedicationStatement", "MedicationAdministration", "MedicationDispense"}
 
 
-def dedupe_key(row_type: str, resource_id: str, system: str, code: str, display: str, date_text: str,
-               value: str) -> str:
+def dedupe_key(
+    row_type: str, resource_id: str, system: str, code: str, display: str, date_text: str, value: str
+) -> str:
     """Items that are the same clinical fact share a key (the same condition reported by two
     organizations); visits, documents and items with neither code nor name never merge."""
     what = (code and f"{system}|{code}") or display.lower()

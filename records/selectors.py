@@ -20,9 +20,25 @@ ABNORMAL_FLAGS = ("H", "L", "HH", "LL", "A", "AA", "HU", "LU")
 ACTIVE_CONDITION = ("active", "recurrence", "relapse")
 CATEGORIES = tuple(fhir.CATEGORY_LABELS)
 LIST_FIELDS = (
-    "id", "resource_type", "resource_id", "raw", "category", "code_system", "code", "display", "status",
-    "clinical_date", "clinical_date_text", "value_num", "value_unit", "flag", "source_org", "network_source",
-    "encounter_ref", "parent_ref", "dedupe_key",
+    "id",
+    "resource_type",
+    "resource_id",
+    "raw",
+    "category",
+    "code_system",
+    "code",
+    "display",
+    "status",
+    "clinical_date",
+    "clinical_date_text",
+    "value_num",
+    "value_unit",
+    "flag",
+    "source_org",
+    "network_source",
+    "encounter_ref",
+    "parent_ref",
+    "dedupe_key",
 )
 
 
@@ -74,8 +90,9 @@ def _with_all_sources(user, items: list[Item]) -> list[Item]:
     if not keys:
         return items
     by_key: dict[str, list[str]] = {}
-    rows = resources_for(user=user).filter(dedupe_key__in=keys).values_list("dedupe_key", "source_org",
-                                                                           "network_source")
+    rows = (
+        resources_for(user=user).filter(dedupe_key__in=keys).values_list("dedupe_key", "source_org", "network_source")
+    )
     for key, org, network in rows:
         label = org or fhir.network_source_words(network)
         if label and label not in by_key.setdefault(key, []):
@@ -86,6 +103,7 @@ def _with_all_sources(user, items: list[Item]) -> list[Item]:
 
 
 # ---------------------------------------------------------------- summary
+
 
 @dataclass
 class Summary:
@@ -113,28 +131,40 @@ def _newest_abnormal(base: QuerySet[Resource], *, limit: int) -> list[Resource]:
         return list(flagged.filter(category__in=("labs", "vitals")).order_by("-clinical_date")[:limit])
     labs, vitals = (flagged.filter(category=c).order_by("-clinical_date")[:limit] for c in ("labs", "vitals"))
     rows = list(labs.union(vitals, all=True))
-    rows.sort(key=lambda r: (r.clinical_date is None, r.clinical_date or datetime.min.replace(tzinfo=UTC)),
-              reverse=True)
+    rows.sort(
+        key=lambda r: (r.clinical_date is None, r.clinical_date or datetime.min.replace(tzinfo=UTC)), reverse=True
+    )
     return rows[:limit]
 
 
 def summary_for(*, user) -> Summary:
     """What the summary page shows, in a fixed small number of queries."""
     base = _primary(user).exclude(status__in=("entered-in-error", "refuted"))
-    allergies = [to_item(r) for r in base.filter(category="allergies").exclude(status__in=("inactive", "resolved"))
-                 .order_by("-clinical_date")[:20]]
-    conditions = [to_item(r) for r in base.filter(category="conditions", status__in=ACTIVE_CONDITION)
-                  .order_by("-clinical_date")[:20]]
-    medications = [to_item(r) for r in base.filter(category="medications", status__in=("active", "on-hold",
-                   "intended")).order_by("-clinical_date")[:20]]
+    allergies = [
+        to_item(r)
+        for r in base.filter(category="allergies")
+        .exclude(status__in=("inactive", "resolved"))
+        .order_by("-clinical_date")[:20]
+    ]
+    conditions = [
+        to_item(r)
+        for r in base.filter(category="conditions", status__in=ACTIVE_CONDITION).order_by("-clinical_date")[:20]
+    ]
+    medications = [
+        to_item(r)
+        for r in base.filter(category="medications", status__in=("active", "on-hold", "intended")).order_by(
+            "-clinical_date"
+        )[:20]
+    ]
     abnormal = [to_item(r) for r in _newest_abnormal(base, limit=8)]
     immunizations = [to_item(r) for r in base.filter(category="immunizations").order_by("-clinical_date")[:8]]
     encounters = [to_item(r) for r in base.filter(category="encounters").order_by("-clinical_date")[:5]]
-    counts = dict(
-        resources_for(user=user).filter(is_primary=True).values_list("category").annotate(n=Count("id"))
+    counts = dict(resources_for(user=user).filter(is_primary=True).values_list("category").annotate(n=Count("id")))
+    snapshots = list(
+        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
+        .only("id", "request_id", "finished_at", "network_source")
+        .order_by("-id")[:50]
     )
-    snapshots = list(Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
-                     .only("id", "request_id", "finished_at", "network_source").order_by("-id")[:50])
     last = snapshots[0] if snapshots else None
     new_items: list[Item] = []
     new_count = 0
@@ -143,8 +173,9 @@ def summary_for(*, user) -> Summary:
         new_qs = base.filter(first_snapshot_id__in=latest_ids).exclude(category="other")
         new_items = [to_item(r) for r in new_qs.order_by("-clinical_date")[:10]]
         new_count = len(new_items) if len(new_items) < 10 else new_qs.count()
-    return Summary(allergies, conditions, medications, abnormal, immunizations, encounters, new_items,
-                   new_count, counts, last)
+    return Summary(
+        allergies, conditions, medications, abnormal, immunizations, encounters, new_items, new_count, counts, last
+    )
 
 
 # ---------------------------------------------------------------- category pages
@@ -180,8 +211,18 @@ class _CountedPaginator(Paginator):
         self.__dict__["count"] = count
 
 
-def category_list(*, user, category: str, q: str = "", status: str = "", source: str = "", flag: str = "",
-                  sort: str = "date", page: int = 1, per_page: int = PAGE_SIZE) -> Listing:
+def category_list(
+    *,
+    user,
+    category: str,
+    q: str = "",
+    status: str = "",
+    source: str = "",
+    flag: str = "",
+    sort: str = "date",
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+) -> Listing:
     """A page of one category, one row per item (same items from several sources merged)."""
     cond = Q(is_primary=True)
     if category == "labs":
@@ -215,21 +256,24 @@ def _attach_results(user, items: list[Item]) -> None:
     parents = {i.resource.reference: i for i in items}
     if not parents:
         return
-    children = list(resources_for(user=user).filter(parent_ref__in=list(parents)).only(*LIST_FIELDS)
-                    .order_by("display"))
+    children = list(
+        resources_for(user=user).filter(parent_ref__in=list(parents)).only(*LIST_FIELDS).order_by("display")
+    )
     nested = {}
     for child in children:
         item = to_item(child)
         parents[child.parent_ref].children.append(item)
         nested[child.reference] = item
     if nested:
-        for child in resources_for(user=user).filter(parent_ref__in=list(nested)).only(*LIST_FIELDS)\
-                .order_by("display")[:500]:
+        for child in (
+            resources_for(user=user).filter(parent_ref__in=list(nested)).only(*LIST_FIELDS).order_by("display")[:500]
+        ):
             if child.reference not in parents:
                 nested[child.parent_ref].children.append(to_item(child))
 
 
 # ---------------------------------------------------------------- detail, trend, timeline
+
 
 @dataclass
 class Detail:
@@ -265,8 +309,9 @@ def _load_refs(user, keys: set[str]) -> dict[str, dict]:
     cond = Q()
     for kind, rid in pairs[:200]:
         cond |= Q(resource_type=kind, resource_id=rid)
-    return {r.reference: r.raw for r in Resource.objects.filter(cond, user=user).only(
-        "resource_type", "resource_id", "raw")}
+    return {
+        r.reference: r.raw for r in Resource.objects.filter(cond, user=user).only("resource_type", "resource_id", "raw")
+    }
 
 
 def resource_detail(*, user, pk: int) -> Detail:
@@ -274,8 +319,9 @@ def resource_detail(*, user, pk: int) -> Detail:
     raw = resource.raw if isinstance(resource.raw, dict) else {}
     keys: set[str] = set()
     _reference_keys(raw, keys)
-    provenance_rows = list(resources_for(user=user).filter(resource_type="Provenance",
-                                                           parent_ref=resource.reference)[:20])
+    provenance_rows = list(
+        resources_for(user=user).filter(resource_type="Provenance", parent_ref=resource.reference)[:20]
+    )
     provenances = [p.raw for p in provenance_rows]
     for provenance in provenances:
         _reference_keys(provenance.get("agent"), keys)
@@ -290,39 +336,69 @@ def resource_detail(*, user, pk: int) -> Detail:
 
     display = fhir.describe(raw, resolve=resolve)
     item = Item(resource=resource, display=display)
-    sources = fhir.provenance_sources(raw, resolve=resolve, provenances=provenances,
-                                      network_source=resource.network_source)
-    reported_by = list(resources_for(user=user).filter(dedupe_key=resource.dedupe_key).order_by("id")
-                       .only("id", "source_org", "network_source", "clinical_date_text", "resource_type")[:20])
+    sources = fhir.provenance_sources(
+        raw, resolve=resolve, provenances=provenances, network_source=resource.network_source
+    )
+    reported_by = list(
+        resources_for(user=user)
+        .filter(dedupe_key=resource.dedupe_key)
+        .order_by("id")
+        .only("id", "source_org", "network_source", "clinical_date_text", "resource_type")[:20]
+    )
     children: list[Item] = []
     if resource.resource_type in ("DiagnosticReport", "Observation"):
-        children = [to_item(r) for r in resources_for(user=user).filter(parent_ref=resource.reference)
-                    .only(*LIST_FIELDS).order_by("display")[:200]]
+        children = [
+            to_item(r)
+            for r in resources_for(user=user)
+            .filter(parent_ref=resource.reference)
+            .only(*LIST_FIELDS)
+            .order_by("display")[:200]
+        ]
     elif resource.resource_type == "Encounter":
-        children = [to_item(r) for r in resources_for(user=user).filter(encounter_ref=resource.reference)
-                    .exclude(pk=resource.pk).only(*LIST_FIELDS).order_by("category", "display")[:200]]
+        children = [
+            to_item(r)
+            for r in resources_for(user=user)
+            .filter(encounter_ref=resource.reference)
+            .exclude(pk=resource.pk)
+            .only(*LIST_FIELDS)
+            .order_by("category", "display")[:200]
+        ]
     encounter = None
     if resource.encounter_ref and resource.resource_type != "Encounter":
-        encounter = resources_for(user=user).filter(
-            resource_type="Encounter", resource_id=resource.encounter_ref.split("/", 1)[-1]
-        ).only("id", "display", "clinical_date_text").first()
+        encounter = (
+            resources_for(user=user)
+            .filter(resource_type="Encounter", resource_id=resource.encounter_ref.split("/", 1)[-1])
+            .only("id", "display", "clinical_date_text")
+            .first()
+        )
     attachments = []
     if resource.resource_type in ("DocumentReference", "DiagnosticReport"):
-        contents = raw.get("content") if resource.resource_type == "DocumentReference" else [
-            {"attachment": a} for a in raw.get("presentedForm") or [] if isinstance(a, dict)]
+        contents = (
+            raw.get("content")
+            if resource.resource_type == "DocumentReference"
+            else [{"attachment": a} for a in raw.get("presentedForm") or [] if isinstance(a, dict)]
+        )
         for index, content in enumerate(contents if isinstance(contents, list) else []):
             attachment = content.get("attachment") if isinstance(content, dict) else None
             if isinstance(attachment, dict):
-                attachments.append({
-                    "index": index,
-                    "title": str(attachment.get("title") or "Document")[:200],
-                    "content_type": str(attachment.get("contentType") or "")[:100],
-                    "available": bool(attachment.get("url") or attachment.get("data")),
-                })
+                attachments.append(
+                    {
+                        "index": index,
+                        "title": str(attachment.get("title") or "Document")[:200],
+                        "content_type": str(attachment.get("contentType") or "")[:100],
+                        "available": bool(attachment.get("url") or attachment.get("data")),
+                    }
+                )
     return Detail(
-        item=item, sources=sources, reported_by=reported_by, children=children, provenances=provenances,
-        ranges=fhir.reference_ranges(raw), narrative=fhir.narrative_text(raw),
-        raw_json=orjson.dumps(raw, option=orjson.OPT_INDENT_2).decode(), attachments=attachments,
+        item=item,
+        sources=sources,
+        reported_by=reported_by,
+        children=children,
+        provenances=provenances,
+        ranges=fhir.reference_ranges(raw),
+        narrative=fhir.narrative_text(raw),
+        raw_json=orjson.dumps(raw, option=orjson.OPT_INDENT_2).decode(),
+        attachments=attachments,
         encounter=encounter,
     )
 
@@ -343,18 +419,25 @@ def trend_for(*, user, pk: int, limit: int = 500) -> Trend:
     if anchor.value_num is None or not anchor.code:
         raise Resource.DoesNotExist
     same_code = resources_for(user=user).filter(
-        resource_type=anchor.resource_type, code_system=anchor.code_system, code=anchor.code,
+        resource_type=anchor.resource_type,
+        code_system=anchor.code_system,
+        code=anchor.code,
         value_num__isnull=False,
     )
-    rows = list(same_code.filter(value_unit=anchor.value_unit, is_primary=True)
-                .order_by("-clinical_date", "-id")
-                .only("id", "raw", "clinical_date", "clinical_date_text", "value_num", "value_unit", "flag",
-                      "source_org")[:limit])
+    rows = list(
+        same_code.filter(value_unit=anchor.value_unit, is_primary=True)
+        .order_by("-clinical_date", "-id")
+        .only("id", "raw", "clinical_date", "clinical_date_text", "value_num", "value_unit", "flag", "source_org")[
+            :limit
+        ]
+    )
     rows.reverse()
     other_units = [
         {"unit": unit, "count": n, "pk": first}
-        for unit, n, first in same_code.exclude(value_unit=anchor.value_unit).values_list("value_unit")
-        .annotate(n=Count("id"), first=Max("id")).order_by("-n")[:10]
+        for unit, n, first in same_code.exclude(value_unit=anchor.value_unit)
+        .values_list("value_unit")
+        .annotate(n=Count("id"), first=Max("id"))
+        .order_by("-n")[:10]
     ]
     points = []
     band_votes: dict[tuple, int] = {}
@@ -370,14 +453,27 @@ def trend_for(*, user, pk: int, limit: int = 500) -> Trend:
                 band_by_key[key] = candidate
                 break
         flag_code = row.flag if row.flag in ABNORMAL_FLAGS else ""
-        points.append({
-            "pk": row.pk, "value": row.value_num, "when": row.clinical_date, "date_text": row.clinical_date_text,
-            "value_text": fhir.observation_value_text(row.raw), "flag": flag_code,
-            "flag_label": fhir._FLAGS.get(flag_code, ("", ""))[0], "source": row.source_org,
-        })
+        points.append(
+            {
+                "pk": row.pk,
+                "value": row.value_num,
+                "when": row.clinical_date,
+                "date_text": row.clinical_date_text,
+                "value_text": fhir.observation_value_text(row.raw),
+                "flag": flag_code,
+                "flag_label": fhir._FLAGS.get(flag_code, ("", ""))[0],
+                "source": row.source_org,
+            }
+        )
     band = band_by_key[max(band_votes, key=band_votes.get)] if band_votes else None
-    return Trend(anchor=anchor, name=anchor.display or "Result", unit=unit or anchor.value_unit, points=points,
-                 band=band, other_units=other_units)
+    return Trend(
+        anchor=anchor,
+        name=anchor.display or "Result",
+        unit=unit or anchor.value_unit,
+        points=points,
+        band=band,
+        other_units=other_units,
+    )
 
 
 @dataclass
@@ -392,14 +488,20 @@ def timeline_for(*, user, page: int = 1, per_page: int = 15) -> tuple[Page, list
     page_obj = Paginator(qs, per_page).get_page(page)
     visits = {r.reference: Visit(encounter=to_item(r), items={}) for r in page_obj.object_list}
     if visits:
-        for row in _primary(user).filter(encounter_ref__in=list(visits)).exclude(resource_type="Encounter")\
-                .exclude(resource_type="Provenance").order_by("category", "display")[:1500]:
+        for row in (
+            _primary(user)
+            .filter(encounter_ref__in=list(visits))
+            .exclude(resource_type="Encounter")
+            .exclude(resource_type="Provenance")
+            .order_by("category", "display")[:1500]
+        ):
             label = fhir.CATEGORY_LABELS.get(row.category, "Other")
             visits[row.encounter_ref].items.setdefault(label, []).append(to_item(row))
     return page_obj, list(visits.values())
 
 
 # ---------------------------------------------------------------- exports
+
 
 def record_iter_resources(*, user_id: int) -> Iterator[tuple[str, bytes]]:
     """(resourceType, JSON bytes) of every current resource, by type, streamed from the database."""
@@ -413,7 +515,9 @@ def record_export_bundle(*, user_id: int) -> dict:
     entries = [
         {"fullUrl": f"{kind}/{raw.get('id', '')}", "resource": raw}
         for kind, raw in Resource.objects.filter(user_id=user_id, retired_at__isnull=True)
-        .order_by("resource_type", "id").values_list("resource_type", "raw").iterator(chunk_size=2000)
+        .order_by("resource_type", "id")
+        .values_list("resource_type", "raw")
+        .iterator(chunk_size=2000)
     ]
     return {"resourceType": "Bundle", "type": "collection", "total": len(entries), "entry": entries}
 

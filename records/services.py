@@ -36,7 +36,9 @@ def snapshot_ingest_from_url(*, user_id: int, url: str, network_source: str, req
     """
     done = (
         Snapshot.objects.filter(
-            user_id=user_id, request_id=request_id, network_source=network_source,
+            user_id=user_id,
+            request_id=request_id,
+            network_source=network_source,
             status=Snapshot.STATUS_COMPLETE,
         )
         .order_by("-id")
@@ -48,22 +50,36 @@ def snapshot_ingest_from_url(*, user_id: int, url: str, network_source: str, req
         downloaded = bundle_download(url=url)
     except BundleDownloadError as exc:
         Snapshot.objects.create(
-            user_id=user_id, request_id=request_id, network_source=network_source,
-            status=Snapshot.STATUS_FAILED, failure_reason=exc.reason[:200], finished_at=timezone.now(),
+            user_id=user_id,
+            request_id=request_id,
+            network_source=network_source,
+            status=Snapshot.STATUS_FAILED,
+            failure_reason=exc.reason[:200],
+            finished_at=timezone.now(),
         )
         raise
     try:
         return snapshot_ingest_file(
-            user_id=user_id, path=downloaded.path, network_source=network_source, request_id=request_id,
-            download_ms=downloaded.elapsed_ms, sha256=downloaded.sha256,
+            user_id=user_id,
+            path=downloaded.path,
+            network_source=network_source,
+            request_id=request_id,
+            download_ms=downloaded.elapsed_ms,
+            sha256=downloaded.sha256,
         )
     finally:
         os.unlink(downloaded.path)
 
 
 def snapshot_ingest_file(
-    *, user_id: int, path: str, network_source: str, request_id: str = "", download_ms: int = 0,
-    sha256: str = "", keep_bundle: bool = True,
+    *,
+    user_id: int,
+    path: str,
+    network_source: str,
+    request_id: str = "",
+    download_ms: int = 0,
+    sha256: str = "",
+    keep_bundle: bool = True,
 ) -> Snapshot:
     """Ingest a bundle file (plain JSON) in one transaction: all of it or none of it."""
     started = time.monotonic()
@@ -73,15 +89,22 @@ def snapshot_ingest_file(
         with transaction.atomic():
             get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
             snapshot = Snapshot.objects.create(
-                user_id=user_id, request_id=request_id, network_source=network_source,
-                bundle_sha256=sha256, bundle_bytes=os.path.getsize(path), download_ms=download_ms,
+                user_id=user_id,
+                request_id=request_id,
+                network_source=network_source,
+                bundle_sha256=sha256,
+                bundle_bytes=os.path.getsize(path),
+                download_ms=download_ms,
             )
             lookup = ingest.build_lookup(entries)
             stats = ingest.ParseStats()
             now = timezone.now()
             counts = rows_write(
-                user_id=user_id, snapshot_id=snapshot.pk, network_source=network_source,
-                chunks=ingest.iter_rows(entries, lookup, stats), now=now,
+                user_id=user_id,
+                snapshot_id=snapshot.pk,
+                network_source=network_source,
+                chunks=ingest.iter_rows(entries, lookup, stats),
+                now=now,
                 retire=not any(marker in network_source for marker in _PARTIAL_SOURCES),
             )
             if keep_bundle:
@@ -109,7 +132,12 @@ def snapshot_ingest_file(
             buffer.close()
     logger.info(
         "records snapshot %s ingested: %s resources, %s new, %s changed, %s retired, %s ms",
-        snapshot.pk, snapshot.resource_count, counts.created, counts.updated, counts.retired, snapshot.ingest_ms,
+        snapshot.pk,
+        snapshot.resource_count,
+        counts.created,
+        counts.updated,
+        counts.retired,
+        snapshot.ingest_ms,
     )
     return snapshot
 

@@ -29,13 +29,27 @@ class WriteCounts:
 _DATA_COLUMNS = [c for c in COLUMNS if c not in ("resource_type", "resource_id")]
 
 
-def rows_write(*, user_id: int, snapshot_id: int, network_source: str, chunks: Iterable[list[Row]],
-               now: datetime, retire: bool = True) -> WriteCounts:
+def rows_write(
+    *,
+    user_id: int,
+    snapshot_id: int,
+    network_source: str,
+    chunks: Iterable[list[Row]],
+    now: datetime,
+    retire: bool = True,
+) -> WriteCounts:
     if connection.vendor == "postgresql":
-        return _write_postgres(user_id=user_id, snapshot_id=snapshot_id, network_source=network_source,
-                               chunks=chunks, now=now, retire=retire)
-    return _write_portable(user_id=user_id, snapshot_id=snapshot_id, network_source=network_source,
-                           chunks=chunks, now=now, retire=retire)
+        return _write_postgres(
+            user_id=user_id,
+            snapshot_id=snapshot_id,
+            network_source=network_source,
+            chunks=chunks,
+            now=now,
+            retire=retire,
+        )
+    return _write_portable(
+        user_id=user_id, snapshot_id=snapshot_id, network_source=network_source, chunks=chunks, now=now, retire=retire
+    )
 
 
 def _fast_toast(cursor) -> None:
@@ -51,8 +65,9 @@ def _write_postgres(*, user_id, snapshot_id, network_source, chunks, now, retire
     with connection.cursor() as cursor:
         _fast_toast(cursor)
     if not Resource.objects.filter(user_id=user_id).exists():
-        return _copy_first_import(user_id=user_id, snapshot_id=snapshot_id, network_source=network_source,
-                                  chunks=chunks, now=now)
+        return _copy_first_import(
+            user_id=user_id, snapshot_id=snapshot_id, network_source=network_source, chunks=chunks, now=now
+        )
     counts = WriteCounts()
     table = Resource._meta.db_table
     with connection.cursor() as cursor:
@@ -115,12 +130,21 @@ def _write_postgres(*, user_id, snapshot_id, network_source, chunks, now, retire
 def _copy_first_import(*, user_id, snapshot_id, network_source, chunks, now) -> WriteCounts:
     """A person's first bundle: COPY straight into the table, the first of each same-item group primary."""
     counts = WriteCounts()
-    columns = [*COLUMNS, "user_id", "network_source", "is_primary", "first_snapshot_id", "last_snapshot_id",
-               "created_at", "updated_at"]
+    columns = [
+        *COLUMNS,
+        "user_id",
+        "network_source",
+        "is_primary",
+        "first_snapshot_id",
+        "last_snapshot_id",
+        "created_at",
+        "updated_at",
+    ]
     primaries: set[str] = set()
-    with connection.cursor() as cursor, cursor.cursor.copy(
-        f"COPY {Resource._meta.db_table} ({', '.join(columns)}) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {Resource._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
         write_row = copy.write_row
         for chunk in chunks:
             for row in chunk:
@@ -150,17 +174,35 @@ def _write_portable(*, user_id, snapshot_id, network_source, chunks, now, retire
             fields["raw"] = orjson.loads(row.raw)
             found = existing.get((row.resource_type, row.resource_id))
             if found is None:
-                new.append(Resource(user_id=user_id, resource_type=row.resource_type, resource_id=row.resource_id,
-                                    network_source=network_source, first_snapshot_id=snapshot_id,
-                                    last_snapshot_id=snapshot_id, created_at=now, updated_at=now, **fields))
+                new.append(
+                    Resource(
+                        user_id=user_id,
+                        resource_type=row.resource_type,
+                        resource_id=row.resource_id,
+                        network_source=network_source,
+                        first_snapshot_id=snapshot_id,
+                        last_snapshot_id=snapshot_id,
+                        created_at=now,
+                        updated_at=now,
+                        **fields,
+                    )
+                )
                 continue
             pk, digest, was_retired = found
             seen.add(pk)
             if digest == row.content_hash and not was_retired:
                 counts.unchanged += 1
                 continue
-            changed.append(Resource(pk=pk, network_source=network_source, last_snapshot_id=snapshot_id,
-                                    retired_at=None, updated_at=now, **fields))
+            changed.append(
+                Resource(
+                    pk=pk,
+                    network_source=network_source,
+                    last_snapshot_id=snapshot_id,
+                    retired_at=None,
+                    updated_at=now,
+                    **fields,
+                )
+            )
         Resource.objects.bulk_create(new, batch_size=500)
         counts.created += len(new)
         if changed:

@@ -45,14 +45,21 @@ def source_token(name: str) -> str:
 def summary(request):
     data = selectors.summary_for(user=request.user)
     _log(request, "records:summary")
-    return render(request, "records/summary.html", {
-        "s": data, "categories": _category_nav(data.counts), "nav": "summary",
-    })
+    return render(
+        request,
+        "records/summary.html",
+        {
+            "s": data,
+            "categories": _category_nav(data.counts),
+            "nav": "summary",
+        },
+    )
 
 
 def _category_nav(counts: dict[str, int]) -> list[dict]:
-    return [{"slug": slug, "label": label, "count": counts.get(slug, 0)}
-            for slug, label in fhir.CATEGORY_LABELS.items()]
+    return [
+        {"slug": slug, "label": label, "count": counts.get(slug, 0)} for slug, label in fhir.CATEGORY_LABELS.items()
+    ]
 
 
 @require_http_methods(["GET", "POST"])
@@ -73,24 +80,36 @@ def category(request, category: str):
     token = request.GET.get("source", "")
     all_sources = selectors.category_list(user=request.user, category=category, per_page=1).sources if token else []
     source = next((name for name in all_sources if source_token(name) == token), "")
-    listing = selectors.category_list(user=request.user, category=category, q=q, status=status, source=source,
-                                      flag=flag, sort=sort, page=_page_number(request))
+    listing = selectors.category_list(
+        user=request.user,
+        category=category,
+        q=q,
+        status=status,
+        source=source,
+        flag=flag,
+        sort=sort,
+        page=_page_number(request),
+    )
     _log(request, f"records:{category}")
-    return render(request, "records/category.html", {
-        "category": category,
-        "label": fhir.CATEGORY_LABELS[category],
-        "listing": listing,
-        "q": q,
-        "status": status,
-        "status_choices": list(selectors.STATUS_FILTERS.get(category, {})),
-        "sort": sort,
-        "flag": flag,
-        "source": token,
-        "source_choices": [{"token": source_token(n), "name": n} for n in listing.sources],
-        "query_base": _query_without_page(request),
-        "nav": category,
-        "categories": _category_nav({}),
-    })
+    return render(
+        request,
+        "records/category.html",
+        {
+            "category": category,
+            "label": fhir.CATEGORY_LABELS[category],
+            "listing": listing,
+            "q": q,
+            "status": status,
+            "status_choices": list(selectors.STATUS_FILTERS.get(category, {})),
+            "sort": sort,
+            "flag": flag,
+            "source": token,
+            "source_choices": [{"token": source_token(n), "name": n} for n in listing.sources],
+            "query_base": _query_without_page(request),
+            "nav": category,
+            "categories": _category_nav({}),
+        },
+    )
 
 
 def _keep_query(request) -> str:
@@ -111,10 +130,16 @@ def item(request, pk: int):
     detail = selectors.resource_detail(user=request.user, pk=pk)
     resource = detail.item.resource
     _log(request, "records:item", f"resource:{resource.reference}")
-    return render(request, "records/item.html", {
-        "d": detail, "r": resource, "label": fhir.CATEGORY_LABELS.get(resource.category, "Other items"),
-        "nav": resource.category,
-    })
+    return render(
+        request,
+        "records/item.html",
+        {
+            "d": detail,
+            "r": resource,
+            "label": fhir.CATEGORY_LABELS.get(resource.category, "Other items"),
+            "nav": resource.category,
+        },
+    )
 
 
 @require_GET
@@ -126,9 +151,16 @@ def trend(request, pk: int):
         raise Http404 from exc
     _log(request, "records:trend", f"resource:{data.anchor.reference}")
     chart = charts.trend_chart(data.points, data.band)
-    return render(request, "records/trend.html", {
-        "t": data, "chart": chart, "rows": list(reversed(data.points)), "nav": data.anchor.category,
-    })
+    return render(
+        request,
+        "records/trend.html",
+        {
+            "t": data,
+            "chart": chart,
+            "rows": list(reversed(data.points)),
+            "nav": data.anchor.category,
+        },
+    )
 
 
 @require_GET
@@ -151,16 +183,18 @@ def access_history(request):
 @health_data_required
 def downloads(request):
     _log(request, "records:downloads")
-    return render(request, "records/downloads.html", {"nav": "downloads",
-                                                      "last": selectors.snapshot_latest(user=request.user)})
+    return render(
+        request, "records/downloads.html", {"nav": "downloads", "last": selectors.snapshot_latest(user=request.user)}
+    )
 
 
 @require_GET
 @health_data_required
 def download_bundle(request):
     _log(request, "records:download", "bundle.json")
-    response = StreamingHttpResponse(exports.bundle_stream(user_id=request.user.pk),
-                                     content_type="application/fhir+json")
+    response = StreamingHttpResponse(
+        exports.bundle_stream(user_id=request.user.pk), content_type="application/fhir+json"
+    )
     response["Content-Disposition"] = 'attachment; filename="homeport-record.json"'
     return response
 
@@ -193,8 +227,16 @@ def summary_pdf(request):
     return response
 
 
-_SAFE_TYPES = {"application/pdf", "text/plain", "image/png", "image/jpeg", "application/xml", "text/xml",
-               "application/json", "application/fhir+json"}
+_SAFE_TYPES = {
+    "application/pdf",
+    "text/plain",
+    "image/png",
+    "image/jpeg",
+    "application/xml",
+    "text/xml",
+    "application/json",
+    "application/fhir+json",
+}
 
 
 @require_GET
@@ -205,8 +247,9 @@ def document(request, pk: int, index: int):
     raw = resource.raw if isinstance(resource.raw, dict) else {}
     if resource.resource_type == "DocumentReference":
         contents = raw.get("content") if isinstance(raw.get("content"), list) else []
-        attachment = contents[index].get("attachment") if index < len(contents) and isinstance(
-            contents[index], dict) else None
+        attachment = (
+            contents[index].get("attachment") if index < len(contents) and isinstance(contents[index], dict) else None
+        )
     else:
         forms = raw.get("presentedForm") if isinstance(raw.get("presentedForm"), list) else []
         attachment = forms[index] if index < len(forms) else None
@@ -219,8 +262,9 @@ def document(request, pk: int, index: int):
             body = base64.b64decode(attachment["data"], validate=False)
         except (binascii.Error, ValueError) as exc:
             raise Http404 from exc
-        response = HttpResponse(body, content_type=content_type if content_type in _SAFE_TYPES
-                                else "application/octet-stream")
+        response = HttpResponse(
+            body, content_type=content_type if content_type in _SAFE_TYPES else "application/octet-stream"
+        )
         response["Content-Disposition"] = f'attachment; filename="document-{resource.pk}-{index}"'
         return response
     provider_path = getattr(settings, "RECORDS_DOCUMENT_URL_PROVIDER", "")
@@ -229,8 +273,7 @@ def document(request, pk: int, index: int):
         messages.info(request, "This document cannot be downloaded right now. Please try again later.")
         return redirect("records:item", pk=resource.pk)
     try:
-        link = import_string(provider_path)(user_id=request.user.pk, attachment_url=url,
-                                            content_type=content_type)
+        link = import_string(provider_path)(user_id=request.user.pk, attachment_url=url, content_type=content_type)
     except Exception:  # the network is unavailable or refused: tell the person, keep the page
         messages.info(request, "The network could not give us this document right now. Please try again later.")
         return redirect("records:item", pk=resource.pk)

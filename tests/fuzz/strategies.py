@@ -2,8 +2,8 @@
 
 from hypothesis import strategies as st
 
-SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(
-    max_size=40
+SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=40)
 )
 
 json_values = st.recursive(
@@ -13,23 +13,102 @@ json_values = st.recursive(
 )
 
 FHIR_KEYS = [
-    "resourceType", "id", "code", "coding", "system", "display", "text", "value", "valueQuantity",
-    "valueString", "valueCodeableConcept", "valueRange", "valueRatio", "unit", "low", "high", "referenceRange",
-    "interpretation", "effectiveDateTime", "effectivePeriod", "start", "end", "issued", "status", "category",
-    "medicationCodeableConcept", "medicationReference", "reference", "dosage", "reaction", "manifestation",
-    "criticality", "clinicalStatus", "verificationStatus", "name", "given", "family", "contained", "meta",
-    "source", "div", "performer", "author", "recorder", "encounter", "subject", "period", "onsetDateTime",
-    "recordedDate", "type", "class", "content", "attachment", "title", "age", "appliesTo", "vaccineCode",
+    "resourceType",
+    "id",
+    "code",
+    "coding",
+    "system",
+    "display",
+    "text",
+    "value",
+    "valueQuantity",
+    "valueString",
+    "valueCodeableConcept",
+    "valueRange",
+    "valueRatio",
+    "unit",
+    "low",
+    "high",
+    "referenceRange",
+    "interpretation",
+    "effectiveDateTime",
+    "effectivePeriod",
+    "start",
+    "end",
+    "issued",
+    "status",
+    "category",
+    "medicationCodeableConcept",
+    "medicationReference",
+    "reference",
+    "dosage",
+    "reaction",
+    "manifestation",
+    "criticality",
+    "clinicalStatus",
+    "verificationStatus",
+    "name",
+    "given",
+    "family",
+    "contained",
+    "meta",
+    "source",
+    "div",
+    "performer",
+    "author",
+    "recorder",
+    "encounter",
+    "subject",
+    "period",
+    "onsetDateTime",
+    "recordedDate",
+    "type",
+    "class",
+    "content",
+    "attachment",
+    "title",
+    "age",
+    "appliesTo",
+    "vaccineCode",
 ]
-RESOURCE_TYPES = ["Observation", "Condition", "MedicationStatement", "MedicationRequest", "AllergyIntolerance",
-                  "Encounter", "DocumentReference", "Immunization", "Procedure", "DiagnosticReport",
-                  "Organization", "Patient", "Practitioner", "Provenance", "Location", "Nonsense"]
+RESOURCE_TYPES = [
+    "Observation",
+    "Condition",
+    "MedicationStatement",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Encounter",
+    "DocumentReference",
+    "Immunization",
+    "Procedure",
+    "DiagnosticReport",
+    "Organization",
+    "Patient",
+    "Practitioner",
+    "Provenance",
+    "Location",
+    "Nonsense",
+]
 
 fhir_like = st.recursive(
-    SCALARS | st.sampled_from(["http://loinc.org", "http://unitsofmeasure.org", "2024-02-30", "2024",
-                               "2024-03-01T10:00:00+14:00", "<script>alert(1)</script>", "H", "LL", "mg/dL"]),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(FHIR_KEYS) | st.text(max_size=8), children, max_size=6),
+    SCALARS
+    | st.sampled_from(
+        [
+            "http://loinc.org",
+            "http://unitsofmeasure.org",
+            "2024-02-30",
+            "2024",
+            "2024-03-01T10:00:00+14:00",
+            "<script>alert(1)</script>",
+            "H",
+            "LL",
+            "mg/dL",
+        ]
+    ),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(FHIR_KEYS) | st.text(max_size=8), children, max_size=6)
+    ),
     max_leaves=40,
 )
 

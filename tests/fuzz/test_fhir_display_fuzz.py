@@ -21,8 +21,11 @@ def _public_functions():
         if name.startswith("_") or func.__module__ != fhir.__name__:
             continue
         params = list(inspect.signature(func).parameters.values())
-        required = [p for p in params if p.default is inspect.Parameter.empty
-                    and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        required = [
+            p
+            for p in params
+            if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
         # The helpers that take FHIR JSON declare their input as Any (format_number takes a float it made).
         if len(required) == 1 and required[0].annotation in ("Any", typing.Any):
             out.append((name, func))
@@ -31,8 +34,7 @@ def _public_functions():
 
 FUNCTIONS = _public_functions()
 
-_SIMPLE = {"str": str, "bool": bool, "float": float, "int": int, "list": list, "set": set, "tuple": tuple,
-           "dict": dict}
+_SIMPLE = {"str": str, "bool": bool, "float": float, "int": int, "list": list, "set": set, "tuple": tuple, "dict": dict}
 
 
 def _expected_type(func):
@@ -49,8 +51,14 @@ def _expected_type(func):
 
 def test_there_are_helpers_to_fuzz():
     names = {name for name, _ in FUNCTIONS}
-    assert {"concept_name", "resource_name", "describe", "format_fhir_date", "observation_value_text",
-            "narrative_text"} <= names, names
+    assert {
+        "concept_name",
+        "resource_name",
+        "describe",
+        "format_fhir_date",
+        "observation_value_text",
+        "narrative_text",
+    } <= names, names
 
 
 @pytest.mark.parametrize(("name", "func"), FUNCTIONS, ids=[name for name, _ in FUNCTIONS])
@@ -62,8 +70,12 @@ def test_helper_answers_anything(name, func, value):
         assert isinstance(result, kind) or (optional and result is None), (name, type(result))
 
 
-@given(resource=resources, other=anything, sex=st.sampled_from(["", "male", "female", "other"]),
-       age=st.none() | st.floats(allow_nan=True, allow_infinity=True))
+@given(
+    resource=resources,
+    other=anything,
+    sex=st.sampled_from(["", "male", "female", "other"]),
+    age=st.none() | st.floats(allow_nan=True, allow_infinity=True),
+)
 def test_describe_with_a_hostile_resolver(resource, other, sex, age):
     """References resolve to arbitrary JSON (a hostile bundle can point anywhere)."""
 

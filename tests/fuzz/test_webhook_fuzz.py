@@ -20,20 +20,23 @@ metas = st.fixed_dictionaries(
     {},
     optional={
         "messageId": st.text(max_size=220) | json_values,
-        "type": st.sampled_from(["network-query.hie", "ias.identity.verified", "medical.consolidated-data",
-                                 "ping", "", "unknown.type"]) | json_values,
+        "type": st.sampled_from(
+            ["network-query.hie", "ias.identity.verified", "medical.consolidated-data", "ping", "", "unknown.type"]
+        )
+        | json_values,
         "requestId": st.text(max_size=120) | json_values,
         "when": st.sampled_from(["2026-11-01T10:00:00Z", "yesterday", "", "9999-99-99"]) | json_values,
         "data": json_values,
     },
 )
 envelopes = st.fixed_dictionaries(
-    {}, optional={"meta": metas | json_values, "payload": json_values, "patients": json_values,
-                  "ping": json_values}
+    {}, optional={"meta": metas | json_values, "payload": json_values, "patients": json_values, "ping": json_values}
 )
 # The stdlib encoder writes what a hostile sender might: huge integers, NaN and Infinity.
-bodies = st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()) | envelopes.map(
-    lambda e: json.dumps(e).encode()
+bodies = (
+    st.binary(max_size=300)
+    | json_values.map(lambda v: json.dumps(v).encode())
+    | envelopes.map(lambda e: json.dumps(e).encode())
 )
 
 

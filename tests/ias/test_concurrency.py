@@ -71,14 +71,10 @@ def test_same_event_processed_concurrently_has_one_effect(mfa_user, network, mon
 def test_two_source_events_for_one_query_concurrently_both_land(mfa_user, network, monkeypatch, no_enqueue):
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    query = services.network_query_start(
-        user=mfa_user, sources=SourceChoice(hie=True, pharmacy=True, lab=False)
-    )
+    query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=True, lab=False))
     monkeypatch.setattr("ias.services.records_ingest_from_url", lambda **kw: None)
     events = [
-        store(
-            source_event(s, patient_id="pat_1", request_id=query.request_id, when=f"2026-01-01T10:00:0{i}Z")
-        )
+        store(source_event(s, patient_id="pat_1", request_id=query.request_id, when=f"2026-01-01T10:00:0{i}Z"))
         for i, s in enumerate(("hie", "pharmacy"))
     ]
     pending = list(events)

@@ -32,9 +32,7 @@ def portal_on_live_server(live_server, settings):
     }
 
 
-def test_whole_journey_in_a_browser(
-    browser, live_server, portal_on_live_server, start_worker, screenshot_dir
-):
+def test_whole_journey_in_a_browser(browser, live_server, portal_on_live_server, start_worker, screenshot_dir):
     worker = start_worker(portal_on_live_server)
     page = browser
     base = live_server.url

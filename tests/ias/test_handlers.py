@@ -91,9 +91,7 @@ def test_a_late_failure_does_not_undo_a_verified_identity(user, no_enqueue):
 def test_source_completed_ingests_the_linked_bundle(mfa_user, network, ingested, no_enqueue):
     verified(mfa_user, "pat_1")
     query = start_query(mfa_user, network)
-    event = deliver(
-        source_event("hie", patient_id="pat_1", request_id=query.request_id, url="https://b.test/1")
-    )
+    event = deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id, url="https://b.test/1"))
     assert event.status == WebhookEvent.Status.PROCESSED
     assert ingested.calls == [
         {
@@ -113,11 +111,7 @@ def test_all_sources_done_completes_the_query(mfa_user, network, ingested, no_en
     verified(mfa_user, "pat_1")
     query = start_query(mfa_user, network)
     for i, source in enumerate(["hie", "pharmacy", "lab"]):
-        deliver(
-            source_event(
-                source, patient_id="pat_1", request_id=query.request_id, when=f"2026-01-01T10:00:0{i}Z"
-            )
-        )
+        deliver(source_event(source, patient_id="pat_1", request_id=query.request_id, when=f"2026-01-01T10:00:0{i}Z"))
     query.refresh_from_db()
     assert query.status == NetworkQuery.Status.COMPLETED
     assert len(ingested.calls) == 3
@@ -208,16 +202,12 @@ def test_source_webhook_before_the_query_response_is_merged(mfa_user, network, i
     assert (hie.status, hie.records) == ("completed", "fetched")  # the late "processing" did not undo it
 
 
-def test_metadata_ref_finds_the_query_when_request_id_is_not_stored_yet(
-    mfa_user, network, ingested, no_enqueue
-):
+def test_metadata_ref_finds_the_query_when_request_id_is_not_stored_yet(mfa_user, network, ingested, no_enqueue):
     verified(mfa_user, "pat_1")
     query = start_query(mfa_user, network, sources=("hie",))
     NetworkQuery.objects.filter(pk=query.pk).update(request_id=None)
     deliver(
-        source_event(
-            "hie", patient_id="pat_1", request_id="req_new", data={"homeportQueryId": str(query.public_id)}
-        )
+        source_event("hie", patient_id="pat_1", request_id="req_new", data={"homeportQueryId": str(query.public_id)})
     )
     query.refresh_from_db()
     assert query.request_id == "req_new"
@@ -294,15 +284,11 @@ def test_expired_link_starts_a_consolidated_query_and_finishes_from_its_webhook(
     assert consolidated.status == "completed"
 
 
-def test_consolidated_data_for_an_old_query_does_not_replace_newer_records(
-    mfa_user, network, ingested, no_enqueue
-):
+def test_consolidated_data_for_an_old_query_does_not_replace_newer_records(mfa_user, network, ingested, no_enqueue):
     verified(mfa_user, "pat_1")
     query = start_query(mfa_user, network, sources=("hie",))
     deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id, when="2026-01-02T00:00:00Z"))
-    event = deliver(
-        consolidated_event(patient_id="pat_1", request_id="cq_from_last_year", when="2025-01-01T00:00:00Z")
-    )
+    event = deliver(consolidated_event(patient_id="pat_1", request_id="cq_from_last_year", when="2025-01-01T00:00:00Z"))
     assert event.status == "processed"
     assert [c["network_source"] for c in ingested.calls] == ["hie"]
     assert NetworkQuery.objects.get(request_id="cq_from_last_year").status == "completed"
@@ -332,9 +318,7 @@ def test_transient_download_error_is_retried_then_succeeds(mfa_user, network, in
     assert len(ingested.calls) == 1
 
 
-def test_permanent_download_error_marks_records_failed_but_event_processed(
-    mfa_user, network, ingested, no_enqueue
-):
+def test_permanent_download_error_marks_records_failed_but_event_processed(mfa_user, network, ingested, no_enqueue):
     verified(mfa_user, "pat_1")
     query = start_query(mfa_user, network, sources=("hie",))
     ingested.fail = [BundleDownloadError("not a bundle", transient=False)]
@@ -401,9 +385,7 @@ def test_document_events_are_noted(user, no_enqueue, event_type):
     event = deliver(
         envelope(
             event_type,
-            patients=[
-                {"patientId": "pat_1", "status": "completed", "documents": [{"id": "d1"}, {"id": "d2"}]}
-            ],
+            patients=[{"patientId": "pat_1", "status": "completed", "documents": [{"id": "d1"}, {"id": "d2"}]}],
         )
     )
     assert event.status == "processed"

@@ -75,10 +75,7 @@ def test_details_create_the_patient_once_then_update_it(client_mfa, mfa_user, ne
     assert sent[3]["genderAtBirth"] == "F"
     client_mfa.post(reverse("ias:demographics"), {**DETAILS, "city": "Cambridge"})
     assert len(network.calls_to("POST", "/medical/v1/patient")) == 1
-    assert (
-        network.calls_to("PUT", f"/medical/v1/patient/{link.patient_id}")[0][3]["address"][0]["city"]
-        == "Cambridge"
-    )
+    assert network.calls_to("PUT", f"/medical/v1/patient/{link.patient_id}")[0][3]["address"][0]["city"] == "Cambridge"
     assert client_mfa.get(reverse("ias:demographics")).context["form"].initial["city"] == "Cambridge"
 
 
@@ -86,9 +83,7 @@ def test_network_refusal_of_details_is_shown_on_the_form(client_mfa, mfa_user, n
     import httpx
 
     consented(mfa_user)
-    network.on(
-        "POST", "/medical/v1/patient", httpx.Response(400, json={"status": 400, "detail": "dob is not valid"})
-    )
+    network.on("POST", "/medical/v1/patient", httpx.Response(400, json={"status": 400, "detail": "dob is not valid"}))
     response = client_mfa.post(reverse("ias:demographics"), DETAILS)
     assert response.status_code == 200
     assert b"dob is not valid" in response.content
@@ -103,9 +98,7 @@ def test_network_down_on_details_says_try_again(client_mfa, mfa_user, network):
     assert b"could not be reached" in response.content
 
 
-def test_identity_redirects_to_the_session_then_waits_for_the_webhook(
-    client_mfa, mfa_user, network, no_enqueue
-):
+def test_identity_redirects_to_the_session_then_waits_for_the_webhook(client_mfa, mfa_user, network, no_enqueue):
     linked(mfa_user, "pat_1")
     response = client_mfa.post(reverse("ias:identity"))
     verification = IdentityVerification.objects.get(user=mfa_user)
@@ -173,9 +166,7 @@ def test_identity_poll_finishes_from_the_network_answer(mfa_user, network):
 def test_aal2_round_trip_then_sources_then_progress(client_mfa, mfa_user, network, no_enqueue):
     verified(mfa_user, "pat_1")
     network.query_sources = ["hie", "lab"]
-    network.query_errors = [
-        {"source": "pharmacy", "httpStatus": 403, "message": "not enabled", "timestamp": "x"}
-    ]
+    network.query_errors = [{"source": "pharmacy", "httpStatus": 403, "message": "not enabled", "timestamp": "x"}]
     response = client_mfa.post(reverse("ias:aal2"))
     challenge = Aal2Challenge.objects.get(user=mfa_user)
     assert response["Location"] == challenge.challenge_url
@@ -317,9 +308,7 @@ def test_next_url_at_every_step_and_returning_person_repeats_only_aal2(mfa_user,
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:aal2")
     aal2_passed(mfa_user)
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:sources")
-    query = services.network_query_start(
-        user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False)
-    )
+    query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:progress", args=[query.public_id])
     deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id, url=""))
     assert selectors.journey_next_url(user=mfa_user) == reverse("records:summary")

@@ -14,9 +14,7 @@ from ias.metriport import (
 
 
 def make_client(handler):
-    return MetriportClient(
-        base_url="https://network.test/", api_key="k-123", transport=httpx.MockTransport(handler)
-    )
+    return MetriportClient(base_url="https://network.test/", api_key="k-123", transport=httpx.MockTransport(handler))
 
 
 def problem(status, name="Bad", detail="zip must have 5 digits", headers=None):
@@ -55,9 +53,7 @@ def test_network_query_sends_ias_purpose_aal2_header_and_sources():
         seen["params"] = dict(request.url.params)
         seen["aal2"] = request.headers.get("x-aal2-session")
         seen["body"] = json.loads(request.content)
-        return httpx.Response(
-            200, json={"requestId": "req_1", "status": "processing", "sources": [], "errors": []}
-        )
+        return httpx.Response(200, json={"requestId": "req_1", "status": "processing", "sources": [], "errors": []})
 
     with make_client(handler) as c:
         out = c.network_query_start(

@@ -44,9 +44,7 @@ def test_leased_and_finished_events_are_left_alone(no_enqueue):
 def test_quiet_query_is_polled_and_finished_from_the_poll(mfa_user, network, no_enqueue):
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    query = services.network_query_start(
-        user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=True)
-    )
+    query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=True))
     age(NetworkQuery, 600, last_activity_at=True)
     assert sweeper.sweep_run()["polled"] == 1
     assert no_enqueue == [("ias.query_poll", {"query_id": query.pk})]
@@ -75,9 +73,7 @@ def test_quiet_query_is_polled_and_finished_from_the_poll(mfa_user, network, no_
 def test_hung_query_times_out_into_a_visible_state(mfa_user, network, no_enqueue, settings):
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    query = services.network_query_start(
-        user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False)
-    )
+    query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
     age(NetworkQuery, settings.IAS_QUERY_TIMEOUT_SECONDS + 60, created_at=True)
     assert sweeper.sweep_run()["timed_out"] == 1
     query.refresh_from_db()

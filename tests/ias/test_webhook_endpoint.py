@@ -35,9 +35,7 @@ def test_valid_event_is_stored_encrypted_and_enqueued_after_commit(
     assert no_enqueue == [("ias.event_process", {"event_id": event.pk})]
 
 
-def test_duplicate_message_id_is_acknowledged_and_does_nothing(
-    client, no_enqueue, django_capture_on_commit_callbacks
-):
+def test_duplicate_message_id_is_acknowledged_and_does_nothing(client, no_enqueue, django_capture_on_commit_callbacks):
     body = source_event("lab", patient_id="pat_1", request_id="req_1", message_id="same")
     with django_capture_on_commit_callbacks(execute=True):
         first = post_webhook(client, body)
@@ -146,9 +144,7 @@ def test_endpoint_needs_no_csrf_token(no_enqueue):
     assert post_webhook(strict, envelope("network-query.hie")).status_code == 200
 
 
-def test_broker_down_still_acknowledges_and_keeps_the_event(
-    client, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_broker_down_still_acknowledges_and_keeps_the_event(client, monkeypatch, django_capture_on_commit_callbacks):
     def broken(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
 

@@ -55,14 +55,21 @@ def _give_the_person_everything(user, tmp_path):
 
     snapshot = ingest_for(user_id=user.pk, bundle=person_bundle(label="Delete-Me"), tmp_path=tmp_path)
     NetworkPatient.objects.create(
-        user=user, patient_id="np-delete-me", facility_id="fac_1",
+        user=user,
+        patient_id="np-delete-me",
+        facility_id="fac_1",
         demographics_encrypted=encrypt_text(json.dumps({"firstName": "Mia"})),
     )
     IdentityVerification.objects.create(user=user, session_id="idv-1", status="verified", proofed_identity_id="pid-1")
     Aal2Challenge.objects.create(user=user, challenge_id="aal-1", proofed_identity_id="pid-1")
     NetworkQuery.objects.create(user=user, request_id="req-delete-me")
-    WebhookEvent.objects.create(message_id="m-1", event_type="network-query.hie", request_id="req-delete-me",
-                                network_patient_id="np-delete-me", body_encrypted=b"x")
+    WebhookEvent.objects.create(
+        message_id="m-1",
+        event_type="network-query.hie",
+        request_id="req-delete-me",
+        network_patient_id="np-delete-me",
+        body_encrypted=b"x",
+    )
     consent_record(user=user, notice_version=settings.PRIVACY_NOTICE_VERSION, ip="203.0.113.1")
     AccessLogEntry.objects.create(subject=user, actor=user, action="view", target="records:summary")
     return snapshot
@@ -106,7 +113,14 @@ def test_wrong_confirmation_deletes_nothing(client_mfa, mfa_user, reauth, typed)
 
 @pytest.mark.parametrize("typed", ["DELETE", "MIA.MFA@example.com"])
 def test_delete_removes_everything_and_keeps_an_audit_row(
-    client_mfa, mfa_user, other_user, reauth, tmp_path, network, django_capture_on_commit_callbacks, typed,
+    client_mfa,
+    mfa_user,
+    other_user,
+    reauth,
+    tmp_path,
+    network,
+    django_capture_on_commit_callbacks,
+    typed,
     eager_celery,
 ):
     from accounts.storage import private_storage
@@ -197,8 +211,9 @@ def test_failed_network_delete_is_retried_never_forgotten(
     assert deletion.last_error
 
     sent = []
-    monkeypatch.setattr(tasks.patient_delete_at_network, "apply_async",
-                        lambda kwargs=None, **options: sent.append(kwargs))
+    monkeypatch.setattr(
+        tasks.patient_delete_at_network, "apply_async", lambda kwargs=None, **options: sent.append(kwargs)
+    )
     assert sweeper.sweep_run()["deletions"] == 1
     assert sent == [{"deletion_id": deletion.pk}]
 

@@ -103,7 +103,9 @@ def test_export_includes_demographics_sent_and_query_history(client_mfa, mfa_use
     from ias.models import NetworkPatient, NetworkQuery
 
     NetworkPatient.objects.create(
-        user=mfa_user, patient_id="np-123", facility_id="fac",
+        user=mfa_user,
+        patient_id="np-123",
+        facility_id="fac",
         demographics_encrypted=encrypt_text(json.dumps({"firstName": "Mia", "dob": "1980-01-01"})),
     )
     NetworkQuery.objects.create(user=mfa_user, request_id="req-9", status=NetworkQuery.Status.COMPLETED)

@@ -41,9 +41,7 @@ def test_hsts_and_secure_cookies_in_production(client, settings, user, password)
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
     csrf_cookie = response.cookies["csrftoken"]
     assert csrf_cookie["secure"] and csrf_cookie["httponly"] and csrf_cookie["samesite"] == "Lax"
-    response = client.post(
-        "/accounts/login/", {"login": user.email, "password": password}, secure=True
-    )
+    response = client.post("/accounts/login/", {"login": user.email, "password": password}, secure=True)
     session_cookie = response.cookies["sessionid"]
     assert session_cookie["secure"] and session_cookie["httponly"] and session_cookie["samesite"] == "Lax"
 

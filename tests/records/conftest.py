@@ -15,8 +15,9 @@ def ingest_bundle(user, bundle: dict, *, network_source: str = "hie", request_id
     with tempfile.NamedTemporaryFile(suffix=".json") as handle:
         handle.write(orjson.dumps(bundle))
         handle.flush()
-        return snapshot_ingest_file(user_id=user.pk, path=handle.name, network_source=network_source,
-                                    request_id=request_id)
+        return snapshot_ingest_file(
+            user_id=user.pk, path=handle.name, network_source=network_source, request_id=request_id
+        )
 
 
 def load_fixture(name: str) -> dict:

@@ -19,11 +19,20 @@ def test_summary_and_trend_in_a_browser(browser, live_server, screenshot_dir, re
     browser.screenshot(path=str(screenshot_dir / "records-summary.png"), full_page=True)
     from django.db.models import Count
 
-    busiest_code = (Resource.objects.filter(user=record_owner, category="labs", value_num__isnull=False,
-                                            is_primary=True)
-                    .values("code", "value_unit").annotate(n=Count("id")).order_by("-n", "code").first())
-    busiest = (Resource.objects.filter(user=record_owner, is_primary=True, code=busiest_code["code"],
-                                       value_unit=busiest_code["value_unit"]).order_by("-clinical_date").first())
+    busiest_code = (
+        Resource.objects.filter(user=record_owner, category="labs", value_num__isnull=False, is_primary=True)
+        .values("code", "value_unit")
+        .annotate(n=Count("id"))
+        .order_by("-n", "code")
+        .first()
+    )
+    busiest = (
+        Resource.objects.filter(
+            user=record_owner, is_primary=True, code=busiest_code["code"], value_unit=busiest_code["value_unit"]
+        )
+        .order_by("-clinical_date")
+        .first()
+    )
     browser.goto(f"{live_server.url}/records/item/{busiest.pk}/trend/")
     assert browser.locator("svg.chart").is_visible()
     assert browser.locator("table.table tbody tr").count() >= 1

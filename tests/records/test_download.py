@@ -14,13 +14,18 @@ from records.errors import BundleDownloadError, BundleLinkExpired
 from records.models import Resource, Snapshot
 from records.services import snapshot_ingest_from_url
 
-BUNDLE = orjson.dumps({"resourceType": "Bundle", "entry": [
-    {"resource": {"resourceType": "Condition", "id": "c1", "code": {"text": "Asthma"}}}]})
+BUNDLE = orjson.dumps(
+    {
+        "resourceType": "Bundle",
+        "entry": [{"resource": {"resourceType": "Condition", "id": "c1", "code": {"text": "Asthma"}}}],
+    }
+)
 
 
 def _transport(status=200, body=BUNDLE, headers=None):
     def handler(request):
         return httpx.Response(status, stream=httpx.ByteStream(body), headers=headers or {})
+
     return httpx.MockTransport(handler)
 
 
@@ -49,15 +54,24 @@ def test_https_allow_listed_host(public_dns):
 
 
 def test_gzip_is_decompressed(public_dns):
-    result = download.bundle_download(url="https://x.s3.amazonaws.com/b.json.gz",
-                                      transport=_transport(body=gzip.compress(BUNDLE)))
+    result = download.bundle_download(
+        url="https://x.s3.amazonaws.com/b.json.gz", transport=_transport(body=gzip.compress(BUNDLE))
+    )
     assert _read(result) == BUNDLE
 
 
-@pytest.mark.parametrize("url", [
-    "https://evil.example.com/b.json", "http://files.example.org/b.json", "ftp://files.example.org/b",
-    "https://user:pw@files.example.org/b", "http://10.0.0.1/b", "not a url", "https://files.example.org:99999/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example.com/b.json",
+        "http://files.example.org/b.json",
+        "ftp://files.example.org/b",
+        "https://user:pw@files.example.org/b",
+        "http://10.0.0.1/b",
+        "not a url",
+        "https://files.example.org:99999/",
+    ],
+)
 def test_refused_links(url, public_dns):
     with pytest.raises(BundleDownloadError) as caught:
         download.bundle_download(url=url, transport=_transport())
@@ -88,17 +102,18 @@ def test_forbidden_or_gone_means_expired(status, public_dns):
 def test_expired_signature_is_not_even_requested(public_dns):
     def handler(request):
         raise AssertionError("must not be requested")
+
     url = "https://x.s3.amazonaws.com/b?X-Amz-Date=20200101T000000Z&X-Amz-Expires=180&X-Amz-Signature=abc"
     with pytest.raises(BundleLinkExpired):
         download.bundle_download(url=url, transport=httpx.MockTransport(handler))
 
 
-@pytest.mark.parametrize(("status", "transient"), [(302, False), (404, False), (500, True), (503, True),
-                                                   (429, True)])
+@pytest.mark.parametrize(("status", "transient"), [(302, False), (404, False), (500, True), (503, True), (429, True)])
 def test_other_statuses(status, transient, public_dns):
     with pytest.raises(BundleDownloadError) as caught:
-        download.bundle_download(url="https://files.example.org/b",
-                                 transport=_transport(status=status, headers={"location": "https://x/"}))
+        download.bundle_download(
+            url="https://files.example.org/b", transport=_transport(status=status, headers={"location": "https://x/"})
+        )
     assert caught.value.transient is transient
     assert not isinstance(caught.value, BundleLinkExpired)
 
@@ -118,6 +133,7 @@ def test_size_caps_and_gzip_bomb(settings, public_dns):
 def test_timeouts_are_transient(public_dns):
     def handler(request):
         raise httpx.ReadTimeout("slow", request=request)
+
     with pytest.raises(BundleDownloadError) as caught:
         download.bundle_download(url="https://files.example.org/b", transport=httpx.MockTransport(handler))
     assert caught.value.transient
@@ -158,8 +174,11 @@ def server():
 
 @pytest.mark.django_db
 def test_ingest_from_url_over_real_http_is_idempotent(user, server, private_storage_dir):
-    _Handler.routes = {"/ok": (200, gzip.compress(BUNDLE), {"content-type": "application/gzip"}),
-                       "/gone": (410, b"", {}), "/moved": (301, b"", {"location": "/ok"})}
+    _Handler.routes = {
+        "/ok": (200, gzip.compress(BUNDLE), {"content-type": "application/gzip"}),
+        "/gone": (410, b"", {}),
+        "/moved": (301, b"", {"location": "/ok"}),
+    }
     first = snapshot_ingest_from_url(user_id=user.pk, url=f"{server}/ok", network_source="hie", request_id="r1")
     assert first.resource_count == 1 and first.download_ms >= 0
     _Handler.routes["/ok"] = (500, b"", {})
@@ -168,9 +187,10 @@ def test_ingest_from_url_over_real_http_is_idempotent(user, server, private_stor
     with pytest.raises(BundleLinkExpired):
         snapshot_ingest_from_url(user_id=user.pk, url=f"{server}/gone", network_source="lab", request_id="r1")
     with pytest.raises(BundleDownloadError):
-        snapshot_ingest_from_url(user_id=user.pk, url=f"{server}/moved", network_source="pharmacy",
-                                 request_id="r1")
+        snapshot_ingest_from_url(user_id=user.pk, url=f"{server}/moved", network_source="pharmacy", request_id="r1")
     assert Resource.objects.filter(user=user).count() == 1
     assert Snapshot.objects.filter(user=user, status=Snapshot.STATUS_FAILED).count() == 2
     assert set(Snapshot.objects.filter(status="failed").values_list("failure_reason", flat=True)) == {
-        "answered 410", "redirect refused"}
+        "answered 410",
+        "redirect refused",
+    }

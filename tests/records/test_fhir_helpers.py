@@ -11,28 +11,45 @@ from records import fhir
 L, S, RX, ICD = fhir.LOINC, fhir.SNOMED, fhir.RXNORM, fhir.ICD10CM
 
 
-@pytest.mark.parametrize(("concept", "name"), [
-    ({"text": "Sugar diabetes", "coding": [{"system": S, "code": "1", "display": "Diabetes"}]}, "Sugar diabetes"),
-    ({"text": "  ", "coding": [{"system": "urn:x", "display": "Local"}, {"system": S, "code": "1",
-                                                                        "display": "Diabetes"}]}, "Diabetes"),
-    ({"coding": [{"system": ICD, "code": "E11", "display": "T2DM"}, {"system": L, "code": "x",
-                                                                    "display": "Loinc one"}]}, "Loinc one"),
-    ({"coding": [{"system": "urn:x", "display": "Local only"}]}, "Local only"),
-    ({"coding": [{"system": ICD, "code": "E11.9"}]}, "ICD-10-CM E11.9"),
-    ({"coding": [{"code": "ABC"}]}, "ABC"),
-    ({"coding": "not a list"}, ""),
-    ({"coding": [None, 5, {"display": 7}]}, ""),
-    ("text", ""),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    ("concept", "name"),
+    [
+        ({"text": "Sugar diabetes", "coding": [{"system": S, "code": "1", "display": "Diabetes"}]}, "Sugar diabetes"),
+        (
+            {
+                "text": "  ",
+                "coding": [{"system": "urn:x", "display": "Local"}, {"system": S, "code": "1", "display": "Diabetes"}],
+            },
+            "Diabetes",
+        ),
+        (
+            {
+                "coding": [
+                    {"system": ICD, "code": "E11", "display": "T2DM"},
+                    {"system": L, "code": "x", "display": "Loinc one"},
+                ]
+            },
+            "Loinc one",
+        ),
+        ({"coding": [{"system": "urn:x", "display": "Local only"}]}, "Local only"),
+        ({"coding": [{"system": ICD, "code": "E11.9"}]}, "ICD-10-CM E11.9"),
+        ({"coding": [{"code": "ABC"}]}, "ABC"),
+        ({"coding": "not a list"}, ""),
+        ({"coding": [None, 5, {"display": 7}]}, ""),
+        ("text", ""),
+        (None, ""),
+    ],
+)
 def test_concept_name(concept, name):
     assert fhir.concept_name(concept) == name
 
 
 def test_medication_reference_resolved_contained_then_bundle():
-    contained = {"resourceType": "MedicationStatement", "contained": [
-        {"resourceType": "Medication", "id": "m", "code": {"text": "Lisinopril"}}],
-        "medicationReference": {"reference": "#m"}}
+    contained = {
+        "resourceType": "MedicationStatement",
+        "contained": [{"resourceType": "Medication", "id": "m", "code": {"text": "Lisinopril"}}],
+        "medicationReference": {"reference": "#m"},
+    }
     assert fhir.medication_name(contained) == "Lisinopril"
     bundled = {"medicationReference": {"reference": "Medication/1", "display": "fallback"}}
     assert fhir.medication_name(bundled) == "fallback"
@@ -45,29 +62,44 @@ def test_medication_reference_resolved_contained_then_bundle():
     assert fhir.medication_name(bundled, resolve=broken) == "fallback"
 
 
-@pytest.mark.parametrize(("resource", "text"), [
-    ({"resourceType": "Observation", "effectiveDateTime": "2020-01-02", "issued": "2020-01-05T00:00:00Z"},
-     "2020-01-02"),
-    ({"resourceType": "Observation", "effectivePeriod": {"start": "2020-02"}}, "2020-02"),
-    ({"resourceType": "Observation", "issued": "2020-01-05T00:00:00Z", "meta": {"lastUpdated": "2024-01-01"}},
-     "2020-01-05T00:00:00Z"),
-    ({"resourceType": "Condition", "onsetDateTime": "2019", "recordedDate": "2020-01-01"}, "2019"),
-    ({"resourceType": "Condition", "onsetString": "childhood", "recordedDate": "2020-01-01"}, "2020-01-01"),
-    ({"resourceType": "Procedure", "performedPeriod": {"start": "2010-07-20"}}, "2010-07-20"),
-    ({"resourceType": "Immunization", "occurrenceDateTime": "2021-04"}, "2021-04"),
-    ({"resourceType": "MedicationRequest", "authoredOn": "2023-03-14"}, "2023-03-14"),
-    ({"resourceType": "Encounter", "period": {"start": "2023-03-14T09:30:00-05:00"}}, "2023-03-14T09:30:00-05:00"),
-    ({"resourceType": "DocumentReference", "context": {"period": {"start": "2022-05-05"}}}, "2022-05-05"),
-    ({"resourceType": "AllergyIntolerance", "recordedDate": "2015-06-01"}, "2015-06-01"),
-])
+@pytest.mark.parametrize(
+    ("resource", "text"),
+    [
+        (
+            {"resourceType": "Observation", "effectiveDateTime": "2020-01-02", "issued": "2020-01-05T00:00:00Z"},
+            "2020-01-02",
+        ),
+        ({"resourceType": "Observation", "effectivePeriod": {"start": "2020-02"}}, "2020-02"),
+        (
+            {"resourceType": "Observation", "issued": "2020-01-05T00:00:00Z", "meta": {"lastUpdated": "2024-01-01"}},
+            "2020-01-05T00:00:00Z",
+        ),
+        ({"resourceType": "Condition", "onsetDateTime": "2019", "recordedDate": "2020-01-01"}, "2019"),
+        ({"resourceType": "Condition", "onsetString": "childhood", "recordedDate": "2020-01-01"}, "2020-01-01"),
+        ({"resourceType": "Procedure", "performedPeriod": {"start": "2010-07-20"}}, "2010-07-20"),
+        ({"resourceType": "Immunization", "occurrenceDateTime": "2021-04"}, "2021-04"),
+        ({"resourceType": "MedicationRequest", "authoredOn": "2023-03-14"}, "2023-03-14"),
+        ({"resourceType": "Encounter", "period": {"start": "2023-03-14T09:30:00-05:00"}}, "2023-03-14T09:30:00-05:00"),
+        ({"resourceType": "DocumentReference", "context": {"period": {"start": "2022-05-05"}}}, "2022-05-05"),
+        ({"resourceType": "AllergyIntolerance", "recordedDate": "2015-06-01"}, "2015-06-01"),
+    ],
+)
 def test_clinical_date_per_type(resource, text):
     assert fhir.clinical_date(resource).text == text
 
 
 def test_clinical_date_never_uses_last_updated_and_rejects_garbage():
     assert fhir.clinical_date({"resourceType": "Observation", "meta": {"lastUpdated": "2024-01-01"}}) is None
-    for bad in ("2020-13-01", "2020-02-30", "yesterday", "", None, 2020, "2020-01-01T25:00:00Z",
-                "2020-01-01T10:00:00+99:00"):
+    for bad in (
+        "2020-13-01",
+        "2020-02-30",
+        "yesterday",
+        "",
+        None,
+        2020,
+        "2020-01-01T25:00:00Z",
+        "2020-01-01T10:00:00+99:00",
+    ):
         assert fhir.parse_fhir_date(bad) is None
 
 
@@ -92,19 +124,29 @@ def test_quantities_with_ucum_units():
 
 
 def _obs(value, unit="mmol/L", ranges=(), interpretation=None, **extra):
-    obs = {"resourceType": "Observation", "valueQuantity": {"value": value, "unit": unit, "code": unit,
-                                                            "system": fhir.UCUM}, "referenceRange": list(ranges)}
+    obs = {
+        "resourceType": "Observation",
+        "valueQuantity": {"value": value, "unit": unit, "code": unit, "system": fhir.UCUM},
+        "referenceRange": list(ranges),
+    }
     if interpretation:
         obs["interpretation"] = [{"coding": [{"code": interpretation}]}]
     obs.update(extra)
     return obs
 
 
-@pytest.mark.parametrize(("code", "label", "tone"), [
-    ("H", "High", "warn"), ("L", "Low", "warn"), ("HH", "Critically high", "bad"),
-    ("LL", "Critically low", "bad"), ("A", "Abnormal", "warn"), ("AA", "Critically abnormal", "bad"),
-    ("N", "Normal", "ok"),
-])
+@pytest.mark.parametrize(
+    ("code", "label", "tone"),
+    [
+        ("H", "High", "warn"),
+        ("L", "Low", "warn"),
+        ("HH", "Critically high", "bad"),
+        ("LL", "Critically low", "bad"),
+        ("A", "Abnormal", "warn"),
+        ("AA", "Critically abnormal", "bad"),
+        ("N", "Normal", "ok"),
+    ],
+)
 def test_interpretation_flags_win(code, label, tone):
     flag = fhir.interpretation_flag(_obs(4.0, ranges=[{"text": "3.5-5.0 mmol/L"}], interpretation=code))
     assert (flag.code, flag.label, flag.tone, flag.computed) == (code, label, tone, False)
@@ -148,17 +190,25 @@ def test_numeric_value_string():
 
 def test_several_ranges_apply_to_and_age():
     ranges = [
-        {"low": {"value": 13.5, "code": "g/dL"}, "high": {"value": 17.5, "code": "g/dL"},
-         "appliesTo": [{"text": "Male"}]},
-        {"low": {"value": 12.0, "code": "g/dL"}, "high": {"value": 15.5, "code": "g/dL"},
-         "appliesTo": [{"text": "Female"}]},
+        {
+            "low": {"value": 13.5, "code": "g/dL"},
+            "high": {"value": 17.5, "code": "g/dL"},
+            "appliesTo": [{"text": "Male"}],
+        },
+        {
+            "low": {"value": 12.0, "code": "g/dL"},
+            "high": {"value": 15.5, "code": "g/dL"},
+            "appliesTo": [{"text": "Female"}],
+        },
     ]
     obs = _obs(13.0, unit="g/dL", ranges=ranges)
     assert fhir.interpretation_flag(obs) is None  # sex unknown: no guess
     assert fhir.interpretation_flag(obs, sex="male").code == "L"
     assert fhir.interpretation_flag(obs, sex="female").code == "N"
-    aged = [{"high": {"value": 10, "code": "u"}, "age": {"low": {"value": 0}, "high": {"value": 17}}},
-            {"high": {"value": 20, "code": "u"}, "age": {"low": {"value": 18}}}]
+    aged = [
+        {"high": {"value": 10, "code": "u"}, "age": {"low": {"value": 0}, "high": {"value": 17}}},
+        {"high": {"value": 20, "code": "u"}, "age": {"low": {"value": 18}}},
+    ]
     assert fhir.interpretation_flag(_obs(15, unit="u", ranges=aged), age_years=40).code == "N"
     assert fhir.interpretation_flag(_obs(15, unit="u", ranges=aged), age_years=10).code == "H"
     assert fhir.interpretation_flag(_obs(15, unit="u", ranges=aged)) is None
@@ -167,29 +217,47 @@ def test_several_ranges_apply_to_and_age():
 
 
 def test_blood_pressure_and_other_values():
-    bp = {"resourceType": "Observation", "component": [
-        {"code": {"coding": [{"system": L, "code": "8480-6"}]}, "valueQuantity": {"value": 120, "code": "mm[Hg]"}},
-        {"code": {"coding": [{"system": L, "code": "8462-4"}]}, "valueQuantity": {"value": 80, "code": "mm[Hg]"}},
-    ]}
+    bp = {
+        "resourceType": "Observation",
+        "component": [
+            {"code": {"coding": [{"system": L, "code": "8480-6"}]}, "valueQuantity": {"value": 120, "code": "mm[Hg]"}},
+            {"code": {"coding": [{"system": L, "code": "8462-4"}]}, "valueQuantity": {"value": 80, "code": "mm[Hg]"}},
+        ],
+    }
     assert fhir.observation_value_text(bp) == "120/80 mmHg"
     assert fhir.value_text({"valueBoolean": False}) == "No"
     assert fhir.value_text({"valueCodeableConcept": {"text": "Positive"}}) == "Positive"
     assert fhir.value_text({"dataAbsentReason": {"text": "Not performed"}}) == "Not available (not performed)"
 
 
-@pytest.mark.parametrize(("resource", "words"), [
-    ({"resourceType": "Condition", "clinicalStatus": {"coding": [{"code": "active"}]}}, "Active"),
-    ({"resourceType": "Condition", "clinicalStatus": {"coding": [{"code": "active"}]},
-      "verificationStatus": {"coding": [{"code": "refuted"}]}}, "Ruled out"),
-    ({"resourceType": "Condition", "clinicalStatus": {"coding": [{"code": "remission"}]},
-      "verificationStatus": {"coding": [{"code": "provisional"}]}}, "In remission (provisional)"),
-    ({"resourceType": "MedicationRequest", "status": "on-hold"}, "On hold"),
-    ({"resourceType": "Observation", "status": "entered-in-error"}, "Entered in error"),
-    ({"resourceType": "Procedure", "status": "not-done"}, "Not done"),
-    ({"resourceType": "Encounter", "status": "finished"}, "Finished"),
-    ({"resourceType": "Observation", "status": "weird-new-code"}, "Weird new code"),
-    ({"resourceType": "Observation", "status": 5}, ""),
-])
+@pytest.mark.parametrize(
+    ("resource", "words"),
+    [
+        ({"resourceType": "Condition", "clinicalStatus": {"coding": [{"code": "active"}]}}, "Active"),
+        (
+            {
+                "resourceType": "Condition",
+                "clinicalStatus": {"coding": [{"code": "active"}]},
+                "verificationStatus": {"coding": [{"code": "refuted"}]},
+            },
+            "Ruled out",
+        ),
+        (
+            {
+                "resourceType": "Condition",
+                "clinicalStatus": {"coding": [{"code": "remission"}]},
+                "verificationStatus": {"coding": [{"code": "provisional"}]},
+            },
+            "In remission (provisional)",
+        ),
+        ({"resourceType": "MedicationRequest", "status": "on-hold"}, "On hold"),
+        ({"resourceType": "Observation", "status": "entered-in-error"}, "Entered in error"),
+        ({"resourceType": "Procedure", "status": "not-done"}, "Not done"),
+        ({"resourceType": "Encounter", "status": "finished"}, "Finished"),
+        ({"resourceType": "Observation", "status": "weird-new-code"}, "Weird new code"),
+        ({"resourceType": "Observation", "status": 5}, ""),
+    ],
+)
 def test_status_words(resource, words):
     assert fhir.status_words(resource) == words
 
@@ -198,28 +266,41 @@ def test_provenance_order_and_no_invented_author():
     org = {"resourceType": "Organization", "id": "o", "name": "Riverside"}
     enc = {"resourceType": "Encounter", "id": "e", "serviceProvider": {"reference": "Organization/o"}}
     lookup = {"Organization/o": org, "Encounter/e": enc}
-    resource = {"resourceType": "Condition", "asserter": {"display": "Dr. Who"}, "encounter": {"reference":
-                                                                                               "Encounter/e"},
-                "meta": {"source": "urn:ehr:1"}}
+    resource = {
+        "resourceType": "Condition",
+        "asserter": {"display": "Dr. Who"},
+        "encounter": {"reference": "Encounter/e"},
+        "meta": {"source": "urn:ehr:1"},
+    }
     provenance = {"agent": [{"who": {"display": "Lab system"}}]}
-    sources = fhir.provenance_sources(resource, resolve=lookup.get, provenances=[provenance],
-                                      network_source="hie")
-    assert [s.name for s in sources] == ["Dr. Who", "Riverside", "Lab system", "urn:ehr:1",
-                                         "via health information exchange"]
+    sources = fhir.provenance_sources(resource, resolve=lookup.get, provenances=[provenance], network_source="hie")
+    assert [s.name for s in sources] == [
+        "Dr. Who",
+        "Riverside",
+        "Lab system",
+        "urn:ehr:1",
+        "via health information exchange",
+    ]
     assert fhir.provenance_sources({"resourceType": "Condition"}) == []
     assert fhir.organization_name(resource, resolve=lookup.get) == "Riverside"
 
 
 def test_narrative_is_reduced_to_text():
-    resource = {"text": {"div": '<div><p>Hello <b>there</b></p><script>alert(1)</script>'
-                                '<img src=x onerror="alert(2)"><style>p{}</style></div>'}}
+    resource = {
+        "text": {
+            "div": "<div><p>Hello <b>there</b></p><script>alert(1)</script>"
+            '<img src=x onerror="alert(2)"><style>p{}</style></div>'
+        }
+    }
     assert fhir.narrative_text(resource) == "Hello there"
     assert fhir.narrative_text({"text": {"div": 5}}) == ""
 
 
 def test_category_of():
-    assert fhir.category_of({"resourceType": "Observation", "category": [{"coding": [{"code": "vital-signs"}]}]}) \
+    assert (
+        fhir.category_of({"resourceType": "Observation", "category": [{"coding": [{"code": "vital-signs"}]}]})
         == "vitals"
+    )
     assert fhir.category_of({"resourceType": "Observation"}) == "labs"
     assert fhir.category_of({"resourceType": "Observation", "code": {"coding": [{"code": "8867-4"}]}}) == "vitals"
     assert fhir.category_of({"resourceType": "Basic"}) == "other"
@@ -230,16 +311,63 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
     max_leaves=30,
 )
-fhir_keys = st.sampled_from([
-    "resourceType", "code", "coding", "text", "display", "system", "valueQuantity", "value", "unit",
-    "referenceRange", "low", "high", "interpretation", "effectiveDateTime", "onsetDateTime", "status",
-    "clinicalStatus", "verificationStatus", "medicationReference", "reference", "contained", "component",
-    "performer", "asserter", "encounter", "meta", "source", "valueString", "appliesTo", "age", "type",
-])
+fhir_keys = st.sampled_from(
+    [
+        "resourceType",
+        "code",
+        "coding",
+        "text",
+        "display",
+        "system",
+        "valueQuantity",
+        "value",
+        "unit",
+        "referenceRange",
+        "low",
+        "high",
+        "interpretation",
+        "effectiveDateTime",
+        "onsetDateTime",
+        "status",
+        "clinicalStatus",
+        "verificationStatus",
+        "medicationReference",
+        "reference",
+        "contained",
+        "component",
+        "performer",
+        "asserter",
+        "encounter",
+        "meta",
+        "source",
+        "valueString",
+        "appliesTo",
+        "age",
+        "type",
+    ]
+)
 fhir_like = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | st.sampled_from(
-        ["Observation", "Condition", "MedicationRequest", "2020", "2020-01-01", "H", "<5", "3.5-5.0", "#m",
-         fhir.LOINC, "mmol/L", "active"]),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=12)
+    | st.sampled_from(
+        [
+            "Observation",
+            "Condition",
+            "MedicationRequest",
+            "2020",
+            "2020-01-01",
+            "H",
+            "<5",
+            "3.5-5.0",
+            "#m",
+            fhir.LOINC,
+            "mmol/L",
+            "active",
+        ]
+    ),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(fhir_keys, children, max_size=6),
     max_leaves=40,
 )

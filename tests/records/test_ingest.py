@@ -26,8 +26,12 @@ def test_one_row_per_resource_with_extracted_columns(user, small_bundle, private
     assert snapshot.status == Snapshot.STATUS_COMPLETE
     assert snapshot.skipped_count == 4  # no resource, bad type, a bare number, a duplicate id
     a1c = _row(user, "obs-a1c")
-    assert (a1c.category, a1c.code_system, a1c.code, a1c.display) == ("labs", "http://loinc.org", "4548-4",
-                                                                      "Hemoglobin A1c")
+    assert (a1c.category, a1c.code_system, a1c.code, a1c.display) == (
+        "labs",
+        "http://loinc.org",
+        "4548-4",
+        "Hemoglobin A1c",
+    )
     assert (a1c.value_num, a1c.value_unit, a1c.flag, a1c.status) == (7.2, "%", "H", "final")
     assert a1c.clinical_date_text == "2023-03-14T09:45:00-05:00"
     assert a1c.source_org == "Northstar Labs" and a1c.network_source == "hie"
@@ -59,12 +63,12 @@ def test_the_same_bundle_twice_changes_nothing(user, small_bundle, private_stora
     assert second.unchanged_count == second.resource_count
 
 
-def test_missing_items_are_retired_changed_updated_and_returning_restored(user, small_bundle,
-                                                                         private_storage_dir):
+def test_missing_items_are_retired_changed_updated_and_returning_restored(user, small_bundle, private_storage_dir):
     ingest_bundle(user, small_bundle)
     newer = copy.deepcopy(small_bundle)
-    newer["entry"] = [e for e in newer["entry"] if not (isinstance(e, dict) and e.get("resource", {}).get("id")
-                                                         == "alg1")]
+    newer["entry"] = [
+        e for e in newer["entry"] if not (isinstance(e, dict) and e.get("resource", {}).get("id") == "alg1")
+    ]
     for entry in newer["entry"]:
         if isinstance(entry, dict) and entry.get("resource", {}).get("id") == "obs-k":
             entry["resource"]["valueQuantity"]["value"] = 4.2
@@ -112,8 +116,9 @@ def test_export_bundle_has_every_current_resource(user, small_bundle, private_st
     assert len(bundle["entry"]) == Resource.objects.filter(user=user, retired_at__isnull=True).count()
 
 
-@pytest.mark.parametrize("data", [b"", b"not json", b"[1,2]", b'{"resourceType":"Patient"}',
-                                  b'{"resourceType":"Bundle","entry":{"a":1}}'])
+@pytest.mark.parametrize(
+    "data", [b"", b"not json", b"[1,2]", b'{"resourceType":"Patient"}', b'{"resourceType":"Bundle","entry":{"a":1}}']
+)
 def test_unreadable_bundles_fail_without_partial_data(user, data, private_storage_dir):
     with tempfile.NamedTemporaryFile() as handle:
         handle.write(data)

@@ -17,10 +17,20 @@ LIST_PAGES = [
     ("records:access_history", []),
     ("records:downloads", []),
     ("records:print", []),
-    *[("records:category", [c]) for c in (
-        "conditions", "medications", "allergies", "immunizations", "labs", "vitals", "procedures",
-        "encounters", "documents",
-    )],
+    *[
+        ("records:category", [c])
+        for c in (
+            "conditions",
+            "medications",
+            "allergies",
+            "immunizations",
+            "labs",
+            "vitals",
+            "procedures",
+            "encounters",
+            "documents",
+        )
+    ],
 ]
 
 
@@ -114,8 +124,9 @@ def test_filters_sort_and_pagination(owner, client_mfa, generated_bundle):
 def test_item_detail_shows_provenance_sanitised_narrative_and_escaped_json(owner, client_mfa):
     html = client_mfa.get(reverse("records:item", args=[_pk(owner, "doc1")])).content.decode()
     assert "Seen today." in html
-    assert "<script>alert(1)</script>" not in html and "onerror=alert" not in html.replace("&quot;", '"').split(
-        "<pre>")[0]
+    assert (
+        "<script>alert(1)</script>" not in html and "onerror=alert" not in html.replace("&quot;", '"').split("<pre>")[0]
+    )
     assert "&lt;script&gt;" in html  # the raw JSON is shown escaped
     html = client_mfa.get(reverse("records:item", args=[_pk(owner, "cond-dm")])).content.decode()
     assert "Riverside Community Hospital" in html and "Northstar Labs" in html
@@ -206,4 +217,3 @@ def test_generated_record_pages_render(record_owner, client_mfa):
     assert client_mfa.get(reverse("records:trend", args=[some.pk])).status_code == 200
     for resource in Resource.objects.filter(user=record_owner, is_primary=True)[:60]:
         assert client_mfa.get(reverse("records:item", args=[resource.pk])).status_code == 200
-

@@ -43,8 +43,9 @@ def _resource(owner, tmp_path, resource_type: str = "Observation"):
     from tests.security.bundles import ingest_for, person_bundle
 
     if not Resource.objects.filter(user=owner).exists():
-        ingest_for(user_id=owner.pk, bundle=person_bundle(label="Owner-Only"), tmp_path=tmp_path,
-                   name=f"owner-{owner.pk}.json")
+        ingest_for(
+            user_id=owner.pk, bundle=person_bundle(label="Owner-Only"), tmp_path=tmp_path, name=f"owner-{owner.pk}.json"
+        )
     return Resource.objects.filter(user=owner, resource_type=resource_type).order_by("pk").first()
 
 

@@ -12,8 +12,11 @@ from tests.security.urlwalk import all_routes, url_for
 pytestmark = pytest.mark.django_db
 
 ADMIN_PAGES = sorted(
-    (r for r in all_routes() if r.namespace == "admin" and not r.takes_id and url_for(r)
-     and r.name not in ("admin:logout", "admin:login")),
+    (
+        r
+        for r in all_routes()
+        if r.namespace == "admin" and not r.takes_id and url_for(r) and r.name not in ("admin:logout", "admin:login")
+    ),
     key=lambda r: r.name,
 )
 
@@ -49,8 +52,9 @@ def test_staff_without_mfa_this_session_goes_to_mfa(route, staff_user):
 def test_staff_without_any_second_factor_must_set_one_up(db):
     from accounts.models import User
 
-    staff = User.objects.create_user(email="no.factor.staff@example.com", password="x" * 12, is_staff=True,
-                                     is_superuser=True)
+    staff = User.objects.create_user(
+        email="no.factor.staff@example.com", password="x" * 12, is_staff=True, is_superuser=True
+    )
     client = Client()
     client.force_login(staff)
     response = client.get(reverse("admin:index"))

@@ -45,14 +45,19 @@ def test_post_with_a_token_is_accepted(staff_csrf_client, staff_user):
     """The same client with a token gets through, so the 403s above come from the CSRF check."""
     page = staff_csrf_client.get(reverse("account_consent_revoke"))
     token = page.context["csrf_token"]
-    response = staff_csrf_client.post(reverse("account_consent_revoke"), {"confirm": "on",
-                                                                          "csrfmiddlewaretoken": str(token)})
+    response = staff_csrf_client.post(
+        reverse("account_consent_revoke"), {"confirm": "on", "csrfmiddlewaretoken": str(token)}
+    )
     assert response.status_code == 302
 
 
 def test_cross_site_post_with_a_stolen_cookie_but_no_token_is_refused(staff_csrf_client, staff_user):
     staff_csrf_client.get(reverse("account_delete"))
-    response = staff_csrf_client.post(reverse("account_delete"), {"confirmation": "DELETE"},
-                                      HTTP_ORIGIN="https://evil.example", HTTP_REFERER="https://evil.example/")
+    response = staff_csrf_client.post(
+        reverse("account_delete"),
+        {"confirmation": "DELETE"},
+        HTTP_ORIGIN="https://evil.example",
+        HTTP_REFERER="https://evil.example/",
+    )
     assert response.status_code == 403
     assert type(staff_user).objects.filter(pk=staff_user.pk).exists()

@@ -96,8 +96,16 @@ def production(settings):
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
     settings.RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = ["127.0.0.1", "localhost"]  # ignored outside DEBUG/sandbox
-    settings.RECORDS_DOWNLOAD_ALLOWED_HOSTS = ["api.metriport.com", "localhost", "127.0.0.1", "10.1.2.3",
-                                               "169.254.169.254", "[::1]", "::1", "0.0.0.0"]  # noqa: S104
+    settings.RECORDS_DOWNLOAD_ALLOWED_HOSTS = [
+        "api.metriport.com",
+        "localhost",
+        "127.0.0.1",
+        "10.1.2.3",
+        "169.254.169.254",
+        "[::1]",
+        "::1",
+        "0.0.0.0",  # noqa: S104
+    ]
     Hostile.hits = []
     return settings
 

@@ -15,8 +15,15 @@ ID_PAGES = sorted(REGISTRY.id_cases)
 
 def check_headers(response, where: str) -> None:
     csp = response.get("Content-Security-Policy", "")
-    for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'",
-                      "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"):
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ):
         assert directive in csp, f"{where}: CSP lacks {directive!r}"
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, where
     assert response.get("X-Content-Type-Options") == "nosniff", where
@@ -27,7 +34,8 @@ def check_headers(response, where: str) -> None:
     if response.status_code == 200 and response.get("Content-Type", "").startswith("text/html"):
         html = response.content.decode(errors="replace")
         inline = [
-            tag for tag in re.findall(r"<script\b[^>]*>", html, re.I)
+            tag
+            for tag in re.findall(r"<script\b[^>]*>", html, re.I)
             if "src=" not in tag and 'type="application/json"' not in tag  # JSON data blocks never run
         ]
         assert not inline, f"{where}: inline script {inline} (CSP blocks it)"

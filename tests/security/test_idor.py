@@ -18,7 +18,9 @@ def test_every_id_taking_page_of_ours_has_a_factory():
     missing = sorted(
         f"{route} ({route.route})"
         for route in all_routes()
-        if route.ours and route.takes_id and route.name not in REGISTRY.id_cases
+        if route.ours
+        and route.takes_id
+        and route.name not in REGISTRY.id_cases
         and route.name not in REGISTRY.not_owned
     )
     assert not missing, (

@@ -33,11 +33,17 @@ def sign(raw: bytes, key: str | None = None) -> str:
 
 
 def event(kind: str = "network-query.hie", message_id: str | None = None) -> bytes:
-    return json.dumps({
-        "meta": {"messageId": message_id or str(uuid.uuid4()), "when": "2026-11-01T10:00:00Z", "type": kind,
-                 "requestId": "req-attack"},
-        "payload": {"patientId": "np-attack", "status": "completed"},
-    }).encode()
+    return json.dumps(
+        {
+            "meta": {
+                "messageId": message_id or str(uuid.uuid4()),
+                "when": "2026-11-01T10:00:00Z",
+                "type": kind,
+                "requestId": "req-attack",
+            },
+            "payload": {"patientId": "np-attack", "status": "completed"},
+        }
+    ).encode()
 
 
 def post(client, url, raw: bytes, signature: str | None = "sign", **extra):
@@ -104,11 +110,36 @@ def test_lying_content_length_is_refused(client, url, settings):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"{", b"not json", b"[]", b'"a string"', b"null", b"{}", b'{"meta": []}', b'{"meta": {"type": "x"}}',
-     b'{"meta": {"messageId": "m"}}', b"\xff\xfe\x00", b'{"meta": {"type": 5, "messageId": 5}}',
-     b'{"meta": {"type": "x", "messageId": "' + b"m" * 300 + b'"}}'],
-    ids=["empty", "truncated", "text", "list", "string", "null", "no-meta", "meta-list", "no-message-id",
-         "no-type", "binary", "wrong-types", "message-id-too-long"],
+    [
+        b"",
+        b"{",
+        b"not json",
+        b"[]",
+        b'"a string"',
+        b"null",
+        b"{}",
+        b'{"meta": []}',
+        b'{"meta": {"type": "x"}}',
+        b'{"meta": {"messageId": "m"}}',
+        b"\xff\xfe\x00",
+        b'{"meta": {"type": 5, "messageId": 5}}',
+        b'{"meta": {"type": "x", "messageId": "' + b"m" * 300 + b'"}}',
+    ],
+    ids=[
+        "empty",
+        "truncated",
+        "text",
+        "list",
+        "string",
+        "null",
+        "no-meta",
+        "meta-list",
+        "no-message-id",
+        "no-type",
+        "binary",
+        "wrong-types",
+        "message-id-too-long",
+    ],
 )
 def test_malformed_json_is_refused_and_not_stored(client, url, raw):
     response = post(client, url, raw)

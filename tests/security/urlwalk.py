@@ -79,8 +79,13 @@ def all_routes() -> list[Route]:
     return list(_walk(get_resolver().url_patterns, "", "", (), False))
 
 
-DUMMY_BY_TYPE = {"int": "987654", "uuid": str(uuid.UUID(int=987654)), "slug": "x-y", "str": "zz-none",
-                 "path": "zz/none"}
+DUMMY_BY_TYPE = {
+    "int": "987654",
+    "uuid": str(uuid.UUID(int=987654)),
+    "slug": "x-y",
+    "str": "zz-none",
+    "path": "zz/none",
+}
 DUMMY_BY_NAME = {"app_label": "accounts"}
 
 

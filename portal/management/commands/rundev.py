@@ -28,9 +28,19 @@ class Command(BaseCommand):
         commands = {
             "web": [python, "manage.py", "runserver", addr, "--noreload"],
             "worker": [
-                python, "-m", "celery", "-A", "portal", "worker", "--beat",
-                "--loglevel", "INFO", "--concurrency", str(concurrency),
-                "--schedule", str(settings.CELERY_BEAT_SCHEDULE_FILENAME),
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--beat",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(concurrency),
+                "--schedule",
+                str(settings.CELERY_BEAT_SCHEDULE_FILENAME),
             ],
         }
         processes: dict[str, subprocess.Popen] = {}

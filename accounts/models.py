@@ -37,6 +37,20 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
 
+    UNITS_US = "us"
+    UNITS_METRIC = "metric"
+    UNITS_CHOICES = [(UNITS_US, "US (lb, ft and in, °F)"), (UNITS_METRIC, "Metric (kg, cm, °C)")]
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="IANA time zone for showing times; empty means taken from the address."
+    )
+    measurement_units = models.CharField(max_length=8, choices=UNITS_CHOICES, default=UNITS_US)
+    email_notifications = models.BooleanField(
+        default=True, help_text="Send 'records ready' and 'search failed' emails (no health data, only a link)."
+    )
+    mfa_failures_in_a_row = models.PositiveIntegerField(default=0)
+    password_failures_in_a_row = models.PositiveIntegerField(default=0)
+    mfa_locked_at = models.DateTimeField(null=True, blank=True)
+
     objects = UserManager()
 
     USERNAME_FIELD = "email"
@@ -94,8 +108,14 @@ class AccessLogEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="access_made"
     )
     subject = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_log")
+    ACTOR_SELF = "self"
+    ACTOR_STAFF = "staff"
+    ACTOR_SHARE = "share"
+    ACTOR_KIND_CHOICES = [(ACTOR_SELF, "The person"), (ACTOR_STAFF, "Homeport support"), (ACTOR_SHARE, "A share")]
+    actor_kind = models.CharField(max_length=8, choices=ACTOR_KIND_CHOICES, default=ACTOR_SELF)
     action = models.CharField(max_length=64)
     target = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=300, blank=True, help_text="Why staff opened it, or who opened a share.")
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
 

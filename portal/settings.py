@@ -334,6 +334,16 @@ RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
 # records sits below ias in the layers, so it is wired here).
 RECORDS_DOCUMENT_URL_PROVIDER = "ias.services.document_link_for"
 
+# --- records: plain-language explanations (MedlinePlus Connect, National Library of Medicine) ---
+MEDLINEPLUS_CONNECT_URL = env_str(
+    "MEDLINEPLUS_CONNECT_URL",
+    f"{PORTAL_BASE_URL}/sandbox/medlineplus/service" if SANDBOX_ENABLED else "https://connect.medlineplus.gov/service",
+)
+MEDLINEPLUS_TIMEOUT_SECONDS = float(env_str("MEDLINEPLUS_TIMEOUT_SECONDS", "3"))
+# MedlinePlus asks for at most 100 requests a minute from one client; a lower number is allowed.
+MEDLINEPLUS_REQUESTS_PER_MINUTE = min(100, env_int("MEDLINEPLUS_REQUESTS_PER_MINUTE", 100))
+MEDLINEPLUS_CACHE_DAYS = env_int("MEDLINEPLUS_CACHE_DAYS", 30)
+
 # --- ias ---
 IAS_WEBHOOK_MAX_BYTES = env_int("IAS_WEBHOOK_MAX_BYTES", 1024 * 1024)
 IAS_EVENT_LEASE_SECONDS = env_int("IAS_EVENT_LEASE_SECONDS", 300)

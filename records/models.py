@@ -104,3 +104,40 @@ class Resource(models.Model):
     @property
     def reference(self) -> str:
         return f"{self.resource_type}/{self.resource_id}"
+
+
+class Explanation(models.Model):
+    """MedlinePlus Connect's answer for one code in one language, kept so each code is asked once.
+
+    Holds only public reference text about a code, never anything about a person.
+    """
+
+    code_system = models.CharField(max_length=255)
+    code = models.CharField(max_length=64)
+    language = models.CharField(max_length=8)
+    topics = models.JSONField(default=list, blank=True, help_text="[{title, url, summary_html}], sanitised.")
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["code_system", "code", "language"], name="records_explanation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code_system} {self.code} ({self.language})"
+
+
+class ExplanationSetting(models.Model):
+    """Staff's switch for MedlinePlus explanations, and the shared count that keeps every process
+    together under MedlinePlus's published limit (requests per rolling minute)."""
+
+    enabled = models.BooleanField(default=True, help_text="Offer 'What is this?' explanations from MedlinePlus.")
+    recent_calls = models.JSONField(
+        default=list, blank=True, help_text="Times (epoch seconds) of the last minute's requests."
+    )
+
+    class Meta:
+        verbose_name = "plain-language explanations setting"
+
+    def __str__(self) -> str:
+        return "MedlinePlus explanations: " + ("on" if self.enabled else "off")

@@ -156,7 +156,6 @@ def viewer(request: HttpRequest) -> HttpResponse:
     """The viewer page; the link (and its key) stays in the URL fragment, which browsers never send."""
     response = render(request, "records/share_viewer.html", {})
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
     return response
 
 

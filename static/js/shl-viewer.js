@@ -256,6 +256,17 @@
     return { name: words || "Patient", facts: facts.join(" · ") };
   }
 
+  // The section's narrative names each entry, in order, as the sharing server worded it. It is parsed
+  // in an inert document (nothing runs) and only its text is read.
+  function narrativeNames(section) {
+    var div = section.text && typeof section.text.div === "string" ? section.text.div : "";
+    if (!div) { return []; }
+    var doc = new DOMParser().parseFromString(div, "text/html");
+    return Array.prototype.map.call(doc.querySelectorAll("li"), function (li) {
+      return str(li.textContent.split(" \u2014 ")[0]);
+    });
+  }
+
   function renderBundle(bundle) {
     var byUrl = {};
     list(bundle.entry).forEach(function (entry) {
@@ -278,12 +289,15 @@
       var card = el("section", "card viewer-section " + (SECTION_CLASS[code] || ""));
       card.appendChild(el("h2", "", str(section.title) || conceptName(section.code) || "Section"));
       var entries = list(section.entry).map(function (ref) { return ref && byUrl[ref.reference]; }).filter(Boolean);
+      var spoken = narrativeNames(section);
       if (!entries.length) {
         card.appendChild(el("p", "muted", "None on record."));
       } else {
         var ul = el("ul", "viewer-list");
         entries.forEach(function (resource) {
           var item = describe(resource, byUrl);
+          var fallback = spoken[entries.indexOf(resource)];
+          if (fallback && (item.name === "Unnamed item" || /^Code /.test(item.name))) { item.name = fallback; }
           var li = el("li", item.flagged ? "viewer-item--flagged" : "");
           li.appendChild(el("span", "viewer-item__name", item.name));
           li.appendChild(el("span", "viewer-item__date", item.date || "Date not given"));

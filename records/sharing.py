@@ -508,7 +508,7 @@ def share_manifest_open(
         if share.has_passcode and not check_password(passcode or "", share.passcode_hash):
             share.failed_passcode_attempts += 1
             remaining = max(0, MAX_PASSCODE_FAILURES - share.failed_passcode_attempts)
-            fields = {"failed_passcode_attempts": share.failed_passcode_attempts}
+            fields: dict[str, Any] = {"failed_passcode_attempts": share.failed_passcode_attempts}
             if remaining == 0:
                 share.locked_at = timezone.now()
                 fields["locked_at"] = share.locked_at
@@ -552,9 +552,11 @@ def share_file_read(*, token: str) -> str | None:
         data = signing.loads(token, salt=_FILE_SALT, max_age=LOCATION_MAX_AGE_SECONDS)
     except signing.BadSignature:
         return None
-    if not isinstance(data, dict):
+    file_id = data.get("f") if isinstance(data, dict) else None
+    share_id = data.get("s") if isinstance(data, dict) else None
+    if not isinstance(file_id, int) or not isinstance(share_id, int):
         return None
-    file = ShareFile.objects.select_related("share").filter(pk=data.get("f"), share_id=data.get("s")).first()
+    file = ShareFile.objects.select_related("share").filter(pk=file_id, share_id=share_id).first()
     if file is None or not file.share.is_active:
         return None
     return file.jwe

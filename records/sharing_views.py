@@ -12,6 +12,7 @@ import segno
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import health_data_required
 from accounts.http import client_ip
+from accounts.models import User
 from accounts.selectors import session_last_mfa_at
 from accounts.services import access_log_record
 from records import sharing, sharing_selectors
@@ -42,13 +44,19 @@ class ShareForm(forms.Form):
         help_text="The clinician sees it. For example: “For Dr. Rivera, cardiology visit”.",
     )
     scope = forms.ChoiceField(
-        choices=Share.SCOPE_CHOICES, widget=forms.RadioSelect, initial=Share.SCOPE_SUMMARY, label="What to share"
+        choices=Share.SCOPE_CHOICES,
+        widget=forms.RadioSelect,
+        initial=Share.SCOPE_SUMMARY,
+        label="What to share",
+        help_text="The patient summary has your allergies, problems, medications, immunizations, recent results "
+        "and vital signs. Documents from your providers are not included.",
     )
     categories = forms.MultipleChoiceField(
         choices=[(spec.slug, spec.title) for spec in sharing_selectors.SECTIONS],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label="Parts to share",
+        help_text="Only for “Chosen parts”: tick the parts the clinician needs.",
     )
     lifetime = forms.ChoiceField(
         choices=[(key, words) for key, (words, _) in LIFETIMES.items()], initial="7d", label="The link works for"
@@ -61,6 +69,13 @@ class ShareForm(forms.Form):
         help_text="Tell it to the clinician yourself, not in the same message as the link.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
+
+
+def _person(request: HttpRequest) -> User:
+    """The signed-in person (the health gate has already turned everyone else away)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
 
 
 def _second_factor_is_fresh(request: HttpRequest) -> bool:
@@ -89,7 +104,7 @@ def share_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             created = sharing.share_create(
-                user=request.user,
+                user=_person(request),
                 label=data["label"],
                 scope=data["scope"],
                 categories=data["categories"],
@@ -101,7 +116,7 @@ def share_new(request: HttpRequest) -> HttpResponse:
         else:
             access_log_record(
                 request=request,
-                subject=request.user,
+                subject=_person(request),
                 action="records:share-created",
                 target=f"share:{created.share.pk}",
             )
@@ -134,7 +149,7 @@ def _what_words(share: Share) -> str:
 @require_GET
 @health_data_required
 def share_list(request: HttpRequest) -> HttpResponse:
-    shares = list(sharing_selectors.shares_for(user=request.user))
+    shares = list(sharing_selectors.shares_for(user=_person(request)))
     rows = [{"share": share, "what": _what_words(share), "openings": list(share.openings.all())} for share in shares]
     return render(request, "records/share_list.html", {"rows": rows, "nav": "share"})
 
@@ -142,8 +157,9 @@ def share_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @health_data_required
 def share_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    share = sharing_selectors.share_get(user=request.user, pk=pk)
-    sharing.share_revoke(user=request.user, share_id=share.pk)
+    person = _person(request)
+    share = sharing_selectors.share_get(user=person, pk=pk)
+    sharing.share_revoke(user=person, share_id=share.pk)
     messages.success(request, f"The share “{share.label}” no longer works. Its files are deleted.")
     return redirect("share:list")
 
@@ -184,8 +200,9 @@ def manifest(request: HttpRequest, manifest_id: str) -> HttpResponse:
         body = None
     if not isinstance(body, dict):
         return _cors(JsonResponse({"error": "The body must be a JSON object."}, status=400))
-    recipient = body.get("recipient") if isinstance(body.get("recipient"), str) else ""
-    passcode = body.get("passcode") if isinstance(body.get("passcode"), str) else None
+    raw_recipient, raw_passcode = body.get("recipient"), body.get("passcode")
+    recipient = raw_recipient if isinstance(raw_recipient, str) else ""
+    passcode = raw_passcode if isinstance(raw_passcode, str) else None
     length_max = body.get("embeddedLengthMax")
     if not isinstance(length_max, int) or isinstance(length_max, bool) or length_max < 0:
         length_max = None

@@ -275,7 +275,7 @@ def ips_bundle(
     }
 
 
-def summary_pdf(*, user: User, sections: list[SharedSection], label: str, made_at: datetime) -> bytes:
+def summary_pdf(*, patient: dict, sections: list[SharedSection], label: str, made_at: datetime) -> bytes:
     """The same summary as the Bundle, printed: one table per section."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import LETTER
@@ -288,10 +288,12 @@ def summary_pdf(*, user: User, sections: list[SharedSection], label: str, made_a
     doc = SimpleDocTemplate(
         out, pagesize=LETTER, leftMargin=0.7 * inch, rightMargin=0.7 * inch, title="Patient summary", author="Homeport"
     )
-    name = user.full_name or user.email
+    who = _patient_words(patient)
+    if patient.get("birthDate"):
+        who = f"{who}, born {patient['birthDate']}"
     story = [
         Paragraph("Patient summary", styles["Title"]),
-        Paragraph(xml_escape(f"{name}. Shared as '{label}' on {made_at:%B %-d, %Y}."), styles["Normal"]),
+        Paragraph(xml_escape(f"{who}. Shared as '{label}' on {made_at:%B %-d, %Y}."), styles["Normal"]),
         Paragraph("Made by Homeport from the records the person's providers shared.", styles["Normal"]),
     ]
     for section in sections:
@@ -395,7 +397,8 @@ def share_create(
     bundle = ips_bundle(
         user=user, sections=sections, extra=extra, patient_raw=patient_resource_for(user=user), made_at=made_at
     )
-    pdf = summary_pdf(user=user, sections=sections, label=label, made_at=made_at)
+    patient = next(e["resource"] for e in bundle["entry"] if e["resource"].get("resourceType") == "Patient")
+    pdf = summary_pdf(patient=patient, sections=sections, label=label, made_at=made_at)
     document = pdf_document_reference(pdf=pdf, bundle=bundle, label=label, made_at=made_at)
 
     key = secrets.token_bytes(32)

@@ -313,6 +313,8 @@ SANDBOX_RATE_LIMITS = env_str("SANDBOX_RATE_LIMITS", "patient=15,query=20,consol
 SANDBOX_ACCOUNT_SOURCES = env_list("SANDBOX_ACCOUNT_SOURCES", ["hie", "pharmacy", "lab"])
 SANDBOX_RECORD_SIZE = env_int("SANDBOX_RECORD_SIZE", 600)
 SANDBOX_LARGE_RECORD_SIZE = env_int("SANDBOX_LARGE_RECORD_SIZE", 50000)
+# What records look like: clean (US Core), converted (Metriport's C-CDA converter) or mixed.
+SANDBOX_RECORD_SHAPE = env_str("SANDBOX_RECORD_SHAPE", "mixed")
 # Global faults, e.g. "duplicate,source_fail:pharmacy,delay@10" (kind[:target][@seconds]).
 SANDBOX_FAULTS = env_list("SANDBOX_FAULTS", [])
 # The Celery queue for the sandbox's tasks; empty means the default queue.

@@ -324,9 +324,23 @@ if SANDBOX_ENABLED:
 
 # --- records ---
 _sandbox_host = urlsplit(METRIPORT_BASE_URL).hostname or "127.0.0.1"
-RECORDS_DOWNLOAD_ALLOWED_HOSTS = env_list(
-    "RECORDS_DOWNLOAD_ALLOWED_HOSTS", ["api.metriport.com", "api.sandbox.metriport.com"]
-)
+# The network's API hosts and the Amazon S3 endpoints its presigned links use (Metriport signs
+# consolidated-data and document links for its S3 buckets with SigV4: virtual-hosted style
+# <bucket>.s3.<region>.amazonaws.com, <bucket>.s3.amazonaws.com in us-east-1, and path style
+# s3.<region>.amazonaws.com/<bucket> for bucket names with dots). A leading dot allows subdomains.
+METRIPORT_S3_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
+METRIPORT_LINK_HOSTS = [
+    "api.metriport.com",
+    "api.sandbox.metriport.com",
+    "s3.amazonaws.com",
+    ".s3.amazonaws.com",
+    *[
+        host
+        for region in METRIPORT_S3_REGIONS
+        for host in (f"s3.{region}.amazonaws.com", f".s3.{region}.amazonaws.com")
+    ],
+]
+RECORDS_DOWNLOAD_ALLOWED_HOSTS = env_list("RECORDS_DOWNLOAD_ALLOWED_HOSTS", METRIPORT_LINK_HOSTS)
 RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
     "RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS",
     sorted({"127.0.0.1", "localhost", _sandbox_host}) if (DEBUG or SANDBOX_ENABLED) else [],

@@ -33,6 +33,7 @@ __all__ = [
     "SHAPES",
     "SOURCE_ORG_SYSTEM",
     "bundle_for_sources",
+    "ccda_document",
     "document_body",
     "generate_bundle",
     "persona_for",
@@ -448,7 +449,7 @@ def document_body(resource: dict) -> bytes:
     day = str(resource.get("date", ""))[:10]
     if attachment.get("contentType") == "application/pdf":
         return minimal_pdf(f"{resource.get('description', 'Document')} - {custodian} - {day}")
-    return _ccda(
+    return ccda_document(
         title=f"Continuity of Care Document - {custodian}",
         day=day,
         patient=(resource.get("subject") or {}).get("display", ""),
@@ -1092,7 +1093,7 @@ class _Gen:
         day = when[:10]
         if kind == "ccda":
             loinc, display = "34133-9", "Summarization of episode note"
-            body = _ccda(
+            body = ccda_document(
                 title=f"Continuity of Care Document - {org['name']}",
                 day=day,
                 patient=self.patient_display,
@@ -1947,7 +1948,7 @@ class _Gen:
         }
 
 
-def _ccda(*, title: str, day: str, patient: str, author: str) -> bytes:
+def ccda_document(*, title: str, day: str, patient: str, author: str) -> bytes:
     """A C-CDA 2.1 Continuity of Care Document whose sections carry real narrative markup.
 
     The narrative (`<text>`) uses what exchanged documents use: paragraphs, tables with a caption,

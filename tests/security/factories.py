@@ -69,5 +69,6 @@ REGISTRY.id_cases.update(
         "records:item": IdCase(make=_item),
         "records:trend": IdCase(make=_trend),
         "records:document": IdCase(make=_document),
+        "records:document_read": IdCase(make=_document),
     }
 )

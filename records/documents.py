@@ -49,3 +49,14 @@ def kind_label(content_type: str) -> str:
     """What a person would call the file: "PDF", "Clinical document (C-CDA)"..."""
     extension = EXTENSIONS.get(content_type.split(";")[0].strip().lower(), "")
     return _KIND_LABELS.get(extension, extension.upper())
+
+
+_FILE_NAME = re.compile(r"^[\w.-]+\.[A-Za-z0-9]{2,5}$")
+
+
+def attachment_label(*, title: str, fallback: str) -> str:
+    """What to call an attachment: its title, unless that is only a machine file name."""
+    title = title.strip()
+    if not title or (_FILE_NAME.match(title) and "_" in title):
+        return fallback or "Document"
+    return title

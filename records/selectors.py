@@ -384,7 +384,9 @@ def resource_detail(*, user, pk: int) -> Detail:
                 attachments.append(
                     {
                         "index": index,
-                        "title": str(attachment.get("title") or "Document")[:200],
+                        "title": documents.attachment_label(
+                            title=str(attachment.get("title") or ""), fallback=resource.display or ""
+                        )[:200],
                         "content_type": str(attachment.get("contentType") or "")[:100],
                         "available": bool(attachment.get("url") or attachment.get("data")),
                         "readable": documents.is_ccda(str(attachment.get("contentType") or "")),

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from records import download
-from records.documents import document_file_name
+from records.documents import attachment_label, document_file_name
 from records.models import Resource
 from sandbox.generator import ccda_document, minimal_pdf
 from tests.records.conftest import ingest_bundle
@@ -162,6 +162,15 @@ def test_a_network_failure_is_a_sentence_not_an_error(documents_owner, client_mf
 
 def broken_provider(**kwargs):
     raise RuntimeError("network down")
+
+
+def test_a_machine_file_name_is_not_shown_as_the_title(documents_owner, client_mfa):
+    page = client_mfa.get(reverse("records:item", args=[pk(documents_owner, "doc5")])).content.decode()
+    assert "Read Discharge summary" in page
+
+    assert attachment_label(title="p1_doc5.xml", fallback="Discharge summary") == "Discharge summary"
+    assert attachment_label(title="Visit note", fallback="Discharge summary") == "Visit note"
+    assert attachment_label(title="", fallback="") == "Document"
 
 
 def test_the_item_page_offers_to_read_a_ccda(documents_owner, client_mfa):

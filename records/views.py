@@ -242,14 +242,11 @@ _SAFE_TYPES = {
 
 def _attachment(resource: Resource, index: int) -> dict:
     raw = resource.raw if isinstance(resource.raw, dict) else {}
-    if resource.resource_type == "DocumentReference":
-        contents = raw.get("content") if isinstance(raw.get("content"), list) else []
-        attachment = (
-            contents[index].get("attachment") if index < len(contents) and isinstance(contents[index], dict) else None
-        )
-    else:
-        forms = raw.get("presentedForm") if isinstance(raw.get("presentedForm"), list) else []
-        attachment = forms[index] if index < len(forms) else None
+    key = "content" if resource.resource_type == "DocumentReference" else "presentedForm"
+    found = raw.get(key)
+    items: list = found if isinstance(found, list) else []
+    item = items[index] if index < len(items) else None
+    attachment = item.get("attachment") if key == "content" and isinstance(item, dict) else item
     if not isinstance(attachment, dict):
         raise Http404
     return attachment

@@ -1556,6 +1556,12 @@ class _Gen:
             loinc, display = ("11506-3", "Progress note") if kind == "note" else ("18842-5", "Discharge summary")
             content_type, ext = "application/pdf", "pdf"
         file_name = f"{patient_id}_{doc_id}.{ext}"
+        attachment: dict = {
+            "contentType": content_type,
+            "url": f"{DOCUMENT_URL_BASE}?fileName={file_name}",
+            "title": file_name,
+            "creation": when,
+        }
         res = {
             "resourceType": "DocumentReference",
             "id": doc_id,
@@ -1567,18 +1573,9 @@ class _Gen:
             "author": [{"display": prac["display"]}],
             "custodian": {"reference": org["ref"], "display": org["name"]},
             "description": display,
-            "content": [
-                {
-                    "attachment": {
-                        "contentType": content_type,
-                        "url": f"{DOCUMENT_URL_BASE}?fileName={file_name}",
-                        "title": file_name,
-                        "creation": when,
-                    }
-                }
-            ],
+            "content": [{"attachment": attachment}],
         }
-        res["content"][0]["attachment"]["size"] = len(document_body(res))
+        attachment["size"] = len(document_body(res))
         return self.add(res)
 
     def convert(self, res: dict) -> None:

@@ -1411,12 +1411,13 @@ def _first_line(text: str, limit: int = 120) -> str:
 
 
 def _family_history_name(resource: dict) -> str:
-    relation = concept_name(resource.get("relationship"))
-    if not relation:
-        for coding in _dicts(_dict(resource.get("relationship")).get("coding")):
-            relation = terminology.relationship_name(_str(coding.get("code")))
-            if relation:
-                break
+    relationship = _dict(resource.get("relationship"))
+    relation = _text(relationship.get("text")) or next(
+        (_text(c.get("display")) for c in _dicts(relationship.get("coding")) if _text(c.get("display"))), ""
+    )
+    for coding in _dicts(relationship.get("coding")):
+        relation = relation or terminology.relationship_name(_str(coding.get("code")))
+    relation = relation or concept_name(relationship)
     conditions = [concept_name(c.get("code")) for c in _dicts(resource.get("condition"))[:5]]
     conditions = [c for c in conditions if c]
     if relation and conditions:
@@ -1528,7 +1529,44 @@ def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
     name = _named(resource, kind, resolve)
     if name and not _CODE_ONLY_NAME.match(name):
         return name
-    return note_text(resource)[:200] or _first_line(narrative_text(resource, limit=2000)) or name
+    name = note_text(resource)[:200] or _first_line(narrative_text(resource, limit=2000)) or name
+    if name:
+        return name
+    found = any_text(resource)
+    return f"{type_words(resource)}: {found}" if found else ""
+
+
+_TEXT_KEYS = ("text", "title", "description")
+_SKIP_KEYS = {"meta", "identifier", "id", "resourceType", "contained", "extension", "modifierExtension"}
+
+
+def any_text(value: Any, *, depth: int = 0) -> str:
+    """The first human-readable text anywhere in a resource (a concept's text, a coding's display, a
+    title or description), for items that carry no name where one is expected."""
+    if depth > 6:
+        return ""
+    if isinstance(value, list):
+        for item in value[:50]:
+            found = any_text(item, depth=depth + 1)
+            if found:
+                return found
+        return ""
+    if not isinstance(value, dict):
+        return ""
+    for key in _TEXT_KEYS:
+        text = _text(value.get(key))
+        if text:
+            return text[:200]
+    for coding in _dicts(value.get("coding"))[:10]:
+        text = _text(coding.get("display"))
+        if text:
+            return text[:200]
+    for key, item in value.items():
+        if key not in _SKIP_KEYS and isinstance(item, dict | list):
+            found = any_text(item, depth=depth + 1)
+            if found:
+                return found
+    return ""
 
 
 # What `concept_name` falls back to when it knows no name: "SNOMED CT 1234509876".

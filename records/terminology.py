@@ -201,14 +201,14 @@ LAB_TESTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "24323-8": (
         "Comprehensive metabolic 2000 panel - Serum or Plasma",
         "Comprehensive metabolic panel (CMP)",
-        ("cmp", "metabolic", "kidney", "liver"),
+        ("cmp", "metabolic"),
     ),
     "24321-2": (
         "Basic metabolic 2000 panel - Serum or Plasma",
         "Basic metabolic panel (BMP)",
-        ("bmp", "metabolic", "kidney"),
+        ("bmp", "metabolic"),
     ),
-    "51990-0": ("Basic metabolic panel - Blood", "Basic metabolic panel (BMP)", ("bmp", "metabolic", "kidney")),
+    "51990-0": ("Basic metabolic panel - Blood", "Basic metabolic panel (BMP)", ("bmp", "metabolic")),
     "57698-3": (
         "Lipid panel with direct LDL - Serum or Plasma",
         "Cholesterol panel (lipids)",

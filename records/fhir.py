@@ -1582,7 +1582,8 @@ def _named(resource: dict, kind: str, resolve: Resolver | None) -> str:
     if kind == "Encounter":
         name = concept_name(first_concept(resource.get("type"))) or concept_name(resource.get("serviceType"))
         if not name:
-            name = _str(_dict(resource.get("class")).get("display"))
+            kind_of_visit = _text(_dict(resource.get("class")).get("display"))
+            name = f"{kind_of_visit.capitalize()} visit" if kind_of_visit else ""
         return name or "Visit"
     if kind == "DocumentReference":
         name = _str(resource.get("description")) or concept_name(resource.get("type"))

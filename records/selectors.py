@@ -155,11 +155,12 @@ def summary_for(*, user) -> Summary:
     conditions_without_status = [
         to_item(r) for r in base.filter(category="conditions", status="").order_by("-clinical_date")[:20]
     ]
-    medications = medications_reconciled(user=user).current[:20]
+    reconciled = medications_reconciled(user=user)
+    medications = reconciled.current[:20]
     abnormal = [to_item(r) for r in _newest_abnormal(base, limit=8)]
     immunizations = [to_item(r) for r in base.filter(category="immunizations").order_by("-clinical_date")[:8]]
     encounters = [to_item(r) for r in base.filter(category="encounters").order_by("-clinical_date")[:5]]
-    counts = category_counts(user=user)
+    counts = category_counts(user=user, medications=reconciled)
     snapshots = list(
         Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
         .only("id", "request_id", "finished_at", "network_source")
@@ -196,11 +197,14 @@ def _listed(category: str) -> Q:
     return cond
 
 
-def category_counts(*, user) -> dict[str, int]:
-    """Items per category, counted as the category pages list them (so the summary and pages agree)."""
+def category_counts(*, user, medications: Medications | None = None) -> dict[str, int]:
+    """Items per category, counted as the category pages list them (so the summary and pages agree):
+    lab panels once, medications once per drug after reconciling."""
     rows = resources_for(user=user).filter(is_primary=True)
     counts = dict(rows.exclude(category="labs").values_list("category").annotate(n=Count("id")))
     counts["labs"] = rows.filter(_listed("labs"), category="labs").count()
+    medications = medications or medications_reconciled(user=user)
+    counts["medications"] = len(medications.current) + len(medications.past)
     return counts
 
 

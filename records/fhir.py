@@ -981,6 +981,8 @@ def status_words(resource: Any) -> str:
     words = _STATUS_WORDS.get(code, code.replace("-", " ").capitalize() if code else "")
     if not code and _str(resource.get("resourceType")) in _STATUS_NOT_GIVEN_TYPES:
         words = STATUS_NOT_GIVEN
+    if _str(resource.get("resourceType")) == "FamilyMemberHistory":
+        words = ""  # its status says whether the history was taken, nothing a person needs
     if _str(resource.get("resourceType")) in _CLINICAL_STATUS_TYPES:
         verification = _verification_code(resource)
         if verification != code and verification in ("unconfirmed", "provisional", "differential"):
@@ -1344,6 +1346,7 @@ class Display:
     flag: Flag | None = None
     details: list[tuple[str, str]] = field(default_factory=list)
     kind: str = ""
+    dated: bool = True
 
 
 # What a resource is, in words, for rows that carry no name of their own.
@@ -1424,9 +1427,9 @@ def _family_history_name(resource: dict) -> str:
     relation = relation or concept_name(relationship)
     conditions = [concept_name(c.get("code")) for c in _dicts(resource.get("condition"))[:5]]
     conditions = [c for c in conditions if c]
-    if relation and conditions:
-        return f"{relation}: {', '.join(conditions)}"
-    return relation or ", ".join(conditions)
+    if conditions:
+        return f"{relation or 'Family member (relation not given)'}: {', '.join(conditions)}"
+    return relation
 
 
 def _coverage_name(resource: dict, resolve: Resolver | None) -> str:
@@ -1493,9 +1496,10 @@ def _own_name(resource: dict, kind: str, resolve: Resolver | None) -> str:
         return _text(resource.get("title")) or concept_name(resource.get("type"))
     if kind in ("Claim", "ExplanationOfBenefit"):
         # claim-type codes are plain words ("professional", "pharmacy") when no display is given
-        kind_name = concept_name(resource.get("type"))
-        if _CODE_ONLY_NAME.match(kind_name):
-            kind_name = concept_code(resource.get("type"))[1]
+        concept = _dict(resource.get("type"))
+        kind_name = _text(concept.get("text")) or next(
+            (_text(c.get("display")) or _text(c.get("code")) for c in _dicts(concept.get("coding"))), ""
+        )
         return f"{TYPE_WORDS[kind]}: {kind_name.lower()}" if kind_name else ""
     if kind == "Provenance":
         names = [
@@ -1613,6 +1617,7 @@ def describe(
         date=clinical_date(resource),
         status=status_words(resource),
         kind=type_words(resource),
+        dated=kind in _DATE_RULES,
     )
     official = official_name(resource)
     if official and official != display.name:

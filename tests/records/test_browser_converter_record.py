@@ -13,6 +13,9 @@ PAGES = [
     ("allergies", "/records/allergies/", "", "Allergies"),
     ("medications", "/records/medications/", "", "Medications"),
     ("labs-kidney", "/records/labs/", "kidney", "Lab results"),
+    ("family", "/records/family/", "", "Family history"),
+    ("careplans", "/records/careplans/", "", "Care plans and goals"),
+    ("other", "/records/other/", "", "Other records"),
 ]
 
 

@@ -99,6 +99,21 @@ def test_allergen_only_in_reaction_substance_names_the_allergy():
             {"resourceType": "FamilyMemberHistory", "relationship": {"coding": [{"code": "MTH"}]}, "condition": []},
             "Mother",
         ),
+        (
+            {
+                "resourceType": "FamilyMemberHistory",
+                "relationship": {"text": "n/a"},
+                "condition": [{"code": {"text": "Gout"}}],
+            },
+            "Family member (relation not given): Gout",
+        ),
+        (
+            {
+                "resourceType": "ExplanationOfBenefit",
+                "type": {"coding": [{"system": "urn:x:claim-type", "code": "oral"}]},
+            },
+            "Explanation of benefits: oral",
+        ),
         ({"resourceType": "Device", "type": {"text": "Insulin pump"}}, "Insulin pump"),
         ({"resourceType": "CarePlan"}, "Care plan (no name given)"),
         ({"resourceType": "Coverage", "relationship": {"coding": [{"display": "Self"}]}}, "Insurance coverage: Self"),

@@ -7,12 +7,12 @@ from django.urls import reverse
 
 from records import selectors
 from tests.records.conftest import ingest_bundle
-from tests.records.fixtures.converter_shaped import BUNDLE_FACTORIES
+from tests.records.fixtures.converter_shaped import converter_bundle
 
 
-@pytest.fixture(params=BUNDLE_FACTORIES, ids=lambda f: f.__name__)
-def owner(request, mfa_user, private_storage_dir):
-    ingest_bundle(mfa_user, request.param())
+@pytest.fixture
+def owner(mfa_user, private_storage_dir):
+    ingest_bundle(mfa_user, converter_bundle())
     return mfa_user
 
 

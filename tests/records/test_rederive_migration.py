@@ -35,6 +35,6 @@ def test_rows_filed_under_no_page_and_code_only_names_are_re_derived(mfa_user):
     family.refresh_from_db()
     condition.refresh_from_db()
     named.refresh_from_db()
-    assert (family.category, family.display) == ("family", "Gout")
+    assert (family.category, family.display) == ("family", "Family member (relation not given): Gout")
     assert condition.display == "Underactive thyroid (hypothyroidism)"
     assert named.display == "Gout, as stored"

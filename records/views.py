@@ -94,6 +94,11 @@ def category(request, category: str):
         page=_page_number(request),
     )
     _log(request, f"records:{category}")
+    medications = selectors.medications_reconciled(user=request.user) if category == "medications" else None
+    if medications is not None and q:
+        words = q.lower()
+        medications.current = [g for g in medications.current if _medication_matches(g, words)]
+        medications.past = [g for g in medications.past if _medication_matches(g, words)]
     return render(
         request,
         "records/category.html",
@@ -101,9 +106,14 @@ def category(request, category: str):
             "category": category,
             "label": fhir.CATEGORY_LABELS[category],
             "listing": listing,
+            "medications": medications,
+            "lab_results": selectors.lab_result_count(user=request.user) if category == "labs" else 0,
             "q": q,
             "status": status,
-            "status_choices": list(selectors.STATUS_FILTERS.get(category, {})),
+            "status_choices": [
+                (value, STATUS_CHOICE_WORDS.get(value, value.capitalize()))
+                for value in selectors.STATUS_FILTERS.get(category, {})
+            ],
             "sort": sort,
             "flag": flag,
             "source": token,
@@ -113,6 +123,13 @@ def category(request, category: str):
             "categories": _category_nav({}),
         },
     )
+
+
+STATUS_CHOICE_WORDS = {"not-given": "Status not given", "active": "Active", "resolved": "Resolved", "past": "Past"}
+
+
+def _medication_matches(group: selectors.MedicationGroup, words: str) -> bool:
+    return any(words in item.display.name.lower() for item in group.items) or words in group.name.lower()
 
 
 def _keep_query(request) -> str:

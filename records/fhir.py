@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from html.parser import HTMLParser
 from typing import Any
 
@@ -314,11 +314,38 @@ def _parse_fhir_date(text: str) -> FhirDate | None:
     return FhirDate(text=text, precision=precision, sort_key=moment)
 
 
-def format_fhir_date(value: Any) -> str:
-    """A date as given, in words: "2019", "Mar 2019", "Mar 14, 2019", "Mar 14, 2019 09:30"; never padded."""
+def display_zone() -> tzinfo:
+    """The zone times are shown in: the one activated for this request (the person's), else UTC."""
+    try:
+        from django.utils import timezone as django_timezone
+
+        return django_timezone.get_current_timezone()
+    except Exception:  # outside a configured Django: show UTC, labelled as such
+        return UTC
+
+
+def _clock(moment: datetime) -> str:
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def format_instant(moment: datetime, *, zone: tzinfo | None = None) -> str:
+    """An aware moment in the one format every page uses: "Aug 15, 2012, 5:00 AM EDT"."""
+    local = moment.astimezone(zone or display_zone())
+    label = local.strftime("%Z") or "UTC"
+    return f"{_MONTHS[local.month - 1]} {local.day}, {local.year}, {_clock(local)} {label}"
+
+
+def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
+    """A FHIR date in words, in the one format every page uses.
+
+    Partial dates are shown as given, never padded ("2019", "Mar 2019"); a date without a time
+    shows no time and never moves a day ("Mar 14, 2019"); a time with a zone is shown in the
+    person's zone ("Aug 15, 2012, 5:00 AM EDT"); a time without a zone is shown as given.
+    """
     text = _str(value)
     match = _DATE_RE.match(text) if text else None
-    if match is None or parse_fhir_date(text) is None:
+    parsed = parse_fhir_date(text) if match is not None else None
+    if match is None or parsed is None:
         return text[:40]
     year = match["y"]
     if not match["m"]:
@@ -329,7 +356,10 @@ def format_fhir_date(value: Any) -> str:
     day = int(match["d"])
     if not match["H"]:
         return f"{month} {day}, {year}"
-    return f"{month} {day}, {year} {match['H']}:{match['M']}"
+    if match["tz"]:
+        return format_instant(parsed.sort_key, zone=zone)
+    hour, minute = int(match["H"]), int(match["M"])
+    return f"{month} {day}, {year}, {_clock(datetime(2000, 1, 1, hour % 24, minute))}"
 
 
 def _period_start(value: Any) -> str:
@@ -1021,6 +1051,40 @@ def network_source_words(value: Any) -> str:
     return NETWORK_SOURCE_WORDS.get(base, f"via {base}" if base else "")
 
 
+# Metriport's data-source extension names the exchange a document came through.
+DATA_SOURCE_CODES = {
+    "COMMONWELL": "hie",
+    "CAREQUALITY": "hie",
+    "SURESCRIPTS": "pharmacy",
+    "QUEST": "lab",
+    "LABCORP": "lab",
+}
+
+
+def resource_network_source(resource: Any) -> str:
+    """The network source (hie, pharmacy, lab) the resource itself names, or "".
+
+    Read from its own `meta.tag` network-source coding, else Metriport's data-source extension on
+    the resource or on its document's content. Never from the webhook that delivered the bundle:
+    every webhook links the whole consolidated record.
+    """
+    resource = _dict(resource)
+    for tag in _dicts(_dict(resource.get("meta")).get("tag"))[:20]:
+        system = _str(tag.get("system")).rstrip("/")
+        code = _str(tag.get("code")).lower()
+        if system.endswith("network-source") and code in NETWORK_SOURCE_WORDS:
+            return code
+    extensions = _dicts(resource.get("extension"))[:20]
+    for content in _dicts(resource.get("content"))[:10]:
+        extensions += _dicts(content.get("extension"))[:10]
+    for extension in extensions:
+        if _str(extension.get("url")).endswith("/data-source.json"):
+            code = _str(_dict(extension.get("valueCoding")).get("code")).upper()
+            if code in DATA_SOURCE_CODES:
+                return DATA_SOURCE_CODES[code]
+    return ""
+
+
 def _references(value: Any) -> list[dict]:
     """References in a field that may be a Reference, a list of them, or performer-like wrappers."""
     refs = []
@@ -1050,9 +1114,9 @@ def provenance_sources(
     *,
     resolve: Resolver | None = None,
     provenances: Iterable[dict] = (),
-    network_source: str = "",
 ) -> list[Source]:
-    """Every source of an item, in the documented order, without duplicates."""
+    """Every source of an item, in the documented order, without duplicates; "Delivered" only
+    when the resource itself names its network source."""
     resource = _dict(resource)
     sources: list[Source] = []
     seen: set[str] = set()
@@ -1077,7 +1141,7 @@ def provenance_sources(
             for key in ("who", "onBehalfOf"):
                 add("Source", reference_label(agent.get(key), resource=provenance, resolve=resolve))
     add("Source system", meta_source_label(resource, resolve=resolve))
-    words = network_source_words(network_source)
+    words = network_source_words(resource_network_source(resource))
     if words:
         add("Delivered", words)
     return sources

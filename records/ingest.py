@@ -49,6 +49,7 @@ COLUMNS = (
     "value_unit",
     "flag",
     "source_org",
+    "network_source",
     "encounter_ref",
     "parent_ref",
     "dedupe_key",
@@ -90,6 +91,7 @@ class Row:
     value_unit: str
     flag: str
     source_org: str
+    network_source: str
     encounter_ref: str
     parent_ref: str
     dedupe_key: str
@@ -111,6 +113,7 @@ class Row:
             self.value_unit,
             self.flag,
             self.source_org,
+            self.network_source,
             self.encounter_ref,
             self.parent_ref,
             self.dedupe_key,
@@ -134,6 +137,7 @@ class Row:
             self.value_unit,
             self.flag,
             self.source_org,
+            self.network_source,
             self.encounter_ref,
             self.parent_ref,
             self.dedupe_key,
@@ -428,12 +432,16 @@ def extract(resource: dict, *, full_url: str, lookup: Lookup) -> Row | None:
         value_unit=_clean(value_unit, 64),
         flag=flag,
         source_org=_clean(source_org, 255),
+        network_source=fhir.resource_network_source(resource),
         encounter_ref=_clean(encounter_ref, 200),
         parent_ref=_clean(parent_ref, 200),
         dedupe_key=dedupe_key(kind, rid, system, code, display, date_text, value_text),
     )
     row.content_hash = hashlib.blake2b(
-        raw + "\x1f".join((row.display, row.source_org, row.encounter_ref, row.parent_ref, row.flag)).encode(),
+        raw
+        + "\x1f".join(
+            (row.display, row.source_org, row.network_source, row.encounter_ref, row.parent_ref, row.flag)
+        ).encode(),
         digest_size=16,
     ).hexdigest()
     return row

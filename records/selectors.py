@@ -336,9 +336,7 @@ def resource_detail(*, user, pk: int) -> Detail:
 
     display = fhir.describe(raw, resolve=resolve)
     item = Item(resource=resource, display=display)
-    sources = fhir.provenance_sources(
-        raw, resolve=resolve, provenances=provenances, network_source=resource.network_source
-    )
+    sources = fhir.provenance_sources(raw, resolve=resolve, provenances=provenances)
     reported_by = list(
         resources_for(user=user)
         .filter(dedupe_key=resource.dedupe_key)

@@ -225,11 +225,16 @@ def account_export_zip(*, user: User) -> bytes:
     return buffer.getvalue()
 
 
+def address_time_zone_for(*, user: User) -> str:
+    """The zone of the state in the address the person gave, or ""."""
+    return zone_for_state(address_state_for(user=user))
+
+
 def time_zone_for(*, user: User) -> ZoneInfo:
     """The zone to show this person's times in: their choice; else their address's state; else the
     site default. The journey's address stays in ias; records only ever sees the activated zone."""
     chosen = zone_or_none(user.time_zone)
     if chosen is not None:
         return chosen
-    derived = zone_or_none(zone_for_state(address_state_for(user=user)))
+    derived = zone_or_none(address_time_zone_for(user=user))
     return derived or ZoneInfo(settings.TIME_ZONE)

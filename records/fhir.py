@@ -426,24 +426,71 @@ def clinical_date(resource: Any) -> FhirDate | None:
 
 # ---------------------------------------------------------------- quantities and values
 
-_UNIT_PRETTY = {
+# UCUM codes a person should not have to read (reviewed against the UCUM table of units).
+_UCUM_WHOLE = {
     "Cel": "°C",
     "[degF]": "°F",
     "mm[Hg]": "mmHg",
-    "kg/m2": "kg/m²",
-    "ug": "µg",
-    "uL": "µL",
-    "10*3/uL": "10³/µL",
-    "10*6/uL": "10⁶/µL",
-    "10*9/L": "10⁹/L",
-    "10*12/L": "10¹²/L",
-    "/min": "/min",
-    "{beats}/min": "beats/min",
-    "{breaths}/min": "breaths/min",
-    "[in_i]": "in",
-    "[lb_av]": "lb",
     "1": "",
+    "{beats}/min": "beats/min",
+    "/min": "/min",
 }
+_UCUM_ATOMS = {
+    "[lb_av]": "lb",
+    "[oz_av]": "oz",
+    "[in_i]": "in",
+    "[ft_i]": "ft",
+    "[degF]": "°F",
+    "Cel": "°C",
+    "mm[Hg]": "mmHg",
+    "[iU]": "IU",
+    "[IU]": "IU",
+    "[HPF]": "HPF",
+    "[LPF]": "LPF",
+    "[pH]": "pH",
+    "[ppm]": "ppm",
+    "[drp]": "drops",
+    "[arb'U]": "arb. units",
+}
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_ANNOTATION = re.compile(r"\{([^{}]*)\}")
+_POWER_OF_TEN = re.compile(r"(?:(?<=^)|(?<=[/(.]))10(?:\*|\^)(-?\d{1,2})")
+_LAB_POWER = re.compile(r"^[xX]10E(\d{1,2})(?=/)")
+_ATOM_POWER = re.compile(r"(?<![A-Za-z])(m|cm|mm|dm|km|s|h|ft|in)([23])(?![\d])")
+_MICRO = re.compile(r"(?<![A-Za-z])u(?=(?:g|L|mol|IU|U|m|s|Eq)\b)")
+_BRACKETED = re.compile(r"\[([^\]]*)\]")
+
+
+def ucum_display(code: Any) -> str:
+    """A UCUM unit (or unit text written like one) as a person reads it.
+
+    `mL/min/{1.73_m2}` -> "mL/min/1.73 m²", `10*9/L` -> "×10⁹/L", `10*3/uL` -> "×10³/µL",
+    `[lb_av]` -> "lb", `Cel` -> "°C". An annotation on its own (`{cells}/uL`) is kept as a word; one
+    attached to a unit (`%{saturation}`) is dropped. Text that is not UCUM passes unchanged.
+    """
+    text = _str(code)[:64]
+    if not text:
+        return ""
+    if text in _UCUM_WHOLE:
+        return _UCUM_WHOLE[text]
+    for atom, shown in _UCUM_ATOMS.items():
+        text = text.replace(atom, shown)
+
+    def annotation(match: re.Match) -> str:
+        start = match.start()
+        standalone = start == 0 or text[start - 1] in "/.("
+        if not standalone:
+            return ""
+        words = match[1].replace("_", " ").strip()
+        return _ATOM_POWER.sub(lambda m: m[1] + m[2].translate(_SUPERSCRIPTS), words)
+
+    text = _ANNOTATION.sub(annotation, text)
+    text = _LAB_POWER.sub(lambda m: "×10" + m[1].translate(_SUPERSCRIPTS), text)
+    text = _POWER_OF_TEN.sub(lambda m: "×10" + m[1].translate(_SUPERSCRIPTS), text)
+    text = _ATOM_POWER.sub(lambda m: m[1] + m[2].translate(_SUPERSCRIPTS), text)
+    text = _MICRO.sub("µ", text)
+    text = _BRACKETED.sub(lambda m: m[1].split("_", 1)[0], text)
+    return text.replace("//", "/").strip() or ""
 
 
 def format_number(value: float) -> str:
@@ -456,23 +503,14 @@ def format_number(value: float) -> str:
     return text
 
 
-_ANNOTATION = re.compile(r"\{[^}]*\}")
-
-
 def unit_display(quantity: Any) -> str:
-    """The unit a person reads: the data's own `unit`, else a readable form of its UCUM code."""
+    """The unit a person reads: the data's own `unit` (or its UCUM code), rendered for people."""
     quantity = _dict(quantity)
     unit = _str(quantity.get("unit"))
     code = _str(quantity.get("code"))
     if unit and unit != code:
-        return unit
-    if code:
-        if code in _UNIT_PRETTY:
-            return _UNIT_PRETTY[code]
-        if "{" not in code:
-            return code
-        return _ANNOTATION.sub("", code).strip() or code
-    return unit
+        return ucum_display(unit)
+    return ucum_display(code or unit)
 
 
 def unit_key(quantity: Any) -> str:

@@ -452,6 +452,7 @@ _UCUM_ATOMS = {
     "[drp]": "drops",
     "[arb'U]": "arb. units",
 }
+TIMES = "\u00d7"  # the multiplication sign, as in "10*9/L" shown for people
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _ANNOTATION = re.compile(r"\{([^{}]*)\}")
 _POWER_OF_TEN = re.compile(r"(?:(?<=^)|(?<=[/(.]))10(?:\*|\^)(-?\d{1,2})")
@@ -464,7 +465,7 @@ _BRACKETED = re.compile(r"\[([^\]]*)\]")
 def ucum_display(code: Any) -> str:
     """A UCUM unit (or unit text written like one) as a person reads it.
 
-    `mL/min/{1.73_m2}` -> "mL/min/1.73 m²", `10*9/L` -> "×10⁹/L", `10*3/uL` -> "×10³/µL",
+    `mL/min/{1.73_m2}` -> "mL/min/1.73 m²", `10*9/L` -> TIMES + "10⁹/L", `10*3/uL` -> TIMES + "10³/µL",
     `[lb_av]` -> "lb", `Cel` -> "°C". An annotation on its own (`{cells}/uL`) is kept as a word; one
     attached to a unit (`%{saturation}`) is dropped. Text that is not UCUM passes unchanged.
     """
@@ -485,8 +486,8 @@ def ucum_display(code: Any) -> str:
         return _ATOM_POWER.sub(lambda m: m[1] + m[2].translate(_SUPERSCRIPTS), words)
 
     text = _ANNOTATION.sub(annotation, text)
-    text = _LAB_POWER.sub(lambda m: "×10" + m[1].translate(_SUPERSCRIPTS), text)
-    text = _POWER_OF_TEN.sub(lambda m: "×10" + m[1].translate(_SUPERSCRIPTS), text)
+    text = _LAB_POWER.sub(lambda m: TIMES + "10" + m[1].translate(_SUPERSCRIPTS), text)
+    text = _POWER_OF_TEN.sub(lambda m: TIMES + "10" + m[1].translate(_SUPERSCRIPTS), text)
     text = _ATOM_POWER.sub(lambda m: m[1] + m[2].translate(_SUPERSCRIPTS), text)
     text = _MICRO.sub("µ", text)
     text = _BRACKETED.sub(lambda m: m[1].split("_", 1)[0], text)
@@ -632,6 +633,63 @@ def value_text(element: Any) -> str:
     return f"Not available ({absent.lower()})" if absent else ""
 
 
+# ---------------------------------------------------------------- vitals in the person's units
+
+UNITS_US, UNITS_METRIC = "us", "metric"
+# Exact conversion factors to the family's base unit (kg, cm), from the UCUM definitions.
+_TO_KG = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "[oz_av]": 0.028349523125}
+_TO_CM = {"cm": 1.0, "m": 100.0, "mm": 0.1, "[in_i]": 2.54, "[ft_i]": 30.48}
+_TEMPERATURES = {"Cel", "[degF]"}
+BODY_HEIGHT_LOINC = {"8302-2", "8306-3", "8308-9"}
+
+
+def vital_unit_for(unit_key: str, *, units: str) -> str:
+    """The UCUM unit a vital in `unit_key` is shown in for this preference ("" when not convertible)."""
+    us = units == UNITS_US
+    if unit_key in _TO_KG:
+        return "[lb_av]" if us else "kg"
+    if unit_key in _TO_CM:
+        return "[in_i]" if us else "cm"
+    if unit_key in _TEMPERATURES:
+        return "[degF]" if us else "Cel"
+    return ""
+
+
+def vital_convert(value: float, unit_key: str, *, units: str) -> tuple[float, str] | None:
+    """(value, unit) in the person's units, or None when no known factor applies (BMI, rates...)."""
+    target = vital_unit_for(unit_key, units=units)
+    if not target:
+        return None
+    if unit_key in _TO_KG:
+        return value * _TO_KG[unit_key] / _TO_KG[target], target
+    if unit_key in _TO_CM:
+        return value * _TO_CM[unit_key] / _TO_CM[target], target
+    celsius = value if unit_key == "Cel" else (value - 32) * 5 / 9
+    return (celsius if target == "Cel" else celsius * 9 / 5 + 32), target
+
+
+def vital_text(value: float, unit_key: str, *, code: str = "", comparator: str = "") -> str:
+    """A converted vital as a person reads it: "154.3 lb", "5 ft 7 in", "98.6 °F", "172.7 cm"."""
+    if unit_key == "[in_i]" and code in BODY_HEIGHT_LOINC and value >= 12:
+        inches = round(value)
+        text = f"{inches // 12} ft {inches % 12} in"
+    else:
+        text = _join_unit(format_number(round(value, 1)), ucum_display(unit_key))
+    return f"{comparator} {text}" if comparator else text
+
+
+def vital_value_text(observation: Any, *, units: str) -> str:
+    """The value of a vital-sign Observation in the person's units; as given when not convertible."""
+    observation = _dict(observation)
+    measure = observation_measure(observation)
+    if measure is not None and isinstance(observation.get("valueQuantity"), dict):
+        converted = vital_convert(measure.value, measure.unit_key, units=units)
+        if converted is not None:
+            _system, code = concept_code(observation.get("code"))
+            return vital_text(converted[0], converted[1], code=code, comparator=measure.comparator)
+    return observation_value_text(observation)
+
+
 BLOOD_PRESSURE_PANELS = {"85354-9", "55284-4", "35094-2"}
 SYSTOLIC, DIASTOLIC = "8480-6", "8462-4"
 
@@ -663,6 +721,21 @@ def observation_value_text(observation: Any) -> str:
             name = concept_name(component.get("code"))
             parts.append(f"{name}: {value}" if name else value)
     return "; ".join(parts)
+
+
+def blood_pressure_values(observation: Any) -> tuple[float | None, float | None]:
+    """(systolic, diastolic) in mmHg of a BP panel's components or of a lone systolic/diastolic result."""
+    observation = _dict(observation)
+    codes = {code for system, code in concept_codes(observation.get("code")) if system in (LOINC, "")}
+    values: dict[str, float | None] = {SYSTOLIC: None, DIASTOLIC: None}
+    for wanted in (SYSTOLIC, DIASTOLIC):
+        if wanted in codes:
+            values[wanted] = _number(_dict(observation.get("valueQuantity")).get("value"))
+    for component in _dicts(observation.get("component"))[:20]:
+        for system, code in concept_codes(component.get("code")):
+            if system in (LOINC, "") and code in values and values[code] is None:
+                values[code] = _number(_dict(component.get("valueQuantity")).get("value"))
+    return values[SYSTOLIC], values[DIASTOLIC]
 
 
 # ---------------------------------------------------------------- reference ranges and flags

@@ -109,3 +109,27 @@ def test_each_item_lists_every_organization_that_reported_it(mfa_user, private_s
 )
 def test_resource_network_source(resource, expected):
     assert fhir.resource_network_source(resource) == expected
+
+
+@pytest.mark.django_db
+def test_migration_rederives_the_source_of_rows_stored_with_the_webhooks(mfa_user):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("records.migrations.0004_fidelity_time_network_source_from_resource")
+    tagged = Resource.objects.create(
+        user=mfa_user,
+        resource_type="Observation",
+        resource_id="t",
+        raw={"meta": network_tag("hie")},
+        content_hash="x",
+        network_source="pharmacy",
+    )
+    untagged = Resource.objects.create(
+        user=mfa_user, resource_type="Observation", resource_id="u", raw={}, content_hash="y", network_source="pharmacy"
+    )
+    migration.network_source_from_resource(apps, None)
+    tagged.refresh_from_db()
+    untagged.refresh_from_db()
+    assert (tagged.network_source, untagged.network_source) == ("hie", "")

@@ -38,11 +38,15 @@ class AccountDeleteForm(forms.Form):
 class PreferencesForm(forms.Form):
     """How the record is shown (time zone, units for vitals) and whether to send notice emails."""
 
+    FROM_ADDRESS = "address"
+
     time_zone = forms.ChoiceField(
         label="Time zone",
-        required=False,
         help_text="Times in your record are shown in this time zone.",
-        error_messages={"invalid_choice": "Choose a time zone from the list."},
+        error_messages={
+            "required": "Choose a time zone from the list.",
+            "invalid_choice": "Choose a time zone from the list.",
+        },
     )
     measurement_units = forms.ChoiceField(
         label="Units for weight, height and temperature",
@@ -56,7 +60,6 @@ class PreferencesForm(forms.Form):
     email_notifications = forms.BooleanField(
         label="Email me when my records are ready or a search fails",
         required=False,
-        help_text="The email holds no health information, only a link to sign in.",
     )
 
     def __init__(self, *args, address_zone: str = "", **kwargs) -> None:
@@ -64,7 +67,12 @@ class PreferencesForm(forms.Form):
         us_names = {name for name, _label in US_TIME_ZONES}
         from_address = f"From my address ({address_zone.replace('_', ' ')})" if address_zone else "From my address"
         self.fields["time_zone"].choices = [
-            ("", from_address),
+            (self.FROM_ADDRESS, from_address),
             ("US time zones", list(US_TIME_ZONES)),
             ("All time zones", [(z, z.replace("_", " ")) for z in all_time_zones() if z not in us_names]),
         ]
+
+    def clean_time_zone(self) -> str:
+        """The zone to store; "" means "follow my address"."""
+        value = self.cleaned_data["time_zone"]
+        return "" if value == self.FROM_ADDRESS else value

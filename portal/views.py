@@ -138,7 +138,7 @@ def account(request: HttpRequest) -> HttpResponse:
     else:
         preferences = PreferencesForm(
             initial={
-                "time_zone": request.user.time_zone,
+                "time_zone": request.user.time_zone or PreferencesForm.FROM_ADDRESS,
                 "measurement_units": request.user.measurement_units,
                 "email_notifications": request.user.email_notifications,
             },

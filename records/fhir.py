@@ -526,6 +526,8 @@ def unit_key(quantity: Any) -> str:
 def _join_unit(number: str, unit: str) -> str:
     if not unit:
         return number
+    if unit.startswith("/"):
+        return f"{number}{unit}"
     if unit in ("%", "°C", "°F"):
         return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
     return f"{number} {unit}"

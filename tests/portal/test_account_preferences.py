@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _post(client, **data):
-    fields = {"time_zone": "", "measurement_units": "us", **data}
+    fields = {"time_zone": "address", "measurement_units": "us", **data}
     return client.post(reverse("account"), fields)
 
 
@@ -28,7 +28,7 @@ def _give_address(user, state: str) -> None:
 def test_form_shows_the_current_choices(client_mfa, mfa_user):
     html = client_mfa.get(reverse("account")).content.decode()
     assert 'id="preferences"' in html
-    assert '<option value="" selected>From my address</option>' in html
+    assert '<option value="address" selected>From my address</option>' in html
     assert '<option value="America/Chicago">Central (Chicago)</option>' in html
     assert '<option value="Europe/Paris">Europe/Paris</option>' in html
     assert html.index("America/Chicago") < html.index("Africa/Abidjan")  # US zones first
@@ -45,7 +45,7 @@ def test_saving_stores_every_choice(client_mfa, mfa_user):
         "metric",
         False,  # an unticked box means no emails
     )
-    _post(client_mfa, time_zone="", email_notifications="on")
+    _post(client_mfa, time_zone="address", email_notifications="on")
     mfa_user.refresh_from_db()
     assert (mfa_user.time_zone, mfa_user.measurement_units, mfa_user.email_notifications) == ("", "us", True)
 
@@ -62,6 +62,7 @@ def test_any_iana_zone_can_be_chosen(client_mfa, mfa_user):
         ({"time_zone": "Mars/Olympus_Mons"}, "time_zone", "Choose a time zone from the list."),
         ({"measurement_units": "imperial"}, "measurement_units", "Choose US or metric units."),
         ({"measurement_units": ""}, "measurement_units", "Choose US or metric units."),
+        ({"time_zone": ""}, "time_zone", "Choose a time zone from the list."),
     ],
 )
 def test_errors_are_shown_next_to_the_field_and_nothing_is_saved(client_mfa, mfa_user, data, field, message):

@@ -680,11 +680,12 @@ def vital_text(value: float, unit_key: str, *, code: str = "", comparator: str =
     return f"{comparator} {text}" if comparator else text
 
 
-def vital_value_text(observation: Any, *, units: str) -> str:
-    """The value of a vital-sign Observation in the person's units; as given when not convertible."""
+def vital_value_text(observation: Any, *, units: str = "") -> str:
+    """The value of a vital-sign Observation in the person's units; as given without a preference or
+    when no known factor converts it."""
     observation = _dict(observation)
     measure = observation_measure(observation)
-    if measure is not None and isinstance(observation.get("valueQuantity"), dict):
+    if units and measure is not None and isinstance(observation.get("valueQuantity"), dict):
         converted = vital_convert(measure.value, measure.unit_key, units=units)
         if converted is not None:
             _system, code = concept_code(observation.get("code"))

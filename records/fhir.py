@@ -1199,6 +1199,36 @@ def resource_network_source(resource: Any) -> str:
     return ""
 
 
+DOC_ID_EXTENSION_SUFFIX = "/doc-id-extension.json"
+
+
+def document_key(value: Any) -> str:
+    """A document's file name without folders, query or `.xml`/`.json` suffixes, for matching a
+    converted resource's doc-id extension to the DocumentReference of its source document."""
+    text = _str(value).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower()
+    for suffix in (".json", ".xml"):
+        text = text.removesuffix(suffix)
+    return text[:200]
+
+
+def source_document_key(resource: Any) -> str:
+    """The key of the document a converted resource was made from (Metriport's doc-id extension)."""
+    for extension in _dicts(_dict(resource).get("extension"))[:20]:
+        if _str(extension.get("url")).endswith(DOC_ID_EXTENSION_SUFFIX):
+            return document_key(extension.get("valueString"))
+    return ""
+
+
+def document_keys(document: Any) -> set[str]:
+    """Every key a DocumentReference may be named by: id, master identifier, attachment URLs and titles."""
+    document = _dict(document)
+    values = [document.get("id"), _dict(document.get("masterIdentifier")).get("value")]
+    for content in _dicts(document.get("content"))[:10]:
+        attachment = _dict(content.get("attachment"))
+        values += [attachment.get("url"), attachment.get("title")]
+    return {key for key in (document_key(v) for v in values) if key}
+
+
 def _references(value: Any) -> list[dict]:
     """References in a field that may be a Reference, a list of them, or performer-like wrappers."""
     refs = []
@@ -1228,9 +1258,13 @@ def provenance_sources(
     *,
     resolve: Resolver | None = None,
     provenances: Iterable[dict] = (),
+    network_source: str = "",
 ) -> list[Source]:
-    """Every source of an item, in the documented order, without duplicates; "Delivered" only
-    when the resource itself names its network source."""
+    """Every source of an item, in the documented order, without duplicates.
+
+    "Delivered" only when the data names the network source: `network_source` as the ingest derived
+    it from the resource and its document, else what the resource itself says.
+    """
     resource = _dict(resource)
     sources: list[Source] = []
     seen: set[str] = set()
@@ -1255,7 +1289,7 @@ def provenance_sources(
             for key in ("who", "onBehalfOf"):
                 add("Source", reference_label(agent.get(key), resource=provenance, resolve=resolve))
     add("Source system", meta_source_label(resource, resolve=resolve))
-    words = network_source_words(resource_network_source(resource))
+    words = network_source_words(network_source or resource_network_source(resource))
     if words:
         add("Delivered", words)
     return sources

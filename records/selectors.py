@@ -363,7 +363,9 @@ def resource_detail(*, user, pk: int) -> Detail:
     if resource.category == "vitals" and resource.value_num is not None:
         display.value = fhir.vital_value_text(raw, units=user.measurement_units)
     item = Item(resource=resource, display=display)
-    sources = fhir.provenance_sources(raw, resolve=resolve, provenances=provenances)
+    sources = fhir.provenance_sources(
+        raw, resolve=resolve, provenances=provenances, network_source=resource.network_source
+    )
     reported_by = list(
         resources_for(user=user)
         .filter(dedupe_key=resource.dedupe_key)

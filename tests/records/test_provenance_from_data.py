@@ -133,3 +133,35 @@ def test_migration_rederives_the_source_of_rows_stored_with_the_webhooks(mfa_use
     tagged.refresh_from_db()
     untagged.refresh_from_db()
     assert (tagged.network_source, untagged.network_source) == ("hie", "")
+
+
+@pytest.mark.django_db
+def test_converted_resource_takes_the_source_of_its_document(mfa_user, private_storage_dir, make_mfa_client):
+    """A resource converted from a C-CDA names its document (doc-id extension); the document names the HIE."""
+    document = {
+        "resourceType": "DocumentReference",
+        "id": "doc-42",
+        "status": "current",
+        "content": [
+            {
+                "extension": [data_source_extension("COMMONWELL")],
+                "attachment": {"url": "https://files.example/cx/pt/cx_pt_doc-42.xml", "contentType": "text/xml"},
+            }
+        ],
+    }
+    converted = observation(
+        "obs-from-doc",
+        loinc="2345-7",
+        display="Glucose",
+        value=104,
+        unit="mg/dL",
+        extension=[doc_id_extension("cx/pt/cx_pt_doc-42.xml.json")],
+    )
+    stray = observation(
+        "obs-other-doc", loinc="2345-7", display="Glucose", value=99, unit="mg/dL", extension=[doc_id_extension()]
+    )
+    ingest_bundle(mfa_user, bundle(document, converted, stray), network_source="pharmacy")
+    assert _row(mfa_user, "obs-from-doc").network_source == "hie"
+    assert _row(mfa_user, "obs-other-doc").network_source == ""
+    page = make_mfa_client(mfa_user).get(reverse("records:item", args=[_row(mfa_user, "obs-from-doc").pk]))
+    assert "via health information exchange" in page.content.decode()

@@ -565,6 +565,7 @@ def _blood_pressure_trend(*, user, anchor: Resource, limit: int) -> Trend:
     systolic: list[dict] = []
     diastolic: list[dict] = []
     rows: list[dict] = []
+    lone: dict[str, dict] = {}  # a separate systolic or diastolic result waiting for its pair, by time
     for row in readings:
         high, low = fhir.blood_pressure_values(row.raw)
         if high is None and low is None:
@@ -576,10 +577,19 @@ def _blood_pressure_trend(*, user, anchor: Resource, limit: int) -> Trend:
         else:
             text = f"Diastolic {fhir.format_number(low)} mmHg"
         if high is not None:
-            systolic.append(_point(row, high, text))
+            systolic.append(_point(row, high, f"Systolic {fhir.format_number(high)} mmHg"))
         if low is not None:
-            diastolic.append(_point(row, low, text))
-        rows.append(_point(row, high if high is not None else low, text))
+            diastolic.append(_point(row, low, f"Diastolic {fhir.format_number(low)} mmHg"))
+        waiting = lone.pop(row.clinical_date_text, None) if row.clinical_date_text else None
+        if (high is None) != (low is None) and waiting is not None and (waiting["high"] is None) != (high is None):
+            pair_high = high if high is not None else waiting["high"]
+            pair_low = low if low is not None else waiting["low"]
+            waiting["row"]["value_text"] = f"{fhir.format_number(pair_high)}/{fhir.format_number(pair_low)} mmHg"
+            continue
+        point = _point(row, high if high is not None else low, text)
+        rows.append(point)
+        if (high is None) != (low is None) and row.clinical_date_text:
+            lone[row.clinical_date_text] = {"row": point, "high": high, "low": low}
     return Trend(
         anchor=anchor,
         name="Blood pressure",

@@ -109,7 +109,10 @@ def test_blood_pressure_trend_has_systolic_and_diastolic_lines(vitals_owner, mak
     html = page.decode()
     assert "Blood pressure over time" in html
     assert html.count('class="chart__line chart__line--') == 2
-    assert "128/82 mmHg" in html and "Systolic 141 mmHg" in html
+    assert "128/82 mmHg" in html
+    assert "141/91 mmHg" in html  # separate results taken together read as one reading
+    assert [row["value_text"] for row in trend.rows] == ["141/91 mmHg", "135/88 mmHg", "128/82 mmHg"]
+    assert "Diastolic 82 mmHg" in html  # each line's points say which line they are on
 
 
 @pytest.mark.django_db

@@ -1,7 +1,10 @@
 """Security headers Django does not set itself (Content Security Policy, Permissions-Policy), and
 the signed-in person's time zone for every time a page shows."""
 
+from collections.abc import Callable
+
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from portal.selectors import time_zone_for
@@ -38,10 +41,10 @@ def security_headers(get_response):
     return middleware
 
 
-def person_time_zone(get_response):
+def person_time_zone(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
     """Show times in the person's zone: their choice, else their address's state, else the default."""
 
-    def middleware(request):
+    def middleware(request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             timezone.activate(time_zone_for(user=user))

@@ -23,6 +23,14 @@ def email_hash(email: str) -> str:
     return salted_hmac("homeport.account-deletion", email.strip().lower(), algorithm="sha256").hexdigest()
 
 
+def account_preferences_save(*, user: User, time_zone: str, measurement_units: str, email_notifications: bool) -> None:
+    """Store how the person wants their record shown and whether to get notice emails."""
+    user.time_zone = time_zone
+    user.measurement_units = measurement_units
+    user.email_notifications = email_notifications
+    user.save(update_fields=["time_zone", "measurement_units", "email_notifications"])
+
+
 def account_consent_revoke(*, user: User, ip: str | None) -> int:
     """Revoke every active consent of the person, for every purpose; returns how many were revoked."""
     revoked = 0

@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.admin_requires_mfa",
+    "portal.middleware.person_time_zone",
 ]
 
 ROOT_URLCONF = "portal.urls"

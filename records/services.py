@@ -102,7 +102,6 @@ def snapshot_ingest_file(
             counts = rows_write(
                 user_id=user_id,
                 snapshot_id=snapshot.pk,
-                network_source=network_source,
                 chunks=ingest.iter_rows(entries, lookup, stats),
                 now=now,
                 retire=not any(marker in network_source for marker in _PARTIAL_SOURCES),

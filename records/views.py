@@ -53,6 +53,7 @@ def summary(request):
         "records/summary.html",
         {
             "s": data,
+            "vitals": selectors.latest_vitals(user=request.user),
             "categories": _category_nav(data.counts),
             "nav": "summary",
         },
@@ -204,14 +205,14 @@ def trend(request, pk: int):
     except Resource.DoesNotExist as exc:
         raise Http404 from exc
     _log(request, "records:trend", f"resource:{data.anchor.reference}")
-    chart = charts.trend_chart(data.points, data.band)
+    chart = charts.trend_chart(data.points, data.band, series=data.series)
     return render(
         request,
         "records/trend.html",
         {
             "t": data,
             "chart": chart,
-            "rows": list(reversed(data.points)),
+            "rows": data.rows,
             "nav": data.anchor.category,
         },
     )

@@ -1,13 +1,15 @@
-"""Staff views of snapshots and resources: read-only, searchable by patient and code."""
+"""Staff views of snapshots and resources: read-only; opening one asks for a reason and is logged."""
 
 from django.contrib import admin
 
-from accounts.admin import ReadOnlyAdmin
+from accounts.admin import HealthDataAdmin
 from records.models import Resource, Snapshot
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(ReadOnlyAdmin):
+class SnapshotAdmin(HealthDataAdmin):
+    health_action = "staff:snapshot"
+
     list_display = (
         "id",
         "user",
@@ -28,20 +30,16 @@ class SnapshotAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Resource)
-class ResourceAdmin(ReadOnlyAdmin):
-    list_display = (
-        "resource_type",
-        "display",
-        "clinical_date_text",
-        "status",
-        "flag",
-        "source_org",
-        "network_source",
-        "user",
-        "retired_at",
-    )
-    list_filter = ("resource_type", "category", "network_source")
-    search_fields = ("user__email", "code", "display", "resource_id")
+class ResourceAdmin(HealthDataAdmin):
+    """The list names no clinical content (it mixes people); one resource opens after a reason."""
+
+    health_action = "staff:resource"
+    list_display = ("resource_type", "resource_id", "network_source", "user", "retired_at")
+    list_filter = ("resource_type", "network_source")
+    search_fields = ("user__email", "resource_id")
     readonly_fields = [f.name for f in Resource._meta.fields]
     list_select_related = ("user",)
     show_full_result_count = False
+
+    def health_target(self, obj: Resource) -> str:
+        return obj.reference

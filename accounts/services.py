@@ -124,7 +124,12 @@ def email_send_record(
 
 
 EMAIL_CONFIRMATION_PREFIX = "account/email/email_confirmation"
-EMAILS_NOT_RESENT = ("account/email/password_reset_key", "account/email/unknown_account")
+EMAILS_NOT_RESENT = (
+    "account/email/password_reset",
+    "account/email/login_code",
+    "account/email/unknown_account",
+    "account/email/account_already_exists",
+)
 
 
 def email_resend(*, email_id: int, request: HttpRequest) -> EmailSent | None:

@@ -120,6 +120,7 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_staff", "is_active"]
     search_fields = ["email", "full_name"]
     formfield_overrides = LABELLED_DATETIME
+    filter_horizontal = ()  # plain multi-selects: the two-box widget's icons fail axe (aria on a span)
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Person", {"fields": ["full_name"]}),

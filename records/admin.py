@@ -6,6 +6,22 @@ from accounts.admin import HealthDataAdmin
 from records.models import Resource, Snapshot
 
 
+class NetworkSourceFilter(admin.SimpleListFilter):
+    """Filter by network source; the blank source (an upload) gets a name, so its link has text."""
+
+    title = "network source"
+    parameter_name = "network_source"
+
+    def lookups(self, request, model_admin):
+        values = model_admin.model.objects.order_by().values_list("network_source", flat=True).distinct()
+        return [(value or "-", value or "(none: uploaded)") for value in sorted(set(values))]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(network_source="" if self.value() == "-" else self.value())
+
+
 @admin.register(Snapshot)
 class SnapshotAdmin(HealthDataAdmin):
     health_action = "staff:snapshot"
@@ -23,7 +39,7 @@ class SnapshotAdmin(HealthDataAdmin):
         "ingest_ms",
         "started_at",
     )
-    list_filter = ("status", "network_source")
+    list_filter = ("status", NetworkSourceFilter)
     search_fields = ("user__email", "request_id")
     readonly_fields = [f.name for f in Snapshot._meta.fields]
     list_select_related = ("user",)
@@ -35,7 +51,7 @@ class ResourceAdmin(HealthDataAdmin):
 
     health_action = "staff:resource"
     list_display = ("resource_type", "resource_id", "network_source", "user", "retired_at")
-    list_filter = ("resource_type", "network_source")
+    list_filter = ("resource_type", NetworkSourceFilter)
     search_fields = ("user__email", "resource_id")
     readonly_fields = [f.name for f in Resource._meta.fields]
     list_select_related = ("user",)

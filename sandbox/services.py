@@ -434,9 +434,7 @@ def network_query_first_data(*, source_id: int) -> None:
         row.first_data_ready_at = timezone.now()
         row.save(update_fields=["first_data_ready_at"])
         done = list(query.sources.filter(status="completed").values_list("type", flat=True))
-        url = _bundle_link(
-            query, sources=done, partial=[row.type], event=f"network-query.{row.type}.first-data-ready"
-        )
+        url = _bundle_link(query, sources=done, partial=[row.type], event=f"network-query.{row.type}.first-data-ready")
         still = query.sources.filter(status="processing").count()
         _query_webhook(
             query,

@@ -16,10 +16,11 @@ network = ias_fixtures.network
 WIDTHS = {"desktop": 1280, "phone": 390}
 
 
-def signed_in(browser_instance, live_server, user, *, width: int = 1280):
-    """A browser context whose session is `user`'s, with a second factor used just now."""
+def signed_in(browser_instance, live_server, user, *, width: int = 1280, bypass_csp: bool = False):
+    """A browser context whose session is `user`'s, with a second factor used just now. `bypass_csp`
+    lets a test inject a script of its own (axe-core) into the page."""
     client = mfa_session(Client(), user)
-    context = browser_instance.new_context(viewport={"width": width, "height": 900})
+    context = browser_instance.new_context(viewport={"width": width, "height": 900}, bypass_csp=bypass_csp)
     context.set_default_timeout(20_000)
     context.add_cookies(
         [

@@ -85,19 +85,23 @@ def person_name_index(*, user: User, names: Iterable[str]) -> int:
 
 # --- emails sent ------------------------------------------------------------------------------------
 
-_SECRET_CONTEXT_WORDS = ("url", "key", "code", "token", "password", "link", "secret")
+_SECRET_CONTEXT_WORDS = ("key", "code", "token", "password", "secret")
+_LINK_CONTEXT_WORDS = ("url", "link")
 
 
-def email_context_keep(context: dict[str, Any]) -> dict[str, Any]:
-    """The plain values of an email's context that may be stored to send it again: no links, keys or
-    codes (they are secrets), no objects."""
-    return {
-        str(name): value
-        for name, value in context.items()
-        if isinstance(value, str | int | float | bool)
-        and not any(word in str(name).lower() for word in _SECRET_CONTEXT_WORDS)
-        and not (isinstance(value, str) and "://" in value)
-    }
+def email_context_keep(context: dict[str, Any], *, keep_links: bool = False) -> dict[str, Any]:
+    """The plain values of an email's context that may be stored to send it again: never keys, codes
+    or objects; links only for Homeport's own notices (`keep_links`), whose links lead to pages behind
+    sign-in, never for allauth's, whose links carry secrets."""
+
+    def allowed(name: str, value: Any) -> bool:
+        lowered = name.lower()
+        if not isinstance(value, str | int | float | bool) or any(word in lowered for word in _SECRET_CONTEXT_WORDS):
+            return False
+        is_link = any(word in lowered for word in _LINK_CONTEXT_WORDS) or (isinstance(value, str) and "://" in value)
+        return keep_links or not is_link
+
+    return {str(name): value for name, value in context.items() if allowed(str(name), value)}
 
 
 def email_send_record(
@@ -118,7 +122,7 @@ def email_send_record(
         to_email=to_email,
         template_prefix=template_prefix[:120],
         subject=subject[:300],
-        context=email_context_keep(context or {}),
+        context=email_context_keep(context or {}, keep_links=not template_prefix.startswith("account/")),
         resent_by=resent_by,
     )
 

@@ -45,6 +45,12 @@ def test_the_context_kept_is_plain_values_only():
     assert kept == {"first_name": "Pat", "count": 3}
 
 
-def test_other_senders_note_an_email_with_one_call(mfa_user):
-    sent = email_send_record(to_email=mfa_user.email, template_prefix="ias/email/records_ready", subject="Ready")
+def test_other_senders_note_an_email_with_one_call_and_keep_its_page_link(mfa_user):
+    sent = email_send_record(
+        to_email=mfa_user.email,
+        template_prefix="ias/email/records_ready",
+        subject="Ready",
+        context={"records_url": "https://portal.test/records/", "key": "k"},
+    )
     assert sent.user == mfa_user and sent.sent_at is not None
+    assert sent.context == {"records_url": "https://portal.test/records/"}

@@ -113,7 +113,7 @@ def test_retry_a_failed_source_asks_for_the_record_again(staff_client_mfa, mfa_u
 
 
 def test_resend_an_email_sends_it_again_without_its_links(staff_client_mfa, staff_user, mfa_user, story, mailoutbox):
-    assert story.email.context == {"first_name": "Pat"}
+    assert story.email.context == {"first_name": "Pat"}  # an allauth message: its links are never kept
     response = _act(staff_client_mfa, mfa_user, "resend_email", story.email.pk)
     assert response.status_code == 302
     assert len(mailoutbox) == 1 and mailoutbox[0].to == [mfa_user.email]

@@ -333,6 +333,19 @@ RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
 # Where the records pages get a short-lived link for a document held at the network (a dotted path;
 # records sits below ias in the layers, so it is wired here).
 RECORDS_DOCUMENT_URL_PROVIDER = "ias.services.document_link_for"
+# Making a SMART Health Link needs a second factor used within this many seconds.
+RECORDS_SHARE_FRESH_MFA_SECONDS = env_int("RECORDS_SHARE_FRESH_MFA_SECONDS", 600)
+CELERY_BEAT_SCHEDULE["records-shares-purge"] = {"task": "records.shares_purge_expired", "schedule": 900.0}
+
+# --- records: plain-language explanations (MedlinePlus Connect, National Library of Medicine) ---
+MEDLINEPLUS_CONNECT_URL = env_str(
+    "MEDLINEPLUS_CONNECT_URL",
+    f"{PORTAL_BASE_URL}/sandbox/medlineplus/service" if SANDBOX_ENABLED else "https://connect.medlineplus.gov/service",
+)
+MEDLINEPLUS_TIMEOUT_SECONDS = float(env_str("MEDLINEPLUS_TIMEOUT_SECONDS", "3"))
+# MedlinePlus asks for at most 100 requests a minute from one client; a lower number is allowed.
+MEDLINEPLUS_REQUESTS_PER_MINUTE = min(100, env_int("MEDLINEPLUS_REQUESTS_PER_MINUTE", 100))
+MEDLINEPLUS_CACHE_DAYS = env_int("MEDLINEPLUS_CACHE_DAYS", 30)
 
 # --- ias ---
 IAS_WEBHOOK_MAX_BYTES = env_int("IAS_WEBHOOK_MAX_BYTES", 1024 * 1024)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
@@ -311,7 +310,7 @@ def person_journey(*, user: User) -> Journey:
         *_email_and_access_moments(user),
     ]
     timeline.sort(key=lambda moment: moment.at, reverse=True)
-    counts: dict[str, Any] = {}
+    counts: dict[str, int] = {}
     for moment in timeline:
         counts[moment.kind] = counts.get(moment.kind, 0) + 1
     truncated = [kind for kind, count in counts.items() if count >= TIMELINE_LIMIT]

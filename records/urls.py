@@ -15,6 +15,7 @@ urlpatterns = [
     path("print/", views.print_summary, name="print"),
     path("item/<int:pk>/", views.item, name="item"),
     path("item/<int:pk>/trend/", views.trend, name="trend"),
+    path("item/<int:pk>/explain/", views.explain, name="explain"),
     path("item/<int:pk>/document/<int:index>/", views.document, name="document"),
     path("<slug:category>/", views.category, name="category"),
 ]

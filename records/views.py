@@ -14,13 +14,15 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.module_loading import import_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import health_data_required
 from accounts.selectors import access_log_for
 from accounts.services import access_log_record
-from records import charts, exports, fhir, selectors
+from records import charts, explanations, exports, fhir, medlineplus, selectors
 from records.models import Resource
 
 SEARCH_SESSION_KEY = "records_search"
@@ -126,6 +128,38 @@ def _query_without_page(request) -> str:
 
 @require_GET
 @health_data_required
+def explain(request, pk: int):
+    """'What is this?' for one item: MedlinePlus's plain-language topics for its code."""
+    resource = selectors.resource_get(user=request.user, pk=pk)
+    code = explanations.explainable_code_for(resource)
+    language = (translation.get_language() or "en")[:2]
+    result = (
+        explanations.explanation_get(system=code[0], code=code[1], language=language)
+        if code
+        else explanations.Result(explanations.STATE_NONE)
+    )
+    _log(request, "records:explain", f"resource:{resource.reference}")
+    topics = [
+        {"title": t.title, "url": t.url, "summary": mark_safe(medlineplus.summary_clean(t.summary_html))}  # noqa: S308 - sanitised by nh3 just above
+        for t in result.topics
+    ]
+    return render(
+        request,
+        "records/explain.html",
+        {
+            "r": resource,
+            "name": fhir.resource_name(resource.raw) or resource.display,
+            "state": result.state,
+            "topics": topics,
+            "medlineplus_home": "https://medlineplus.gov/spanish/" if language == "es" else "https://medlineplus.gov/",
+            "nav": resource.category,
+            "categories": _category_nav({}),
+        },
+    )
+
+
+@require_GET
+@health_data_required
 def item(request, pk: int):
     detail = selectors.resource_detail(user=request.user, pk=pk)
     resource = detail.item.resource
@@ -138,6 +172,8 @@ def item(request, pk: int):
             "r": resource,
             "label": fhir.CATEGORY_LABELS.get(resource.category, "Other items"),
             "nav": resource.category,
+            "explainable": explanations.explanations_enabled()
+            and explanations.explainable_code_for(resource) is not None,
         },
     )
 

@@ -25,7 +25,7 @@ HEALTH_MODELS = {NetworkPatient, WebhookEvent, Snapshot, Resource}
 def _has_health_data(model) -> bool:
     """Models whose rows hold clinical content, raw network bodies or encrypted personal details."""
     names = {field.name for field in model._meta.get_fields()}
-    return model._meta.app_label == "records" or any(
+    return (model._meta.app_label == "records" and "user" in names) or any(
         name == "raw" or name.endswith("_encrypted") or name == "counts_by_type" for name in names
     )
 

@@ -11,6 +11,7 @@ import json
 
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.admin import HealthDataAdmin, ReadOnlyAdmin
@@ -138,7 +139,7 @@ class PersonFilter(admin.SimpleListFilter):
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(HealthDataAdmin):
     health_action = "staff:webhook-body"
-    list_display = ["short_message_id", "event_type", "person", "status", "attempts", "received_at"]
+    list_display = ["short_message_id", "event_type", "person", "status", "attempts", "received"]
     list_filter = ["status", PersonFilter, "event_type", "signature_valid"]
     search_fields = ["message_id", "request_id", "network_patient_id"]
     search_help_text = "A message id, request id, network patient id, or a person's email address."
@@ -177,6 +178,10 @@ class WebhookEventAdmin(HealthDataAdmin):
     @admin.display(description="Message id", ordering="message_id")
     def short_message_id(self, obj: WebhookEvent) -> str:
         return format_html('<span title="{}">{}…</span>', obj.message_id, obj.message_id[:8])
+
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, obj: WebhookEvent) -> str:
+        return timezone.localtime(obj.received_at).strftime("%Y-%m-%d %H:%M:%S")
 
     @admin.display(description="Person")
     def person(self, obj: WebhookEvent) -> str:

@@ -12,7 +12,7 @@ from django.db import connections
 from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from records import fhir
+from records import documents, fhir
 from records.models import Resource, Snapshot
 
 PAGE_SIZE = 25
@@ -384,9 +384,13 @@ def resource_detail(*, user, pk: int) -> Detail:
                 attachments.append(
                     {
                         "index": index,
-                        "title": str(attachment.get("title") or "Document")[:200],
+                        "title": documents.attachment_label(
+                            title=str(attachment.get("title") or ""), fallback=resource.display or ""
+                        )[:200],
                         "content_type": str(attachment.get("contentType") or "")[:100],
                         "available": bool(attachment.get("url") or attachment.get("data")),
+                        "readable": documents.is_ccda(str(attachment.get("contentType") or "")),
+                        "kind": documents.kind_label(str(attachment.get("contentType") or "")),
                     }
                 )
     return Detail(

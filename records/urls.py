@@ -17,5 +17,6 @@ urlpatterns = [
     path("item/<int:pk>/trend/", views.trend, name="trend"),
     path("item/<int:pk>/explain/", views.explain, name="explain"),
     path("item/<int:pk>/document/<int:index>/", views.document, name="document"),
+    path("item/<int:pk>/document/<int:index>/read/", views.document_read, name="document_read"),
     path("<slug:category>/", views.category, name="category"),
 ]

@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import re
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -22,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.decorators import health_data_required
 from accounts.selectors import access_log_for
 from accounts.services import access_log_record
-from records import charts, explanations, exports, fhir, medlineplus, selectors
+from records import ccda, charts, documents, download, explanations, exports, fhir, medlineplus, selectors
 from records.models import Resource
 
 SEARCH_SESSION_KEY = "records_search"
@@ -275,44 +276,121 @@ _SAFE_TYPES = {
 }
 
 
-@require_GET
-@health_data_required
-def document(request, pk: int, index: int):
-    """Hand out a document: inline data directly, else a short-lived link from the network."""
-    resource = selectors.resource_get(user=request.user, pk=pk)
+def _attachment(resource: Resource, index: int) -> dict:
     raw = resource.raw if isinstance(resource.raw, dict) else {}
-    if resource.resource_type == "DocumentReference":
-        contents = raw.get("content") if isinstance(raw.get("content"), list) else []
-        attachment = (
-            contents[index].get("attachment") if index < len(contents) and isinstance(contents[index], dict) else None
-        )
-    else:
-        forms = raw.get("presentedForm") if isinstance(raw.get("presentedForm"), list) else []
-        attachment = forms[index] if index < len(forms) else None
+    key = "content" if resource.resource_type == "DocumentReference" else "presentedForm"
+    found = raw.get(key)
+    items: list = found if isinstance(found, list) else []
+    item = items[index] if index < len(items) else None
+    attachment = item.get("attachment") if key == "content" and isinstance(item, dict) else item
     if not isinstance(attachment, dict):
         raise Http404
-    _log(request, "records:document", f"resource:{resource.reference}")
-    content_type = str(attachment.get("contentType") or "").split(";")[0].strip().lower()
-    if isinstance(attachment.get("data"), str):
-        try:
-            body = base64.b64decode(attachment["data"], validate=False)
-        except (binascii.Error, ValueError) as exc:
-            raise Http404 from exc
-        response = HttpResponse(
-            body, content_type=content_type if content_type in _SAFE_TYPES else "application/octet-stream"
-        )
-        response["Content-Disposition"] = f'attachment; filename="document-{resource.pk}-{index}"'
-        return response
+    return attachment
+
+
+def _content_type(attachment: dict) -> str:
+    return str(attachment.get("contentType") or "").split(";")[0].strip().lower()
+
+
+def _inline_body(attachment: dict) -> bytes | None:
+    if not isinstance(attachment.get("data"), str):
+        return None
+    try:
+        return base64.b64decode(attachment["data"], validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise Http404 from exc
+
+
+def _network_link(request: HttpRequest, attachment: dict) -> str:
+    """A short-lived link for a document held at the network ("" when there is none)."""
     provider_path = getattr(settings, "RECORDS_DOCUMENT_URL_PROVIDER", "")
     url = attachment.get("url") if isinstance(attachment.get("url"), str) else ""
     if not provider_path or not url:
-        messages.info(request, "This document cannot be downloaded right now. Please try again later.")
-        return redirect("records:item", pk=resource.pk)
+        return ""
+    link = import_string(provider_path)(
+        user_id=request.user.pk, attachment_url=url, content_type=_content_type(attachment)
+    )
+    return link if isinstance(link, str) and link.startswith(("https://", "http://")) else ""
+
+
+@require_GET
+@health_data_required
+def document(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    """Hand out a document as a named file (PDFs open in the browser), else a link from the network."""
+    resource = selectors.resource_get(user=request.user, pk=pk)
+    attachment = _attachment(resource, index)
+    _log(request, "records:document", f"resource:{resource.reference}")
+    content_type = _content_type(attachment)
+    body = _inline_body(attachment)
+    if body is not None:
+        response = HttpResponse(
+            body, content_type=content_type if content_type in _SAFE_TYPES else "application/octet-stream"
+        )
+        file_name = documents.document_file_name(
+            title=resource.display or str(attachment.get("title") or ""),
+            date_text=resource.clinical_date_text or "",
+            content_type=content_type,
+        )
+        disposition = "inline" if content_type == "application/pdf" else "attachment"
+        response["Content-Disposition"] = f'{disposition}; filename="{file_name}"'
+        return response
     try:
-        link = import_string(provider_path)(user_id=request.user.pk, attachment_url=url, content_type=content_type)
+        link = _network_link(request, attachment)
     except Exception:  # the network is unavailable or refused: tell the person, keep the page
         messages.info(request, "The network could not give us this document right now. Please try again later.")
         return redirect("records:item", pk=resource.pk)
-    if not isinstance(link, str) or not link.startswith(("https://", "http://")):
-        raise Http404
+    if not link:
+        messages.info(request, "This document cannot be downloaded right now. Please try again later.")
+        return redirect("records:item", pk=resource.pk)
     return redirect(link)
+
+
+def _document_bytes(request: HttpRequest, attachment: dict) -> bytes | None:
+    """The document's bytes: inline, else fetched through the network's short-lived link."""
+    body = _inline_body(attachment)
+    if body is not None:
+        return body
+    try:
+        link = _network_link(request, attachment)
+        if not link:
+            return None
+        fetched = download.bundle_download(url=link)
+    except Exception:  # the network is unavailable or refused; the page says so
+        return None
+    try:
+        with open(fetched.path, "rb") as handle:
+            return handle.read(ccda.MAX_DOCUMENT_BYTES + 1)
+    finally:
+        os.unlink(fetched.path)
+
+
+@require_GET
+@health_data_required
+def document_read(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    """A C-CDA document as a readable page: its sections' titles and narrative, sanitised."""
+    resource = selectors.resource_get(user=request.user, pk=pk)
+    attachment = _attachment(resource, index)
+    if not documents.is_ccda(_content_type(attachment)):
+        return redirect("records:document", pk=resource.pk, index=index)
+    _log(request, "records:document_read", f"resource:{resource.reference}")
+    body = _document_bytes(request, attachment)
+    document_read_result = None
+    problem = ""
+    if body is None:
+        problem = "We could not get this document from the network right now. Please try again later."
+    else:
+        try:
+            document_read_result = ccda.ccda_read(body)
+        except ccda.CcdaUnreadable:
+            problem = "We could not read this document as a clinical summary. You can still download it."
+    return render(
+        request,
+        "records/document.html",
+        {
+            "r": resource,
+            "index": index,
+            "doc": document_read_result,
+            "problem": problem,
+            "nav": "documents",
+        },
+    )

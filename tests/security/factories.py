@@ -89,5 +89,7 @@ REGISTRY.id_cases.update(
         "records:trend": IdCase(make=_trend),
         "records:document": IdCase(make=_document),
         "share:revoke": IdCase(make=_share, refused=_share_refused, note="POST only; the owner's share stays"),
+        "records:document_read": IdCase(make=_document),
+        "records:explain": IdCase(make=_item),
     }
 )

@@ -9,15 +9,37 @@ from django.conf import settings
 from django.urls import reverse
 
 from accounts.crypto import decrypt_text, encrypt_text
+from accounts.models import User
 from accounts.selectors import session_last_mfa_at, user_has_second_factor
+from accounts.services import email_send_record
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def get_login_redirect_url(self, request):
-        """A person without a second factor enrols one first: nothing else is open to them."""
+        """A person without a second factor enrols one first: nothing else is open to them. Staff
+        then land in the admin."""
         if not user_has_second_factor(user=request.user):
             return reverse("mfa_activate_totp")
+        if request.user.is_staff:
+            return reverse("admin:index")
         return reverse("start")
+
+    def render_mail(self, template_prefix: str, email: str, context: dict, headers: dict | None = None):
+        message = super().render_mail(template_prefix, email, context, headers=headers)
+        self.rendered_subject = str(message.subject)
+        return message
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Every email allauth sends is noted for staff (which message, to whom, when; never its links)."""
+        super().send_mail(template_prefix, email, context)
+        user = context.get("user")
+        email_send_record(
+            to_email=email,
+            template_prefix=template_prefix,
+            subject=getattr(self, "rendered_subject", ""),
+            user=user if isinstance(user, User) else None,
+            context=context,
+        )
 
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         """No second password prompt for someone who just proved themselves: a first factor may be

@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.crypto import decrypt_text, encrypt_text
 from accounts.selectors import consent_current
+from accounts.services import person_name_index
 from ias import metriport, wording
 from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkUnavailable, QueryRefused
 from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
@@ -94,6 +95,7 @@ def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatien
                 link.patient_id = created_id
         link.demographics_encrypted = encrypt_text(json.dumps(demographics))
         link.save()
+        person_name_index(user=user, names=[str(demographics.get(key) or "") for key in ("firstName", "lastName")])
     return link
 
 

@@ -212,7 +212,11 @@ PRIVACY_NOTICE_VERSION = env_str("PRIVACY_NOTICE_VERSION", "2026-11-01")
 OPERATOR_CONTACT_EMAIL = env_str("OPERATOR_CONTACT_EMAIL", "privacy@homeport.example")
 
 # --- security headers ---
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+# How many proxies of ours append to X-Forwarded-For; the client is the address the outermost one
+# appended (right-most untrusted). allauth's rate limits and our audit log both read it this way.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1) if BEHIND_TLS_PROXY else 0
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
@@ -317,6 +321,11 @@ SANDBOX_LARGE_RECORD_SIZE = env_int("SANDBOX_LARGE_RECORD_SIZE", 50000)
 SANDBOX_FAULTS = env_list("SANDBOX_FAULTS", [])
 # The Celery queue for the sandbox's tasks; empty means the default queue.
 SANDBOX_TASK_QUEUE = env_str("SANDBOX_TASK_QUEUE", "")
+if SANDBOX_ENABLED and not DEBUG:
+    raise ImproperlyConfigured(
+        "SANDBOX_ENABLED is true while DJANGO_DEBUG is false: the sandbox (with its public development key "
+        "and plain-HTTP bundle downloads) must never run in production. Set SANDBOX_ENABLED=false."
+    )
 if SANDBOX_ENABLED:
     CELERY_BEAT_SCHEDULE["sandbox-sweep"] = {"task": "sandbox.tasks.sandbox_sweep", "schedule": 60.0}
 

@@ -39,13 +39,19 @@ def session_first_login_at(*, request) -> float | None:
     return last_login.timestamp() if last_login else None
 
 
+def session_past_max_age(*, request, now: float | None = None) -> bool:
+    """True when the signed-in session is older than HEALTH_SESSION_MAX_AGE_SECONDS (any page)."""
+    now = time.time() if now is None else now
+    first_login = session_first_login_at(request=request)
+    return first_login is not None and now - first_login > settings.HEALTH_SESSION_MAX_AGE_SECONDS
+
+
 def health_session_state(*, request, now: float | None = None) -> str:
     """One of: "no-factor", "mfa-needed", "expired", "idle", "ok" for the signed-in person's session."""
     now = time.time() if now is None else now
     if not user_has_second_factor(user=request.user):
         return "no-factor"
-    first_login = session_first_login_at(request=request)
-    if first_login is not None and now - first_login > settings.HEALTH_SESSION_MAX_AGE_SECONDS:
+    if session_past_max_age(request=request, now=now):
         return "expired"
     last_mfa = session_last_mfa_at(request=request)
     if last_mfa is None:

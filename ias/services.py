@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.crypto import decrypt_text, encrypt_text
 from accounts.selectors import consent_current
 from ias import metriport, wording
-from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkUnavailable, QueryRefused
+from ias.errors import Aal2Mismatch, Aal2Refused, EventMismatch, JourneyError, NetworkUnavailable, QueryRefused
 from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
 from ias.models import (
     Aal2Challenge,
@@ -143,6 +143,8 @@ def identity_result_apply(
             verification, _ = IdentityVerification.objects.select_for_update().get_or_create(
                 session_id=session_id, defaults={"user_id": user_id}
             )
+            if verification.user_id != user_id:
+                raise EventMismatch("the event's sessionId belongs to another person's identity session")
         else:
             verification = (
                 IdentityVerification.objects.select_for_update()
@@ -518,7 +520,7 @@ def _query_for_event(
     if request_id:
         query = NetworkQuery.objects.select_for_update().filter(request_id=request_id).first()
         if query is not None:
-            return query
+            return _query_owned_by(query, user_id)
     if query_ref:
         query = NetworkQuery.objects.select_for_update().filter(public_id=_uuid_or_none(query_ref)).first()
         if query is not None and query.user_id == user_id:
@@ -536,7 +538,14 @@ def _query_for_event(
                 started_at=timezone.now(),
             )
     except IntegrityError:
-        return NetworkQuery.objects.select_for_update().get(request_id=request_id)
+        return _query_owned_by(NetworkQuery.objects.select_for_update().get(request_id=request_id), user_id)
+
+
+def _query_owned_by(query: NetworkQuery, user_id: int) -> NetworkQuery:
+    """The query an event's requestId names, only if it is the event's patient's own."""
+    if query.user_id != user_id:
+        raise EventMismatch("the event's requestId belongs to another person's query")
+    return query
 
 
 def _uuid_or_none(value: str):

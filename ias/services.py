@@ -658,11 +658,13 @@ def query_mark_failed(*, query_id: int, reason: str) -> NetworkQuery:
 # --- records ---------------------------------------------------------------------------------------
 
 
-def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str):
+def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str, patient_id: str):
     """The one door from ias into records' ingest (records sits below ias)."""
     from records.services import snapshot_ingest_from_url
 
-    return snapshot_ingest_from_url(user_id=user_id, url=url, network_source=network_source, request_id=request_id)
+    return snapshot_ingest_from_url(
+        user_id=user_id, url=url, network_source=network_source, request_id=request_id, patient_id=patient_id
+    )
 
 
 def bundle_fetch(
@@ -681,7 +683,13 @@ def bundle_fetch(
     ):
         return QuerySource.Records.SKIPPED
     try:
-        records_ingest_from_url(user_id=user_id, url=url, network_source=network_source, request_id=request_id)
+        records_ingest_from_url(
+            user_id=user_id,
+            url=url,
+            network_source=network_source,
+            request_id=request_id,
+            patient_id=link.patient_id or "",
+        )
     except BundleLinkExpired:
         return QuerySource.Records.AWAITING
     except BundleDownloadError as exc:

@@ -268,6 +268,11 @@ def aal2_challenge_complete(
         elif status != "verified" or not _NETWORK_ID.match(aal2_session_id or ""):
             challenge.status = Aal2Challenge.Status.REFUSED
             refusal = "The security check was not completed. Please try again."
+        elif Aal2Challenge.objects.filter(aal2_session_id=aal2_session_id).exclude(pk=challenge.pk).exists():
+            # The contract has no way to ask the network which challenge a session came from, so a
+            # session id is accepted once ever: an earlier (or someone else's) one is a replay.
+            challenge.status = Aal2Challenge.Status.REFUSED
+            refusal = "This security check was already used. Please do it again."
         else:
             challenge.status = Aal2Challenge.Status.VERIFIED
             challenge.aal2_session_id = aal2_session_id

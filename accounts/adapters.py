@@ -36,6 +36,14 @@ class AccountAdapter(DefaultAccountAdapter):
                 return False
         return super().is_reauthentication_required(app=app, **kwargs)
 
+    def get_reauthentication_methods(self, user) -> list[dict]:
+        """A person with a second factor re-checks with that factor only: a password (or an emailed
+        code) must never stand in for it, on the idle gate or on the factor and recovery-code pages."""
+        methods = super().get_reauthentication_methods(user)
+        if user.is_authenticated and user_has_second_factor(user=user):
+            return [method for method in methods if method["id"].startswith("mfa_reauthenticate")]
+        return methods
+
 
 class MFAAdapter(DefaultMFAAdapter):
     """TOTP secrets and recovery-code seeds are stored as Fernet tokens keyed by FIELD_ENCRYPTION_KEY."""

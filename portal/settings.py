@@ -200,6 +200,9 @@ MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 MFA_TOTP_ISSUER = "Homeport"
 MFA_RECOVERY_CODE_COUNT = 10
+# Recovery codes are shown once, on the first view after they are generated; after that only new
+# codes (generation needs a fresh second factor) show them again.
+MFA_RECOVERY_CODES_SHOW_ONCE = True
 # allauth counts wrong second factors under "login_failed" per user (5 per 5 minutes above):
 # far inside NIST SP 800-63B's ceiling of 100 consecutive failures.
 

@@ -16,6 +16,11 @@ def user_has_second_factor(*, user: User) -> bool:
     ).exists()
 
 
+def account_locked(*, user_id: int) -> bool:
+    """Sign-in is locked after too many consecutive failures, until a reset or staff unlock it."""
+    return User.objects.filter(pk=user_id, mfa_locked_at__isnull=False).exists()
+
+
 def session_last_mfa_at(*, request) -> float | None:
     """When this session last passed a second factor (login or reauthentication), as a Unix time."""
     times = [

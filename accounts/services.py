@@ -1,6 +1,13 @@
-"""Writes about a person's account: consent given and revoked, record access logged."""
+"""Writes about a person's account: consent given and revoked, record access logged, sign-in
+failures counted and the account locked after too many in a row."""
 
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.http import client_ip
@@ -35,3 +42,66 @@ def access_log_record(*, request, subject: User, action: str, target: str = "") 
         ip=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
     )
+
+
+log = logging.getLogger(__name__)
+
+LOCKED_MESSAGE = (
+    "Sign-in to this account is locked after too many wrong attempts. We have emailed you: "
+    "reset your password from that email (or ask Homeport support) to unlock it."
+)
+
+
+def _lock_email_send(*, email: str) -> None:
+    """A plain notice, no health data; the link is built from PORTAL_BASE_URL, never the request."""
+    reset_url = settings.PORTAL_BASE_URL + reverse("account_reset_password")
+    send_mail(
+        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Sign-in locked after too many wrong attempts",
+        message=(
+            "Someone, perhaps you, got your password or second-factor code wrong too many times in a row, "
+            "so we locked sign-in to your Homeport account.\n\n"
+            f"To unlock it, reset your password here: {reset_url}\n\n"
+            "If this was not you, resetting your password also keeps the other person out. "
+            "Homeport support can unlock the account too."
+        ),
+        from_email=None,
+        recipient_list=[email],
+    )
+
+
+def _failure_count(*, user_id: int, field: str, limit: int) -> bool:
+    """Add one failure to `field`; lock the account when it reaches `limit`. True when locked now."""
+    with transaction.atomic():
+        User.objects.filter(pk=user_id).update(**{field: F(field) + 1})
+        user = User.objects.select_for_update().get(pk=user_id)
+        if getattr(user, field) < limit or user.mfa_locked_at is not None:
+            return False
+        user.mfa_locked_at = timezone.now()
+        user.save(update_fields=["mfa_locked_at"])
+        email = user.email
+        transaction.on_commit(lambda: _lock_email_send(email=email))
+    log.warning("account %s locked after %s consecutive failures (%s)", user_id, limit, field)
+    return True
+
+
+def mfa_failure_record(*, user_id: int) -> bool:
+    """One wrong second factor (TOTP or recovery code). True when this failure locked the account."""
+    return _failure_count(user_id=user_id, field="mfa_failures_in_a_row", limit=settings.MFA_FAILURE_LIMIT)
+
+
+def password_failure_record(*, user_id: int) -> bool:
+    """One wrong password. True when this failure locked the account."""
+    return _failure_count(user_id=user_id, field="password_failures_in_a_row", limit=settings.PASSWORD_FAILURE_LIMIT)
+
+
+def mfa_success_record(*, user_id: int) -> None:
+    User.objects.filter(pk=user_id).exclude(mfa_failures_in_a_row=0).update(mfa_failures_in_a_row=0)
+
+
+def password_success_record(*, user_id: int) -> None:
+    User.objects.filter(pk=user_id).exclude(password_failures_in_a_row=0).update(password_failures_in_a_row=0)
+
+
+def account_unlock(*, user_id: int) -> None:
+    """The recovery path: a password reset by email, or staff. Clears the lock and both counts."""
+    User.objects.filter(pk=user_id).update(mfa_locked_at=None, mfa_failures_in_a_row=0, password_failures_in_a_row=0)

@@ -203,8 +203,19 @@ MFA_RECOVERY_CODE_COUNT = 10
 # Recovery codes are shown once, on the first view after they are generated; after that only new
 # codes (generation needs a fresh second factor) show them again.
 MFA_RECOVERY_CODES_SHOW_ONCE = True
-# allauth counts wrong second factors under "login_failed" per user (5 per 5 minutes above):
-# far inside NIST SP 800-63B's ceiling of 100 consecutive failures.
+# allauth counts wrong second factors under "login_failed" per user (5 per 5 minutes above). On top,
+# a persistent count per account (NIST SP 800-63B 5.2.2: at most 100 consecutive failures): 10 wrong
+# second factors (TOTP or recovery codes) or 20 wrong passwords in a row lock sign-in for that
+# account and email the person; a password reset by email (or staff) unlocks it.
+MFA_FAILURE_LIMIT = 10
+PASSWORD_FAILURE_LIMIT = 20
+MFA_FORMS = {
+    "authenticate": "accounts.forms.AuthenticateForm",
+    "reauthenticate": "accounts.forms.ReauthenticateForm",
+    "authenticate_webauthn": "accounts.forms.AuthenticateWebAuthnForm",
+    "reauthenticate_webauthn": "accounts.forms.ReauthenticateWebAuthnForm",
+}
+ACCOUNT_FORMS = {"reset_password_from_key": "accounts.forms.ResetPasswordKeyForm"}
 
 # NIST SP 800-63B AAL2: reauthenticate after 12 hours, and after 30 minutes without activity.
 HEALTH_SESSION_MAX_AGE_SECONDS = env_int("HEALTH_SESSION_MAX_AGE_SECONDS", 12 * 60 * 60)

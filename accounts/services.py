@@ -2,6 +2,7 @@
 failures counted and the account locked after too many in a row."""
 
 import logging
+from importlib import import_module
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -105,3 +106,24 @@ def password_success_record(*, user_id: int) -> None:
 def account_unlock(*, user_id: int) -> None:
     """The recovery path: a password reset by email, or staff. Clears the lock and both counts."""
     User.objects.filter(pk=user_id).update(mfa_locked_at=None, mfa_failures_in_a_row=0, password_failures_in_a_row=0)
+
+
+def sessions_end_for(*, user_id: int) -> int:
+    """Delete every stored session signed in as this person (other browsers included, with whatever
+    they held, such as record search words). Returns how many were ended.
+
+    Sessions carry no user column, so each live one is decoded; this runs only on account deletion."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    model = store.get_model_class()
+    wanted = str(user_id)
+    ended = []
+    for session in model.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get("_auth_user_id") == wanted:
+            ended.append(session.session_key)
+    model.objects.filter(session_key__in=ended).delete()
+    return len(ended)
+
+
+def sessions_clear_expired() -> None:
+    """Purge expired sessions from the store: they may hold an email address and search words."""
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()

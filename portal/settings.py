@@ -369,6 +369,12 @@ IAS_IDENTITY_POLL_SECONDS = env_int("IAS_IDENTITY_POLL_SECONDS", 60)
 IAS_IDENTITY_NUDGE_SECONDS = env_int("IAS_IDENTITY_NUDGE_SECONDS", 20)
 CELERY_BEAT_SCHEDULE["ias-sweep"] = {"task": "ias.sweep", "schedule": float(env_int("IAS_SWEEP_EVERY_SECONDS", 60))}
 
+# --- accounts: expired sessions are purged (they may hold an email address and search words) ---
+CELERY_BEAT_SCHEDULE["accounts-sessions-clear-expired"] = {
+    "task": "accounts.sessions_clear_expired",
+    "schedule": float(env_int("ACCOUNTS_SESSIONS_CLEAR_EVERY_SECONDS", 3600)),
+}
+
 # --- portal: rights (export, deletion) ---
 CELERY_BEAT_SCHEDULE["portal-account-deletion-notify-sweep"] = {
     "task": "portal.account_deletion_notify_sweep",

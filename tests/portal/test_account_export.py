@@ -49,7 +49,7 @@ def test_download_needs_recent_reauthentication(client_mfa_earlier):
     response = client_mfa_earlier.post(reverse("account_export"))
     assert response.status_code == 302
     location = urlsplit(response["Location"])
-    assert location.path == reverse("account_reauthenticate")
+    assert location.path == reverse("mfa_reauthenticate")
     assert "next=%2Faccount%2Fexport%2F" in location.query
 
 
@@ -59,7 +59,7 @@ def test_stale_reauthentication_is_not_enough(client_mfa_earlier, reauth):
     reauth(client_mfa_earlier, at=time.time() - 3600)
     response = client_mfa_earlier.post(reverse("account_export"))
     assert response.status_code == 302
-    assert urlsplit(response["Location"]).path == reverse("account_reauthenticate")
+    assert urlsplit(response["Location"]).path == reverse("mfa_reauthenticate")
 
 
 def test_export_holds_everything_and_only_mine(client_mfa, mfa_user, other_user, reauth, tmp_path):

@@ -2,11 +2,13 @@
 account is refused before any code is checked, and a password reset by email unlocks it."""
 
 from allauth.account.forms import ResetPasswordKeyForm as AllauthResetPasswordKeyForm
+from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.mfa.base.forms import AuthenticateForm as AllauthAuthenticateForm
 from allauth.mfa.base.forms import ReauthenticateForm as AllauthReauthenticateForm
 from allauth.mfa.webauthn.forms import AuthenticateWebAuthnForm as AllauthAuthenticateWebAuthnForm
 from allauth.mfa.webauthn.forms import ReauthenticateWebAuthnForm as AllauthReauthenticateWebAuthnForm
 from django import forms
+from django.contrib.auth.hashers import make_password
 
 from accounts.selectors import account_locked
 from accounts.services import LOCKED_MESSAGE, account_unlock, mfa_failure_record, mfa_success_record
@@ -64,3 +66,14 @@ class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
     def save(self) -> None:
         super().save()
         account_unlock(user_id=self.user.pk)
+
+
+class SignupForm(AllauthSignupForm):
+    """Sign-up costs the same whether or not the address has an account (no enumeration by timing):
+    the existing-account path hashes the password too, and throws the hash away. Both paths then
+    send one email (a confirmation, or allauth's "you already have an account" notice)."""
+
+    def try_save(self, request):
+        if self.account_already_exists:
+            make_password(self.cleaned_data.get("password1") or "")
+        return super().try_save(request)

@@ -215,7 +215,10 @@ MFA_FORMS = {
     "authenticate_webauthn": "accounts.forms.AuthenticateWebAuthnForm",
     "reauthenticate_webauthn": "accounts.forms.ReauthenticateWebAuthnForm",
 }
-ACCOUNT_FORMS = {"reset_password_from_key": "accounts.forms.ResetPasswordKeyForm"}
+ACCOUNT_FORMS = {
+    "reset_password_from_key": "accounts.forms.ResetPasswordKeyForm",
+    "signup": "accounts.forms.SignupForm",
+}
 
 # NIST SP 800-63B AAL2: reauthenticate after 12 hours, and after 30 minutes without activity.
 HEALTH_SESSION_MAX_AGE_SECONDS = env_int("HEALTH_SESSION_MAX_AGE_SECONDS", 12 * 60 * 60)

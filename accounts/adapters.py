@@ -5,13 +5,14 @@ import time
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
+from django import forms
 from django.conf import settings
 from django.urls import reverse
 
 from accounts.crypto import decrypt_text, encrypt_text
 from accounts.models import User
-from accounts.selectors import session_last_mfa_at, user_has_second_factor
-from accounts.services import email_send_record
+from accounts.selectors import account_locked, session_last_mfa_at, user_has_second_factor
+from accounts.services import LOCKED_MESSAGE, email_send_record, password_failure_record, password_success_record
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -57,6 +58,33 @@ class AccountAdapter(DefaultAccountAdapter):
             if app == "allauth.mfa" and just_signed_in and not user_has_second_factor(user=request.user):
                 return False
         return super().is_reauthentication_required(app=app, **kwargs)
+
+    def _credential_user_id(self, credentials: dict) -> int | None:
+        email = credentials.get("email") or credentials.get("username") or ""
+        if not email:
+            return None
+        return User.objects.filter(email__iexact=str(email)).values_list("pk", flat=True).first()
+
+    def authenticate(self, request, **credentials):
+        """Consecutive wrong passwords are counted per account (PASSWORD_FAILURE_LIMIT); a locked
+        account is refused even with the right password until it is unlocked."""
+        user_id = self._credential_user_id(credentials)
+        if user_id is not None and account_locked(user_id=user_id):
+            raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
+        user = super().authenticate(request, **credentials)
+        if user is not None:
+            password_success_record(user_id=user.pk)
+        elif user_id is not None and password_failure_record(user_id=user_id):
+            raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
+        return user
+
+    def get_reauthentication_methods(self, user) -> list[dict]:
+        """A person with a second factor re-checks with that factor only: a password (or an emailed
+        code) must never stand in for it, on the idle gate or on the factor and recovery-code pages."""
+        methods = super().get_reauthentication_methods(user)
+        if user.is_authenticated and user_has_second_factor(user=user):
+            return [method for method in methods if method["id"].startswith("mfa_reauthenticate")]
+        return methods
 
 
 class MFAAdapter(DefaultMFAAdapter):

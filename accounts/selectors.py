@@ -19,6 +19,11 @@ def user_has_second_factor(*, user: User) -> bool:
     ).exists()
 
 
+def account_locked(*, user_id: int) -> bool:
+    """Sign-in is locked after too many consecutive failures, until a reset or staff unlock it."""
+    return User.objects.filter(pk=user_id, mfa_locked_at__isnull=False).exists()
+
+
 def session_last_mfa_at(*, request) -> float | None:
     """When this session last passed a second factor (login or reauthentication), as a Unix time."""
     times = [
@@ -42,13 +47,19 @@ def session_first_login_at(*, request) -> float | None:
     return last_login.timestamp() if last_login else None
 
 
+def session_past_max_age(*, request, now: float | None = None) -> bool:
+    """True when the signed-in session is older than HEALTH_SESSION_MAX_AGE_SECONDS (any page)."""
+    now = time.time() if now is None else now
+    first_login = session_first_login_at(request=request)
+    return first_login is not None and now - first_login > settings.HEALTH_SESSION_MAX_AGE_SECONDS
+
+
 def health_session_state(*, request, now: float | None = None) -> str:
     """One of: "no-factor", "mfa-needed", "expired", "idle", "ok" for the signed-in person's session."""
     now = time.time() if now is None else now
     if not user_has_second_factor(user=request.user):
         return "no-factor"
-    first_login = session_first_login_at(request=request)
-    if first_login is not None and now - first_login > settings.HEALTH_SESSION_MAX_AGE_SECONDS:
+    if session_past_max_age(request=request, now=now):
         return "expired"
     last_mfa = session_last_mfa_at(request=request)
     if last_mfa is None:

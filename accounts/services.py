@@ -1,12 +1,19 @@
 """Writes about a person's account: consent given and revoked, record access logged (by the person
-or by staff, with the reason), searchable name tokens, and the emails sent."""
+or by staff, with the reason), searchable name tokens, the emails sent, and sign-in failures counted
+with the account locked after too many in a row."""
 
+import logging
 import time
 from collections.abc import Iterable
+from importlib import import_module
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.http import client_ip
@@ -157,3 +164,88 @@ def email_resend(*, email_id: int, request: HttpRequest) -> EmailSent | None:
     if newest is not None:
         EmailSent.objects.filter(pk=newest.pk).update(resent_by=request.user)
     return newest
+
+
+log = logging.getLogger(__name__)
+
+LOCKED_MESSAGE = (
+    "Sign-in to this account is locked after too many wrong attempts. We have emailed you: "
+    "reset your password from that email (or ask Homeport support) to unlock it."
+)
+
+
+def _lock_email_send(*, email: str) -> None:
+    """A plain notice, no health data; the link is built from PORTAL_BASE_URL, never the request."""
+    reset_url = settings.PORTAL_BASE_URL + reverse("account_reset_password")
+    send_mail(
+        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Sign-in locked after too many wrong attempts",
+        message=(
+            "Someone, perhaps you, got your password or second-factor code wrong too many times in a row, "
+            "so we locked sign-in to your Homeport account.\n\n"
+            f"To unlock it, reset your password here: {reset_url}\n\n"
+            "If this was not you, resetting your password also keeps the other person out. "
+            "Homeport support can unlock the account too."
+        ),
+        from_email=None,
+        recipient_list=[email],
+    )
+    email_send_record(to_email=email, template_prefix="accounts/email/sign_in_locked", subject="Sign-in locked")
+
+
+def _failure_count(*, user_id: int, field: str, limit: int) -> bool:
+    """Add one failure to `field`; lock the account when it reaches `limit`. True when locked now."""
+    with transaction.atomic():
+        User.objects.filter(pk=user_id).update(**{field: F(field) + 1})
+        user = User.objects.select_for_update().get(pk=user_id)
+        if getattr(user, field) < limit or user.mfa_locked_at is not None:
+            return False
+        user.mfa_locked_at = timezone.now()
+        user.save(update_fields=["mfa_locked_at"])
+        email = user.email
+        transaction.on_commit(lambda: _lock_email_send(email=email))
+    log.warning("account %s locked after %s consecutive failures (%s)", user_id, limit, field)
+    return True
+
+
+def mfa_failure_record(*, user_id: int) -> bool:
+    """One wrong second factor (TOTP or recovery code). True when this failure locked the account."""
+    return _failure_count(user_id=user_id, field="mfa_failures_in_a_row", limit=settings.MFA_FAILURE_LIMIT)
+
+
+def password_failure_record(*, user_id: int) -> bool:
+    """One wrong password. True when this failure locked the account."""
+    return _failure_count(user_id=user_id, field="password_failures_in_a_row", limit=settings.PASSWORD_FAILURE_LIMIT)
+
+
+def mfa_success_record(*, user_id: int) -> None:
+    User.objects.filter(pk=user_id).exclude(mfa_failures_in_a_row=0).update(mfa_failures_in_a_row=0)
+
+
+def password_success_record(*, user_id: int) -> None:
+    User.objects.filter(pk=user_id).exclude(password_failures_in_a_row=0).update(password_failures_in_a_row=0)
+
+
+def account_unlock(*, user_id: int) -> None:
+    """The recovery path: a password reset by email, or staff. Clears the lock and both counts."""
+    User.objects.filter(pk=user_id).update(mfa_locked_at=None, mfa_failures_in_a_row=0, password_failures_in_a_row=0)
+
+
+def sessions_end_for(*, user_id: int) -> int:
+    """Delete every stored session signed in as this person (other browsers included, with whatever
+    they held, such as record search words). Returns how many were ended.
+
+    Sessions carry no user column, so each live one is decoded; this runs only on account deletion."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    model = store.get_model_class()
+    wanted = str(user_id)
+    ended = []
+    for session in model.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get("_auth_user_id") == wanted:
+            ended.append(session.session_key)
+    model.objects.filter(session_key__in=ended).delete()
+    return len(ended)
+
+
+def sessions_clear_expired() -> None:
+    """Purge expired sessions from the store: they may hold an email address and search words."""
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()

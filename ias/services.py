@@ -25,7 +25,7 @@ from accounts.crypto import decrypt_text, encrypt_text
 from accounts.selectors import consent_current
 from accounts.services import person_name_index
 from ias import metriport, wording
-from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkUnavailable, QueryRefused
+from ias.errors import Aal2Mismatch, Aal2Refused, EventMismatch, JourneyError, NetworkUnavailable, QueryRefused
 from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
 from ias.models import (
     Aal2Challenge,
@@ -145,6 +145,8 @@ def identity_result_apply(
             verification, _ = IdentityVerification.objects.select_for_update().get_or_create(
                 session_id=session_id, defaults={"user_id": user_id}
             )
+            if verification.user_id != user_id:
+                raise EventMismatch("the event's sessionId belongs to another person's identity session")
         else:
             verification = (
                 IdentityVerification.objects.select_for_update()
@@ -268,6 +270,11 @@ def aal2_challenge_complete(
         elif status != "verified" or not _NETWORK_ID.match(aal2_session_id or ""):
             challenge.status = Aal2Challenge.Status.REFUSED
             refusal = "The security check was not completed. Please try again."
+        elif Aal2Challenge.objects.filter(aal2_session_id=aal2_session_id).exclude(pk=challenge.pk).exists():
+            # The contract has no way to ask the network which challenge a session came from, so a
+            # session id is accepted once ever: an earlier (or someone else's) one is a replay.
+            challenge.status = Aal2Challenge.Status.REFUSED
+            refusal = "This security check was already used. Please do it again."
         else:
             challenge.status = Aal2Challenge.Status.VERIFIED
             challenge.aal2_session_id = aal2_session_id
@@ -520,7 +527,7 @@ def _query_for_event(
     if request_id:
         query = NetworkQuery.objects.select_for_update().filter(request_id=request_id).first()
         if query is not None:
-            return query
+            return _query_owned_by(query, user_id)
     if query_ref:
         query = NetworkQuery.objects.select_for_update().filter(public_id=_uuid_or_none(query_ref)).first()
         if query is not None and query.user_id == user_id:
@@ -538,7 +545,14 @@ def _query_for_event(
                 started_at=timezone.now(),
             )
     except IntegrityError:
-        return NetworkQuery.objects.select_for_update().get(request_id=request_id)
+        return _query_owned_by(NetworkQuery.objects.select_for_update().get(request_id=request_id), user_id)
+
+
+def _query_owned_by(query: NetworkQuery, user_id: int) -> NetworkQuery:
+    """The query an event's requestId names, only if it is the event's patient's own."""
+    if query.user_id != user_id:
+        raise EventMismatch("the event's requestId belongs to another person's query")
+    return query
 
 
 def _uuid_or_none(value: str):
@@ -651,11 +665,13 @@ def query_mark_failed(*, query_id: int, reason: str) -> NetworkQuery:
 # --- records ---------------------------------------------------------------------------------------
 
 
-def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str):
+def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str, patient_id: str):
     """The one door from ias into records' ingest (records sits below ias)."""
     from records.services import snapshot_ingest_from_url
 
-    return snapshot_ingest_from_url(user_id=user_id, url=url, network_source=network_source, request_id=request_id)
+    return snapshot_ingest_from_url(
+        user_id=user_id, url=url, network_source=network_source, request_id=request_id, patient_id=patient_id
+    )
 
 
 def bundle_fetch(
@@ -674,7 +690,13 @@ def bundle_fetch(
     ):
         return QuerySource.Records.SKIPPED
     try:
-        records_ingest_from_url(user_id=user_id, url=url, network_source=network_source, request_id=request_id)
+        records_ingest_from_url(
+            user_id=user_id,
+            url=url,
+            network_source=network_source,
+            request_id=request_id,
+            patient_id=link.patient_id or "",
+        )
     except BundleLinkExpired:
         return QuerySource.Records.AWAITING
     except BundleDownloadError as exc:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.storage import private_storage
 from records import ingest
 from records.download import bundle_download
-from records.errors import BundleDownloadError
+from records.errors import BundleDownloadError, BundleForAnotherPatient
 from records.models import Resource, Snapshot
 from records.store import rows_write
 
@@ -27,8 +27,13 @@ logger = logging.getLogger(__name__)
 _PARTIAL_SOURCES = ("first-data-ready", "partial")
 
 
-def snapshot_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str) -> Snapshot:
+def snapshot_ingest_from_url(
+    *, user_id: int, url: str, network_source: str, request_id: str, patient_id: str = ""
+) -> Snapshot:
     """Download a consolidated bundle and ingest it as one snapshot.
+
+    `patient_id` is the person's network patient id: a bundle whose Patient is anyone else is
+    refused (BundleForAnotherPatient) and the refusal is kept as a failed snapshot.
 
     Idempotent: a snapshot already completed for the same (person, request, source) is returned
     without downloading again. Raises BundleLinkExpired (ask the network again) or
@@ -49,14 +54,7 @@ def snapshot_ingest_from_url(*, user_id: int, url: str, network_source: str, req
     try:
         downloaded = bundle_download(url=url)
     except BundleDownloadError as exc:
-        Snapshot.objects.create(
-            user_id=user_id,
-            request_id=request_id,
-            network_source=network_source,
-            status=Snapshot.STATUS_FAILED,
-            failure_reason=exc.reason[:200],
-            finished_at=timezone.now(),
-        )
+        _snapshot_failed(user_id=user_id, request_id=request_id, network_source=network_source, reason=exc.reason)
         raise
     try:
         return snapshot_ingest_file(
@@ -66,9 +64,24 @@ def snapshot_ingest_from_url(*, user_id: int, url: str, network_source: str, req
             request_id=request_id,
             download_ms=downloaded.elapsed_ms,
             sha256=downloaded.sha256,
+            patient_id=patient_id,
         )
+    except BundleForAnotherPatient as exc:
+        _snapshot_failed(user_id=user_id, request_id=request_id, network_source=network_source, reason=exc.reason)
+        raise
     finally:
         os.unlink(downloaded.path)
+
+
+def _snapshot_failed(*, user_id: int, request_id: str, network_source: str, reason: str) -> None:
+    Snapshot.objects.create(
+        user_id=user_id,
+        request_id=request_id,
+        network_source=network_source,
+        status=Snapshot.STATUS_FAILED,
+        failure_reason=reason[:200],
+        finished_at=timezone.now(),
+    )
 
 
 def snapshot_ingest_file(
@@ -80,8 +93,12 @@ def snapshot_ingest_file(
     download_ms: int = 0,
     sha256: str = "",
     keep_bundle: bool = True,
+    patient_id: str = "",
 ) -> Snapshot:
-    """Ingest a bundle file (plain JSON) in one transaction: all of it or none of it."""
+    """Ingest a bundle file (plain JSON) in one transaction: all of it or none of it.
+
+    With `patient_id`, a bundle that holds anything must hold exactly that Patient (Metriport's
+    consolidated bundles carry the Metriport patient id as Patient.id); otherwise nothing is stored."""
     started = time.monotonic()
     buffer, entries = ingest.open_bundle(path)
     stored_name = ""
@@ -97,6 +114,8 @@ def snapshot_ingest_file(
                 download_ms=download_ms,
             )
             lookup = ingest.build_lookup(entries)
+            if patient_id and entries and lookup.patient_ids != {patient_id}:
+                raise BundleForAnotherPatient()
             stats = ingest.ParseStats()
             now = timezone.now()
             counts = rows_write(

@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.admin_requires_mfa",
+    "portal.middleware.FriendlyErrors",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -144,12 +145,14 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'homeport.sqlite3
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    # WAL and immediate transactions let the web process and the worker share one file safely.
+    # WAL lets pages read while the worker writes; immediate transactions take the write lock up
+    # front (no deadlock upgrading a read); a writer waits up to `timeout` seconds for the lock
+    # (the busy timeout), and the ingest commits in short batches so no one waits long.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": 10,
     }
     DATABASES["default"]["TEST"] = {
         "NAME": env_str("DJANGO_TEST_DB_NAME", str(DATA_DIR / "test-homeport.sqlite3")),

@@ -338,6 +338,8 @@ RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
 # Where the records pages get a short-lived link for a document held at the network (a dotted path;
 # records sits below ias in the layers, so it is wired here).
 RECORDS_DOCUMENT_URL_PROVIDER = "ias.services.document_link_for"
+# Where the PDF summary gets the name and date of birth the person gave in the journey.
+RECORDS_PERSON_DETAILS_PROVIDER = "ias.selectors.person_details_for"
 
 # --- ias ---
 IAS_WEBHOOK_MAX_BYTES = env_int("IAS_WEBHOOK_MAX_BYTES", 1024 * 1024)

@@ -99,7 +99,7 @@ def summary_pdf(
     normal = ParagraphStyle("Lead", parent=base["Normal"], fontName=_FONT, fontSize=10, leading=13)
     title_style = ParagraphStyle("DocTitle", parent=base["Title"], fontName=_FONT + "-Bold", alignment=0)
     heading = ParagraphStyle(
-        "Section", parent=base["Heading2"], fontName=_FONT + "-Bold", fontSize=13, keepWithNext=1, spaceAfter=4
+        "Section", parent=base["Heading2"], fontName=_FONT + "-Bold", fontSize=13, keepWithNext=0, spaceAfter=4
     )
     name = person_name or "Name not given"
     born = birth_date.strftime("%B %-d, %Y") if birth_date else "not given"

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import DatabaseError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.views.debug import ExceptionReporter
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +83,15 @@ def _is_staff(request: HttpRequest) -> bool:
         return bool(user is not None and user.is_authenticated and user.is_staff)
     except DatabaseError:
         return False
+
+
+class PatientSafeExceptionReporter(ExceptionReporter):
+    """DEBUG's error page for errors outside a view (a session saved on a locked database, say):
+    staff still get Django's debug page; everyone else the same plain page as in production."""
+
+    def get_traceback_html(self) -> str:
+        if self.request is not None and _is_staff(self.request):
+            return super().get_traceback_html()
+        if isinstance(self.exc_value, OperationalError):
+            return render_to_string("busy.html", {"retry_after": FriendlyErrors.RETRY_AFTER_SECONDS})
+        return render_to_string("500.html", {"OPERATOR_CONTACT_EMAIL": settings.OPERATOR_CONTACT_EMAIL})

@@ -122,6 +122,9 @@ MIDDLEWARE = [
     "portal.middleware.FriendlyErrors",
 ]
 
+# In DEBUG, errors outside a view still show a person the plain page (staff get the debug page).
+DEFAULT_EXCEPTION_REPORTER = "portal.middleware.PatientSafeExceptionReporter"
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 ASGI_APPLICATION = "portal.asgi.application"

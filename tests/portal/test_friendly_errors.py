@@ -58,3 +58,22 @@ def test_without_debug_the_500_page_is_plain(mfa_user, make_mfa_client, monkeypa
     body = response.content.decode()
     assert "Something went wrong on our side" in body
     assert "Traceback" not in body and "something internal" not in body
+
+
+def test_a_locked_database_outside_the_view_in_debug_shows_no_traceback(client_mfa, settings, monkeypatch):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    def locked_save(self, must_create=False):
+        raise OperationalError("database is locked")
+
+    settings.DEBUG = True
+    client_mfa.raise_request_exception = False
+    session = client_mfa.session
+    session["touched"] = True
+    session.save()
+    monkeypatch.setattr(SessionStore, "save", locked_save)
+    response = client_mfa.get("/records/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "We are busy for a moment" in body
+    assert "Traceback" not in body and "database is locked" not in body

@@ -39,6 +39,12 @@ def _records_delete(*, user_id: int) -> dict[str, int]:
     return record_delete_all(user_id=user_id)
 
 
+def _shares_revoke(*, user_id: int) -> int:
+    from records.sharing import share_revoke_all
+
+    return share_revoke_all(user_id=user_id)
+
+
 def _network_forget(*, user_id: int) -> None:
     from ias.services import network_patient_forget
 
@@ -64,8 +70,10 @@ def account_delete(*, user_id: int) -> AccountDeletion:
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         network_linked = _network_deletion_pending(user_id=user_id)
+        shares_revoked = _shares_revoke(user_id=user_id)
         removed = _records_delete(user_id=user_id)
         counts: dict[str, int] = {f"records.{key}": value for key, value in removed.items()}
+        counts["records.shares_revoked"] = shares_revoked
         _network_forget(user_id=user_id)
         counts["consents"] = Consent.objects.filter(user=user).count()
         counts["access_log_entries"] = AccessLogEntry.objects.filter(subject=user).count()

@@ -174,6 +174,7 @@ def summary_pdf(
     sections = [
         ("Allergies", summary.allergies, False),
         ("Active conditions", summary.conditions, False),
+        ("Conditions whose status was not given", summary.conditions_without_status, False),
         ("Current medications", summary.medications, False),
         ("Recent results outside the usual range", summary.abnormal, True),
         ("Immunizations", summary.immunizations, False),

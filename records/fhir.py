@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import Any
 
+from records import terminology
+
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -91,6 +93,11 @@ def system_short_name(system: Any) -> str:
     return tail[:40]
 
 
+def _system_rank(system: Any) -> int:
+    canonical = terminology.canonical_system(_str(system))
+    return PREFERRED_SYSTEMS.index(canonical) if canonical in PREFERRED_SYSTEMS else len(PREFERRED_SYSTEMS)
+
+
 def _preferred_coding(codings: list[dict]) -> dict | None:
     for system in PREFERRED_SYSTEMS:
         for coding in codings:
@@ -99,20 +106,35 @@ def _preferred_coding(codings: list[dict]) -> dict | None:
     return None
 
 
+# Words converters write where a name is missing; they are not names.
+_PLACEHOLDERS = {"n/a", "na", "null", "none", "undefined", "nullflavor", "unk", "noknownmanifestation"}
+
+
+def _text(value: Any) -> str:
+    """`_str`, with a converter's placeholder ("n/a") read as nothing."""
+    text = _str(value)
+    return "" if text.lower() in _PLACEHOLDERS else text
+
+
 def concept_name(concept: Any) -> str:
-    """The name of a CodeableConcept: text; preferred-system display; any display; code with system."""
+    """The name of a CodeableConcept: text; preferred-system display; any display; the name Homeport's
+    code tables know (terminology); the code with its system as the last resort."""
     concept = _dict(concept)
-    text = _str(concept.get("text"))
+    text = _text(concept.get("text"))
     if text:
         return text
     codings = _dicts(concept.get("coding"))
     for system in PREFERRED_SYSTEMS:
         for coding in codings:
-            if _str(coding.get("system")) == system and _str(coding.get("display")):
-                return _str(coding.get("display"))
+            if _str(coding.get("system")) == system and _text(coding.get("display")):
+                return _text(coding.get("display"))
     for coding in codings:
-        if _str(coding.get("display")):
-            return _str(coding.get("display"))
+        if _text(coding.get("display")):
+            return _text(coding.get("display"))
+    for coding in sorted(codings, key=lambda c: _system_rank(c.get("system"))):
+        known = terminology.code_name(_str(coding.get("system")), _str(coding.get("code")))
+        if known:
+            return known
     for coding in codings:
         code = _str(coding.get("code"))
         if code:
@@ -909,6 +931,15 @@ _STATUS_WORDS = {
 }
 
 _CLINICAL_STATUS_TYPES = {"Condition", "AllergyIntolerance"}
+# Types whose status a person needs; a missing one is said, never read as "inactive".
+_STATUS_NOT_GIVEN_TYPES = {
+    "Condition",
+    "AllergyIntolerance",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicationDispense",
+}
+STATUS_NOT_GIVEN = "Status not given"
 
 
 def _verification_code(resource: dict) -> str:
@@ -938,6 +969,8 @@ def status_code(resource: Any) -> str:
                 )
             )
         return code.lower()[:64]
+    if _str(resource.get("resourceType")) == "Goal":
+        return _str(resource.get("lifecycleStatus")).lower()[:64]
     return _str(resource.get("status")).lower()[:64]
 
 
@@ -946,6 +979,10 @@ def status_words(resource: Any) -> str:
     resource = _dict(resource)
     code = status_code(resource)
     words = _STATUS_WORDS.get(code, code.replace("-", " ").capitalize() if code else "")
+    if not code and _str(resource.get("resourceType")) in _STATUS_NOT_GIVEN_TYPES:
+        words = STATUS_NOT_GIVEN
+    if _str(resource.get("resourceType")) == "FamilyMemberHistory":
+        words = ""  # its status says whether the history was taken, nothing a person needs
     if _str(resource.get("resourceType")) in _CLINICAL_STATUS_TYPES:
         verification = _verification_code(resource)
         if verification != code and verification in ("unconfirmed", "provisional", "differential"):
@@ -1212,6 +1249,12 @@ CATEGORY_LABELS = {
     "procedures": "Procedures",
     "encounters": "Visits",
     "documents": "Documents",
+    "social": "Social history",
+    "family": "Family history",
+    "careplans": "Care plans and goals",
+    "coverage": "Insurance",
+    "devices": "Devices and implants",
+    "other": "Other records",
 }
 
 _TYPE_CATEGORY = {
@@ -1226,6 +1269,13 @@ _TYPE_CATEGORY = {
     "Encounter": "encounters",
     "DocumentReference": "documents",
     "DiagnosticReport": "labs",
+    "FamilyMemberHistory": "family",
+    "CarePlan": "careplans",
+    "Goal": "careplans",
+    "ServiceRequest": "careplans",
+    "Coverage": "coverage",
+    "Device": "devices",
+    "DeviceUseStatement": "devices",
 }
 
 _OBSERVATION_CATEGORY = {
@@ -1295,12 +1345,244 @@ class Display:
     value: str = ""
     flag: Flag | None = None
     details: list[tuple[str, str]] = field(default_factory=list)
+    kind: str = ""
+    dated: bool = True
+
+
+# What a resource is, in words, for rows that carry no name of their own.
+TYPE_WORDS = {
+    "AllergyIntolerance": "Allergy",
+    "Condition": "Condition",
+    "Procedure": "Procedure",
+    "Observation": "Result or observation",
+    "DiagnosticReport": "Report",
+    "MedicationRequest": "Prescription",
+    "MedicationStatement": "Medication list entry",
+    "MedicationDispense": "Pharmacy fill",
+    "MedicationAdministration": "Medication given",
+    "CarePlan": "Care plan",
+    "Goal": "Goal",
+    "ServiceRequest": "Order or referral",
+    "Coverage": "Insurance coverage",
+    "Device": "Device",
+    "DeviceUseStatement": "Device",
+    "FamilyMemberHistory": "Family history",
+    "RelatedPerson": "Related person",
+    "Claim": "Insurance claim",
+    "ExplanationOfBenefit": "Explanation of benefits",
+    "Composition": "Clinical document",
+    "Provenance": "Source information",
+    "Organization": "Organization",
+    "Practitioner": "Clinician",
+    "PractitionerRole": "Clinician",
+    "Location": "Place of care",
+    "Patient": "Your details",
+    "Medication": "Medication",
+    "CareTeam": "Care team",
+    "Consent": "Consent",
+    "Communication": "Message",
+    "Immunization": "Immunization",
+    "Encounter": "Visit",
+    "DocumentReference": "Document",
+}
+
+
+def type_words(resource: Any) -> str:
+    """What a resource is, in words ("Care plan", "Insurance claim")."""
+    kind = _str(_dict(resource).get("resourceType"))
+    return TYPE_WORDS.get(kind, re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind).capitalize() if kind else "Item")
+
+
+def allergy_substances(allergy: Any) -> list[str]:
+    """The allergens of `reaction[].substance` (where converted records put them, `code` left empty)."""
+    names: list[str] = []
+    for reaction in _dicts(_dict(allergy).get("reaction"))[:10]:
+        name = concept_name(reaction.get("substance"))
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def note_text(resource: Any) -> str:
+    """The first annotation (`note[].text`) of a resource."""
+    for note in _dicts(_dict(resource).get("note"))[:10]:
+        text = _text(note.get("text"))
+        if text:
+            return text
+    return ""
+
+
+def _first_line(text: str, limit: int = 120) -> str:
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "\u2026"
+
+
+def _family_history_name(resource: dict) -> str:
+    relationship = _dict(resource.get("relationship"))
+    relation = _text(relationship.get("text")) or next(
+        (_text(c.get("display")) for c in _dicts(relationship.get("coding")) if _text(c.get("display"))), ""
+    )
+    for coding in _dicts(relationship.get("coding")):
+        relation = relation or terminology.relationship_name(_str(coding.get("code")))
+    relation = relation or concept_name(relationship)
+    conditions = [concept_name(c.get("code")) for c in _dicts(resource.get("condition"))[:5]]
+    conditions = [c for c in conditions if c]
+    if conditions:
+        return f"{relation or 'Family member (relation not given)'}: {', '.join(conditions)}"
+    return relation
+
+
+def _coverage_name(resource: dict, resolve: Resolver | None) -> str:
+    for ref in _dicts(resource.get("payor"))[:5]:
+        name = reference_label(ref, resource=resource, resolve=resolve)
+        if name:
+            return name
+    for item in _dicts(resource.get("class"))[:5]:
+        name = _text(item.get("name"))
+        if name:
+            return name
+    return concept_name(resource.get("type"))
+
+
+def _care_plan_name(resource: dict) -> str:
+    name = _text(resource.get("title")) or _text(resource.get("description"))
+    if name:
+        return name
+    for activity in _dicts(resource.get("activity"))[:10]:
+        detail = _dict(activity.get("detail"))
+        name = concept_name(detail.get("code")) or _text(detail.get("description"))
+        if name:
+            return name
+    return concept_name(first_concept(resource.get("category")))
+
+
+def _device_name(resource: dict) -> str:
+    name = resource_label(resource) or concept_name(resource.get("type"))
+    if name:
+        return name
+    for carrier in _dicts(resource.get("udiCarrier"))[:3]:
+        name = _text(carrier.get("deviceIdentifier"))
+        if name:
+            return f"Device {name}"
+    return ""
+
+
+def _own_name(resource: dict, kind: str, resolve: Resolver | None) -> str:
+    """The name a resource gives itself, by type; "" when it gives none."""
+    if kind == "AllergyIntolerance":
+        return concept_name(resource.get("code")) or ", ".join(allergy_substances(resource))
+    if kind == "FamilyMemberHistory":
+        return _family_history_name(resource)
+    if kind == "Coverage":
+        return _coverage_name(resource, resolve)
+    if kind == "CarePlan":
+        return _care_plan_name(resource)
+    if kind == "Goal":
+        name = concept_name(resource.get("description"))
+        if name:
+            return name
+        measures = [concept_name(t.get("measure")) for t in _dicts(resource.get("target"))[:3]]
+        return f"Target for {', '.join(m for m in measures if m)}" if any(measures) else ""
+    if kind in ("Device", "DeviceUseStatement"):
+        if kind == "DeviceUseStatement":
+            device = _resolve_reference(resource.get("device"), resource=resource, resolve=resolve)
+            return _device_name(device or {}) or _str(_dict(resource.get("device")).get("display"))
+        return _device_name(resource)
+    if kind == "RelatedPerson":
+        name = human_name(resource.get("name"))
+        relation = concept_name(first_concept(resource.get("relationship")))
+        return f"{name} ({relation.lower()})" if name and relation else name or relation
+    if kind == "Composition":
+        return _text(resource.get("title")) or concept_name(resource.get("type"))
+    if kind in ("Claim", "ExplanationOfBenefit"):
+        # claim-type codes are plain words ("professional", "pharmacy") when no display is given
+        concept = _dict(resource.get("type"))
+        kind_name = _text(concept.get("text")) or next(
+            (_text(c.get("display")) or _text(c.get("code")) for c in _dicts(concept.get("coding"))), ""
+        )
+        return f"{TYPE_WORDS[kind]}: {kind_name.lower()}" if kind_name else ""
+    if kind == "Provenance":
+        names = [
+            reference_label(a.get("who"), resource=resource, resolve=resolve) for a in _dicts(resource.get("agent"))
+        ]
+        names = [n for n in names if n]
+        return f"Provided by {', '.join(names[:3])}" if names else ""
+    if kind in ("Observation", "DiagnosticReport"):
+        for system, code in sorted(concept_codes(resource.get("code")), key=lambda c: _system_rank(c[0])):
+            if terminology.canonical_system(system) == LOINC and terminology.lab_everyday_name(code):
+                return terminology.lab_everyday_name(code)
+    return concept_name(resource.get("code"))
+
+
+def official_name(resource: Any) -> str:
+    """The official (LOINC long) name of a lab test whose list name is an everyday one, else ""."""
+    resource = _dict(resource)
+    if _str(resource.get("resourceType")) not in ("Observation", "DiagnosticReport"):
+        return ""
+    for system, code in concept_codes(resource.get("code")):
+        if terminology.canonical_system(system) == LOINC and terminology.lab_official_name(code):
+            return terminology.lab_official_name(code)
+    return ""
 
 
 def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
-    """The main name of a resource of any type."""
+    """The main name of a resource of any type.
+
+    Looks everywhere a person's name for the item can be (its codes, `reaction.substance`, title,
+    description, a note, the narrative) before giving up; code-only concepts are named from the code
+    tables. Returns "" only when the resource carries no human-readable text at all.
+    """
     resource = _dict(resource)
     kind = _str(resource.get("resourceType"))
+    name = _named(resource, kind, resolve)
+    if name and not _CODE_ONLY_NAME.match(name):
+        return name
+    name = note_text(resource)[:200] or _first_line(narrative_text(resource, limit=2000)) or name
+    if name:
+        return name
+    found = any_text(resource)
+    return f"{type_words(resource)}: {found}" if found else ""
+
+
+_TEXT_KEYS = ("text", "title", "description")
+_SKIP_KEYS = {"meta", "identifier", "id", "resourceType", "contained", "extension", "modifierExtension"}
+
+
+def any_text(value: Any, *, depth: int = 0) -> str:
+    """The first human-readable text anywhere in a resource (a concept's text, a coding's display, a
+    title or description), for items that carry no name where one is expected."""
+    if depth > 6:
+        return ""
+    if isinstance(value, list):
+        for item in value[:50]:
+            found = any_text(item, depth=depth + 1)
+            if found:
+                return found
+        return ""
+    if not isinstance(value, dict):
+        return ""
+    for key in _TEXT_KEYS:
+        text = _text(value.get(key))
+        if text:
+            return text[:200]
+    for coding in _dicts(value.get("coding"))[:10]:
+        text = _text(coding.get("display"))
+        if text:
+            return text[:200]
+    for key, item in value.items():
+        if key not in _SKIP_KEYS and isinstance(item, dict | list):
+            found = any_text(item, depth=depth + 1)
+            if found:
+                return found
+    return ""
+
+
+# What `concept_name` falls back to when it knows no name: "SNOMED CT 1234509876".
+_SHORT_NAMES_PATTERN = "|".join(re.escape(name) for name in sorted(set(SYSTEM_SHORT_NAMES.values())))
+_CODE_ONLY_NAME = re.compile(rf"^(?:{_SHORT_NAMES_PATTERN}) \S+$")
+
+
+def _named(resource: dict, kind: str, resolve: Resolver | None) -> str:
     if kind.startswith("Medication") and kind != "Medication":
         return medication_name(resource, resolve=resolve)
     if kind == "Immunization":
@@ -1308,7 +1590,8 @@ def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
     if kind == "Encounter":
         name = concept_name(first_concept(resource.get("type"))) or concept_name(resource.get("serviceType"))
         if not name:
-            name = _str(_dict(resource.get("class")).get("display"))
+            kind_of_visit = _text(_dict(resource.get("class")).get("display"))
+            name = f"{kind_of_visit.capitalize()} visit" if kind_of_visit else ""
         return name or "Visit"
     if kind == "DocumentReference":
         name = _str(resource.get("description")) or concept_name(resource.get("type"))
@@ -1320,7 +1603,7 @@ def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
         return name or "Document"
     if kind in ("Organization", "Practitioner", "Patient", "Location"):
         return resource_label(resource)
-    return concept_name(resource.get("code"))
+    return _own_name(resource, kind, resolve)
 
 
 def describe(
@@ -1330,15 +1613,33 @@ def describe(
     resource = _dict(resource)
     kind = _str(resource.get("resourceType"))
     display = Display(
-        name=resource_name(resource, resolve=resolve) or "Unnamed item",
+        name=resource_name(resource, resolve=resolve) or f"{type_words(resource)} (no name given)",
         date=clinical_date(resource),
         status=status_words(resource),
+        kind=type_words(resource),
+        dated=kind in _DATE_RULES,
     )
+    official = official_name(resource)
+    if official and official != display.name:
+        display.details.append(("Official name", official))
     if kind == "Observation":
         display.value = observation_value_text(resource)
         display.flag = interpretation_flag(resource, sex=sex, age_years=age_years)
     elif kind == "AllergyIntolerance":
         display.value = ", ".join(allergy_reactions(resource))
+        substances = allergy_substances(resource)
+        if substances and concept_name(resource.get("code")):
+            display.details.append(("Substance", ", ".join(substances)))
+    elif kind == "FamilyMemberHistory":
+        fatal = [
+            concept_name(c.get("code")) for c in _dicts(resource.get("condition"))[:5] if c.get("contributedToDeath")
+        ]
+        if any(fatal):
+            display.details.append(("Contributed to death", ", ".join(name for name in fatal if name)))
+    elif kind == "Goal":
+        display.value = ", ".join(
+            name for name in (concept_name(t.get("measure")) for t in _dicts(resource.get("target"))[:3]) if name
+        )
         if criticality_words(resource):
             display.details.append(("Risk", criticality_words(resource)))
     elif kind.startswith("Medication"):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from django.core.paginator import Page, Paginator
@@ -12,7 +13,7 @@ from django.db import connections
 from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from records import fhir
+from records import documents, fhir, terminology
 from records.models import Resource, Snapshot
 
 PAGE_SIZE = 25
@@ -109,7 +110,7 @@ def _with_all_sources(user, items: list[Item]) -> list[Item]:
 class Summary:
     allergies: list[Item]
     conditions: list[Item]
-    medications: list[Item]
+    medications: list[MedicationGroup]
     abnormal: list[Item]
     immunizations: list[Item]
     encounters: list[Item]
@@ -117,6 +118,7 @@ class Summary:
     new_count: int
     counts: dict[str, int]
     last_snapshot: Snapshot | None
+    conditions_without_status: list[Item] = field(default_factory=list)
 
 
 def _primary(user) -> QuerySet[Resource]:
@@ -150,16 +152,15 @@ def summary_for(*, user) -> Summary:
         to_item(r)
         for r in base.filter(category="conditions", status__in=ACTIVE_CONDITION).order_by("-clinical_date")[:20]
     ]
-    medications = [
-        to_item(r)
-        for r in base.filter(category="medications", status__in=("active", "on-hold", "intended")).order_by(
-            "-clinical_date"
-        )[:20]
+    conditions_without_status = [
+        to_item(r) for r in base.filter(category="conditions", status="").order_by("-clinical_date")[:20]
     ]
+    reconciled = medications_reconciled(user=user)
+    medications = reconciled.current[:20]
     abnormal = [to_item(r) for r in _newest_abnormal(base, limit=8)]
     immunizations = [to_item(r) for r in base.filter(category="immunizations").order_by("-clinical_date")[:8]]
     encounters = [to_item(r) for r in base.filter(category="encounters").order_by("-clinical_date")[:5]]
-    counts = dict(resources_for(user=user).filter(is_primary=True).values_list("category").annotate(n=Count("id")))
+    counts = category_counts(user=user, medications=reconciled)
     snapshots = list(
         Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
         .only("id", "request_id", "finished_at", "network_source")
@@ -174,8 +175,145 @@ def summary_for(*, user) -> Summary:
         new_items = [to_item(r) for r in new_qs.order_by("-clinical_date")[:10]]
         new_count = len(new_items) if len(new_items) < 10 else new_qs.count()
     return Summary(
-        allergies, conditions, medications, abnormal, immunizations, encounters, new_items, new_count, counts, last
+        allergies,
+        conditions,
+        medications,
+        abnormal,
+        immunizations,
+        encounters,
+        new_items,
+        new_count,
+        counts,
+        last,
+        conditions_without_status,
     )
+
+
+def _listed(category: str) -> Q:
+    """The rows a category page lists: results inside a lab panel are shown under their panel."""
+    cond = Q(is_primary=True)
+    if category == "labs":
+        cond &= Q(resource_type="DiagnosticReport") | Q(parent_ref="")
+    return cond
+
+
+def category_counts(*, user, medications: Medications | None = None) -> dict[str, int]:
+    """Items per category, counted as the category pages list them (so the summary and pages agree):
+    lab panels once, medications once per drug after reconciling."""
+    rows = resources_for(user=user).filter(is_primary=True)
+    counts = dict(rows.exclude(category="labs").values_list("category").annotate(n=Count("id")))
+    counts["labs"] = rows.filter(_listed("labs"), category="labs").count()
+    medications = medications or medications_reconciled(user=user)
+    counts["medications"] = len(medications.current) + len(medications.past)
+    return counts
+
+
+def lab_result_count(*, user) -> int:
+    """Every single lab result, inside panels or not (the lab page says both figures)."""
+    return resources_for(user=user).filter(is_primary=True, category="labs", resource_type="Observation").count()
+
+
+# ---------------------------------------------------------------- medications
+
+RECENT_FILL = timedelta(days=183)
+_CURRENT_MED_STATUSES = ("active", "on-hold", "intended")
+_PAST_MED_STATUSES = ("completed", "stopped", "cancelled", "not-taken")
+_MED_RECORD_TYPES = ("MedicationRequest", "MedicationStatement")
+
+
+@dataclass
+class MedicationGroup:
+    """One drug, with every request, statement and dispense that mentions it."""
+
+    name: str
+    current: bool
+    latest: Item
+    items: list[Item]
+    last_filled: fhir.FhirDate | None
+    status: str
+
+    @property
+    def pk(self) -> int:
+        return self.latest.pk
+
+    @property
+    def instructions(self) -> str:
+        return next((i.display.value for i in self.items if i.display.value), "")
+
+    @property
+    def display(self) -> fhir.Display:
+        """What the printed summary shows, as for any item."""
+        return fhir.Display(name=self.name, date=self.latest.display.date, status=self.status, value=self.instructions)
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({source for item in self.items for source in item.sources})
+
+
+@dataclass
+class Medications:
+    current: list[MedicationGroup]
+    past: list[MedicationGroup]
+
+
+def _medication_key(row: Resource) -> str:
+    if row.code and terminology.canonical_system(row.code_system) == terminology.RXNORM:
+        return f"rxnorm|{row.code}"
+    words = re.sub(r"[^a-z0-9.]+", " ", (row.display or "").lower()).split()
+    return "name|" + " ".join(words) if words else f"self|{row.reference}"
+
+
+def _sort_moment(item: Item) -> datetime:
+    return item.display.date.sort_key if item.display.date else datetime.min.replace(tzinfo=UTC)
+
+
+def medications_reconciled(*, user, now: datetime | None = None, limit: int = 5000) -> Medications:
+    """Requests, statements and dispenses of the same drug (same RxNorm code, else the same name)
+    merged into one line each, split into current and past.
+
+    The rule, newest evidence first: a drug is current when the newest request or statement that
+    gives a status says active, on hold or intended, or when it was dispensed in the last six
+    months; a newer stopped or completed request or statement makes it past. A missing status
+    decides nothing and never hides a drug: what is not current is listed under past.
+    """
+    now = now or datetime.now(UTC)
+    rows = (
+        resources_for(user=user)
+        .filter(category="medications")
+        .exclude(status="entered-in-error")
+        .only(*LIST_FIELDS)
+        .order_by("id")[:limit]
+    )
+    groups: dict[str, list[Item]] = {}
+    for row in rows:
+        groups.setdefault(_medication_key(row), []).append(to_item(row))
+    current, past = [], []
+    for items in groups.values():
+        items.sort(key=_sort_moment, reverse=True)
+        dispenses = [i for i in items if i.resource.resource_type == "MedicationDispense" and i.display.date]
+        last_filled = dispenses[0].display.date if dispenses else None
+        verdict, status = None, ""
+        for item in items:
+            kind, code = item.resource.resource_type, item.resource.status
+            if kind in _MED_RECORD_TYPES and code in _CURRENT_MED_STATUSES + _PAST_MED_STATUSES:
+                verdict, status = code in _CURRENT_MED_STATUSES, item.display.status
+            elif kind == "MedicationDispense" and item.display.date and now - item.display.date.sort_key < RECENT_FILL:
+                verdict, status = True, "Filled recently"
+            if verdict is not None:
+                break
+        named = [i for i in items if i.resource.resource_type in _MED_RECORD_TYPES and i.resource.display] or items
+        group = MedicationGroup(
+            name=named[0].display.name,
+            current=bool(verdict),
+            latest=items[0],
+            items=items,
+            last_filled=last_filled,
+            status=status or fhir.STATUS_NOT_GIVEN,
+        )
+        (current if group.current else past).append(group)
+    for bucket in (current, past):
+        bucket.sort(key=lambda g: (-_sort_moment(g.latest).timestamp(), g.name.lower()))
+    return Medications(current=current, past=past)
 
 
 # ---------------------------------------------------------------- category pages
@@ -187,9 +325,13 @@ SORTS = {
 }
 
 STATUS_FILTERS = {
-    "conditions": {"active": ACTIVE_CONDITION, "resolved": ("resolved", "inactive", "remission")},
+    "conditions": {
+        "active": ACTIVE_CONDITION,
+        "resolved": ("resolved", "inactive", "remission"),
+        "not-given": ("",),
+    },
     "medications": {"active": ("active", "on-hold", "intended"), "past": ("completed", "stopped", "cancelled")},
-    "allergies": {"active": ("active",), "resolved": ("inactive", "resolved")},
+    "allergies": {"active": ("active",), "resolved": ("inactive", "resolved"), "not-given": ("",)},
     "procedures": {"completed": ("completed",)},
     "encounters": {"finished": ("finished",)},
 }
@@ -223,12 +365,19 @@ def category_list(
     page: int = 1,
     per_page: int = PAGE_SIZE,
 ) -> Listing:
-    """A page of one category, one row per item (same items from several sources merged)."""
-    cond = Q(is_primary=True)
-    if category == "labs":
-        cond &= Q(resource_type="DiagnosticReport") | Q(parent_ref="")
+    """A page of one category, one row per item (same items from several sources merged).
+
+    Searching labs also matches everyday names and synonyms ("sugar", "kidney") through the code
+    tables, and a panel is found when any result inside it matches.
+    """
+    cond = _listed(category)
+    matches = Q()
     if q:
-        cond &= Q(display__icontains=q[:100])
+        matches = _search(q[:100])
+        if category == "labs":
+            cond &= matches | _panels_holding(user, matches)
+        else:
+            cond &= matches
     allowed = STATUS_FILTERS.get(category, {})
     if status in allowed:
         cond &= Q(status__in=allowed[status])
@@ -247,18 +396,50 @@ def category_list(
     items = [to_item(r) for r in page_obj.object_list]
     _with_all_sources(user, items)
     if category == "labs":
-        _attach_results(user, items)
+        _attach_results(user, items, matches=matches if q else None)
     return Listing(page=page_obj, items=items, sources=sources, total=total)
 
 
-def _attach_results(user, items: list[Item]) -> None:
-    """Nest results under their panel (DiagnosticReport.result, then Observation.hasMember), two levels."""
+def _search(words: str) -> Q:
+    cond = Q(display__icontains=words)
+    codes = terminology.lab_codes_matching(words)
+    if codes:
+        cond |= Q(code__in=sorted(codes))
+    return cond
+
+
+def _panels_holding(user, matches: Q) -> Q:
+    """The panels (by reference) holding a result that matches."""
+    refs = set(
+        resources_for(user=user)
+        .filter(matches, category="labs")
+        .exclude(parent_ref="")
+        .values_list("parent_ref", flat=True)[:2000]
+    )
+    by_type: dict[str, list[str]] = {}
+    for ref in refs:
+        kind, _, rid = ref.partition("/")
+        by_type.setdefault(kind, []).append(rid)
+    cond = Q(pk__in=[])
+    for kind, ids in by_type.items():
+        cond |= Q(resource_type=kind, resource_id__in=ids)
+    return cond
+
+
+def _attach_results(user, items: list[Item], *, matches: Q | None = None) -> None:
+    """Nest results under their panel (DiagnosticReport.result, then Observation.hasMember), two levels.
+
+    With a search, a panel found through its results shows only the results that match.
+    """
     parents = {i.resource.reference: i for i in items}
     if not parents:
         return
-    children = list(
-        resources_for(user=user).filter(parent_ref__in=list(parents)).only(*LIST_FIELDS).order_by("display")
-    )
+    children_qs = resources_for(user=user).filter(parent_ref__in=list(parents))
+    if matches is not None:
+        found = set(Resource.objects.filter(matches, pk__in=[i.pk for i in items]).values_list("pk", flat=True))
+        matched_panels = {i.resource.reference for i in items if i.pk in found}
+        children_qs = children_qs.filter(matches | Q(parent_ref__in=sorted(matched_panels)))
+    children = list(children_qs.only(*LIST_FIELDS).order_by("display"))
     nested = {}
     for child in children:
         item = to_item(child)
@@ -384,9 +565,13 @@ def resource_detail(*, user, pk: int) -> Detail:
                 attachments.append(
                     {
                         "index": index,
-                        "title": str(attachment.get("title") or "Document")[:200],
+                        "title": documents.attachment_label(
+                            title=str(attachment.get("title") or ""), fallback=resource.display or ""
+                        )[:200],
                         "content_type": str(attachment.get("contentType") or "")[:100],
                         "available": bool(attachment.get("url") or attachment.get("data")),
+                        "readable": documents.is_ccda(str(attachment.get("contentType") or "")),
+                        "kind": documents.kind_label(str(attachment.get("contentType") or "")),
                     }
                 )
     return Detail(

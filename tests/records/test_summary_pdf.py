@@ -19,6 +19,7 @@ from records import exports, selectors
 HEADINGS = (
     "Allergies",
     "Active conditions",
+    "Conditions whose status was not given",
     "Current medications",
     "Recent results outside the usual range",
     "Immunizations",

@@ -83,7 +83,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_DEBUG is false.")
 
-PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A host name, not an IP address: browsers refuse passkeys (WebAuthn) on an IP address, and the
+# relying party id is the host the person's browser uses.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://localhost:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -119,7 +121,11 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.admin_requires_mfa",
     "portal.middleware.person_time_zone",
+    "portal.middleware.FriendlyErrors",
 ]
+
+# In DEBUG, errors outside a view still show a person the plain page (staff get the debug page).
+DEFAULT_EXCEPTION_REPORTER = "portal.error_pages.PatientSafeExceptionReporter"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -146,12 +152,14 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'homeport.sqlite3
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    # WAL and immediate transactions let the web process and the worker share one file safely.
+    # WAL lets pages read while the worker writes; immediate transactions take the write lock up
+    # front (no deadlock upgrading a read); a writer waits up to `timeout` seconds for the lock
+    # (the busy timeout), and the ingest commits in short batches so no one waits long.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": 10,
     }
     DATABASES["default"]["TEST"] = {
         "NAME": env_str("DJANGO_TEST_DB_NAME", str(DATA_DIR / "test-homeport.sqlite3")),
@@ -377,6 +385,8 @@ RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
 # Where the records pages get a short-lived link for a document held at the network (a dotted path;
 # records sits below ias in the layers, so it is wired here).
 RECORDS_DOCUMENT_URL_PROVIDER = "ias.services.document_link_for"
+# Where the PDF summary gets the name and date of birth the person gave in the journey.
+RECORDS_PERSON_DETAILS_PROVIDER = "ias.selectors.person_details_for"
 # Making a SMART Health Link needs a second factor used within this many seconds.
 RECORDS_SHARE_FRESH_MFA_SECONDS = env_int("RECORDS_SHARE_FRESH_MFA_SECONDS", 600)
 CELERY_BEAT_SCHEDULE["records-shares-purge"] = {"task": "records.shares_purge_expired", "schedule": 900.0}

@@ -8,10 +8,11 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import nullcontext, suppress
 
 from django.contrib.auth import get_user_model
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.storage import private_storage
@@ -95,24 +96,32 @@ def snapshot_ingest_file(
     keep_bundle: bool = True,
     patient_id: str = "",
 ) -> Snapshot:
-    """Ingest a bundle file (plain JSON) in one transaction: all of it or none of it.
+    """Ingest a bundle file (plain JSON): all of it or none of it.
+
+    PostgreSQL writes it in one transaction (COPY and one upsert). SQLite has one writer at a time,
+    so there each chunk commits on its own and other people's sessions and access-log rows get in
+    between; a failure removes the rows this snapshot added and marks the snapshot failed.
 
     With `patient_id`, a bundle that holds anything must hold exactly that Patient (Metriport's
-    consolidated bundles carry the Metriport patient id as Patient.id); otherwise nothing is stored."""
+    consolidated bundles carry the Metriport patient id as Patient.id); otherwise nothing is stored.
+    """
     started = time.monotonic()
     buffer, entries = ingest.open_bundle(path)
+    in_one_transaction = connection.vendor != "sqlite"
     stored_name = ""
+    snapshot: Snapshot | None = None
     try:
-        with transaction.atomic():
-            get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
-            snapshot = Snapshot.objects.create(
-                user_id=user_id,
-                request_id=request_id,
-                network_source=network_source,
-                bundle_sha256=sha256,
-                bundle_bytes=os.path.getsize(path),
-                download_ms=download_ms,
-            )
+        with transaction.atomic() if in_one_transaction else nullcontext():
+            with transaction.atomic():
+                get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
+                snapshot = Snapshot.objects.create(
+                    user_id=user_id,
+                    request_id=request_id,
+                    network_source=network_source,
+                    bundle_sha256=sha256,
+                    bundle_bytes=os.path.getsize(path),
+                    download_ms=download_ms,
+                )
             lookup = ingest.build_lookup(entries)
             if patient_id and entries and lookup.patient_ids != {patient_id}:
                 raise BundleForAnotherPatient()
@@ -143,11 +152,15 @@ def snapshot_ingest_file(
     except Exception:
         if stored_name:
             private_storage().delete(stored_name)
+        if snapshot is not None and not in_one_transaction:
+            _snapshot_undo(snapshot=snapshot)
         raise
     finally:
         del entries
         if hasattr(buffer, "close"):
-            buffer.close()
+            # A failed ingest's traceback may still hold slices of the map; it is freed with them.
+            with suppress(BufferError):
+                buffer.close()
     logger.info(
         "records snapshot %s ingested: %s resources, %s new, %s changed, %s retired, %s ms",
         snapshot.pk,
@@ -158,6 +171,15 @@ def snapshot_ingest_file(
         snapshot.ingest_ms,
     )
     return snapshot
+
+
+def _snapshot_undo(*, snapshot: Snapshot) -> None:
+    """A chunked ingest that failed: drop the rows it added and say the snapshot failed."""
+    with transaction.atomic():
+        Resource.objects.filter(user_id=snapshot.user_id, first_snapshot_id=snapshot.pk).delete()
+        Snapshot.objects.filter(pk=snapshot.pk).update(
+            status=Snapshot.STATUS_FAILED, failure_reason="ingest failed", finished_at=timezone.now()
+        )
 
 
 def _bundle_keep(*, user_id: int, snapshot_id: int, path: str) -> str:

@@ -111,6 +111,9 @@ def snapshot_ingest_file(
     stored_name = ""
     snapshot: Snapshot | None = None
     try:
+        lookup = ingest.build_lookup(entries)
+        if patient_id and entries and lookup.patient_ids != {patient_id}:
+            raise BundleForAnotherPatient()
         with transaction.atomic() if in_one_transaction else nullcontext():
             with transaction.atomic():
                 get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
@@ -122,9 +125,6 @@ def snapshot_ingest_file(
                     bundle_bytes=os.path.getsize(path),
                     download_ms=download_ms,
                 )
-            lookup = ingest.build_lookup(entries)
-            if patient_id and entries and lookup.patient_ids != {patient_id}:
-                raise BundleForAnotherPatient()
             stats = ingest.ParseStats()
             now = timezone.now()
             counts = rows_write(

@@ -8,6 +8,9 @@ import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
 
+from django.utils import formats, translation
+from django.utils.translation import gettext
+
 from records.selectors import Summary, record_iter_resources
 
 
@@ -64,13 +67,30 @@ def _register_fonts() -> None:
         addMapping(_FONT, bold, italic, _FONT + suffix)
 
 
+def _in_spanish() -> bool:
+    return (translation.get_language() or "en")[:2] == "es"
+
+
+def _long_date(moment: date | datetime) -> str:
+    """ "December 2, 2026" in English, "2 de diciembre de 2026" in Spanish."""
+    if _in_spanish():
+        return formats.date_format(moment, "DATE_FORMAT")
+    return moment.strftime("%B %-d, %Y")
+
+
+def _long_date_time(moment: datetime) -> str:
+    if _in_spanish():
+        return f"{formats.date_format(moment, 'DATE_FORMAT')}, {moment.strftime('%H:%M %Z')}".strip()
+    return moment.strftime("%B %-d, %Y at %-I:%M %p %Z").strip()
+
+
 def _usual_range(item) -> str:
     """The reference range the data gives for a result, as it reads ("3.5 to 5.0 mmol/L" with an en dash)."""
     from records import fhir
 
     ranges = [r for r in fhir.reference_ranges(item.resource.raw) if r.is_normal and r.label]
     chosen = fhir.applicable_range(ranges) or (ranges[0] if ranges else None)
-    return chosen.label if chosen else "Not given"
+    return chosen.label if chosen else gettext("Not given")
 
 
 def summary_pdf(
@@ -101,10 +121,10 @@ def summary_pdf(
     heading = ParagraphStyle(
         "Section", parent=base["Heading2"], fontName=_FONT + "-Bold", fontSize=13, keepWithNext=0, spaceAfter=4
     )
-    name = person_name or "Name not given"
-    born = birth_date.strftime("%B %-d, %Y") if birth_date else "not given"
-    made = generated_at.strftime("%B %-d, %Y at %-I:%M %p %Z").strip()
-    footer_left = f"{name} · born {born}"
+    name = person_name or gettext("Name not given")
+    born = _long_date(birth_date) if birth_date else gettext("not given")
+    made = _long_date_time(generated_at)
+    footer_left = gettext("%(name)s · born %(born)s") % {"name": name, "born": born}
 
     class NumberedCanvas(Canvas):
         """Draws the footer once the page count is known ("page X of Y")."""
@@ -124,8 +144,14 @@ def summary_pdf(
                 self.setFont(_FONT, 8)
                 self.setFillColor(colors.HexColor("#4a5a60"))
                 self.drawString(0.7 * inch, 0.45 * inch, footer_left[:90])
-                self.drawCentredString(LETTER[0] / 2, 0.45 * inch, f"Made {generated_at.strftime('%B %-d, %Y')}")
-                self.drawRightString(LETTER[0] - 0.7 * inch, 0.45 * inch, f"Page {number} of {total}")
+                self.drawCentredString(
+                    LETTER[0] / 2, 0.45 * inch, gettext("Made %(date)s") % {"date": _long_date(generated_at)}
+                )
+                self.drawRightString(
+                    LETTER[0] - 0.7 * inch,
+                    0.45 * inch,
+                    gettext("Page %(number)s of %(total)s") % {"number": number, "total": total},
+                )
                 super().showPage()
             super().save()
 
@@ -137,48 +163,53 @@ def summary_pdf(
         rightMargin=0.7 * inch,
         topMargin=0.7 * inch,
         bottomMargin=0.8 * inch,
-        title=f"Health record summary for {name}",
+        title=gettext("Health record summary for %(name)s") % {"name": name},
         author="Homeport",
-        subject=f"Health record summary for {name}, born {born}, made {made}",
+        subject=gettext("Health record summary for %(name)s, born %(born)s, made %(made)s")
+        % {"name": name, "born": born, "made": made},
         creator="Homeport",
-        keywords="health record summary",
-        lang="en-US",
+        keywords=gettext("health record summary"),
+        lang=translation.to_locale(translation.get_language() or "en-us").replace("_", "-"),
         displayDocTitle=1,
     )
     as_of = (
-        summary.last_snapshot.finished_at.strftime("%B %-d, %Y")
+        _long_date(summary.last_snapshot.finished_at)
         if summary.last_snapshot and summary.last_snapshot.finished_at
-        else "No records saved yet"
+        else gettext("No records saved yet")
     )
     details = Table(
         [
-            [Paragraph("<b>Name</b>", normal), Paragraph(escape(name), normal)],
-            [Paragraph("<b>Date of birth</b>", normal), Paragraph(escape(born), normal)],
-            [Paragraph("<b>Made</b>", normal), Paragraph(escape(made), normal)],
-            [Paragraph("<b>Records as of</b>", normal), Paragraph(escape(as_of), normal)],
+            [Paragraph(f"<b>{escape(gettext('Name'))}</b>", normal), Paragraph(escape(name), normal)],
+            [Paragraph(f"<b>{escape(gettext('Date of birth'))}</b>", normal), Paragraph(escape(born), normal)],
+            [Paragraph(f"<b>{escape(gettext('Made'))}</b>", normal), Paragraph(escape(made), normal)],
+            [Paragraph(f"<b>{escape(gettext('Records as of'))}</b>", normal), Paragraph(escape(as_of), normal)],
         ],
         colWidths=[1.4 * inch, 5.6 * inch],
         hAlign="LEFT",
     )
     details.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))
     story = [
-        Paragraph("Health record summary", title_style),
+        Paragraph(escape(gettext("Health record summary")), title_style),
         details,
         Spacer(1, 6),
         Paragraph(
-            "Made by Homeport from the records your providers shared through the health networks. It lists"
-            " what they sent and may not be complete; your clinician's own record is the reference.",
+            escape(
+                gettext(
+                    "Made by Homeport from the records your providers shared through the health networks. It lists"
+                    " what they sent and may not be complete; your clinician's own record is the reference."
+                )
+            ),
             body,
         ),
     ]
     sections = [
-        ("Allergies", summary.allergies, False),
-        ("Active conditions", summary.conditions, False),
-        ("Conditions whose status was not given", summary.conditions_without_status, False),
-        ("Current medications", summary.medications, False),
-        ("Recent results outside the usual range", summary.abnormal, True),
-        ("Immunizations", summary.immunizations, False),
-        ("Recent visits", summary.encounters, False),
+        (gettext("Allergies"), summary.allergies, False),
+        (gettext("Active conditions"), summary.conditions, False),
+        (gettext("Conditions whose status was not given"), summary.conditions_without_status, False),
+        (gettext("Current medications"), summary.medications, False),
+        (gettext("Recent results outside the usual range"), summary.abnormal, True),
+        (gettext("Immunizations"), summary.immunizations, False),
+        (gettext("Recent visits"), summary.encounters, False),
     ]
     for title, items, with_range in sections:
         story.append(Spacer(1, 10))
@@ -186,13 +217,13 @@ def summary_pdf(
         if not items:
             story.append(CondPageBreak(0.8 * inch))
             story.append(title_para)
-            story.append(Paragraph("None on record.", body))
+            story.append(Paragraph(escape(gettext("None on record.")), body))
             continue
         if with_range:
-            header = ["Result", "Date", "Value", "Usual range", "Source"]
+            header = [gettext("Result"), gettext("Date"), gettext("Value"), gettext("Usual range"), gettext("Source")]
             widths = [1.9 * inch, 1.0 * inch, 1.5 * inch, 1.3 * inch, 1.4 * inch]
         else:
-            header = ["Item", "Date", "Details", "Source"]
+            header = [gettext("Item"), gettext("Date"), gettext("Details"), gettext("Source")]
             widths = [2.3 * inch, 1.1 * inch, 2.1 * inch, 1.6 * inch]
         rows = []
         for it in items:
@@ -201,14 +232,14 @@ def summary_pdf(
                 detail = f"{detail} ({it.display.flag.label})"
             cells = [
                 Paragraph(escape(it.display.name[:120]), body),
-                Paragraph(escape(it.display.date.display if it.display.date else "Date not given"), body),
+                Paragraph(escape(it.display.date.display if it.display.date else gettext("Date not given")), body),
                 Paragraph(escape(detail[:200]), body),
             ]
             if with_range:
                 cells.append(Paragraph(escape(_usual_range(it)[:80]), body))
             cells.append(Paragraph(escape(", ".join(it.sources)[:120]), body))
             rows.append(cells)
-        header_cells = [Paragraph(f"<b>{label}</b>", body) for label in header]
+        header_cells = [Paragraph(f"<b>{escape(label)}</b>", body) for label in header]
         table = Table([header_cells, *rows], colWidths=widths, repeatRows=1)
         table.setStyle(
             TableStyle(

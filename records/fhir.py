@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from html.parser import HTMLParser
 from typing import Any
 
+from django.utils.translation import gettext, gettext_noop
+
 from records import terminology
 
 LOINC = "http://loinc.org"
@@ -27,6 +29,12 @@ UCUM = "http://unitsofmeasure.org"
 EN_DASH = "\u2013"
 
 PREFERRED_SYSTEMS = (LOINC, SNOMED, RXNORM, CVX, ICD10CM, ICD10)
+
+
+def words_in_language(words: str) -> str:
+    """Homeport's own English words in the active language; "" stays "" (gettext("") is the header)."""
+    return gettext(words) if words else ""
+
 
 SYSTEM_SHORT_NAMES = {
     LOINC: "LOINC",
@@ -638,7 +646,7 @@ def value_text(element: Any) -> str:
     if "valueString" in element:
         return _str(element.get("valueString"))[:2000]
     if isinstance(element.get("valueBoolean"), bool):
-        return "Yes" if element["valueBoolean"] else "No"
+        return gettext("Yes") if element["valueBoolean"] else gettext("No")
     if "valueInteger" in element:
         number = _number(element.get("valueInteger"))
         return format_number(number) if number is not None else ""
@@ -940,20 +948,20 @@ class Flag:
 
 
 _FLAGS = {
-    "H": ("High", "warn"),
-    "L": ("Low", "warn"),
-    "HH": ("Critically high", "bad"),
-    "LL": ("Critically low", "bad"),
-    "HU": ("Very high", "bad"),
-    "LU": ("Very low", "bad"),
-    "A": ("Abnormal", "warn"),
-    "AA": ("Critically abnormal", "bad"),
-    "N": ("Normal", "ok"),
-    ">": ("Above measurable range", "warn"),
-    "<": ("Below measurable range", "warn"),
-    "POS": ("Positive", "warn"),
-    "DET": ("Detected", "warn"),
-    "R": ("Resistant", "warn"),
+    "H": (gettext_noop("High"), "warn"),
+    "L": (gettext_noop("Low"), "warn"),
+    "HH": (gettext_noop("Critically high"), "bad"),
+    "LL": (gettext_noop("Critically low"), "bad"),
+    "HU": (gettext_noop("Very high"), "bad"),
+    "LU": (gettext_noop("Very low"), "bad"),
+    "A": (gettext_noop("Abnormal"), "warn"),
+    "AA": (gettext_noop("Critically abnormal"), "bad"),
+    "N": (gettext_noop("Normal"), "ok"),
+    ">": (gettext_noop("Above measurable range"), "warn"),
+    "<": (gettext_noop("Below measurable range"), "warn"),
+    "POS": (gettext_noop("Positive"), "warn"),
+    "DET": (gettext_noop("Detected"), "warn"),
+    "R": (gettext_noop("Resistant"), "warn"),
 }
 _FLAG_WORDS = {
     "high": "H",
@@ -978,7 +986,7 @@ def _flag_from_concept(concept: dict) -> Flag | None:
         upper = code.upper()
         if upper in _FLAGS:
             label, tone = _FLAGS[upper]
-            return Flag(code=upper, label=label, tone=tone)
+            return Flag(code=upper, label=gettext(label), tone=tone)
     words = (
         (
             _str(concept.get("text"))
@@ -993,7 +1001,7 @@ def _flag_from_concept(concept: dict) -> Flag | None:
     if code is None:
         return None
     label, tone = _FLAGS[code]
-    return Flag(code=code, label=label, tone=tone)
+    return Flag(code=code, label=gettext(label), tone=tone)
 
 
 def interpretation_flag(observation: Any, *, sex: str = "", age_years: float | None = None) -> Flag | None:
@@ -1020,58 +1028,58 @@ def interpretation_flag(observation: Any, *, sex: str = "", age_years: float | N
     at_least = measure.comparator in (">", ">=")
     # "<0.5" is at most 0.5: it can be proven low, or normal against an upper bound only; ">" mirrors it.
     if below and not at_least:
-        return Flag(code="L", label="Low", tone="warn", computed=True)
+        return Flag(code="L", label=gettext("Low"), tone="warn", computed=True)
     if above and not at_most:
-        return Flag(code="H", label="High", tone="warn", computed=True)
+        return Flag(code="H", label=gettext("High"), tone="warn", computed=True)
     if (at_most and (above or chosen.low is not None)) or (at_least and (below or chosen.high is not None)):
         return None
-    return Flag(code="N", label="Normal", tone="ok", computed=True)
+    return Flag(code="N", label=gettext("Normal"), tone="ok", computed=True)
 
 
 # ---------------------------------------------------------------- statuses
 
 _STATUS_WORDS = {
-    "active": "Active",
-    "recurrence": "Recurred",
-    "relapse": "Relapsed",
-    "inactive": "Inactive",
-    "remission": "In remission",
-    "resolved": "Resolved",
-    "unconfirmed": "Unconfirmed",
-    "provisional": "Provisional",
-    "differential": "Possible",
-    "confirmed": "Confirmed",
-    "refuted": "Ruled out",
-    "entered-in-error": "Entered in error",
-    "registered": "Ordered",
-    "preliminary": "Preliminary",
-    "final": "Final",
-    "amended": "Amended",
-    "corrected": "Corrected",
-    "appended": "Appended",
-    "partial": "Partial",
-    "cancelled": "Cancelled",
-    "unknown": "Status unknown",
-    "on-hold": "On hold",
-    "completed": "Completed",
-    "stopped": "Stopped",
-    "draft": "Draft",
-    "intended": "Planned",
-    "not-taken": "Not taken",
-    "not-done": "Not done",
-    "preparation": "Being prepared",
-    "in-progress": "In progress",
-    "planned": "Planned",
-    "arrived": "Arrived",
-    "triaged": "Triaged",
-    "onleave": "On leave",
-    "finished": "Finished",
-    "current": "Current",
-    "superseded": "Replaced by a newer version",
-    "proposed": "Proposed",
-    "accepted": "Accepted",
-    "rejected": "Rejected",
-    "revoked": "Revoked",
+    "active": gettext_noop("Active"),
+    "recurrence": gettext_noop("Recurred"),
+    "relapse": gettext_noop("Relapsed"),
+    "inactive": gettext_noop("Inactive"),
+    "remission": gettext_noop("In remission"),
+    "resolved": gettext_noop("Resolved"),
+    "unconfirmed": gettext_noop("Unconfirmed"),
+    "provisional": gettext_noop("Provisional"),
+    "differential": gettext_noop("Possible"),
+    "confirmed": gettext_noop("Confirmed"),
+    "refuted": gettext_noop("Ruled out"),
+    "entered-in-error": gettext_noop("Entered in error"),
+    "registered": gettext_noop("Ordered"),
+    "preliminary": gettext_noop("Preliminary"),
+    "final": gettext_noop("Final"),
+    "amended": gettext_noop("Amended"),
+    "corrected": gettext_noop("Corrected"),
+    "appended": gettext_noop("Appended"),
+    "partial": gettext_noop("Partial"),
+    "cancelled": gettext_noop("Cancelled"),
+    "unknown": gettext_noop("Status unknown"),
+    "on-hold": gettext_noop("On hold"),
+    "completed": gettext_noop("Completed"),
+    "stopped": gettext_noop("Stopped"),
+    "draft": gettext_noop("Draft"),
+    "intended": gettext_noop("Planned"),
+    "not-taken": gettext_noop("Not taken"),
+    "not-done": gettext_noop("Not done"),
+    "preparation": gettext_noop("Being prepared"),
+    "in-progress": gettext_noop("In progress"),
+    "planned": gettext_noop("Planned"),
+    "arrived": gettext_noop("Arrived"),
+    "triaged": gettext_noop("Triaged"),
+    "onleave": gettext_noop("On leave"),
+    "finished": gettext_noop("Finished"),
+    "current": gettext_noop("Current"),
+    "superseded": gettext_noop("Replaced by a newer version"),
+    "proposed": gettext_noop("Proposed"),
+    "accepted": gettext_noop("Accepted"),
+    "rejected": gettext_noop("Rejected"),
+    "revoked": gettext_noop("Revoked"),
 }
 
 _CLINICAL_STATUS_TYPES = {"Condition", "AllergyIntolerance"}
@@ -1083,7 +1091,7 @@ _STATUS_NOT_GIVEN_TYPES = {
     "MedicationStatement",
     "MedicationDispense",
 }
-STATUS_NOT_GIVEN = "Status not given"
+STATUS_NOT_GIVEN = gettext_noop("Status not given")
 
 
 def _verification_code(resource: dict) -> str:
@@ -1122,15 +1130,15 @@ def status_words(resource: Any) -> str:
     """The status in words ("Active", "Ruled out", "Completed"), with verification where it matters."""
     resource = _dict(resource)
     code = status_code(resource)
-    words = _STATUS_WORDS.get(code, code.replace("-", " ").capitalize() if code else "")
+    words = words_in_language(_STATUS_WORDS[code]) if code in _STATUS_WORDS else code.replace("-", " ").capitalize()
     if not code and _str(resource.get("resourceType")) in _STATUS_NOT_GIVEN_TYPES:
-        words = STATUS_NOT_GIVEN
+        words = gettext(STATUS_NOT_GIVEN)
     if _str(resource.get("resourceType")) == "FamilyMemberHistory":
         words = ""  # its status says whether the history was taken, nothing a person needs
     if _str(resource.get("resourceType")) in _CLINICAL_STATUS_TYPES:
         verification = _verification_code(resource)
         if verification != code and verification in ("unconfirmed", "provisional", "differential"):
-            extra = _STATUS_WORDS[verification]
+            extra = gettext(_STATUS_WORDS[verification])
             words = f"{words} ({extra.lower()})" if words else extra
     return words
 
@@ -1143,9 +1151,12 @@ def is_entered_in_error(resource: Any) -> bool:
 
 
 def criticality_words(allergy: Any) -> str:
-    return {"high": "High risk", "low": "Low risk", "unable-to-assess": "Risk not assessed"}.get(
-        _str(_dict(allergy).get("criticality")).lower(), ""
-    )
+    words = {
+        "high": gettext_noop("High risk"),
+        "low": gettext_noop("Low risk"),
+        "unable-to-assess": gettext_noop("Risk not assessed"),
+    }.get(_str(_dict(allergy).get("criticality")).lower(), "")
+    return words_in_language(words)
 
 
 def allergy_reactions(allergy: Any) -> list[str]:
@@ -1180,26 +1191,28 @@ class Source:
 
 
 _ROLE_FIELDS = (
-    ("asserter", "Asserted by"),
-    ("recorder", "Recorded by"),
-    ("requester", "Ordered by"),
-    ("informationSource", "Reported by"),
-    ("performer", "Performed by"),
-    ("author", "Written by"),
+    ("asserter", gettext_noop("Asserted by")),
+    ("recorder", gettext_noop("Recorded by")),
+    ("requester", gettext_noop("Ordered by")),
+    ("informationSource", gettext_noop("Reported by")),
+    ("performer", gettext_noop("Performed by")),
+    ("author", gettext_noop("Written by")),
 )
 
 NETWORK_SOURCE_WORDS = {
-    "hie": "via health information exchange",
-    "pharmacy": "via pharmacy network",
-    "lab": "via lab network",
-    "consolidated": "via the network's consolidated record",
+    "hie": gettext_noop("via health information exchange"),
+    "pharmacy": gettext_noop("via pharmacy network"),
+    "lab": gettext_noop("via lab network"),
+    "consolidated": gettext_noop("via the network's consolidated record"),
 }
 
 
 def network_source_words(value: Any) -> str:
     value = _str(value).lower()
     base = value.split(".", 1)[0]
-    return NETWORK_SOURCE_WORDS.get(base, f"via {base}" if base else "")
+    if base in NETWORK_SOURCE_WORDS:
+        return gettext(NETWORK_SOURCE_WORDS[base])
+    return gettext("via %(network)s") % {"network": base} if base else ""
 
 
 # Metriport's data-source extension names the exchange a document came through.
@@ -1314,21 +1327,24 @@ def provenance_sources(
 
     for key, role in _ROLE_FIELDS:
         for ref in _references(resource.get(key))[:10]:
-            add(role, reference_label(ref, resource=resource, resolve=resolve))
+            add(gettext(role), reference_label(ref, resource=resource, resolve=resolve))
     if _str(resource.get("resourceType")) == "Encounter":
         encounter = resource
     else:
         encounter = _resolve_reference(encounter_reference(resource), resource=resource, resolve=resolve)
     if encounter is not None:
-        add("Care provided by", reference_label(encounter.get("serviceProvider"), resource=encounter, resolve=resolve))
+        add(
+            gettext("Care provided by"),
+            reference_label(encounter.get("serviceProvider"), resource=encounter, resolve=resolve),
+        )
     for provenance in provenances:
         for agent in _dicts(_dict(provenance).get("agent"))[:10]:
             for key in ("who", "onBehalfOf"):
-                add("Source", reference_label(agent.get(key), resource=provenance, resolve=resolve))
-    add("Source system", meta_source_label(resource, resolve=resolve))
+                add(gettext("Source"), reference_label(agent.get(key), resource=provenance, resolve=resolve))
+    add(gettext("Source system"), meta_source_label(resource, resolve=resolve))
     words = network_source_words(network_source or resource_network_source(resource))
     if words:
-        add("Delivered", words)
+        add(gettext("Delivered"), words)
     return sources
 
 
@@ -1452,21 +1468,21 @@ def narrative_text(resource: Any, *, limit: int = 20000) -> str:
 # ---------------------------------------------------------------- categories
 
 CATEGORY_LABELS = {
-    "conditions": "Conditions",
-    "medications": "Medications",
-    "allergies": "Allergies",
-    "immunizations": "Immunizations",
-    "labs": "Lab results",
-    "vitals": "Vitals",
-    "procedures": "Procedures",
-    "encounters": "Visits",
-    "documents": "Documents",
-    "social": "Social history",
-    "family": "Family history",
-    "careplans": "Care plans and goals",
-    "coverage": "Insurance",
-    "devices": "Devices and implants",
-    "other": "Other records",
+    "conditions": gettext_noop("Conditions"),
+    "medications": gettext_noop("Medications"),
+    "allergies": gettext_noop("Allergies"),
+    "immunizations": gettext_noop("Immunizations"),
+    "labs": gettext_noop("Lab results"),
+    "vitals": gettext_noop("Vitals"),
+    "procedures": gettext_noop("Procedures"),
+    "encounters": gettext_noop("Visits"),
+    "documents": gettext_noop("Documents"),
+    "social": gettext_noop("Social history"),
+    "family": gettext_noop("Family history"),
+    "careplans": gettext_noop("Care plans and goals"),
+    "coverage": gettext_noop("Insurance"),
+    "devices": gettext_noop("Devices and implants"),
+    "other": gettext_noop("Other records"),
 }
 
 _TYPE_CATEGORY = {
@@ -1563,46 +1579,48 @@ class Display:
 
 # What a resource is, in words, for rows that carry no name of their own.
 TYPE_WORDS = {
-    "AllergyIntolerance": "Allergy",
-    "Condition": "Condition",
-    "Procedure": "Procedure",
-    "Observation": "Result or observation",
-    "DiagnosticReport": "Report",
-    "MedicationRequest": "Prescription",
-    "MedicationStatement": "Medication list entry",
-    "MedicationDispense": "Pharmacy fill",
-    "MedicationAdministration": "Medication given",
-    "CarePlan": "Care plan",
-    "Goal": "Goal",
-    "ServiceRequest": "Order or referral",
-    "Coverage": "Insurance coverage",
-    "Device": "Device",
-    "DeviceUseStatement": "Device",
-    "FamilyMemberHistory": "Family history",
-    "RelatedPerson": "Related person",
-    "Claim": "Insurance claim",
-    "ExplanationOfBenefit": "Explanation of benefits",
-    "Composition": "Clinical document",
-    "Provenance": "Source information",
-    "Organization": "Organization",
-    "Practitioner": "Clinician",
-    "PractitionerRole": "Clinician",
-    "Location": "Place of care",
-    "Patient": "Your details",
-    "Medication": "Medication",
-    "CareTeam": "Care team",
-    "Consent": "Consent",
-    "Communication": "Message",
-    "Immunization": "Immunization",
-    "Encounter": "Visit",
-    "DocumentReference": "Document",
+    "AllergyIntolerance": gettext_noop("Allergy"),
+    "Condition": gettext_noop("Condition"),
+    "Procedure": gettext_noop("Procedure"),
+    "Observation": gettext_noop("Result or observation"),
+    "DiagnosticReport": gettext_noop("Report"),
+    "MedicationRequest": gettext_noop("Prescription"),
+    "MedicationStatement": gettext_noop("Medication list entry"),
+    "MedicationDispense": gettext_noop("Pharmacy fill"),
+    "MedicationAdministration": gettext_noop("Medication given"),
+    "CarePlan": gettext_noop("Care plan"),
+    "Goal": gettext_noop("Goal"),
+    "ServiceRequest": gettext_noop("Order or referral"),
+    "Coverage": gettext_noop("Insurance coverage"),
+    "Device": gettext_noop("Device"),
+    "DeviceUseStatement": gettext_noop("Device"),
+    "FamilyMemberHistory": gettext_noop("Family history"),
+    "RelatedPerson": gettext_noop("Related person"),
+    "Claim": gettext_noop("Insurance claim"),
+    "ExplanationOfBenefit": gettext_noop("Explanation of benefits"),
+    "Composition": gettext_noop("Clinical document"),
+    "Provenance": gettext_noop("Source information"),
+    "Organization": gettext_noop("Organization"),
+    "Practitioner": gettext_noop("Clinician"),
+    "PractitionerRole": gettext_noop("Clinician"),
+    "Location": gettext_noop("Place of care"),
+    "Patient": gettext_noop("Your details"),
+    "Medication": gettext_noop("Medication"),
+    "CareTeam": gettext_noop("Care team"),
+    "Consent": gettext_noop("Consent"),
+    "Communication": gettext_noop("Message"),
+    "Immunization": gettext_noop("Immunization"),
+    "Encounter": gettext_noop("Visit"),
+    "DocumentReference": gettext_noop("Document"),
 }
 
 
 def type_words(resource: Any) -> str:
     """What a resource is, in words ("Care plan", "Insurance claim")."""
     kind = _str(_dict(resource).get("resourceType"))
-    return TYPE_WORDS.get(kind, re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind).capitalize() if kind else "Item")
+    if kind in TYPE_WORDS:
+        return gettext(TYPE_WORDS[kind])
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind).capitalize() if kind else gettext("Item")
 
 
 def allergy_substances(allergy: Any) -> list[str]:
@@ -1825,7 +1843,8 @@ def describe(
     resource = _dict(resource)
     kind = _str(resource.get("resourceType"))
     display = Display(
-        name=resource_name(resource, resolve=resolve) or f"{type_words(resource)} (no name given)",
+        name=resource_name(resource, resolve=resolve)
+        or gettext("%(kind)s (no name given)") % {"kind": type_words(resource)},
         date=clinical_date(resource),
         status=status_words(resource),
         kind=type_words(resource),
@@ -1833,7 +1852,7 @@ def describe(
     )
     official = official_name(resource)
     if official and official != display.name:
-        display.details.append(("Official name", official))
+        display.details.append((gettext("Official name"), official))
     if kind == "Observation":
         display.value = observation_value_text(resource)
         display.flag = interpretation_flag(resource, sex=sex, age_years=age_years)
@@ -1841,19 +1860,19 @@ def describe(
         display.value = ", ".join(allergy_reactions(resource))
         substances = allergy_substances(resource)
         if substances and concept_name(resource.get("code")):
-            display.details.append(("Substance", ", ".join(substances)))
+            display.details.append((gettext("Substance"), ", ".join(substances)))
     elif kind == "FamilyMemberHistory":
         fatal = [
             concept_name(c.get("code")) for c in _dicts(resource.get("condition"))[:5] if c.get("contributedToDeath")
         ]
         if any(fatal):
-            display.details.append(("Contributed to death", ", ".join(name for name in fatal if name)))
+            display.details.append((gettext("Contributed to death"), ", ".join(name for name in fatal if name)))
     elif kind == "Goal":
         display.value = ", ".join(
             name for name in (concept_name(t.get("measure")) for t in _dicts(resource.get("target"))[:3]) if name
         )
         if criticality_words(resource):
-            display.details.append(("Risk", criticality_words(resource)))
+            display.details.append((gettext("Risk"), criticality_words(resource)))
     elif kind.startswith("Medication"):
         display.value = dosage_text(resource)
     elif kind == "Encounter":

@@ -12,6 +12,7 @@ from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext, gettext_noop
 
 from records import documents, fhir, terminology
 from records.models import Resource, Snapshot
@@ -76,11 +77,13 @@ def to_item(resource: Resource, *, units: str = "") -> Item:
     display = fhir.describe(resource.raw)
     if resource.display:
         display.name = resource.display  # resolved at ingest (medicationReference and the like)
+    display.name = terminology.own_name_in_language(resource.code_system, resource.code, display.name)
     if units and resource.category == "vitals" and resource.value_num is not None:
         display.value = fhir.vital_value_text(resource.raw, units=units)
     if resource.flag and display.flag is None:
         code = resource.flag
         label, tone = fhir._FLAGS.get(code, ("", "info"))
+        label = fhir.words_in_language(label)
         display.flag = fhir.Flag(code=code, label=label, tone=tone, computed=True)
     item = Item(resource=resource, display=display)
     if resource.source_org:
@@ -308,7 +311,7 @@ def medications_reconciled(*, user, now: datetime | None = None, limit: int = 50
             if kind in _MED_RECORD_TYPES and code in _CURRENT_MED_STATUSES + _PAST_MED_STATUSES:
                 verdict, status = code in _CURRENT_MED_STATUSES, item.display.status
             elif kind == "MedicationDispense" and item.display.date and now - item.display.date.sort_key < RECENT_FILL:
-                verdict, status = True, "Filled recently"
+                verdict, status = True, gettext("Filled recently")
             if verdict is not None:
                 break
         named = [i for i in items if i.resource.resource_type in _MED_RECORD_TYPES and i.resource.display] or items
@@ -729,12 +732,18 @@ def trend_for(*, user, pk: int, limit: int = 500) -> Trend:
         unit = fhir.ucum_display(target)
     return Trend(
         anchor=anchor,
-        name=anchor.display or "Result",
+        name=terminology.own_name_in_language(anchor.code_system, anchor.code, anchor.display) or gettext("Result"),
         unit=unit or fhir.ucum_display(anchor.value_unit),
         points=points,
         band=band,
         other_units=other_units,
-        series=[{"name": anchor.display or "Result", "points": points}],
+        series=[
+            {
+                "name": terminology.own_name_in_language(anchor.code_system, anchor.code, anchor.display)
+                or gettext("Result"),
+                "points": points,
+            }
+        ],
         rows=list(reversed(points)),
     )
 
@@ -759,13 +768,13 @@ def _blood_pressure_trend(*, user, anchor: Resource, limit: int) -> Trend:
         if high is not None and low is not None:
             text = f"{fhir.format_number(high)}/{fhir.format_number(low)} mmHg"
         elif high is not None:
-            text = f"Systolic {fhir.format_number(high)} mmHg"
+            text = gettext("Systolic %(value)s mmHg") % {"value": fhir.format_number(high)}
         else:
-            text = f"Diastolic {fhir.format_number(low)} mmHg"
+            text = gettext("Diastolic %(value)s mmHg") % {"value": fhir.format_number(low)}
         if high is not None:
-            systolic.append(_point(row, high, f"Systolic {fhir.format_number(high)} mmHg"))
+            systolic.append(_point(row, high, gettext("Systolic %(value)s mmHg") % {"value": fhir.format_number(high)}))
         if low is not None:
-            diastolic.append(_point(row, low, f"Diastolic {fhir.format_number(low)} mmHg"))
+            diastolic.append(_point(row, low, gettext("Diastolic %(value)s mmHg") % {"value": fhir.format_number(low)}))
         waiting = lone.pop(row.clinical_date_text, None) if row.clinical_date_text else None
         if (high is None) != (low is None) and waiting is not None and (waiting["high"] is None) != (high is None):
             pair_high = high if high is not None else waiting["high"]
@@ -778,12 +787,12 @@ def _blood_pressure_trend(*, user, anchor: Resource, limit: int) -> Trend:
             lone[row.clinical_date_text] = {"row": point, "high": high, "low": low}
     return Trend(
         anchor=anchor,
-        name="Blood pressure",
+        name=gettext("Blood pressure"),
         unit="mmHg",
         points=rows,
         band=None,
         other_units=[],
-        series=[{"name": "Systolic", "points": systolic}, {"name": "Diastolic", "points": diastolic}],
+        series=[{"name": gettext("Systolic"), "points": systolic}, {"name": gettext("Diastolic"), "points": diastolic}],
         rows=list(reversed(rows)),
     )
 
@@ -809,7 +818,7 @@ def timeline_for(*, user, page: int = 1, per_page: int = 15) -> tuple[Page, list
             .exclude(resource_type="Provenance")
             .order_by("category", "display")[:1500]
         ):
-            label = fhir.CATEGORY_LABELS.get(row.category, "Other")
+            label = gettext(fhir.CATEGORY_LABELS.get(row.category, gettext_noop("Other")))
             visits[row.encounter_ref].items.setdefault(label, []).append(to_item(row, units=user.measurement_units))
     return page_obj, list(visits.values())
 

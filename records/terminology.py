@@ -7,13 +7,17 @@ openly licensed library, so Homeport ships reviewed tables of the common codes: 
 sandbox generator uses plus the most common labs, conditions, vaccines and medications.
 
 The API is small: `code_name(system, code)`, `lab_everyday_name(code)`, `lab_official_name(code)`,
-`lab_codes_matching(words)` and `relationship_name(code)`.
+`lab_codes_matching(words)` and `relationship_name(code)`; `own_name_in_language(system, code, name)`
+shows Homeport's own names in Spanish when the active language is Spanish.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import unicodedata
+
+from django.utils import translation
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -458,6 +462,252 @@ RELATIONSHIP_NAMES = {
 _TABLES = {SNOMED: SNOMED_NAMES, RXNORM: RXNORM_NAMES, CVX: CVX_NAMES}
 
 
+# Spanish for Homeport's own everyday names, keyed by the English name (English stays the source of
+# truth). Shown when the active language is Spanish; names a source gave itself are never translated.
+SPANISH_NAMES = {
+    # lab tests
+    "Albumin": "Albúmina",
+    "Alkaline phosphatase (ALP)": "Fosfatasa alcalina (ALP)",
+    "Basic metabolic panel (BMP)": "Panel metabólico básico (BMP)",
+    "Bicarbonate": "Bicarbonato",
+    "Bilirubin (total)": "Bilirrubina (total)",
+    "Blood sugar (glucose)": "Azúcar en la sangre (glucosa)",
+    "Calcium": "Calcio",
+    "Carbon dioxide (bicarbonate)": "Dióxido de carbono (bicarbonato)",
+    "Chloride": "Cloruro",
+    "Cholesterol (HDL)": "Colesterol HDL",
+    "Cholesterol (LDL)": "Colesterol LDL",
+    "Cholesterol (total)": "Colesterol total",
+    "Cholesterol panel (lipids)": "Panel de colesterol (lípidos)",
+    "Clotting (INR)": "Coagulación (INR)",
+    "Clotting time (PT)": "Tiempo de coagulación (TP)",
+    "Complete blood count (CBC)": "Hemograma completo (CBC)",
+    "Comprehensive metabolic panel (CMP)": "Panel metabólico completo (CMP)",
+    "Creatinine": "Creatinina",
+    "Fasting blood sugar": "Azúcar en la sangre en ayunas",
+    "Ferritin (iron stores)": "Ferritina (reservas de hierro)",
+    "Hematocrit": "Hematocrito",
+    "Hemoglobin": "Hemoglobina",
+    "Hemoglobin A1c": "Hemoglobina A1c",
+    "Hemoglobin concentration in red cells (MCHC)": "Concentración de hemoglobina en los glóbulos rojos (CHCM)",
+    "Hemoglobin per red cell (MCH)": "Hemoglobina por glóbulo rojo (HCM)",
+    "Inflammation (CRP)": "Inflamación (PCR)",
+    "Iron": "Hierro",
+    "Kidney function (eGFR)": "Función renal (TFGe)",
+    "Liver enzyme (ALT)": "Enzima del hígado (ALT)",
+    "Liver enzyme (AST)": "Enzima del hígado (AST)",
+    "Liver enzyme (GGT)": "Enzima del hígado (GGT)",
+    "Liver panel": "Panel del hígado",
+    "Lymphocytes (%)": "Linfocitos (%)",
+    "Magnesium": "Magnesio",
+    "Neutrophils (%)": "Neutrófilos (%)",
+    "Phosphate": "Fosfato",
+    "Platelets": "Plaquetas",
+    "Potassium": "Potasio",
+    "Prostate (PSA)": "Próstata (PSA)",
+    "Red blood cells": "Glóbulos rojos",
+    "Red cell size (MCV)": "Tamaño de los glóbulos rojos (VCM)",
+    "Red cell size range (RDW)": "Variación del tamaño de los glóbulos rojos (ADE)",
+    "Sodium": "Sodio",
+    "Thyroid (TSH)": "Tiroides (TSH)",
+    "Thyroid (free T4)": "Tiroides (T4 libre)",
+    "Total protein": "Proteína total",
+    "Triglycerides": "Triglicéridos",
+    "Urea nitrogen (BUN)": "Nitrógeno ureico (BUN)",
+    "Uric acid": "Ácido úrico",
+    "Urinalysis": "Análisis de orina",
+    "Urine albumin/creatinine ratio": "Relación albúmina/creatinina en la orina",
+    "Vitamin B12": "Vitamina B12",
+    "Vitamin D": "Vitamina D",
+    "White blood cells": "Glóbulos blancos",
+    # vitals and other observations
+    "Body temperature": "Temperatura corporal",
+    "Heart rate": "Frecuencia cardíaca",
+    "Respiratory rate": "Frecuencia respiratoria",
+    "Systolic blood pressure": "Presión arterial sistólica",
+    "Diastolic blood pressure": "Presión arterial diastólica",
+    "Blood pressure": "Presión arterial",
+    "Body weight": "Peso corporal",
+    "Body height": "Estatura",
+    "Body mass index (BMI)": "Índice de masa corporal (IMC)",
+    "Oxygen saturation (pulse oximetry)": "Saturación de oxígeno (oximetría de pulso)",
+    "Oxygen saturation": "Saturación de oxígeno",
+    "Head circumference": "Circunferencia de la cabeza",
+    "Smoking status": "Consumo de tabaco (fumador)",
+    "Tobacco use": "Consumo de tabaco",
+    "Alcohol use": "Consumo de alcohol",
+    "Alcoholic drinks per day": "Bebidas alcohólicas por día",
+    "Sex assigned at birth": "Sexo asignado al nacer",
+    "Pregnancy status": "Estado de embarazo",
+    "Social history": "Antecedentes sociales",
+    "Summary of care": "Resumen de la atención",
+    "Patient summary": "Resumen del paciente",
+    "Progress note": "Nota de evolución",
+    "Discharge summary": "Resumen del alta",
+    "History and physical note": "Nota de historia clínica y examen físico",
+    "Consultation note": "Nota de consulta",
+    "Procedure note": "Nota del procedimiento",
+    "Laboratory report": "Informe de laboratorio",
+    "Imaging report": "Informe de imágenes",
+    "Allergies": "Alergias",
+    "Problem list": "Lista de problemas",
+    "Medication history": "Historial de medicamentos",
+    # conditions
+    "Essential hypertension": "Hipertensión esencial",
+    "High blood pressure (hypertension)": "Presión arterial alta (hipertensión)",
+    "Type 2 diabetes": "Diabetes tipo 2",
+    "Type 1 diabetes": "Diabetes tipo 1",
+    "Diabetes": "Diabetes",
+    "Prediabetes": "Prediabetes",
+    "High cholesterol (hyperlipidemia)": "Colesterol alto (hiperlipidemia)",
+    "Chronic kidney disease stage 3a": "Enfermedad renal crónica, etapa 3a",
+    "Chronic kidney disease": "Enfermedad renal crónica",
+    "Obesity": "Obesidad",
+    "Obesity (body mass index 30 or more)": "Obesidad (índice de masa corporal de 30 o más)",
+    "Acid reflux (gastroesophageal reflux disease)": "Reflujo ácido (enfermedad por reflujo gastroesofágico)",
+    "Asthma": "Asma",
+    "Chronic obstructive lung disease (COPD)": "Enfermedad pulmonar obstructiva crónica (EPOC)",
+    "Osteoarthritis of knee": "Artrosis de la rodilla",
+    "Osteoarthritis": "Artrosis",
+    "Rheumatoid arthritis": "Artritis reumatoide",
+    "Osteoporosis": "Osteoporosis",
+    "Depression": "Depresión",
+    "Anxiety disorder": "Trastorno de ansiedad",
+    "Migraine": "Migraña",
+    "Vitamin D deficiency": "Falta de vitamina D",
+    "Underactive thyroid (hypothyroidism)": "Tiroides poco activa (hipotiroidismo)",
+    "Atrial fibrillation": "Fibrilación auricular",
+    "Coronary artery disease": "Enfermedad de las arterias coronarias",
+    "Heart failure": "Insuficiencia cardíaca",
+    "Congestive heart failure": "Insuficiencia cardíaca congestiva",
+    "Heart attack (myocardial infarction)": "Ataque al corazón (infarto de miocardio)",
+    "Stroke": "Derrame cerebral",
+    "Anemia": "Anemia",
+    "Obstructive sleep apnea": "Apnea obstructiva del sueño",
+    "Alzheimer's disease": "Enfermedad de Alzheimer",
+    "Multiple sclerosis": "Esclerosis múltiple",
+    "Acute bronchitis": "Bronquitis aguda",
+    "Sprain of ankle": "Esguince de tobillo",
+    "Viral sinusitis": "Sinusitis viral",
+    "Sinusitis": "Sinusitis",
+    "Pneumonia": "Neumonía",
+    # vaccines
+    "Flu vaccine (seasonal, preservative free)": "Vacuna contra la gripe (de temporada, sin conservantes)",
+    "Flu vaccine (seasonal)": "Vacuna contra la gripe (de temporada)",
+    "Flu vaccine (quadrivalent, preservative free)": "Vacuna contra la gripe (tetravalente, sin conservantes)",
+    "Flu vaccine (quadrivalent)": "Vacuna contra la gripe (tetravalente)",
+    "Flu vaccine": "Vacuna contra la gripe",
+    "COVID-19 vaccine (Pfizer-BioNTech)": "Vacuna contra el COVID-19 (Pfizer-BioNTech)",
+    "COVID-19 vaccine (Moderna)": "Vacuna contra el COVID-19 (Moderna)",
+    "COVID-19 vaccine (Janssen)": "Vacuna contra el COVID-19 (Janssen)",
+    "COVID-19 vaccine": "Vacuna contra el COVID-19",
+    "Tetanus, diphtheria and whooping cough vaccine (Tdap)": (
+        "Vacuna contra el tétanos, la difteria y la tos ferina (Tdap)"
+    ),
+    "Tetanus and diphtheria vaccine (Td)": "Vacuna contra el tétanos y la difteria (Td)",
+    "Diphtheria, tetanus and whooping cough vaccine (DTaP)": (
+        "Vacuna contra la difteria, el tétanos y la tos ferina (DTaP)"
+    ),
+    "Pneumococcal conjugate vaccine (PCV13)": "Vacuna antineumocócica conjugada (PCV13)",
+    "Pneumococcal polysaccharide vaccine (PPSV23)": "Vacuna antineumocócica de polisacáridos (PPSV23)",
+    "Pneumococcal conjugate vaccine": "Vacuna antineumocócica conjugada",
+    "Shingles vaccine (recombinant)": "Vacuna contra la culebrilla (recombinante)",
+    "Shingles vaccine (live)": "Vacuna contra la culebrilla (de virus vivos)",
+    "Hepatitis B vaccine (adult)": "Vacuna contra la hepatitis B (adultos)",
+    "Hepatitis B vaccine (child)": "Vacuna contra la hepatitis B (niños)",
+    "Hepatitis A vaccine (adult)": "Vacuna contra la hepatitis A (adultos)",
+    "Hepatitis A vaccine (child)": "Vacuna contra la hepatitis A (niños)",
+    "Measles, mumps and rubella vaccine (MMR)": "Vacuna contra el sarampión, las paperas y la rubéola (MMR)",
+    "Chickenpox vaccine (varicella)": "Vacuna contra la varicela",
+    "HPV vaccine (quadrivalent)": "Vacuna contra el VPH (tetravalente)",
+    "HPV vaccine (9-valent)": "Vacuna contra el VPH (9-valente)",
+    "Polio vaccine (IPV)": "Vacuna contra la polio (IPV)",
+    "Meningococcal vaccine (MCV4)": "Vacuna antimeningocócica (MCV4)",
+    # family
+    "Father": "Padre",
+    "Mother": "Madre",
+    "Parent": "Padre o madre",
+    "Brother": "Hermano",
+    "Sister": "Hermana",
+    "Sibling": "Hermano o hermana",
+    "Son": "Hijo",
+    "Daughter": "Hija",
+    "Child": "Hijo o hija",
+    "Grandfather": "Abuelo",
+    "Grandmother": "Abuela",
+    "Maternal grandfather": "Abuelo materno",
+    "Maternal grandmother": "Abuela materna",
+    "Paternal grandfather": "Abuelo paterno",
+    "Paternal grandmother": "Abuela paterna",
+    "Uncle": "Tío",
+    "Aunt": "Tía",
+    "Cousin": "Primo o prima",
+    "Spouse": "Cónyuge",
+    "Husband": "Esposo",
+    "Wife": "Esposa",
+    "Domestic partner": "Pareja de hecho",
+    "Friend": "Amigo o amiga",
+    "Guardian": "Tutor legal",
+    "Emergency contact": "Contacto de emergencia",
+    "Next of kin": "Familiar más cercano",
+}
+
+# Spanish words a person may search lab results with, by LOINC code of the everyday name's test.
+SPANISH_LAB_SEARCH_WORDS = {
+    "Blood sugar (glucose)": ("azúcar", "glucosa", "diabetes"),
+    "Fasting blood sugar": ("azúcar", "glucosa", "ayunas", "diabetes"),
+    "Hemoglobin A1c": ("azúcar", "diabetes", "a1c"),
+    "Creatinine": ("riñón", "riñones", "renal"),
+    "Urea nitrogen (BUN)": ("riñón", "riñones", "renal", "urea"),
+    "Kidney function (eGFR)": ("riñón", "riñones", "renal", "tfge", "tfg", "filtración"),
+    "Urine albumin/creatinine ratio": ("riñón", "riñones", "renal", "orina", "microalbúmina"),
+    "Sodium": ("sal", "electrolitos"),
+    "Potassium": ("electrolitos",),
+    "Chloride": ("electrolitos",),
+    "Cholesterol (HDL)": ("colesterol", "lípidos", "grasa", "bueno"),
+    "Cholesterol (LDL)": ("colesterol", "lípidos", "grasa", "malo"),
+    "Cholesterol (total)": ("colesterol", "lípidos", "grasa"),
+    "Cholesterol panel (lipids)": ("colesterol", "lípidos", "grasa"),
+    "Triglycerides": ("colesterol", "lípidos", "grasa"),
+    "Liver enzyme (ALT)": ("hígado",),
+    "Liver enzyme (AST)": ("hígado",),
+    "Liver enzyme (GGT)": ("hígado",),
+    "Liver panel": ("hígado",),
+    "Complete blood count (CBC)": ("sangre", "hemograma", "anemia"),
+    "Hemoglobin": ("anemia", "sangre"),
+    "Thyroid (TSH)": ("tiroides",),
+    "Thyroid (free T4)": ("tiroides",),
+    "Urinalysis": ("orina",),
+}
+
+
+def _in_spanish() -> bool:
+    return (translation.get_language() or "en")[:2] == "es"
+
+
+def name_in_language(name: str) -> str:
+    """One of Homeport's own everyday names in the active language ("Función renal (TFGe)")."""
+    if name and _in_spanish():
+        return SPANISH_NAMES.get(name, name)
+    return name
+
+
+def own_name_in_language(system: str, code: str, name: str) -> str:
+    """`name` in the active language when it is Homeport's own everyday name for (system, code);
+    a name the source gave itself is returned as the source wrote it."""
+    if not name or not _in_spanish() or name not in SPANISH_NAMES:
+        return name
+    system = canonical_system(system)
+    ours = code_name(system, code) if system != ICD10CM else ""
+    return SPANISH_NAMES[name] if ours == name else name
+
+
+def _folded(words: str) -> str:
+    """Lower case without accents, so "azucar" finds "azúcar" and "riñon" finds "riñón"."""
+    decomposed = unicodedata.normalize("NFKD", (words or "").lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def canonical_system(system: str) -> str:
     """The canonical URI of a code system written as a URI, a variant or a bare/urn OID."""
     system = (system or "").strip()
@@ -512,16 +762,19 @@ def lab_official_name(code: str) -> str:
 def lab_codes_matching(words: str) -> set[str]:
     """LOINC codes of the lab tests whose everyday name, official name or synonyms contain `words`.
 
-    "sugar" finds glucose and A1c, "kidney" finds eGFR, creatinine and BUN, "egfr" finds every eGFR.
+    "sugar" finds glucose and A1c, "kidney" finds eGFR, creatinine and BUN, "egfr" finds every eGFR;
+    Spanish words too, with or without accents ("azúcar", "riñón").
     """
-    needle = " ".join((words or "").lower().split())
+    needle = _folded(" ".join((words or "").split()))
     if len(needle) < 2:
         return set()
-    return {
-        code
-        for code, (official, everyday, synonyms) in LAB_TESTS.items()
-        if needle in everyday.lower() or needle in official.lower() or any(needle in s for s in synonyms)
-    }
+    found = set()
+    for code, (official, everyday, synonyms) in LAB_TESTS.items():
+        spanish = (SPANISH_NAMES.get(everyday, ""), *SPANISH_LAB_SEARCH_WORDS.get(everyday, ()))
+        haystacks = (everyday, official, *synonyms, *spanish)
+        if any(needle in _folded(words) for words in haystacks if words):
+            found.add(code)
+    return found
 
 
 def relationship_name(code: str) -> str:

@@ -19,12 +19,24 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import health_data_required
 from accounts.selectors import access_log_for
 from accounts.services import access_log_record
-from records import ccda, charts, documents, download, explanations, exports, fhir, medlineplus, selectors
+from records import (
+    ccda,
+    charts,
+    documents,
+    download,
+    explanations,
+    exports,
+    fhir,
+    medlineplus,
+    selectors,
+    terminology,
+)
 from records.models import Resource
 
 SEARCH_SESSION_KEY = "records_search"
@@ -63,7 +75,8 @@ def summary(request):
 
 def _category_nav(counts: dict[str, int]) -> list[dict]:
     return [
-        {"slug": slug, "label": label, "count": counts.get(slug, 0)} for slug, label in fhir.CATEGORY_LABELS.items()
+        {"slug": slug, "label": gettext(label), "count": counts.get(slug, 0)}
+        for slug, label in fhir.CATEGORY_LABELS.items()
     ]
 
 
@@ -106,14 +119,14 @@ def category(request, category: str):
         "records/category.html",
         {
             "category": category,
-            "label": fhir.CATEGORY_LABELS[category],
+            "label": gettext(fhir.CATEGORY_LABELS[category]),
             "listing": listing,
             "medications": medications,
             "lab_results": selectors.lab_result_count(user=request.user) if category == "labs" else 0,
             "q": q,
             "status": status,
             "status_choices": [
-                (value, STATUS_CHOICE_WORDS.get(value, value.capitalize()))
+                (value, gettext(STATUS_CHOICE_WORDS[value]) if value in STATUS_CHOICE_WORDS else value.capitalize())
                 for value in selectors.STATUS_FILTERS.get(category, {})
             ],
             "sort": sort,
@@ -127,7 +140,14 @@ def category(request, category: str):
     )
 
 
-STATUS_CHOICE_WORDS = {"not-given": "Status not given", "active": "Active", "resolved": "Resolved", "past": "Past"}
+STATUS_CHOICE_WORDS = {
+    "not-given": gettext_noop("Status not given"),
+    "active": gettext_noop("Active"),
+    "resolved": gettext_noop("Resolved"),
+    "past": gettext_noop("Past"),
+    "completed": gettext_noop("Completed"),
+    "finished": gettext_noop("Finished"),
+}
 
 
 def _medication_matches(group: selectors.MedicationGroup, words: str) -> bool:
@@ -168,7 +188,9 @@ def explain(request, pk: int):
         "records/explain.html",
         {
             "r": resource,
-            "name": fhir.resource_name(resource.raw) or resource.display,
+            "name": terminology.own_name_in_language(
+                resource.code_system, resource.code, fhir.resource_name(resource.raw) or resource.display
+            ),
             "state": result.state,
             "topics": topics,
             "medlineplus_home": "https://medlineplus.gov/spanish/" if language == "es" else "https://medlineplus.gov/",
@@ -190,7 +212,7 @@ def item(request, pk: int):
         {
             "d": detail,
             "r": resource,
-            "label": fhir.CATEGORY_LABELS.get(resource.category, "Other items"),
+            "label": gettext(fhir.CATEGORY_LABELS.get(resource.category, gettext_noop("Other items"))),
             "nav": resource.category,
             "explainable": explanations.explanations_enabled()
             and explanations.explainable_code_for(resource) is not None,
@@ -371,10 +393,12 @@ def document(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     try:
         link = _network_link(request, attachment)
     except Exception:  # the network is unavailable or refused: tell the person, keep the page
-        messages.info(request, "The network could not give us this document right now. Please try again later.")
+        messages.info(
+            request, gettext("The network could not give us this document right now. Please try again later.")
+        )
         return redirect("records:item", pk=resource.pk)
     if not link:
-        messages.info(request, "This document cannot be downloaded right now. Please try again later.")
+        messages.info(request, gettext("This document cannot be downloaded right now. Please try again later."))
         return redirect("records:item", pk=resource.pk)
     return redirect(link)
 
@@ -411,12 +435,12 @@ def document_read(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     document_read_result = None
     problem = ""
     if body is None:
-        problem = "We could not get this document from the network right now. Please try again later."
+        problem = gettext("We could not get this document from the network right now. Please try again later.")
     else:
         try:
             document_read_result = ccda.ccda_read(body)
         except ccda.CcdaUnreadable:
-            problem = "We could not read this document as a clinical summary. You can still download it."
+            problem = gettext("We could not read this document as a clinical summary. You can still download it.")
     return render(
         request,
         "records/document.html",

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from html.parser import HTMLParser
 from typing import Any
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import get_language, gettext, gettext_noop
 
 from records import terminology
 
@@ -279,6 +279,20 @@ _DATE_RE = re.compile(
     r"(?:T(?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?(?P<tz>Z|[+-]\d{2}:?\d{2})?)?)?)?$"
 )
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_SPANISH_MONTHS = ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic")
+
+
+def _in_spanish() -> bool:
+    return (get_language() or "en")[:2] == "es"
+
+
+def _day_month_year(day: int | None, month: int, year: int | str) -> str:
+    """ "Mar 14, 2019" in English, "14 mar 2019" in Spanish; without a day, "Mar 2019" / "mar 2019"."""
+    if _in_spanish():
+        words = _SPANISH_MONTHS[month - 1]
+        return f"{day} {words} {year}" if day else f"{words} {year}"
+    words = _MONTHS[month - 1]
+    return f"{words} {day}, {year}" if day else f"{words} {year}"
 
 
 @dataclass(frozen=True)
@@ -355,6 +369,8 @@ def display_zone() -> tzinfo:
 
 
 def _clock(moment: datetime) -> str:
+    if _in_spanish():
+        return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'a. m.' if moment.hour < 12 else 'p. m.'}"
     return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
 
 
@@ -362,7 +378,7 @@ def format_instant(moment: datetime, *, zone: tzinfo | None = None) -> str:
     """An aware moment in the one format every page uses: "Aug 15, 2012, 5:00 AM EDT"."""
     local = moment.astimezone(zone or display_zone())
     label = local.strftime("%Z") or "UTC"
-    return f"{_MONTHS[local.month - 1]} {local.day}, {local.year}, {_clock(local)} {label}"
+    return f"{_day_month_year(local.day, local.month, local.year)}, {_clock(local)} {label}"
 
 
 def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
@@ -380,16 +396,16 @@ def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
     year = match["y"]
     if not match["m"]:
         return year
-    month = _MONTHS[int(match["m"]) - 1]
+    month = int(match["m"])
     if not match["d"]:
-        return f"{month} {year}"
+        return _day_month_year(None, month, year)
     day = int(match["d"])
     if not match["H"]:
-        return f"{month} {day}, {year}"
+        return _day_month_year(day, month, year)
     if match["tz"]:
         return format_instant(parsed.sort_key, zone=zone)
     hour, minute = int(match["H"]), int(match["M"])
-    return f"{month} {day}, {year}, {_clock(datetime(2000, 1, 1, hour % 24, minute))}"
+    return f"{_day_month_year(day, month, year)}, {_clock(datetime(2000, 1, 1, hour % 24, minute))}"
 
 
 def _period_start(value: Any) -> str:

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 
 class Snapshot(models.Model):
@@ -154,9 +155,9 @@ class Share(models.Model):
     SCOPE_EVERYTHING = "everything"
     SCOPE_CATEGORIES = "categories"
     SCOPE_CHOICES = [
-        (SCOPE_SUMMARY, "Patient summary"),
-        (SCOPE_EVERYTHING, "The whole record"),
-        (SCOPE_CATEGORIES, "Chosen parts"),
+        (SCOPE_SUMMARY, gettext_noop("Patient summary")),
+        (SCOPE_EVERYTHING, gettext_noop("The whole record")),
+        (SCOPE_CATEGORIES, gettext_noop("Chosen parts")),
     ]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_shares")

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from joserfc import jwe
 from joserfc.jwk import OctKey
 
@@ -376,16 +377,16 @@ def share_create(
     """Make a share: freeze and encrypt the summary now, keep only the ciphertext, return the link once."""
     label = clean_text(label, limit=LABEL_MAX)
     if not label:
-        raise ShareError("Give the share a short name, for example the clinic you are visiting.")
+        raise ShareError(gettext("Give the share a short name, for example the clinic you are visiting."))
     if not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
-        raise ShareError("Choose how long the share works: between one hour and 90 days.")
+        raise ShareError(gettext("Choose how long the share works: between one hour and 90 days."))
     if scope not in dict(Share.SCOPE_CHOICES):
-        raise ShareError("Choose what to share.")
+        raise ShareError(gettext("Choose what to share."))
     chosen = [slug for slug in categories if slug in SECTIONS_BY_SLUG] if scope == Share.SCOPE_CATEGORIES else []
     if scope == Share.SCOPE_CATEGORIES and not chosen:
-        raise ShareError("Choose at least one part of your record to share.")
+        raise ShareError(gettext("Choose at least one part of your record to share."))
     if passcode and not 4 <= len(passcode) <= 64:
-        raise ShareError("A passcode needs between 4 and 64 characters.")
+        raise ShareError(gettext("A passcode needs between 4 and 64 characters."))
 
     made_at = timezone.now()
     sections = share_sections_for(user=user, scope=scope, categories=chosen)

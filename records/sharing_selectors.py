@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from records.models import Resource, Share, ShareOpening
@@ -29,7 +30,7 @@ class SectionSpec:
 SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec(
         "allergies",
-        "Allergies and intolerances",
+        gettext_noop("Allergies and intolerances"),
         "48765-2",
         "Allergies and adverse reactions Document",
         "allergies",
@@ -38,7 +39,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
     ),
     SectionSpec(
         "problems",
-        "Problems",
+        gettext_noop("Problems"),
         "11450-4",
         "Problem list - Reported",
         "conditions",
@@ -47,20 +48,29 @@ SECTIONS: tuple[SectionSpec, ...] = (
     ),
     SectionSpec(
         "medications",
-        "Medications",
+        gettext_noop("Medications"),
         "10160-0",
         "History of Medication use Narrative",
         "medications",
         50,
         ("completed", "stopped", "cancelled", "not-taken"),
     ),
-    SectionSpec("immunizations", "Immunizations", "11369-6", "History of Immunization Narrative", "immunizations", 50),
-    SectionSpec("results", "Results", "30954-2", "Relevant diagnostic tests/laboratory data Narrative", "labs", 30),
-    SectionSpec("vitals", "Vital signs", "8716-3", "Vital signs", "vitals", 20),
-    SectionSpec("procedures", "Procedures", "47519-4", "History of Procedures Document", "procedures", 0),
+    SectionSpec(
+        "immunizations",
+        gettext_noop("Immunizations"),
+        "11369-6",
+        "History of Immunization Narrative",
+        "immunizations",
+        50,
+    ),
+    SectionSpec(
+        "results", gettext_noop("Results"), "30954-2", "Relevant diagnostic tests/laboratory data Narrative", "labs", 30
+    ),
+    SectionSpec("vitals", gettext_noop("Vital signs"), "8716-3", "Vital signs", "vitals", 20),
+    SectionSpec("procedures", gettext_noop("Procedures"), "47519-4", "History of Procedures Document", "procedures", 0),
     SectionSpec(
         "encounters",
-        "Visits",
+        gettext_noop("Visits"),
         "46240-8",
         "History of Hospitalizations+Outpatient visits Narrative",
         "encounters",

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,11 +29,11 @@ from records import sharing, sharing_selectors
 from records.models import Share
 
 LIFETIMES = {
-    "1h": ("One hour", timedelta(hours=1)),
-    "1d": ("One day", timedelta(days=1)),
-    "7d": ("One week", timedelta(days=7)),
-    "30d": ("30 days", timedelta(days=30)),
-    "90d": ("90 days", timedelta(days=90)),
+    "1h": (gettext_lazy("One hour"), timedelta(hours=1)),
+    "1d": (gettext_lazy("One day"), timedelta(days=1)),
+    "7d": (gettext_lazy("One week"), timedelta(days=7)),
+    "30d": (gettext_lazy("30 days"), timedelta(days=30)),
+    "90d": (gettext_lazy("90 days"), timedelta(days=90)),
 }
 MANIFEST_MAX_BYTES = 16 * 1024
 
@@ -40,33 +41,37 @@ MANIFEST_MAX_BYTES = 16 * 1024
 class ShareForm(forms.Form):
     label = forms.CharField(
         max_length=sharing.LABEL_MAX,
-        label="Name this share",
-        help_text="The clinician sees it. For example: “For Dr. Rivera, cardiology visit”.",
+        label=gettext_lazy("Name this share"),
+        help_text=gettext_lazy("The clinician sees it. For example: “For Dr. Rivera, cardiology visit”."),
     )
     scope = forms.ChoiceField(
-        choices=Share.SCOPE_CHOICES,
+        choices=[(value, gettext_lazy(words)) for value, words in Share.SCOPE_CHOICES],
         widget=forms.RadioSelect,
         initial=Share.SCOPE_SUMMARY,
-        label="What to share",
-        help_text="The patient summary has your allergies, problems, medications, immunizations, recent results "
-        "and vital signs. Documents from your providers are not included.",
+        label=gettext_lazy("What to share"),
+        help_text=gettext_lazy(
+            "The patient summary has your allergies, problems, medications, immunizations, recent results "
+            "and vital signs. Documents from your providers are not included."
+        ),
     )
     categories = forms.MultipleChoiceField(
-        choices=[(spec.slug, spec.title) for spec in sharing_selectors.SECTIONS],
+        choices=[(spec.slug, gettext_lazy(spec.title)) for spec in sharing_selectors.SECTIONS],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        label="Parts to share",
-        help_text="Only for “Chosen parts”: tick the parts the clinician needs.",
+        label=gettext_lazy("Parts to share"),
+        help_text=gettext_lazy("Only for “Chosen parts”: tick the parts the clinician needs."),
     )
     lifetime = forms.ChoiceField(
-        choices=[(key, words) for key, (words, _) in LIFETIMES.items()], initial="7d", label="The link works for"
+        choices=[(key, words) for key, (words, _) in LIFETIMES.items()],
+        initial="7d",
+        label=gettext_lazy("The link works for"),
     )
     passcode = forms.CharField(
         required=False,
         max_length=64,
         min_length=4,
-        label="Passcode",
-        help_text="Tell it to the clinician yourself, not in the same message as the link.",
+        label=gettext_lazy("Passcode"),
+        help_text=gettext_lazy("Tell it to the clinician yourself, not in the same message as the link."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
@@ -84,7 +89,9 @@ def _second_factor_is_fresh(request: HttpRequest) -> bool:
 
 
 def _ask_second_factor(request: HttpRequest) -> HttpResponse:
-    messages.info(request, "Sharing your record needs a fresh check: confirm it's you with your second factor.")
+    messages.info(
+        request, gettext("Sharing your record needs a fresh check: confirm it's you with your second factor.")
+    )
     return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': reverse('share:new')})}")
 
 
@@ -138,12 +145,12 @@ def share_new(request: HttpRequest) -> HttpResponse:
 def _what_words(share: Share) -> str:
     if share.scope == Share.SCOPE_CATEGORIES:
         titles = [
-            sharing_selectors.SECTIONS_BY_SLUG[s].title
+            gettext(sharing_selectors.SECTIONS_BY_SLUG[s].title)
             for s in share.categories
             if s in sharing_selectors.SECTIONS_BY_SLUG
         ]
         return ", ".join(titles)
-    return share.get_scope_display()
+    return gettext(share.get_scope_display())
 
 
 @require_GET
@@ -160,7 +167,9 @@ def share_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     person = _person(request)
     share = sharing_selectors.share_get(user=person, pk=pk)
     sharing.share_revoke(user=person, share_id=share.pk)
-    messages.success(request, f"The share “{share.label}” no longer works. Its files are deleted.")
+    messages.success(
+        request, gettext("The share “%(label)s” no longer works. Its files are deleted.") % {"label": share.label}
+    )
     return redirect("share:list")
 
 

@@ -84,6 +84,14 @@ def _long_date_time(moment: datetime) -> str:
     return moment.strftime("%B %-d, %Y at %-I:%M %p %Z").strip()
 
 
+def _bold(label: str, style):
+    from xml.sax.saxutils import escape
+
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(f"<b>{escape(label)}</b>", style)
+
+
 def _usual_range(item) -> str:
     """The reference range the data gives for a result, as it reads ("3.5 to 5.0 mmol/L" with an en dash)."""
     from records import fhir
@@ -169,7 +177,7 @@ def summary_pdf(
         % {"name": name, "born": born, "made": made},
         creator="Homeport",
         keywords=gettext("health record summary"),
-        lang=translation.to_locale(translation.get_language() or "en-us").replace("_", "-"),
+        lang="es-US" if _in_spanish() else "en-US",
         displayDocTitle=1,
     )
     as_of = (
@@ -179,12 +187,12 @@ def summary_pdf(
     )
     details = Table(
         [
-            [Paragraph(f"<b>{escape(gettext('Name'))}</b>", normal), Paragraph(escape(name), normal)],
-            [Paragraph(f"<b>{escape(gettext('Date of birth'))}</b>", normal), Paragraph(escape(born), normal)],
-            [Paragraph(f"<b>{escape(gettext('Made'))}</b>", normal), Paragraph(escape(made), normal)],
-            [Paragraph(f"<b>{escape(gettext('Records as of'))}</b>", normal), Paragraph(escape(as_of), normal)],
+            [_bold(gettext("Name"), normal), Paragraph(escape(name), normal)],
+            [_bold(gettext("Date of birth"), normal), Paragraph(escape(born), normal)],
+            [_bold(gettext("Made"), normal), Paragraph(escape(made), normal)],
+            [_bold(gettext("Records as of"), normal), Paragraph(escape(as_of), normal)],
         ],
-        colWidths=[1.4 * inch, 5.6 * inch],
+        colWidths=[1.7 * inch, 5.3 * inch],
         hAlign="LEFT",
     )
     details.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))

@@ -545,6 +545,7 @@ def resource_detail(*, user, pk: int) -> Detail:
         return refs.get("/".join(reference.split("/_history/")[0].rstrip("/").split("/")[-2:]))
 
     display = fhir.describe(raw, resolve=resolve)
+    display.name = terminology.own_name_in_language(resource.code_system, resource.code, display.name)
     if resource.category == "vitals" and resource.value_num is not None:
         display.value = fhir.vital_value_text(raw, units=user.measurement_units)
     item = Item(resource=resource, display=display)

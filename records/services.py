@@ -13,7 +13,7 @@ from contextlib import nullcontext, suppress
 from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.storage import private_storage
 from records import ingest
@@ -85,6 +85,7 @@ def _snapshot_failed(*, user_id: int, request_id: str, network_source: str, reas
     )
 
 
+@translation.override("en")  # names stored at ingest are English, the source of truth; pages translate them
 def snapshot_ingest_file(
     *,
     user_id: int,

@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -36,6 +36,48 @@ LIFETIMES = {
     "90d": (gettext_lazy("90 days"), timedelta(days=90)),
 }
 MANIFEST_MAX_BYTES = 16 * 1024
+
+# The viewer's own words (static/js/shl-viewer.js), given to it in the reader's language.
+VIEWER_WORDS = (
+    gettext_noop("This browser cannot read compressed files."),
+    gettext_noop("High"),
+    gettext_noop("Low"),
+    gettext_noop("Critically high"),
+    gettext_noop("Critically low"),
+    gettext_noop("Abnormal"),
+    gettext_noop("Critically abnormal"),
+    gettext_noop("Reaction: {reactions}"),
+    gettext_noop("Usual range {range}"),
+    gettext_noop("Visit"),
+    gettext_noop("Item"),
+    gettext_noop("Unnamed item"),
+    gettext_noop("Born {date}"),
+    gettext_noop("Patient"),
+    gettext_noop("The shared file is not a patient summary."),
+    gettext_noop("Made {date}."),
+    gettext_noop("Section"),
+    gettext_noop("None on record."),
+    gettext_noop("Date not given"),
+    gettext_noop("Download FHIR file"),
+    gettext_noop("Download PDF"),
+    gettext_noop("The share holds no patient summary."),
+    gettext_noop("This link uses a newer version of SMART Health Links than this viewer reads."),
+    gettext_noop(
+        "This viewer opens links made by this Homeport only. Open the link in an app that reads SMART Health Links."
+    ),
+    gettext_noop("This browser cannot decrypt the record here (it needs a secure https page). Try another browser."),
+    gettext_noop("Health record"),
+    gettext_noop("It expired on {date}."),
+    gettext_noop("Available until {date}."),
+    gettext_noop("Enter your name, so the person who shared this knows who opened it."),
+    gettext_noop("Enter the passcode the person gave you."),
+    gettext_noop("Too many wrong passcodes were tried, so the link no longer works."),
+    gettext_noop("That passcode is not right. 1 try is left."),
+    gettext_noop("That passcode is not right. {count} tries are left."),
+    gettext_noop(
+        "We could not open the record. Check your connection and try again; if it keeps failing, ask for a new link."
+    ),
+)
 
 
 class ShareForm(forms.Form):
@@ -179,7 +221,8 @@ def share_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def viewer(request: HttpRequest) -> HttpResponse:
     """The viewer page; the link (and its key) stays in the URL fragment, which browsers never send."""
-    response = render(request, "records/share_viewer.html", {})
+    words = {english: gettext(english) for english in VIEWER_WORDS}
+    response = render(request, "records/share_viewer.html", {"viewer_words": words})
     response["Cache-Control"] = "no-store"
     return response
 

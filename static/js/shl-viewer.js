@@ -9,6 +9,16 @@
   var root = document.querySelector("[data-shl-viewer]");
   if (!root) { return; }
 
+  // The page's words in the reader's language, rendered by the template; English when missing.
+  var WORDS = {};
+  var wordsElement = document.getElementById("shl-viewer-words");
+  try { WORDS = wordsElement ? JSON.parse(wordsElement.textContent) : {}; } catch (e) { WORDS = {}; }
+  function t(english, values) {
+    var text = typeof WORDS[english] === "string" && WORDS[english] ? WORDS[english] : english;
+    Object.keys(values || {}).forEach(function (name) { text = text.split("{" + name + "}").join(values[name]); });
+    return text;
+  }
+
   var LOINC = "http://loinc.org";
   var PREFERRED = [LOINC, "http://snomed.info/sct", "http://www.nlm.nih.gov/research/umls/rxnorm",
     "http://hl7.org/fhir/sid/cvx", "http://hl7.org/fhir/sid/icd-10-cm"];
@@ -73,7 +83,7 @@
 
   function inflateRaw(bytes) {
     if (typeof DecompressionStream === "undefined") {
-      return Promise.reject(new Error("This browser cannot read compressed files."));
+      return Promise.reject(new Error(t("This browser cannot read compressed files.")));
     }
     var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
     return new Response(stream).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
@@ -162,7 +172,7 @@
     return "";
   }
 
-  var FLAGS = { H: "High", L: "Low", HH: "Critically high", LL: "Critically low", A: "Abnormal", AA: "Critically abnormal" };
+  var FLAGS = { H: t("High"), L: t("Low"), HH: t("Critically high"), LL: t("Critically low"), A: t("Abnormal"), AA: t("Critically abnormal") };
 
   function statusWords(resource) {
     var concept = resource.clinicalStatus;
@@ -184,7 +194,7 @@
         if (!name && r && r.substance) { name = conceptName(r.substance); }
         list(r && r.manifestation).forEach(function (m) { var w = conceptName(m); if (w) { reactions.push(w); } });
       });
-      if (reactions.length) { detail.push("Reaction: " + reactions.join(", ")); }
+      if (reactions.length) { detail.push(t("Reaction: {reactions}", { reactions: reactions.join(", ") })); }
       if (str(resource.criticality) === "high") { detail.push("High risk"); flagged = true; }
       date = str(resource.onsetDateTime) || str(resource.recordedDate);
     } else if (type === "Condition") {
@@ -214,26 +224,26 @@
       if (range) {
         var low = quantityText(range.low), high = quantityText(range.high);
         var words = str(range.text) || (low && high ? low + " – " + high : "");
-        if (words) { detail.push("Usual range " + words); }
+        if (words) { detail.push(t("Usual range {range}", { range: words })); }
       }
       date = str(resource.effectiveDateTime) || periodStart(resource.effectivePeriod) || str(resource.issued);
     } else if (type === "Procedure") {
       name = conceptName(resource.code);
       date = str(resource.performedDateTime) || periodStart(resource.performedPeriod);
     } else if (type === "Encounter") {
-      name = conceptName(list(resource.type)[0]) || (resource["class"] && str(resource["class"].display)) || "Visit";
+      name = conceptName(list(resource.type)[0]) || (resource["class"] && str(resource["class"].display)) || t("Visit");
       var reason = conceptName(list(resource.reasonCode)[0]);
       if (reason) { detail.push(reason); }
       date = periodStart(resource.period);
     } else {
-      name = conceptName(resource.code) || type || "Item";
+      name = conceptName(resource.code) || type || t("Item");
     }
     var status = statusWords(resource);
     if (status && type !== "Observation") { detail.push(status); }
     if (!name && resource.text && str(resource.text.div)) {
       name = str(resource.text.div.replace(/<[^>]*>/g, " ")).slice(0, 120);
     }
-    return { name: name || "Unnamed item", date: dateText(date), detail: detail.join(" · "), flagged: flagged };
+    return { name: name || t("Unnamed item"), date: dateText(date), detail: detail.join(" · "), flagged: flagged };
   }
 
   // ------------------------------------------------------------ rendering
@@ -251,9 +261,9 @@
     var name = list(patient.name)[0] || {};
     var words = str(name.text) || [list(name.given).join(" "), str(name.family)].join(" ").trim();
     var facts = [];
-    if (str(patient.birthDate)) { facts.push("Born " + dateText(patient.birthDate)); }
+    if (str(patient.birthDate)) { facts.push(t("Born {date}", { date: dateText(patient.birthDate) })); }
     if (str(patient.gender)) { facts.push(str(patient.gender).charAt(0).toUpperCase() + str(patient.gender).slice(1)); }
-    return { name: words || "Patient", facts: facts.join(" · ") };
+    return { name: words || t("Patient"), facts: facts.join(" · ") };
   }
 
   // The section's narrative names each entry, in order, as the sharing server worded it. It is parsed
@@ -274,33 +284,33 @@
     });
     var first = list(bundle.entry)[0];
     var composition = first && first.resource && first.resource.resourceType === "Composition" ? first.resource : null;
-    if (!composition) { throw new Error("The shared file is not a patient summary."); }
+    if (!composition) { throw new Error(t("The shared file is not a patient summary.")); }
     var patient = composition.subject && byUrl[composition.subject.reference];
     if (patient) {
       var who = patientWords(patient);
       setText("[data-patient-name]", who.name);
       setText("[data-patient-facts]", who.facts);
     }
-    if (str(composition.date)) { setText("[data-made]", "Made " + dateText(composition.date) + "."); }
+    if (str(composition.date)) { setText("[data-made]", t("Made {date}.", { date: dateText(composition.date) })); }
     var container = root.querySelector("[data-sections]");
     container.textContent = "";
     list(composition.section).forEach(function (section) {
       var code = str((list(section.code && section.code.coding)[0] || {}).code);
       var card = el("section", "card viewer-section " + (SECTION_CLASS[code] || ""));
-      card.appendChild(el("h2", "", str(section.title) || conceptName(section.code) || "Section"));
+      card.appendChild(el("h2", "", str(section.title) || conceptName(section.code) || t("Section")));
       var entries = list(section.entry).map(function (ref) { return ref && byUrl[ref.reference]; }).filter(Boolean);
       var spoken = narrativeNames(section);
       if (!entries.length) {
-        card.appendChild(el("p", "muted", "None on record."));
+        card.appendChild(el("p", "muted", t("None on record.")));
       } else {
         var ul = el("ul", "viewer-list");
         entries.forEach(function (resource) {
           var item = describe(resource, byUrl);
           var fallback = spoken[entries.indexOf(resource)];
-          if (fallback && (item.name === "Unnamed item" || /^Code /.test(item.name))) { item.name = fallback; }
+          if (fallback && (item.name === t("Unnamed item") || /^Code /.test(item.name))) { item.name = fallback; }
           var li = el("li", item.flagged ? "viewer-item--flagged" : "");
           li.appendChild(el("span", "viewer-item__name", item.name));
-          li.appendChild(el("span", "viewer-item__date", item.date || "Date not given"));
+          li.appendChild(el("span", "viewer-item__date", item.date || t("Date not given")));
           if (item.detail) { li.appendChild(el("span", "viewer-item__detail", item.detail)); }
           ul.appendChild(li);
         });
@@ -326,17 +336,17 @@
       try { resource = JSON.parse(file.text); } catch (e) { return; }
       if (resource.resourceType === "Bundle" && !bundle) {
         bundle = resource;
-        addDownload("Download FHIR file", new Blob([file.text], { type: "application/fhir+json" }), "patient-summary.fhir.json");
+        addDownload(t("Download FHIR file"), new Blob([file.text], { type: "application/fhir+json" }), "patient-summary.fhir.json");
       } else if (resource.resourceType === "DocumentReference") {
         list(resource.content).forEach(function (content) {
           var attachment = content && content.attachment;
           if (attachment && attachment.contentType === "application/pdf" && typeof attachment.data === "string") {
-            addDownload("Download PDF", new Blob([b64ToBytes(attachment.data)], { type: "application/pdf" }), "patient-summary.pdf");
+            addDownload(t("Download PDF"), new Blob([b64ToBytes(attachment.data)], { type: "application/pdf" }), "patient-summary.pdf");
           }
         });
       }
     });
-    if (!bundle) { throw new Error("The share holds no patient summary."); }
+    if (!bundle) { throw new Error(t("The share holds no patient summary.")); }
     renderBundle(bundle);
     show("shown");
   }
@@ -346,29 +356,29 @@
   var payload = readPayload();
   if (!payload) { invalid(); return; }
   if (payload.v !== undefined && payload.v !== 1) {
-    invalid("This link uses a newer version of SMART Health Links than this viewer reads.");
+    invalid(t("This link uses a newer version of SMART Health Links than this viewer reads."));
     return;
   }
   var manifestUrl;
   try { manifestUrl = new URL(payload.url); } catch (e) { invalid(); return; }
   if (manifestUrl.origin !== window.location.origin) {
-    invalid("This viewer opens links made by this Homeport only. Open the link in an app that reads SMART Health Links.");
+    invalid(t("This viewer opens links made by this Homeport only. Open the link in an app that reads SMART Health Links."));
     return;
   }
   if (!window.crypto || !window.crypto.subtle) {
-    invalid("This browser cannot decrypt the record here (it needs a secure https page). Try another browser.");
+    invalid(t("This browser cannot decrypt the record here (it needs a secure https page). Try another browser."));
     return;
   }
   var flags = typeof payload.flag === "string" ? payload.flag : "";
-  setText("[data-label]", typeof payload.label === "string" ? payload.label.slice(0, 80) : "Health record");
+  setText("[data-label]", typeof payload.label === "string" ? payload.label.slice(0, 80) : t("Health record"));
   if (typeof payload.exp === "number") {
     var expires = new Date(payload.exp * 1000);
     if (expires.getTime() < Date.now()) {
-      setText("[data-gone-reason]", "It expired on " + expires.toLocaleString() + ".");
+      setText("[data-gone-reason]", t("It expired on {date}.", { date: expires.toLocaleString(document.documentElement.lang || undefined) }));
       show("gone");
       return;
     }
-    setText("[data-expiry]", "Available until " + expires.toLocaleString() + ".");
+    setText("[data-expiry]", t("Available until {date}.", { date: expires.toLocaleString(document.documentElement.lang || undefined) }));
   }
   var passcodeField = root.querySelector("[data-passcode-field]");
   passcodeField.hidden = flags.indexOf("P") < 0;
@@ -398,11 +408,11 @@
     event.preventDefault();
     errorBox.hidden = true;
     var recipient = form.elements.recipient.value.trim();
-    if (!recipient) { fail("Enter your name, so the person who shared this knows who opened it."); return; }
+    if (!recipient) { fail(t("Enter your name, so the person who shared this knows who opened it.")); return; }
     var body = { recipient: recipient };
     if (flags.indexOf("P") >= 0) {
       body.passcode = form.elements.passcode.value;
-      if (!body.passcode) { fail("Enter the passcode the person gave you."); return; }
+      if (!body.passcode) { fail(t("Enter the passcode the person gave you.")); return; }
     }
     form.querySelector("button[type='submit']").disabled = true;
     fetch(payload.url, {
@@ -416,10 +426,10 @@
         return response.json().then(function (data) {
           var left = data && typeof data.remainingAttempts === "number" ? data.remainingAttempts : 0;
           if (left <= 0) {
-            setText("[data-gone-reason]", "Too many wrong passcodes were tried, so the link no longer works.");
+            setText("[data-gone-reason]", t("Too many wrong passcodes were tried, so the link no longer works."));
             show("gone");
           } else {
-            fail("That passcode is not right. " + left + (left === 1 ? " try is" : " tries are") + " left.");
+            fail(left === 1 ? t("That passcode is not right. 1 try is left.") : t("That passcode is not right. {count} tries are left.", { count: String(left) }));
           }
           return null;
         });
@@ -434,7 +444,7 @@
         }));
       }).then(showFiles);
     }).catch(function () {
-      fail("We could not open the record. Check your connection and try again; if it keeps failing, ask for a new link.");
+      fail(t("We could not open the record. Check your connection and try again; if it keeps failing, ask for a new link."));
     });
   });
 })();

@@ -5,6 +5,7 @@ page gives the sentences to look for; text that comes from the person's bundle (
 stays as the source wrote it and is not counted.
 """
 
+import json
 import re
 from html.parser import HTMLParser
 
@@ -120,6 +121,7 @@ def record_pages(user) -> list[str]:
         reverse("records:print"),
         reverse("share:list"),
         reverse("share:new"),
+        reverse("share:viewer"),
         reverse("records:item", args=[egfr.pk]),
         reverse("records:trend", args=[egfr.pk]),
         reverse("records:explain", args=[egfr.pk]),
@@ -158,3 +160,13 @@ def test_the_spanish_pages_say_it_in_spanish(record_owner, client_mfa, spanish_s
     labs = client_mfa.get(reverse("records:category", args=["labs"]), HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "Resultados de laboratorio" in labs
     assert "Función renal (TFGe)" in labs and "Kidney function (eGFR)" not in labs
+
+
+@pytest.mark.django_db
+def test_the_share_viewer_gets_its_words_in_spanish(client):
+    page = client.get(reverse("share:viewer"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    words = json.loads(re.search(r'<script id="shl-viewer-words" type="application/json">(.*?)</script>', page)[1])
+    assert words["Enter the passcode the person gave you."] == "Escriba el código de acceso que le dio la persona."
+    assert words["That passcode is not right. {count} tries are left."].endswith("Quedan {count} intentos.")
+    assert all(spanish and spanish != english for english, spanish in words.items() if len(english.split()) >= 3)
+    assert "Registro médico compartido con usted" in page

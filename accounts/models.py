@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 
 class UserManager(BaseUserManager):
@@ -136,25 +137,26 @@ class AccessLogEntry(models.Model):
         return self.action.rsplit(":", 1)[-1].replace("-", " ").replace("_", " ").capitalize()
 
 
+# Marked for translation; the access history page shows them in the reader's language.
 ACCESS_ACTION_LABELS = {
-    "records:summary": "Record summary",
-    "records:timeline": "Timeline",
-    "records:item": "One item in the record",
-    "records:trend": "A results chart",
-    "records:explain": "A plain-language explanation of one item",
-    "records:document": "A document",
-    "records:download": "Record download",
-    "records:downloads": "Downloads page",
-    "records:print": "Printable summary",
-    "records:access-history": "Access history",
-    "records:labs": "Lab results",
-    "export": "Download of all your data",
-    "staff:person": "Your account and request history",
-    "staff:demographics": "The details you gave for your request",
-    "staff:webhook-body": "A message from the health network",
-    "staff:snapshot": "A copy of your record as it arrived",
-    "staff:resource": "One item in the record",
-    "staff:export": "Download of your record",
+    "records:summary": gettext_noop("Record summary"),
+    "records:timeline": gettext_noop("Timeline"),
+    "records:item": gettext_noop("One item in the record"),
+    "records:trend": gettext_noop("A results chart"),
+    "records:explain": gettext_noop("A plain-language explanation of one item"),
+    "records:document": gettext_noop("A document"),
+    "records:download": gettext_noop("Record download"),
+    "records:downloads": gettext_noop("Downloads page"),
+    "records:print": gettext_noop("Printable summary"),
+    "records:access-history": gettext_noop("Access history"),
+    "records:labs": gettext_noop("Lab results"),
+    "export": gettext_noop("Download of all your data"),
+    "staff:person": gettext_noop("Your account and request history"),
+    "staff:demographics": gettext_noop("The details you gave for your request"),
+    "staff:webhook-body": gettext_noop("A message from the health network"),
+    "staff:snapshot": gettext_noop("A copy of your record as it arrived"),
+    "staff:resource": gettext_noop("One item in the record"),
+    "staff:export": gettext_noop("Download of your record"),
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from django.utils.translation import gettext, gettext_noop
+
 EXTENSIONS = {
     "application/pdf": "pdf",
     "application/xml": "xml",
@@ -42,13 +44,19 @@ def is_ccda(content_type: str) -> bool:
     return content_type.split(";")[0].strip().lower() in XML_TYPES
 
 
-_KIND_LABELS = {"pdf": "PDF", "xml": "Clinical document (C-CDA)", "txt": "Text", "html": "Web page", "png": "Image"}
+_KIND_LABELS = {
+    "pdf": "PDF",
+    "xml": gettext_noop("Clinical document (C-CDA)"),
+    "txt": gettext_noop("Text"),
+    "html": gettext_noop("Web page"),
+    "png": gettext_noop("Image"),
+}
 
 
 def kind_label(content_type: str) -> str:
     """What a person would call the file: "PDF", "Clinical document (C-CDA)"..."""
     extension = EXTENSIONS.get(content_type.split(";")[0].strip().lower(), "")
-    return _KIND_LABELS.get(extension, extension.upper())
+    return gettext(_KIND_LABELS[extension]) if extension in _KIND_LABELS else extension.upper()
 
 
 _FILE_NAME = re.compile(r"^[\w.-]+\.[A-Za-z0-9]{2,5}$")
@@ -58,5 +66,5 @@ def attachment_label(*, title: str, fallback: str) -> str:
     """What to call an attachment: its title, unless that is only a machine file name."""
     title = title.strip()
     if not title or (_FILE_NAME.match(title) and "_" in title):
-        return fallback or "Document"
+        return fallback or gettext("Document")
     return title

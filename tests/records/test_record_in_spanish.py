@@ -116,7 +116,6 @@ def record_pages(user) -> list[str]:
     pages = [
         reverse("records:summary"),
         reverse("records:timeline"),
-        reverse("records:access_history"),
         reverse("records:downloads"),
         reverse("records:print"),
         reverse("share:list"),
@@ -131,6 +130,7 @@ def record_pages(user) -> list[str]:
         first = Resource.objects.filter(user=user, resource_type=kind).first()
         if first is not None:
             pages.append(reverse("records:item", args=[first.pk]))
+    pages.append(reverse("records:access_history"))  # last: it lists every page opened before it
     return pages
 
 

@@ -91,7 +91,12 @@ def bundle_texts(user) -> set[str]:
     return {text for text in found if text and text not in terminology.SPANISH_NAMES}
 
 
+REFERENCE = re.compile(r"^resource:[A-Za-z]+/[\w.-]+$")  # the access history names the item opened
+
+
 def from_the_bundle(sentence: str, texts: set[str], words: set[str]) -> bool:
+    if REFERENCE.match(sentence):
+        return True
     if any(sentence in text for text in texts):
         return True
     return all(word.lower() in words for word in WORD.findall(sentence))

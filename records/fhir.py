@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from html.parser import HTMLParser
 from typing import Any
 
-from django.utils.translation import get_language, gettext, gettext_noop
+from django.utils.translation import get_language, gettext, gettext_noop, pgettext
 
 from records import terminology
 
@@ -1147,6 +1147,8 @@ def status_words(resource: Any) -> str:
     resource = _dict(resource)
     code = status_code(resource)
     words = words_in_language(_STATUS_WORDS[code]) if code in _STATUS_WORDS else code.replace("-", " ").capitalize()
+    if code == "active" and _str(resource.get("resourceType")) in _CLINICAL_STATUS_TYPES:
+        words = pgettext("status of a condition or an allergy", "Active")  # Spanish agrees in gender
     if not code and _str(resource.get("resourceType")) in _STATUS_NOT_GIVEN_TYPES:
         words = gettext(STATUS_NOT_GIVEN)
     if _str(resource.get("resourceType")) == "FamilyMemberHistory":

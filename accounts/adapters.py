@@ -1,14 +1,20 @@
 """allauth adapters: MFA secrets encrypted at rest, and no second password prompt for a first factor."""
 
 import time
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.urls import reverse
 
 from accounts.crypto import decrypt_text, encrypt_text
+from accounts.mail import email_html_from_text, email_site_context, portal_url
 from accounts.selectors import session_last_mfa_at, user_has_second_factor
 
 
@@ -35,6 +41,50 @@ class AccountAdapter(DefaultAccountAdapter):
             if app == "allauth.mfa" and just_signed_in and not user_has_second_factor(user=request.user):
                 return False
         return super().is_reauthentication_required(app=app, **kwargs)
+
+    # --- email: branded, and every link from PORTAL_BASE_URL, never the request's Host header ---
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        absolute = super().get_reset_password_from_key_url(key)
+        return _rebase(absolute)
+
+    def get_email_confirmation_url(self, request, emailconfirmation) -> str:
+        return portal_url(reverse("account_confirm_email", args=[emailconfirmation.key]))
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        site = email_site_context()
+        branded = {
+            **site,
+            "current_site": SimpleNamespace(name=site["site_name"], domain=site["site_domain"]),
+        }
+        # Links allauth built from the request (sign-up, reset pages) are moved onto PORTAL_BASE_URL.
+        branded.update({key: _rebase(value) if isinstance(value, str) else value for key, value in context.items()})
+        super().send_mail(template_prefix, email, branded)
+
+    def render_mail(
+        self, template_prefix: str, email: str | list[str], context: dict[str, Any], headers=None
+    ) -> EmailMessage:
+        message = super().render_mail(template_prefix, email, context, headers=headers)
+        if isinstance(message, EmailMultiAlternatives) and not message.alternatives:
+            message.attach_alternative(email_html_from_text(subject=message.subject, text=message.body), "text/html")
+        return message
+
+
+def _rebase(url: str) -> str:
+    """An absolute URL the request built, moved onto PORTAL_BASE_URL (path and query kept)."""
+    parts = urlsplit(url)
+    if not (parts.scheme in ("http", "https") and parts.netloc):
+        return url
+    request = context.request
+    if request is not None:
+        try:
+            own = request.get_host()
+        except DisallowedHost:
+            own = parts.netloc
+        if parts.netloc != own:
+            return url
+    rest = parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    return portal_url(rest)
 
 
 class MFAAdapter(DefaultMFAAdapter):

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 
 from django.contrib.auth import get_user_model
 from django.core.files import File
@@ -27,7 +28,22 @@ logger = logging.getLogger(__name__)
 _PARTIAL_SOURCES = ("first-data-ready", "partial")
 
 
-def snapshot_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str) -> Snapshot:
+ProgressCallback = Callable[[int], None]
+
+
+def _counted(chunks: Iterable[list], on_progress: ProgressCallback | None) -> Iterator[list]:
+    """Pass chunks through, telling `on_progress` how many resources have gone by so far."""
+    seen = 0
+    for chunk in chunks:
+        yield chunk
+        seen += len(chunk)
+        if on_progress is not None:
+            on_progress(seen)
+
+
+def snapshot_ingest_from_url(
+    *, user_id: int, url: str, network_source: str, request_id: str, on_progress: ProgressCallback | None = None
+) -> Snapshot:
     """Download a consolidated bundle and ingest it as one snapshot.
 
     Idempotent: a snapshot already completed for the same (person, request, source) is returned
@@ -66,6 +82,7 @@ def snapshot_ingest_from_url(*, user_id: int, url: str, network_source: str, req
             request_id=request_id,
             download_ms=downloaded.elapsed_ms,
             sha256=downloaded.sha256,
+            on_progress=on_progress,
         )
     finally:
         os.unlink(downloaded.path)
@@ -80,8 +97,12 @@ def snapshot_ingest_file(
     download_ms: int = 0,
     sha256: str = "",
     keep_bundle: bool = True,
+    on_progress: ProgressCallback | None = None,
 ) -> Snapshot:
-    """Ingest a bundle file (plain JSON) in one transaction: all of it or none of it."""
+    """Ingest a bundle file (plain JSON) in one transaction: all of it or none of it.
+
+    `on_progress(count)` is called after each chunk with the resources written so far, so a caller
+    can tell the person how far along the save is (it sees counts only, never the resources)."""
     started = time.monotonic()
     buffer, entries = ingest.open_bundle(path)
     stored_name = ""
@@ -103,7 +124,7 @@ def snapshot_ingest_file(
                 user_id=user_id,
                 snapshot_id=snapshot.pk,
                 network_source=network_source,
-                chunks=ingest.iter_rows(entries, lookup, stats),
+                chunks=_counted(ingest.iter_rows(entries, lookup, stats), on_progress),
                 now=now,
                 retire=not any(marker in network_source for marker in _PARTIAL_SOURCES),
             )
@@ -140,6 +161,11 @@ def snapshot_ingest_file(
         snapshot.ingest_ms,
     )
     return snapshot
+
+
+def snapshot_clinical_count(*, snapshot: Snapshot) -> int:
+    """Resources in a snapshot other than the Patient itself: zero means the sources found nothing."""
+    return sum(count for kind, count in (snapshot.counts_by_type or {}).items() if kind != "Patient")
 
 
 def _bundle_keep(*, user_id: int, snapshot_id: int, path: str) -> str:

@@ -143,6 +143,40 @@ def journey_next_step(*, user) -> JourneyStep:
     )
 
 
+@dataclass(frozen=True)
+class JourneyStatus:
+    """What the shell (menu, home, record pages) says about the person's searches."""
+
+    last_search_at: Any
+    identity: str  # "verified", "pending", "failed", "expired" or "none"
+    identity_url: str
+    running_url: str  # the latest search's page while it runs or its records are still being added
+    can_search: bool  # identity done and nothing running: "Get new records" leads to a new search
+    new_search_url: str
+
+
+def journey_status(*, user) -> JourneyStatus:
+    """A few small queries; no health data."""
+    identity = identity_latest(user=user)
+    latest = query_latest(user=user)
+    running_url = ""
+    if latest is not None:
+        sources = list(latest.sources.all())
+        if not latest.is_terminal or not all(s.is_settled for s in sources):
+            running_url = reverse("ias:progress", args=[latest.public_id])
+    state = identity.status if identity is not None else "none"
+    return JourneyStatus(
+        last_search_at=latest.created_at if latest is not None else None,
+        identity=state,
+        identity_url={"pending": reverse("ias:identity_wait"), "none": reverse("start")}.get(
+            state, reverse("ias:identity")
+        ),
+        running_url=running_url,
+        can_search=state == IdentityVerification.Status.VERIFIED and not running_url,
+        new_search_url=reverse("ias:aal2"),
+    )
+
+
 def journey_next_url(*, user) -> str:
     return journey_next_step(user=user).url
 

@@ -153,17 +153,20 @@ class JourneyStatus:
     running_url: str  # the latest search's page while it runs or its records are still being added
     can_search: bool  # identity done and nothing running: "Get new records" leads to a new search
     new_search_url: str
+    last_outcome: str = ""  # of the latest finished search: ready, partial, no_records or failed
 
 
 def journey_status(*, user) -> JourneyStatus:
     """A few small queries; no health data."""
     identity = identity_latest(user=user)
     latest = query_latest(user=user)
-    running_url = ""
+    running_url, last_outcome = "", ""
     if latest is not None:
         sources = list(latest.sources.all())
         if not latest.is_terminal or not all(s.is_settled for s in sources):
             running_url = reverse("ias:progress", args=[latest.public_id])
+        else:
+            last_outcome = _outcome(query=latest, sources=sources)
     state = identity.status if identity is not None else "none"
     return JourneyStatus(
         last_search_at=latest.created_at if latest is not None else None,
@@ -174,6 +177,7 @@ def journey_status(*, user) -> JourneyStatus:
         running_url=running_url,
         can_search=state == IdentityVerification.Status.VERIFIED and not running_url,
         new_search_url=reverse("ias:aal2"),
+        last_outcome=last_outcome,
     )
 
 
@@ -212,6 +216,7 @@ def _source_row_view(source: QuerySource, saving_count: int | None) -> dict[str,
     badge, label, detail = "info", "Searching…", ""
     status, records = source.status, source.records
     if status in (QuerySource.Status.REQUESTED, QuerySource.Status.PROCESSING):
+        detail = "Waiting for this source to answer."
         if records == QuerySource.Records.FETCHED:
             detail = "The first records are saved; this source is still searching."
         elif records == QuerySource.Records.SAVING:

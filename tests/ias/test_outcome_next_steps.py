@@ -43,6 +43,8 @@ def test_no_records_explains_and_offers_to_check_the_details(client_mfa, mfa_use
     assert "a former last name, a previous address" in page
     assert f'href="{reverse("ias:demographics")}"' in page
     assert "Read my record" not in page
+    record = client_mfa.get(reverse("records:summary")).content.decode()
+    assert "found no records." in record and "Check my details and search again" in record
     # Saving corrected details leads straight to the security check for a new search.
     response = client_mfa.post(reverse("ias:demographics"), {**DETAILS, "last_name": "Norecords-Smith"})
     assert response.status_code == 302

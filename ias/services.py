@@ -675,6 +675,21 @@ def query_time_out(*, query_id: int) -> NetworkQuery:
     return query
 
 
+def query_records_give_up(*, query_id: int, older_than: datetime) -> NetworkQuery:
+    """A finished search whose records never came in (an event that gave up, a fresh copy that never
+    arrived): the sources say so, so the page stops waiting and offers to ask them again."""
+    with transaction.atomic():
+        query = NetworkQuery.objects.select_for_update().get(pk=query_id)
+        if not query.is_terminal or query.settled_at is not None:
+            return query
+        for row in query.sources.select_for_update():
+            if not row.is_settled and row.updated_at <= older_than:
+                row.records = QuerySource.Records.FAILED
+                row.save(update_fields=["records", "updated_at"])
+        _query_settle(query)
+    return query
+
+
 def query_mark_failed(*, query_id: int, reason: str) -> NetworkQuery:
     """Staff action: give up on a stuck query."""
     with transaction.atomic():

@@ -148,3 +148,23 @@ def test_a_retried_event_does_not_leave_the_source_saving(mfa_user, network, ing
     row = query.sources.get()
     assert (row.status, row.records) == ("completed", QuerySource.Records.NONE)  # not "saving" forever
     assert selectors.progress_for(query=fresh(query))["sources"][0]["status_label"] == "Getting records…"
+
+
+def test_records_that_never_arrive_end_as_a_failure_the_person_can_retry(mfa_user, network, no_enqueue, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ias import sweeper
+
+    verified(mfa_user, "pat_1")
+    query = start_query(mfa_user)
+    deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id, url=""))
+    QuerySource.objects.filter(query=query).update(records=QuerySource.Records.AWAITING)
+    NetworkQuery.objects.filter(pk=query.pk).update(settled_at=None)
+    assert selectors.progress_for(query=fresh(query))["settled"] is False
+    later = timezone.now() + timedelta(seconds=settings.IAS_QUERY_TIMEOUT_SECONDS + 60)
+    assert sweeper.sweep_run(now=timezone.now())["records_given_up"] == 0  # not yet
+    assert sweeper.sweep_run(now=later)["records_given_up"] == 1
+    progress = selectors.progress_for(query=fresh(query))
+    assert progress["settled"] is True and progress["retry_sources"] == ["hie"]

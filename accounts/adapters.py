@@ -6,11 +6,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailConfirmation
 from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts.crypto import decrypt_text, encrypt_text
@@ -48,7 +50,7 @@ class AccountAdapter(DefaultAccountAdapter):
         absolute = super().get_reset_password_from_key_url(key)
         return _rebase(absolute)
 
-    def get_email_confirmation_url(self, request, emailconfirmation) -> str:
+    def get_email_confirmation_url(self, request: HttpRequest | None, emailconfirmation: EmailConfirmation) -> str:
         return portal_url(reverse("account_confirm_email", args=[emailconfirmation.key]))
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
@@ -62,7 +64,11 @@ class AccountAdapter(DefaultAccountAdapter):
         super().send_mail(template_prefix, email, branded)
 
     def render_mail(
-        self, template_prefix: str, email: str | list[str], context: dict[str, Any], headers=None
+        self,
+        template_prefix: str,
+        email: str | list[str],
+        context: dict[str, Any],
+        headers: dict[str, str] | None = None,
     ) -> EmailMessage:
         message = super().render_mail(template_prefix, email, context, headers=headers)
         if isinstance(message, EmailMultiAlternatives) and not message.alternatives:

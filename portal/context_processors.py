@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 
@@ -10,7 +13,7 @@ def site(request):
     }
 
 
-def journey(request):
+def journey(request: HttpRequest) -> dict[str, Any]:
     """The person's searches for the shell: last search date, a running import, "Get new records".
 
     Lazy, so pages that do not show it run no query."""

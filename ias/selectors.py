@@ -233,7 +233,12 @@ def _source_row_view(source: QuerySource, saving_count: int | None) -> dict[str,
             label, detail = "Getting a fresh copy…", wording.RECORDS_LINK_EXPIRED
         elif records == QuerySource.Records.FETCHED:
             badge, label = "ok", "Done"
-            detail = f"{source.records_saved:,} items saved." if source.records_saved else "Records saved."
+            # Each source's bundle is the whole record as of then, so the count is the record's size.
+            detail = (
+                f"Saved. Your record now holds {source.records_saved:,} items."
+                if source.records_saved
+                else "Records saved."
+            )
         elif records == QuerySource.Records.SKIPPED:
             badge, label, detail = "ok", "Done", "Your record already held these records."
         elif records == QuerySource.Records.EMPTY:

@@ -62,7 +62,7 @@ def test_a_source_reads_saving_with_a_count_until_its_records_are_in(mfa_user, n
     after = selectors.progress_for(query=fresh(query))
     assert after["settled"] is True and after["outcome"] == "ready"
     assert after["sources"][0]["status_label"] == "Done"
-    assert after["sources"][0]["detail"] == "12,403 items saved."
+    assert after["sources"][0]["detail"] == "Saved. Your record now holds 12,403 items."
     assert selectors.records_saving_count(user_id=mfa_user.pk) is None  # the count is cleared after the save
 
 

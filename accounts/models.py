@@ -141,6 +141,7 @@ ACCESS_ACTION_LABELS = {
     "records:timeline": "Timeline",
     "records:item": "One item in the record",
     "records:trend": "A results chart",
+    "records:explain": "A plain-language explanation of one item",
     "records:document": "A document",
     "records:download": "Record download",
     "records:downloads": "Downloads page",

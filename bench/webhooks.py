@@ -7,6 +7,9 @@ unique valid event is processed by the workers.
 
 `--start` migrates the database and starts gunicorn and a Celery worker itself; without it,
 `--url` targets a portal that is already running (same DATABASE_URL, to count processed events).
+`--steps 100,200,400,800` steps the rate up (10 s of load each, `--seconds`) and prints, per step, the
+achieved rate, p50/p95/p99 and lost events, then the capacity: the highest rate whose p99 stayed under
+50 ms (`--p99-limit`) with nothing lost.
 Prints figures; the last line is one JSON object. Not a test: nothing here asserts on time.
 """
 
@@ -169,6 +172,59 @@ def warm_up(base: str, key: str, event_model, wait: float) -> None:
         time.sleep(0.3)
 
 
+def run_step(base: str, key: str, event_model, args, *, rate: float, count: int) -> dict:
+    """One load step: send `count` deliveries at `rate`, then wait until what was stored is processed.
+
+    Lost means a unique valid delivery that was not stored (whatever the answer was); not processed
+    means stored but still pending when the wait ran out.
+    """
+    run_id = uuid.uuid4().hex[:10]
+    bodies = make_bodies(count, run_id, args.duplicates, args.bad, key)
+    kinds = {k: sum(1 for b in bodies if b[2] == k) for k in ("valid", "duplicate", "bad")}
+    print(f"\nstep {rate:g}/s: sending {count} webhooks at concurrency {args.c}: {kinds}")
+    latencies, statuses, elapsed = asyncio.run(fire(f"{base}/webhooks/metriport/", bodies, args.c, rate))
+    prefix = f"bench-{run_id}-"
+    t0 = time.monotonic()
+    stored = event_model.objects.filter(message_id__startswith=prefix).count()
+    processed = 0
+    while time.monotonic() - t0 < args.wait:
+        processed = event_model.objects.filter(message_id__startswith=prefix).exclude(status="pending").count()
+        if processed >= stored:
+            break
+        time.sleep(0.5)
+    result = {
+        "target_rps": rate,
+        "sent": count,
+        "achieved_rps": round(count / elapsed, 1),
+        "accepted": statuses.get("stored", 0),
+        "duplicates": statuses.get("duplicate", 0),
+        "rejected": sum(v for k, v in statuses.items() if k not in ("stored", "duplicate")),
+        "statuses": statuses,
+        "unique_valid_sent": kinds["valid"],
+        "stored": stored,
+        "lost": max(0, kinds["valid"] - stored),
+        "processed": processed,
+        "not_processed": stored - processed,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "max_ms": round(max(latencies), 2),
+        "processing_drain_s": round(time.monotonic() - t0, 1),
+        "concurrency": args.c,
+        "web_workers": args.web_workers,
+    }
+    print(
+        f"  achieved {result['achieved_rps']}/s; ack latency p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
+        f"p99 {result['p99_ms']} ms (max {result['max_ms']} ms)"
+    )
+    print(
+        f"  accepted {result['accepted']}, duplicates {result['duplicates']}, rejected {result['rejected']}, "
+        f"lost {result['lost']}, processed {processed}/{stored} (drained {result['processing_drain_s']} s after)"
+    )
+    sys.stdout.flush()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=2000)
@@ -182,6 +238,11 @@ def main() -> None:
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--bad", type=float, default=0.02)
     parser.add_argument("--wait", type=float, default=300, help="seconds to wait for processing")
+    parser.add_argument(
+        "--steps", default="", help="rates to step through, e.g. 100,200,400,800 (overrides --rate, -n)"
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="with --steps: seconds of load per step")
+    parser.add_argument("--p99-limit", type=float, default=50, help="the p99 (ms) a step must stay under")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -251,51 +312,20 @@ def main() -> None:
     try:
         wait_ready(f"{base}/healthz")
         warm_up(base, settings.METRIPORT_WEBHOOK_KEY, WebhookEvent, args.wait)
-        run_id = uuid.uuid4().hex[:10]
-        bodies = make_bodies(args.n, run_id, args.duplicates, args.bad, settings.METRIPORT_WEBHOOK_KEY)
-        kinds = {k: sum(1 for b in bodies if b[2] == k) for k in ("valid", "duplicate", "bad")}
         print(f"database={connection.vendor} broker={settings.CELERY_BROKER_URL.split('://')[0]} target={base}")
-        print(f"sending {args.n} webhooks at concurrency {args.c}, target {args.rate:g}/s: {kinds}")
-        latencies, statuses, elapsed = asyncio.run(fire(f"{base}/webhooks/metriport/", bodies, args.c, args.rate))
-        prefix = f"bench-{run_id}-"
-        unique_valid = kinds["valid"]
-        t0 = time.monotonic()
-        processed = 0
-        stored = WebhookEvent.objects.filter(message_id__startswith=prefix).count()
-        while time.monotonic() - t0 < args.wait:
-            processed = WebhookEvent.objects.filter(message_id__startswith=prefix).exclude(status="pending").count()
-            if processed >= stored:
-                break
-            time.sleep(0.5)
-        drain = time.monotonic() - t0
-        result = {
-            "sent": args.n,
-            "accepted": statuses.get("stored", 0),
-            "duplicates": statuses.get("duplicate", 0),
-            "rejected": sum(v for k, v in statuses.items() if k not in ("stored", "duplicate")),
-            "statuses": statuses,
-            "unique_valid_sent": unique_valid,
-            "stored": stored,
-            "processed": processed,
-            "throughput_rps": round(args.n / elapsed, 1),
-            "p50_ms": round(percentile(latencies, 50), 2),
-            "p95_ms": round(percentile(latencies, 95), 2),
-            "p99_ms": round(percentile(latencies, 99), 2),
-            "max_ms": round(max(latencies), 2),
-            "processing_drain_s": round(drain, 1),
-            "concurrency": args.c,
-            "web_workers": args.web_workers,
-            "target_rps": args.rate,
-        }
+        rates = [float(r) for r in args.steps.split(",")] if args.steps else [args.rate]
+        steps = []
+        for rate in rates:
+            count = args.n if not args.steps else max(200, int(rate * args.seconds))
+            steps.append(run_step(base, settings.METRIPORT_WEBHOOK_KEY, WebhookEvent, args, rate=rate, count=count))
+            time.sleep(2)
+        good = [s for s in steps if s["p99_ms"] < args.p99_limit and s["lost"] == 0 and s["not_processed"] == 0]
+        capacity = max((s["target_rps"] for s in good), default=0)
         print(
-            f"throughput {result['throughput_rps']}/s; ack latency p50 {result['p50_ms']} ms, "
-            f"p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms (max {result['max_ms']} ms)"
+            f"\ncapacity: {capacity:g}/s is the highest rate tried whose p99 stayed under {args.p99_limit:g} ms "
+            f"with nothing lost ({args.web_workers} gunicorn workers, one Celery worker)"
         )
-        print(
-            f"accepted {result['accepted']}, duplicates {result['duplicates']}, rejected {result['rejected']}, "
-            f"processed {processed}/{unique_valid} (drained {result['processing_drain_s']} s after the last send)"
-        )
-        print(json.dumps(result))
+        print(json.dumps({"benchmark": "webhooks", "steps": steps, "capacity_rps": capacity}))
     finally:
         for proc in procs:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from accounts.crypto import decrypt_text
 from accounts.selectors import consent_current
 from ias import wording
 from ias.models import Aal2Challenge, IdentityVerification, NetworkPatient, NetworkQuery, QuerySource
@@ -29,6 +31,24 @@ class JourneyStep:
 
 def network_patient_for(*, user) -> NetworkPatient | None:
     return NetworkPatient.objects.filter(user=user).first()
+
+
+def address_state_for(*, user) -> str:
+    """The US state (two letters) of the address the person gave for the network, or ""."""
+    encrypted = (
+        NetworkPatient.objects.filter(user=user)
+        .exclude(demographics_encrypted="")
+        .values_list("demographics_encrypted", flat=True)
+    ).first()
+    if not encrypted:
+        return ""
+    try:
+        demographics = json.loads(decrypt_text(encrypted))
+        address = (demographics.get("address") or [{}])[0]
+        state = address.get("state")
+    except Exception:  # unreadable stored demographics: the default zone, never a broken page
+        return ""
+    return state.strip().upper()[:2] if isinstance(state, str) else ""
 
 
 def identity_latest(*, user) -> IdentityVerification | None:

@@ -7,6 +7,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from allauth.account.models import EmailAddress
@@ -16,6 +17,8 @@ from django.utils import timezone
 
 from accounts.models import Consent, User
 from accounts.selectors import access_log_for, consent_current, consent_history
+from accounts.timezones import zone_for_state, zone_or_none
+from ias.selectors import address_state_for
 
 
 @dataclass(frozen=True)
@@ -220,3 +223,18 @@ def account_export_zip(*, user: User) -> bytes:
                 log.write(line)
         archive.writestr("account.json", _json(_account_facts(user=user)))
     return buffer.getvalue()
+
+
+def address_time_zone_for(*, user: User) -> str:
+    """The zone of the state in the address the person gave, or ""."""
+    return zone_for_state(address_state_for(user=user))
+
+
+def time_zone_for(*, user: User) -> ZoneInfo:
+    """The zone to show this person's times in: their choice; else their address's state; else the
+    site default. The journey's address stays in ias; records only ever sees the activated zone."""
+    chosen = zone_or_none(user.time_zone)
+    if chosen is not None:
+        return chosen
+    derived = zone_or_none(address_time_zone_for(user=user))
+    return derived or ZoneInfo(settings.TIME_ZONE)

@@ -23,6 +23,14 @@ def email_hash(email: str) -> str:
     return salted_hmac("homeport.account-deletion", email.strip().lower(), algorithm="sha256").hexdigest()
 
 
+def account_preferences_save(*, user: User, time_zone: str, measurement_units: str, email_notifications: bool) -> None:
+    """Store how the person wants their record shown and whether to get notice emails."""
+    user.time_zone = time_zone
+    user.measurement_units = measurement_units
+    user.email_notifications = email_notifications
+    user.save(update_fields=["time_zone", "measurement_units", "email_notifications"])
+
+
 def account_consent_revoke(*, user: User, ip: str | None) -> int:
     """Revoke every active consent of the person, for every purpose; returns how many were revoked."""
     revoked = 0
@@ -37,6 +45,12 @@ def _records_delete(*, user_id: int) -> dict[str, int]:
     from records.services import record_delete_all
 
     return record_delete_all(user_id=user_id)
+
+
+def _shares_revoke(*, user_id: int) -> int:
+    from records.sharing import share_revoke_all
+
+    return share_revoke_all(user_id=user_id)
 
 
 def _network_forget(*, user_id: int) -> None:
@@ -64,8 +78,10 @@ def account_delete(*, user_id: int) -> AccountDeletion:
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         network_linked = _network_deletion_pending(user_id=user_id)
+        shares_revoked = _shares_revoke(user_id=user_id)
         removed = _records_delete(user_id=user_id)
         counts: dict[str, int] = {f"records.{key}": value for key, value in removed.items()}
+        counts["records.shares_revoked"] = shares_revoked
         _network_forget(user_id=user_id)
         counts["consents"] = Consent.objects.filter(user=user).count()
         counts["access_log_entries"] = AccessLogEntry.objects.filter(subject=user).count()

@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.admin_requires_mfa",
+    "portal.middleware.person_time_zone",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -337,6 +338,8 @@ SANDBOX_RATE_LIMITS = env_str("SANDBOX_RATE_LIMITS", "patient=15,query=20,consol
 SANDBOX_ACCOUNT_SOURCES = env_list("SANDBOX_ACCOUNT_SOURCES", ["hie", "pharmacy", "lab"])
 SANDBOX_RECORD_SIZE = env_int("SANDBOX_RECORD_SIZE", 600)
 SANDBOX_LARGE_RECORD_SIZE = env_int("SANDBOX_LARGE_RECORD_SIZE", 50000)
+# What records look like: clean (US Core), converted (Metriport's C-CDA converter) or mixed.
+SANDBOX_RECORD_SHAPE = env_str("SANDBOX_RECORD_SHAPE", "mixed")
 # Global faults, e.g. "duplicate,source_fail:pharmacy,delay@10" (kind[:target][@seconds]).
 SANDBOX_FAULTS = env_list("SANDBOX_FAULTS", [])
 # The Celery queue for the sandbox's tasks; empty means the default queue.
@@ -346,9 +349,23 @@ if SANDBOX_ENABLED:
 
 # --- records ---
 _sandbox_host = urlsplit(METRIPORT_BASE_URL).hostname or "127.0.0.1"
-RECORDS_DOWNLOAD_ALLOWED_HOSTS = env_list(
-    "RECORDS_DOWNLOAD_ALLOWED_HOSTS", ["api.metriport.com", "api.sandbox.metriport.com"]
-)
+# The network's API hosts and the Amazon S3 endpoints its presigned links use (Metriport signs
+# consolidated-data and document links for its S3 buckets with SigV4: virtual-hosted style
+# <bucket>.s3.<region>.amazonaws.com, <bucket>.s3.amazonaws.com in us-east-1, and path style
+# s3.<region>.amazonaws.com/<bucket> for bucket names with dots). A leading dot allows subdomains.
+METRIPORT_S3_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
+METRIPORT_LINK_HOSTS = [
+    "api.metriport.com",
+    "api.sandbox.metriport.com",
+    "s3.amazonaws.com",
+    ".s3.amazonaws.com",
+    *[
+        host
+        for region in METRIPORT_S3_REGIONS
+        for host in (f"s3.{region}.amazonaws.com", f".s3.{region}.amazonaws.com")
+    ],
+]
+RECORDS_DOWNLOAD_ALLOWED_HOSTS = env_list("RECORDS_DOWNLOAD_ALLOWED_HOSTS", METRIPORT_LINK_HOSTS)
 RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
     "RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS",
     sorted({"127.0.0.1", "localhost", _sandbox_host}) if (DEBUG or SANDBOX_ENABLED) else [],
@@ -357,6 +374,19 @@ RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
 # Where the records pages get a short-lived link for a document held at the network (a dotted path;
 # records sits below ias in the layers, so it is wired here).
 RECORDS_DOCUMENT_URL_PROVIDER = "ias.services.document_link_for"
+# Making a SMART Health Link needs a second factor used within this many seconds.
+RECORDS_SHARE_FRESH_MFA_SECONDS = env_int("RECORDS_SHARE_FRESH_MFA_SECONDS", 600)
+CELERY_BEAT_SCHEDULE["records-shares-purge"] = {"task": "records.shares_purge_expired", "schedule": 900.0}
+
+# --- records: plain-language explanations (MedlinePlus Connect, National Library of Medicine) ---
+MEDLINEPLUS_CONNECT_URL = env_str(
+    "MEDLINEPLUS_CONNECT_URL",
+    f"{PORTAL_BASE_URL}/sandbox/medlineplus/service" if SANDBOX_ENABLED else "https://connect.medlineplus.gov/service",
+)
+MEDLINEPLUS_TIMEOUT_SECONDS = float(env_str("MEDLINEPLUS_TIMEOUT_SECONDS", "3"))
+# MedlinePlus asks for at most 100 requests a minute from one client; a lower number is allowed.
+MEDLINEPLUS_REQUESTS_PER_MINUTE = min(100, env_int("MEDLINEPLUS_REQUESTS_PER_MINUTE", 100))
+MEDLINEPLUS_CACHE_DAYS = env_int("MEDLINEPLUS_CACHE_DAYS", 30)
 
 # --- ias ---
 IAS_WEBHOOK_MAX_BYTES = env_int("IAS_WEBHOOK_MAX_BYTES", 1024 * 1024)

@@ -25,6 +25,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("records/", include("records.urls")),
+    path("share/", include("records.sharing_urls")),
     path("", include("ias.urls")),
 ]
 

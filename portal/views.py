@@ -9,8 +9,9 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -20,15 +21,16 @@ from accounts.decorators import health_data_required
 from accounts.http import client_ip
 from accounts.selectors import access_log_for, consent_history
 from accounts.services import access_log_record
-from portal.forms import AccountDeleteForm, ConsentRevokeForm
+from portal.forms import AccountDeleteForm, ConsentRevokeForm, PreferencesForm
 from portal.selectors import (
     account_export_zip,
+    address_time_zone_for,
     consent_any_active,
     consent_states,
     privacy_notice_get,
     privacy_notice_versions,
 )
-from portal.services import account_consent_revoke
+from portal.services import account_consent_revoke, account_preferences_save
 from portal.services import account_delete as delete_account
 
 ACCESS_LOG_ON_PAGE = 50
@@ -123,13 +125,30 @@ def privacy_version(request, version: str):
 
 
 @login_required
-@require_GET
-def account(request):
-    """Sign-in security, consent (current and history), access history, and the data rights."""
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    """Sign-in security, preferences, consent (current and history), access history, and the data rights."""
+    address_zone = address_time_zone_for(user=request.user)
+    if request.method == "POST":
+        preferences = PreferencesForm(request.POST, address_zone=address_zone)
+        if preferences.is_valid():
+            account_preferences_save(user=request.user, **preferences.cleaned_data)
+            messages.success(request, "Your preferences are saved.")
+            return redirect(reverse("account") + "#preferences")
+    else:
+        preferences = PreferencesForm(
+            initial={
+                "time_zone": request.user.time_zone or PreferencesForm.FROM_ADDRESS,
+                "measurement_units": request.user.measurement_units,
+                "email_notifications": request.user.email_notifications,
+            },
+            address_zone=address_zone,
+        )
     return render(
         request,
         "portal/account.html",
         {
+            "preferences": preferences,
             "consent_states": consent_states(user=request.user),
             "consent_history": consent_history(user=request.user),
             "consent_any_active": consent_any_active(user=request.user),

@@ -1,9 +1,13 @@
 """Staff views of snapshots and resources: read-only, searchable by patient and code."""
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from accounts.admin import ReadOnlyAdmin
-from records.models import Resource, Snapshot
+from records.explanations import explanation_setting_save
+from records.models import Explanation, ExplanationSetting, Resource, Snapshot
 
 
 @admin.register(Snapshot)
@@ -45,3 +49,30 @@ class ResourceAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in Resource._meta.fields]
     list_select_related = ("user",)
     show_full_result_count = False
+
+
+@admin.register(ExplanationSetting)
+class ExplanationSettingAdmin(admin.ModelAdmin):
+    """Staff switch MedlinePlus explanations on or off; the request budget is not theirs to edit."""
+
+    list_display = ("__str__", "enabled")
+    fields = ("enabled",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not ExplanationSetting.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: ExplanationSetting | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: ExplanationSetting, form: Any, change: bool) -> None:
+        explanation_setting_save(enabled=obj.enabled)
+
+
+@admin.register(Explanation)
+class ExplanationAdmin(ReadOnlyAdmin):
+    """What MedlinePlus answered per code and language (public reference text, no personal data)."""
+
+    list_display = ("code_system", "code", "language", "fetched_at")
+    list_filter = ("language",)
+    search_fields = ("code",)
+    readonly_fields = ("code_system", "code", "language", "topics", "fetched_at")

@@ -26,6 +26,7 @@ class Chart:
     y_ticks: list[dict] = field(default_factory=list)
     x_ticks: list[dict] = field(default_factory=list)
     plot: dict = field(default_factory=dict)
+    lines: list[dict] = field(default_factory=list)
 
 
 def _nice_step(span: float) -> float:
@@ -37,9 +38,17 @@ def _nice_step(span: float) -> float:
     return 10 * magnitude
 
 
-def trend_chart(points: list[dict], band: ReferenceRange | None) -> Chart:
-    """Scale dated values (and the band) into the plot; points without a date are left out."""
-    dated = [p for p in points if isinstance(p.get("when"), datetime)]
+def trend_chart(points: list[dict], band: ReferenceRange | None, *, series: list[dict] | None = None) -> Chart:
+    """Scale dated values (and the band) into the plot; points without a date are left out.
+
+    `series` ({"name", "points"}) draws several lines on one axis in one unit (blood pressure's
+    systolic and diastolic); without it `points` is the one line.
+    """
+    series = series if series is not None else [{"name": "", "points": points}]
+    lines = [
+        {"name": s["name"], "dated": [p for p in s["points"] if isinstance(p.get("when"), datetime)]} for s in series
+    ]
+    dated = [p for line in lines for p in line["dated"]]
     chart = Chart(plot={"x": LEFT, "y": TOP, "w": WIDTH - LEFT - RIGHT, "h": HEIGHT - TOP - BOTTOM})
     if not dated:
         return chart
@@ -62,9 +71,14 @@ def trend_chart(points: list[dict], band: ReferenceRange | None) -> Chart:
     def y_of(value: float) -> float:
         return TOP + plot_h - (value - y_min) / (y_max - y_min) * plot_h
 
-    for p in dated:
-        chart.points.append({**p, "x": round(x_of(p["when"].timestamp()), 1), "y": round(y_of(p["value"]), 1)})
-    chart.path = "M " + " L ".join(f"{p['x']} {p['y']}" for p in chart.points)
+    for index, line in enumerate(lines):
+        placed = [
+            {**p, "x": round(x_of(p["when"].timestamp()), 1), "y": round(y_of(p["value"]), 1)} for p in line["dated"]
+        ]
+        path = "M " + " L ".join(f"{p['x']} {p['y']}" for p in placed) if placed else ""
+        chart.lines.append({"name": line["name"], "points": placed, "path": path, "index": index})
+        chart.points.extend(placed)
+    chart.path = chart.lines[0]["path"]
     if band is not None and band.numeric:
         top = y_of(band.high if band.high is not None else y_max)
         bottom = y_of(band.low if band.low is not None else y_min)

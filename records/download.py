@@ -1,4 +1,4 @@
-"""Fetch a bundle link: the only place records talks HTTP.
+"""Fetch a bundle (or document) link: the only place records talks HTTP.
 
 Only HTTPS to allow-listed hosts (plain HTTP only to the development hosts while DEBUG or the
 sandbox is on), never to private or loopback addresses otherwise, no redirects, a cap on the bytes

@@ -67,6 +67,7 @@ def summary_pdf(*, summary: Summary, person) -> bytes:
     sections = [
         ("Allergies", summary.allergies),
         ("Active conditions", summary.conditions),
+        ("Conditions whose status was not given", summary.conditions_without_status),
         ("Current medications", summary.medications),
         ("Recent results outside the normal range", summary.abnormal),
         ("Immunizations", summary.immunizations),

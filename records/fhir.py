@@ -11,9 +11,11 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from html.parser import HTMLParser
 from typing import Any
+
+from records import terminology
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -91,6 +93,11 @@ def system_short_name(system: Any) -> str:
     return tail[:40]
 
 
+def _system_rank(system: Any) -> int:
+    canonical = terminology.canonical_system(_str(system))
+    return PREFERRED_SYSTEMS.index(canonical) if canonical in PREFERRED_SYSTEMS else len(PREFERRED_SYSTEMS)
+
+
 def _preferred_coding(codings: list[dict]) -> dict | None:
     for system in PREFERRED_SYSTEMS:
         for coding in codings:
@@ -99,20 +106,35 @@ def _preferred_coding(codings: list[dict]) -> dict | None:
     return None
 
 
+# Words converters write where a name is missing; they are not names.
+_PLACEHOLDERS = {"n/a", "na", "null", "none", "undefined", "nullflavor", "unk", "noknownmanifestation"}
+
+
+def _text(value: Any) -> str:
+    """`_str`, with a converter's placeholder ("n/a") read as nothing."""
+    text = _str(value)
+    return "" if text.lower() in _PLACEHOLDERS else text
+
+
 def concept_name(concept: Any) -> str:
-    """The name of a CodeableConcept: text; preferred-system display; any display; code with system."""
+    """The name of a CodeableConcept: text; preferred-system display; any display; the name Homeport's
+    code tables know (terminology); the code with its system as the last resort."""
     concept = _dict(concept)
-    text = _str(concept.get("text"))
+    text = _text(concept.get("text"))
     if text:
         return text
     codings = _dicts(concept.get("coding"))
     for system in PREFERRED_SYSTEMS:
         for coding in codings:
-            if _str(coding.get("system")) == system and _str(coding.get("display")):
-                return _str(coding.get("display"))
+            if _str(coding.get("system")) == system and _text(coding.get("display")):
+                return _text(coding.get("display"))
     for coding in codings:
-        if _str(coding.get("display")):
-            return _str(coding.get("display"))
+        if _text(coding.get("display")):
+            return _text(coding.get("display"))
+    for coding in sorted(codings, key=lambda c: _system_rank(c.get("system"))):
+        known = terminology.code_name(_str(coding.get("system")), _str(coding.get("code")))
+        if known:
+            return known
     for coding in codings:
         code = _str(coding.get("code"))
         if code:
@@ -314,11 +336,38 @@ def _parse_fhir_date(text: str) -> FhirDate | None:
     return FhirDate(text=text, precision=precision, sort_key=moment)
 
 
-def format_fhir_date(value: Any) -> str:
-    """A date as given, in words: "2019", "Mar 2019", "Mar 14, 2019", "Mar 14, 2019 09:30"; never padded."""
+def display_zone() -> tzinfo:
+    """The zone times are shown in: the one activated for this request (the person's), else UTC."""
+    try:
+        from django.utils import timezone as django_timezone
+
+        return django_timezone.get_current_timezone()
+    except Exception:  # outside a configured Django: show UTC, labelled as such
+        return UTC
+
+
+def _clock(moment: datetime) -> str:
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def format_instant(moment: datetime, *, zone: tzinfo | None = None) -> str:
+    """An aware moment in the one format every page uses: "Aug 15, 2012, 5:00 AM EDT"."""
+    local = moment.astimezone(zone or display_zone())
+    label = local.strftime("%Z") or "UTC"
+    return f"{_MONTHS[local.month - 1]} {local.day}, {local.year}, {_clock(local)} {label}"
+
+
+def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
+    """A FHIR date in words, in the one format every page uses.
+
+    Partial dates are shown as given, never padded ("2019", "Mar 2019"); a date without a time
+    shows no time and never moves a day ("Mar 14, 2019"); a time with a zone is shown in the
+    person's zone ("Aug 15, 2012, 5:00 AM EDT"); a time without a zone is shown as given.
+    """
     text = _str(value)
     match = _DATE_RE.match(text) if text else None
-    if match is None or parse_fhir_date(text) is None:
+    parsed = parse_fhir_date(text) if match is not None else None
+    if match is None or parsed is None:
         return text[:40]
     year = match["y"]
     if not match["m"]:
@@ -329,7 +378,10 @@ def format_fhir_date(value: Any) -> str:
     day = int(match["d"])
     if not match["H"]:
         return f"{month} {day}, {year}"
-    return f"{month} {day}, {year} {match['H']}:{match['M']}"
+    if match["tz"]:
+        return format_instant(parsed.sort_key, zone=zone)
+    hour, minute = int(match["H"]), int(match["M"])
+    return f"{month} {day}, {year}, {_clock(datetime(2000, 1, 1, hour % 24, minute))}"
 
 
 def _period_start(value: Any) -> str:
@@ -396,24 +448,72 @@ def clinical_date(resource: Any) -> FhirDate | None:
 
 # ---------------------------------------------------------------- quantities and values
 
-_UNIT_PRETTY = {
+# UCUM codes a person should not have to read (reviewed against the UCUM table of units).
+_UCUM_WHOLE = {
     "Cel": "°C",
     "[degF]": "°F",
     "mm[Hg]": "mmHg",
-    "kg/m2": "kg/m²",
-    "ug": "µg",
-    "uL": "µL",
-    "10*3/uL": "10³/µL",
-    "10*6/uL": "10⁶/µL",
-    "10*9/L": "10⁹/L",
-    "10*12/L": "10¹²/L",
-    "/min": "/min",
-    "{beats}/min": "beats/min",
-    "{breaths}/min": "breaths/min",
-    "[in_i]": "in",
-    "[lb_av]": "lb",
     "1": "",
+    "{beats}/min": "beats/min",
+    "/min": "/min",
 }
+_UCUM_ATOMS = {
+    "[lb_av]": "lb",
+    "[oz_av]": "oz",
+    "[in_i]": "in",
+    "[ft_i]": "ft",
+    "[degF]": "°F",
+    "Cel": "°C",
+    "mm[Hg]": "mmHg",
+    "[iU]": "IU",
+    "[IU]": "IU",
+    "[HPF]": "HPF",
+    "[LPF]": "LPF",
+    "[pH]": "pH",
+    "[ppm]": "ppm",
+    "[drp]": "drops",
+    "[arb'U]": "arb. units",
+}
+TIMES = "\u00d7"  # the multiplication sign, as in "10*9/L" shown for people
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_ANNOTATION = re.compile(r"\{([^{}]*)\}")
+_POWER_OF_TEN = re.compile(r"(?:(?<=^)|(?<=[/(.]))10(?:\*|\^)(-?\d{1,2})")
+_LAB_POWER = re.compile(r"^[xX]10E(\d{1,2})(?=/)")
+_ATOM_POWER = re.compile(r"(?<![A-Za-z])(m|cm|mm|dm|km|s|h|ft|in)([23])(?![\d])")
+_MICRO = re.compile(r"(?<![A-Za-z])u(?=(?:g|L|mol|IU|U|m|s|Eq)\b)")
+_BRACKETED = re.compile(r"\[([^\]]*)\]")
+
+
+def ucum_display(code: Any) -> str:
+    """A UCUM unit (or unit text written like one) as a person reads it.
+
+    `mL/min/{1.73_m2}` -> "mL/min/1.73 m²", `10*9/L` -> TIMES + "10⁹/L", `10*3/uL` -> TIMES + "10³/µL",
+    `[lb_av]` -> "lb", `Cel` -> "°C". An annotation on its own (`{cells}/uL`) is kept as a word; one
+    attached to a unit (`%{saturation}`) is dropped. Text that is not UCUM passes unchanged.
+    """
+    text = _str(code)[:64]
+    if not text:
+        return ""
+    if text in _UCUM_WHOLE:
+        return _UCUM_WHOLE[text]
+    for atom, shown in _UCUM_ATOMS.items():
+        text = text.replace(atom, shown)
+
+    def annotation(match: re.Match) -> str:
+        start = match.start()
+        standalone = start == 0 or text[start - 1] in "/.("
+        if not standalone:
+            return ""
+        words = match[1].replace("_", " ").strip()
+        return _ATOM_POWER.sub(lambda m: m[1] + m[2].translate(_SUPERSCRIPTS), words)
+
+    text = _ANNOTATION.sub(annotation, text)
+    text = _LAB_POWER.sub(lambda m: TIMES + "10" + m[1].translate(_SUPERSCRIPTS), text)
+    text = _POWER_OF_TEN.sub(lambda m: TIMES + "10" + m[1].translate(_SUPERSCRIPTS), text)
+    text = _ATOM_POWER.sub(lambda m: m[1] + m[2].translate(_SUPERSCRIPTS), text)
+    text = _MICRO.sub("µ", text)
+    text = _BRACKETED.sub(lambda m: m[1].split("_", 1)[0], text)
+    return text.replace("//", "/").strip() or ""
 
 
 def format_number(value: float) -> str:
@@ -426,23 +526,14 @@ def format_number(value: float) -> str:
     return text
 
 
-_ANNOTATION = re.compile(r"\{[^}]*\}")
-
-
 def unit_display(quantity: Any) -> str:
-    """The unit a person reads: the data's own `unit`, else a readable form of its UCUM code."""
+    """The unit a person reads: the data's own `unit` (or its UCUM code), rendered for people."""
     quantity = _dict(quantity)
     unit = _str(quantity.get("unit"))
     code = _str(quantity.get("code"))
     if unit and unit != code:
-        return unit
-    if code:
-        if code in _UNIT_PRETTY:
-            return _UNIT_PRETTY[code]
-        if "{" not in code:
-            return code
-        return _ANNOTATION.sub("", code).strip() or code
-    return unit
+        return ucum_display(unit)
+    return ucum_display(code or unit)
 
 
 def unit_key(quantity: Any) -> str:
@@ -457,6 +548,8 @@ def unit_key(quantity: Any) -> str:
 def _join_unit(number: str, unit: str) -> str:
     if not unit:
         return number
+    if unit.startswith("/"):
+        return f"{number}{unit}"
     if unit in ("%", "°C", "°F"):
         return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
     return f"{number} {unit}"
@@ -564,6 +657,64 @@ def value_text(element: Any) -> str:
     return f"Not available ({absent.lower()})" if absent else ""
 
 
+# ---------------------------------------------------------------- vitals in the person's units
+
+UNITS_US, UNITS_METRIC = "us", "metric"
+# Exact conversion factors to the family's base unit (kg, cm), from the UCUM definitions.
+_TO_KG = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "[oz_av]": 0.028349523125}
+_TO_CM = {"cm": 1.0, "m": 100.0, "mm": 0.1, "[in_i]": 2.54, "[ft_i]": 30.48}
+_TEMPERATURES = {"Cel", "[degF]"}
+BODY_HEIGHT_LOINC = {"8302-2", "8306-3", "8308-9"}
+
+
+def vital_unit_for(unit_key: str, *, units: str) -> str:
+    """The UCUM unit a vital in `unit_key` is shown in for this preference ("" when not convertible)."""
+    us = units == UNITS_US
+    if unit_key in _TO_KG:
+        return "[lb_av]" if us else "kg"
+    if unit_key in _TO_CM:
+        return "[in_i]" if us else "cm"
+    if unit_key in _TEMPERATURES:
+        return "[degF]" if us else "Cel"
+    return ""
+
+
+def vital_convert(value: float, unit_key: str, *, units: str) -> tuple[float, str] | None:
+    """(value, unit) in the person's units, or None when no known factor applies (BMI, rates...)."""
+    target = vital_unit_for(unit_key, units=units)
+    if not target:
+        return None
+    if unit_key in _TO_KG:
+        return value * _TO_KG[unit_key] / _TO_KG[target], target
+    if unit_key in _TO_CM:
+        return value * _TO_CM[unit_key] / _TO_CM[target], target
+    celsius = value if unit_key == "Cel" else (value - 32) * 5 / 9
+    return (celsius if target == "Cel" else celsius * 9 / 5 + 32), target
+
+
+def vital_text(value: float, unit_key: str, *, code: str = "", comparator: str = "") -> str:
+    """A converted vital as a person reads it: "154.3 lb", "5 ft 7 in", "98.6 °F", "172.7 cm"."""
+    if unit_key == "[in_i]" and code in BODY_HEIGHT_LOINC and value >= 12:
+        inches = round(value)
+        text = f"{inches // 12} ft {inches % 12} in"
+    else:
+        text = _join_unit(format_number(round(value, 1)), ucum_display(unit_key))
+    return f"{comparator} {text}" if comparator else text
+
+
+def vital_value_text(observation: Any, *, units: str = "") -> str:
+    """The value of a vital-sign Observation in the person's units; as given without a preference or
+    when no known factor converts it."""
+    observation = _dict(observation)
+    measure = observation_measure(observation)
+    if units and measure is not None and isinstance(observation.get("valueQuantity"), dict):
+        converted = vital_convert(measure.value, measure.unit_key, units=units)
+        if converted is not None:
+            _system, code = concept_code(observation.get("code"))
+            return vital_text(converted[0], converted[1], code=code, comparator=measure.comparator)
+    return observation_value_text(observation)
+
+
 BLOOD_PRESSURE_PANELS = {"85354-9", "55284-4", "35094-2"}
 SYSTOLIC, DIASTOLIC = "8480-6", "8462-4"
 
@@ -595,6 +746,21 @@ def observation_value_text(observation: Any) -> str:
             name = concept_name(component.get("code"))
             parts.append(f"{name}: {value}" if name else value)
     return "; ".join(parts)
+
+
+def blood_pressure_values(observation: Any) -> tuple[float | None, float | None]:
+    """(systolic, diastolic) in mmHg of a BP panel's components or of a lone systolic/diastolic result."""
+    observation = _dict(observation)
+    codes = {code for system, code in concept_codes(observation.get("code")) if system in (LOINC, "")}
+    values: dict[str, float | None] = {SYSTOLIC: None, DIASTOLIC: None}
+    for wanted in (SYSTOLIC, DIASTOLIC):
+        if wanted in codes:
+            values[wanted] = _number(_dict(observation.get("valueQuantity")).get("value"))
+    for component in _dicts(observation.get("component"))[:20]:
+        for system, code in concept_codes(component.get("code")):
+            if system in (LOINC, "") and code in values and values[code] is None:
+                values[code] = _number(_dict(component.get("valueQuantity")).get("value"))
+    return values[SYSTOLIC], values[DIASTOLIC]
 
 
 # ---------------------------------------------------------------- reference ranges and flags
@@ -909,6 +1075,15 @@ _STATUS_WORDS = {
 }
 
 _CLINICAL_STATUS_TYPES = {"Condition", "AllergyIntolerance"}
+# Types whose status a person needs; a missing one is said, never read as "inactive".
+_STATUS_NOT_GIVEN_TYPES = {
+    "Condition",
+    "AllergyIntolerance",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicationDispense",
+}
+STATUS_NOT_GIVEN = "Status not given"
 
 
 def _verification_code(resource: dict) -> str:
@@ -938,6 +1113,8 @@ def status_code(resource: Any) -> str:
                 )
             )
         return code.lower()[:64]
+    if _str(resource.get("resourceType")) == "Goal":
+        return _str(resource.get("lifecycleStatus")).lower()[:64]
     return _str(resource.get("status")).lower()[:64]
 
 
@@ -946,6 +1123,10 @@ def status_words(resource: Any) -> str:
     resource = _dict(resource)
     code = status_code(resource)
     words = _STATUS_WORDS.get(code, code.replace("-", " ").capitalize() if code else "")
+    if not code and _str(resource.get("resourceType")) in _STATUS_NOT_GIVEN_TYPES:
+        words = STATUS_NOT_GIVEN
+    if _str(resource.get("resourceType")) == "FamilyMemberHistory":
+        words = ""  # its status says whether the history was taken, nothing a person needs
     if _str(resource.get("resourceType")) in _CLINICAL_STATUS_TYPES:
         verification = _verification_code(resource)
         if verification != code and verification in ("unconfirmed", "provisional", "differential"):
@@ -1021,6 +1202,70 @@ def network_source_words(value: Any) -> str:
     return NETWORK_SOURCE_WORDS.get(base, f"via {base}" if base else "")
 
 
+# Metriport's data-source extension names the exchange a document came through.
+DATA_SOURCE_CODES = {
+    "COMMONWELL": "hie",
+    "CAREQUALITY": "hie",
+    "SURESCRIPTS": "pharmacy",
+    "QUEST": "lab",
+    "LABCORP": "lab",
+}
+
+
+def resource_network_source(resource: Any) -> str:
+    """The network source (hie, pharmacy, lab) the resource itself names, or "".
+
+    Read from its own `meta.tag` network-source coding, else Metriport's data-source extension on
+    the resource or on its document's content. Never from the webhook that delivered the bundle:
+    every webhook links the whole consolidated record.
+    """
+    resource = _dict(resource)
+    for tag in _dicts(_dict(resource.get("meta")).get("tag"))[:20]:
+        system = _str(tag.get("system")).rstrip("/")
+        code = _str(tag.get("code")).lower()
+        if system.endswith("network-source") and code in NETWORK_SOURCE_WORDS:
+            return code
+    extensions = _dicts(resource.get("extension"))[:20]
+    for content in _dicts(resource.get("content"))[:10]:
+        extensions += _dicts(content.get("extension"))[:10]
+    for extension in extensions:
+        if _str(extension.get("url")).endswith("/data-source.json"):
+            code = _str(_dict(extension.get("valueCoding")).get("code")).upper()
+            if code in DATA_SOURCE_CODES:
+                return DATA_SOURCE_CODES[code]
+    return ""
+
+
+DOC_ID_EXTENSION_SUFFIX = "/doc-id-extension.json"
+
+
+def document_key(value: Any) -> str:
+    """A document's file name without folders, query or `.xml`/`.json` suffixes, for matching a
+    converted resource's doc-id extension to the DocumentReference of its source document."""
+    text = _str(value).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower()
+    for suffix in (".json", ".xml"):
+        text = text.removesuffix(suffix)
+    return text[:200]
+
+
+def source_document_key(resource: Any) -> str:
+    """The key of the document a converted resource was made from (Metriport's doc-id extension)."""
+    for extension in _dicts(_dict(resource).get("extension"))[:20]:
+        if _str(extension.get("url")).endswith(DOC_ID_EXTENSION_SUFFIX):
+            return document_key(extension.get("valueString"))
+    return ""
+
+
+def document_keys(document: Any) -> set[str]:
+    """Every key a DocumentReference may be named by: id, master identifier, attachment URLs and titles."""
+    document = _dict(document)
+    values = [document.get("id"), _dict(document.get("masterIdentifier")).get("value")]
+    for content in _dicts(document.get("content"))[:10]:
+        attachment = _dict(content.get("attachment"))
+        values += [attachment.get("url"), attachment.get("title")]
+    return {key for key in (document_key(v) for v in values) if key}
+
+
 def _references(value: Any) -> list[dict]:
     """References in a field that may be a Reference, a list of them, or performer-like wrappers."""
     refs = []
@@ -1052,7 +1297,11 @@ def provenance_sources(
     provenances: Iterable[dict] = (),
     network_source: str = "",
 ) -> list[Source]:
-    """Every source of an item, in the documented order, without duplicates."""
+    """Every source of an item, in the documented order, without duplicates.
+
+    "Delivered" only when the data names the network source: `network_source` as the ingest derived
+    it from the resource and its document, else what the resource itself says.
+    """
     resource = _dict(resource)
     sources: list[Source] = []
     seen: set[str] = set()
@@ -1077,7 +1326,7 @@ def provenance_sources(
             for key in ("who", "onBehalfOf"):
                 add("Source", reference_label(agent.get(key), resource=provenance, resolve=resolve))
     add("Source system", meta_source_label(resource, resolve=resolve))
-    words = network_source_words(network_source)
+    words = network_source_words(network_source or resource_network_source(resource))
     if words:
         add("Delivered", words)
     return sources
@@ -1212,6 +1461,12 @@ CATEGORY_LABELS = {
     "procedures": "Procedures",
     "encounters": "Visits",
     "documents": "Documents",
+    "social": "Social history",
+    "family": "Family history",
+    "careplans": "Care plans and goals",
+    "coverage": "Insurance",
+    "devices": "Devices and implants",
+    "other": "Other records",
 }
 
 _TYPE_CATEGORY = {
@@ -1226,6 +1481,13 @@ _TYPE_CATEGORY = {
     "Encounter": "encounters",
     "DocumentReference": "documents",
     "DiagnosticReport": "labs",
+    "FamilyMemberHistory": "family",
+    "CarePlan": "careplans",
+    "Goal": "careplans",
+    "ServiceRequest": "careplans",
+    "Coverage": "coverage",
+    "Device": "devices",
+    "DeviceUseStatement": "devices",
 }
 
 _OBSERVATION_CATEGORY = {
@@ -1295,12 +1557,244 @@ class Display:
     value: str = ""
     flag: Flag | None = None
     details: list[tuple[str, str]] = field(default_factory=list)
+    kind: str = ""
+    dated: bool = True
+
+
+# What a resource is, in words, for rows that carry no name of their own.
+TYPE_WORDS = {
+    "AllergyIntolerance": "Allergy",
+    "Condition": "Condition",
+    "Procedure": "Procedure",
+    "Observation": "Result or observation",
+    "DiagnosticReport": "Report",
+    "MedicationRequest": "Prescription",
+    "MedicationStatement": "Medication list entry",
+    "MedicationDispense": "Pharmacy fill",
+    "MedicationAdministration": "Medication given",
+    "CarePlan": "Care plan",
+    "Goal": "Goal",
+    "ServiceRequest": "Order or referral",
+    "Coverage": "Insurance coverage",
+    "Device": "Device",
+    "DeviceUseStatement": "Device",
+    "FamilyMemberHistory": "Family history",
+    "RelatedPerson": "Related person",
+    "Claim": "Insurance claim",
+    "ExplanationOfBenefit": "Explanation of benefits",
+    "Composition": "Clinical document",
+    "Provenance": "Source information",
+    "Organization": "Organization",
+    "Practitioner": "Clinician",
+    "PractitionerRole": "Clinician",
+    "Location": "Place of care",
+    "Patient": "Your details",
+    "Medication": "Medication",
+    "CareTeam": "Care team",
+    "Consent": "Consent",
+    "Communication": "Message",
+    "Immunization": "Immunization",
+    "Encounter": "Visit",
+    "DocumentReference": "Document",
+}
+
+
+def type_words(resource: Any) -> str:
+    """What a resource is, in words ("Care plan", "Insurance claim")."""
+    kind = _str(_dict(resource).get("resourceType"))
+    return TYPE_WORDS.get(kind, re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind).capitalize() if kind else "Item")
+
+
+def allergy_substances(allergy: Any) -> list[str]:
+    """The allergens of `reaction[].substance` (where converted records put them, `code` left empty)."""
+    names: list[str] = []
+    for reaction in _dicts(_dict(allergy).get("reaction"))[:10]:
+        name = concept_name(reaction.get("substance"))
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def note_text(resource: Any) -> str:
+    """The first annotation (`note[].text`) of a resource."""
+    for note in _dicts(_dict(resource).get("note"))[:10]:
+        text = _text(note.get("text"))
+        if text:
+            return text
+    return ""
+
+
+def _first_line(text: str, limit: int = 120) -> str:
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "\u2026"
+
+
+def _family_history_name(resource: dict) -> str:
+    relationship = _dict(resource.get("relationship"))
+    relation = _text(relationship.get("text")) or next(
+        (_text(c.get("display")) for c in _dicts(relationship.get("coding")) if _text(c.get("display"))), ""
+    )
+    for coding in _dicts(relationship.get("coding")):
+        relation = relation or terminology.relationship_name(_str(coding.get("code")))
+    relation = relation or concept_name(relationship)
+    conditions = [concept_name(c.get("code")) for c in _dicts(resource.get("condition"))[:5]]
+    conditions = [c for c in conditions if c]
+    if conditions:
+        return f"{relation or 'Family member (relation not given)'}: {', '.join(conditions)}"
+    return relation
+
+
+def _coverage_name(resource: dict, resolve: Resolver | None) -> str:
+    for ref in _dicts(resource.get("payor"))[:5]:
+        name = reference_label(ref, resource=resource, resolve=resolve)
+        if name:
+            return name
+    for item in _dicts(resource.get("class"))[:5]:
+        name = _text(item.get("name"))
+        if name:
+            return name
+    return concept_name(resource.get("type"))
+
+
+def _care_plan_name(resource: dict) -> str:
+    name = _text(resource.get("title")) or _text(resource.get("description"))
+    if name:
+        return name
+    for activity in _dicts(resource.get("activity"))[:10]:
+        detail = _dict(activity.get("detail"))
+        name = concept_name(detail.get("code")) or _text(detail.get("description"))
+        if name:
+            return name
+    return concept_name(first_concept(resource.get("category")))
+
+
+def _device_name(resource: dict) -> str:
+    name = resource_label(resource) or concept_name(resource.get("type"))
+    if name:
+        return name
+    for carrier in _dicts(resource.get("udiCarrier"))[:3]:
+        name = _text(carrier.get("deviceIdentifier"))
+        if name:
+            return f"Device {name}"
+    return ""
+
+
+def _own_name(resource: dict, kind: str, resolve: Resolver | None) -> str:
+    """The name a resource gives itself, by type; "" when it gives none."""
+    if kind == "AllergyIntolerance":
+        return concept_name(resource.get("code")) or ", ".join(allergy_substances(resource))
+    if kind == "FamilyMemberHistory":
+        return _family_history_name(resource)
+    if kind == "Coverage":
+        return _coverage_name(resource, resolve)
+    if kind == "CarePlan":
+        return _care_plan_name(resource)
+    if kind == "Goal":
+        name = concept_name(resource.get("description"))
+        if name:
+            return name
+        measures = [concept_name(t.get("measure")) for t in _dicts(resource.get("target"))[:3]]
+        return f"Target for {', '.join(m for m in measures if m)}" if any(measures) else ""
+    if kind in ("Device", "DeviceUseStatement"):
+        if kind == "DeviceUseStatement":
+            device = _resolve_reference(resource.get("device"), resource=resource, resolve=resolve)
+            return _device_name(device or {}) or _str(_dict(resource.get("device")).get("display"))
+        return _device_name(resource)
+    if kind == "RelatedPerson":
+        name = human_name(resource.get("name"))
+        relation = concept_name(first_concept(resource.get("relationship")))
+        return f"{name} ({relation.lower()})" if name and relation else name or relation
+    if kind == "Composition":
+        return _text(resource.get("title")) or concept_name(resource.get("type"))
+    if kind in ("Claim", "ExplanationOfBenefit"):
+        # claim-type codes are plain words ("professional", "pharmacy") when no display is given
+        concept = _dict(resource.get("type"))
+        kind_name = _text(concept.get("text")) or next(
+            (_text(c.get("display")) or _text(c.get("code")) for c in _dicts(concept.get("coding"))), ""
+        )
+        return f"{TYPE_WORDS[kind]}: {kind_name.lower()}" if kind_name else ""
+    if kind == "Provenance":
+        names = [
+            reference_label(a.get("who"), resource=resource, resolve=resolve) for a in _dicts(resource.get("agent"))
+        ]
+        names = [n for n in names if n]
+        return f"Provided by {', '.join(names[:3])}" if names else ""
+    if kind in ("Observation", "DiagnosticReport"):
+        for system, code in sorted(concept_codes(resource.get("code")), key=lambda c: _system_rank(c[0])):
+            if terminology.canonical_system(system) == LOINC and terminology.lab_everyday_name(code):
+                return terminology.lab_everyday_name(code)
+    return concept_name(resource.get("code"))
+
+
+def official_name(resource: Any) -> str:
+    """The official (LOINC long) name of a lab test whose list name is an everyday one, else ""."""
+    resource = _dict(resource)
+    if _str(resource.get("resourceType")) not in ("Observation", "DiagnosticReport"):
+        return ""
+    for system, code in concept_codes(resource.get("code")):
+        if terminology.canonical_system(system) == LOINC and terminology.lab_official_name(code):
+            return terminology.lab_official_name(code)
+    return ""
 
 
 def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
-    """The main name of a resource of any type."""
+    """The main name of a resource of any type.
+
+    Looks everywhere a person's name for the item can be (its codes, `reaction.substance`, title,
+    description, a note, the narrative) before giving up; code-only concepts are named from the code
+    tables. Returns "" only when the resource carries no human-readable text at all.
+    """
     resource = _dict(resource)
     kind = _str(resource.get("resourceType"))
+    name = _named(resource, kind, resolve)
+    if name and not _CODE_ONLY_NAME.match(name):
+        return name
+    name = note_text(resource)[:200] or _first_line(narrative_text(resource, limit=2000)) or name
+    if name:
+        return name
+    found = any_text(resource)
+    return f"{type_words(resource)}: {found}" if found else ""
+
+
+_TEXT_KEYS = ("text", "title", "description")
+_SKIP_KEYS = {"meta", "identifier", "id", "resourceType", "contained", "extension", "modifierExtension"}
+
+
+def any_text(value: Any, *, depth: int = 0) -> str:
+    """The first human-readable text anywhere in a resource (a concept's text, a coding's display, a
+    title or description), for items that carry no name where one is expected."""
+    if depth > 6:
+        return ""
+    if isinstance(value, list):
+        for item in value[:50]:
+            found = any_text(item, depth=depth + 1)
+            if found:
+                return found
+        return ""
+    if not isinstance(value, dict):
+        return ""
+    for key in _TEXT_KEYS:
+        text = _text(value.get(key))
+        if text:
+            return text[:200]
+    for coding in _dicts(value.get("coding"))[:10]:
+        text = _text(coding.get("display"))
+        if text:
+            return text[:200]
+    for key, item in value.items():
+        if key not in _SKIP_KEYS and isinstance(item, dict | list):
+            found = any_text(item, depth=depth + 1)
+            if found:
+                return found
+    return ""
+
+
+# What `concept_name` falls back to when it knows no name: "SNOMED CT 1234509876".
+_SHORT_NAMES_PATTERN = "|".join(re.escape(name) for name in sorted(set(SYSTEM_SHORT_NAMES.values())))
+_CODE_ONLY_NAME = re.compile(rf"^(?:{_SHORT_NAMES_PATTERN}) \S+$")
+
+
+def _named(resource: dict, kind: str, resolve: Resolver | None) -> str:
     if kind.startswith("Medication") and kind != "Medication":
         return medication_name(resource, resolve=resolve)
     if kind == "Immunization":
@@ -1308,7 +1802,8 @@ def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
     if kind == "Encounter":
         name = concept_name(first_concept(resource.get("type"))) or concept_name(resource.get("serviceType"))
         if not name:
-            name = _str(_dict(resource.get("class")).get("display"))
+            kind_of_visit = _text(_dict(resource.get("class")).get("display"))
+            name = f"{kind_of_visit.capitalize()} visit" if kind_of_visit else ""
         return name or "Visit"
     if kind == "DocumentReference":
         name = _str(resource.get("description")) or concept_name(resource.get("type"))
@@ -1320,7 +1815,7 @@ def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
         return name or "Document"
     if kind in ("Organization", "Practitioner", "Patient", "Location"):
         return resource_label(resource)
-    return concept_name(resource.get("code"))
+    return _own_name(resource, kind, resolve)
 
 
 def describe(
@@ -1330,15 +1825,33 @@ def describe(
     resource = _dict(resource)
     kind = _str(resource.get("resourceType"))
     display = Display(
-        name=resource_name(resource, resolve=resolve) or "Unnamed item",
+        name=resource_name(resource, resolve=resolve) or f"{type_words(resource)} (no name given)",
         date=clinical_date(resource),
         status=status_words(resource),
+        kind=type_words(resource),
+        dated=kind in _DATE_RULES,
     )
+    official = official_name(resource)
+    if official and official != display.name:
+        display.details.append(("Official name", official))
     if kind == "Observation":
         display.value = observation_value_text(resource)
         display.flag = interpretation_flag(resource, sex=sex, age_years=age_years)
     elif kind == "AllergyIntolerance":
         display.value = ", ".join(allergy_reactions(resource))
+        substances = allergy_substances(resource)
+        if substances and concept_name(resource.get("code")):
+            display.details.append(("Substance", ", ".join(substances)))
+    elif kind == "FamilyMemberHistory":
+        fatal = [
+            concept_name(c.get("code")) for c in _dicts(resource.get("condition"))[:5] if c.get("contributedToDeath")
+        ]
+        if any(fatal):
+            display.details.append(("Contributed to death", ", ".join(name for name in fatal if name)))
+    elif kind == "Goal":
+        display.value = ", ".join(
+            name for name in (concept_name(t.get("measure")) for t in _dicts(resource.get("target"))[:3]) if name
+        )
         if criticality_words(resource):
             display.details.append(("Risk", criticality_words(resource)))
     elif kind.startswith("Medication"):

@@ -49,6 +49,7 @@ COLUMNS = (
     "value_unit",
     "flag",
     "source_org",
+    "network_source",
     "encounter_ref",
     "parent_ref",
     "dedupe_key",
@@ -90,6 +91,7 @@ class Row:
     value_unit: str
     flag: str
     source_org: str
+    network_source: str
     encounter_ref: str
     parent_ref: str
     dedupe_key: str
@@ -111,6 +113,7 @@ class Row:
             self.value_unit,
             self.flag,
             self.source_org,
+            self.network_source,
             self.encounter_ref,
             self.parent_ref,
             self.dedupe_key,
@@ -134,6 +137,7 @@ class Row:
             self.value_unit,
             self.flag,
             self.source_org,
+            self.network_source,
             self.encounter_ref,
             self.parent_ref,
             self.dedupe_key,
@@ -147,6 +151,7 @@ class Lookup:
     resources: dict[str, dict] = field(default_factory=dict)
     parent_of: dict[str, str] = field(default_factory=dict)
     provenance_by_target: dict[str, list[dict]] = field(default_factory=dict)
+    document_sources: dict[str, str] = field(default_factory=dict)
     patient_sex: str = ""
     patient_birth: datetime | None = None
 
@@ -165,6 +170,14 @@ class Lookup:
             if found is None and "/_history/" in reference:
                 found = self.resources.get("/".join(reference.split("/_history/")[0].split("/")[-2:]))
         return found
+
+    def network_source_of(self, resource: dict) -> str:
+        """The network source the resource names, else the one its source document names."""
+        own = fhir.resource_network_source(resource)
+        if own:
+            return own
+        key = fhir.source_document_key(resource) if "extension" in resource else ""
+        return self.document_sources.get(key, "") if key else ""
 
     def canonical(self, reference: str) -> str:
         """`Type/id` for a reference that names a resource of the bundle, or the reference itself."""
@@ -227,6 +240,9 @@ def build_lookup(entries: list[msgspec.Raw]) -> Lookup:
         if head.resource is None:
             continue
         _note_children(lookup, head.resource)
+        if head.resource.resourceType == "DocumentReference":
+            _note_document_source(lookup, raw)
+            continue
         if head.resource.resourceType not in LOOKUP_TYPES:
             continue
         resource, full_url = _resource_of(orjson.loads(memoryview(raw)))
@@ -252,6 +268,15 @@ def build_lookup(entries: list[msgspec.Raw]) -> Lookup:
             lookup.patient_birth = birth.sort_key if birth else None
         lookup.add(_trim(resource), full_url)
     return lookup
+
+
+def _note_document_source(lookup: Lookup, raw: msgspec.Raw) -> None:
+    """Remember the network source a source document names, for the resources converted from it."""
+    document, _full_url = _resource_of(orjson.loads(memoryview(raw)))
+    source = fhir.resource_network_source(document) if document is not None else ""
+    if source:
+        for key in fhir.document_keys(document):
+            lookup.document_sources.setdefault(key, source)
 
 
 def _ref_key(reference: str) -> str:
@@ -428,12 +453,16 @@ def extract(resource: dict, *, full_url: str, lookup: Lookup) -> Row | None:
         value_unit=_clean(value_unit, 64),
         flag=flag,
         source_org=_clean(source_org, 255),
+        network_source=lookup.network_source_of(resource),
         encounter_ref=_clean(encounter_ref, 200),
         parent_ref=_clean(parent_ref, 200),
         dedupe_key=dedupe_key(kind, rid, system, code, display, date_text, value_text),
     )
     row.content_hash = hashlib.blake2b(
-        raw + "\x1f".join((row.display, row.source_org, row.encounter_ref, row.parent_ref, row.flag)).encode(),
+        raw
+        + "\x1f".join(
+            (row.display, row.source_org, row.network_source, row.encounter_ref, row.parent_ref, row.flag)
+        ).encode(),
         digest_size=16,
     ).hexdigest()
     return row

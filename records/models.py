@@ -104,3 +104,135 @@ class Resource(models.Model):
     @property
     def reference(self) -> str:
         return f"{self.resource_type}/{self.resource_id}"
+
+
+class Explanation(models.Model):
+    """MedlinePlus Connect's answer for one code in one language, kept so each code is asked once.
+
+    Holds only public reference text about a code, never anything about a person.
+    """
+
+    code_system = models.CharField(max_length=255)
+    code = models.CharField(max_length=64)
+    language = models.CharField(max_length=8)
+    topics = models.JSONField(default=list, blank=True, help_text="[{title, url, summary_html}], sanitised.")
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["code_system", "code", "language"], name="records_explanation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code_system} {self.code} ({self.language})"
+
+
+class ExplanationSetting(models.Model):
+    """Staff's switch for MedlinePlus explanations, and the shared count that keeps every process
+    together under MedlinePlus's published limit (requests per rolling minute)."""
+
+    enabled = models.BooleanField(default=True, help_text="Offer 'What is this?' explanations from MedlinePlus.")
+    recent_calls = models.JSONField(
+        default=list, blank=True, help_text="Times (epoch seconds) of the last minute's requests."
+    )
+
+    class Meta:
+        verbose_name = "plain-language explanations setting"
+
+    def __str__(self) -> str:
+        return "MedlinePlus explanations: " + ("on" if self.enabled else "off")
+
+
+class Share(models.Model):
+    """One SMART Health Link a person made: what it carries, until when, and whether it still works.
+
+    The link's key is never stored: the files below are kept only as JWE ciphertext made with it, and
+    the passcode only as a hash.
+    """
+
+    SCOPE_SUMMARY = "summary"
+    SCOPE_EVERYTHING = "everything"
+    SCOPE_CATEGORIES = "categories"
+    SCOPE_CHOICES = [
+        (SCOPE_SUMMARY, "Patient summary"),
+        (SCOPE_EVERYTHING, "The whole record"),
+        (SCOPE_CATEGORIES, "Chosen parts"),
+    ]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_shares")
+    manifest_id = models.CharField(max_length=64, unique=True, help_text="Random path segment of the manifest URL.")
+    label = models.CharField(max_length=80)
+    scope = models.CharField(max_length=16, choices=SCOPE_CHOICES, default=SCOPE_SUMMARY)
+    categories = models.JSONField(default=list, blank=True)
+    flag = models.CharField(max_length=4, blank=True)
+    passcode_hash = models.CharField(max_length=200, blank=True)
+    failed_passcode_attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    locked_at = models.DateTimeField(null=True, blank=True, help_text="Too many wrong passcodes.")
+    files_deleted_at = models.DateTimeField(null=True, blank=True)
+    open_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"Share {self.pk} ({self.state})"
+
+    @property
+    def has_passcode(self) -> bool:
+        return bool(self.passcode_hash)
+
+    @property
+    def state(self) -> str:
+        """active, expired, revoked or locked (the words the share list shows)."""
+        if self.revoked_at:
+            return "revoked"
+        if self.locked_at:
+            return "locked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == "active"
+
+
+class ShareFile(models.Model):
+    """One encrypted file of a share, as the manifest hands it out (compact JWE, never plaintext)."""
+
+    KIND_BUNDLE = "bundle"
+    KIND_PDF = "pdf"
+    KIND_CHOICES = [(KIND_BUNDLE, "Summary (FHIR Bundle)"), (KIND_PDF, "Summary (PDF in a DocumentReference)")]
+
+    share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="files")
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES)
+    content_type = models.CharField(max_length=64, default="application/fhir+json")
+    jwe = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["share", "position"]
+
+    def __str__(self) -> str:
+        return f"Share {self.share_id} file {self.position} ({self.kind})"
+
+
+class ShareOpening(models.Model):
+    """One successful manifest request: who said they were, when and from where."""
+
+    share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="openings")
+    at = models.DateTimeField(default=timezone.now)
+    recipient = models.CharField(max_length=200)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Share {self.share_id} opened {self.at:%Y-%m-%d %H:%M}"

@@ -123,7 +123,6 @@ def snapshot_ingest_file(
             counts = rows_write(
                 user_id=user_id,
                 snapshot_id=snapshot.pk,
-                network_source=network_source,
                 chunks=_counted(ingest.iter_rows(entries, lookup, stats), on_progress),
                 now=now,
                 retire=not any(marker in network_source for marker in _PARTIAL_SOURCES),

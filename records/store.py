@@ -33,23 +33,14 @@ def rows_write(
     *,
     user_id: int,
     snapshot_id: int,
-    network_source: str,
     chunks: Iterable[list[Row]],
     now: datetime,
     retire: bool = True,
 ) -> WriteCounts:
+    """Each row carries the network source its resource names (never the delivering webhook's)."""
     if connection.vendor == "postgresql":
-        return _write_postgres(
-            user_id=user_id,
-            snapshot_id=snapshot_id,
-            network_source=network_source,
-            chunks=chunks,
-            now=now,
-            retire=retire,
-        )
-    return _write_portable(
-        user_id=user_id, snapshot_id=snapshot_id, network_source=network_source, chunks=chunks, now=now, retire=retire
-    )
+        return _write_postgres(user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now, retire=retire)
+    return _write_portable(user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now, retire=retire)
 
 
 def _fast_toast(cursor) -> None:
@@ -61,13 +52,11 @@ def _fast_toast(cursor) -> None:
     )
 
 
-def _write_postgres(*, user_id, snapshot_id, network_source, chunks, now, retire) -> WriteCounts:
+def _write_postgres(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts:
     with connection.cursor() as cursor:
         _fast_toast(cursor)
     if not Resource.objects.filter(user_id=user_id).exists():
-        return _copy_first_import(
-            user_id=user_id, snapshot_id=snapshot_id, network_source=network_source, chunks=chunks, now=now
-        )
+        return _copy_first_import(user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now)
     counts = WriteCounts()
     table = Resource._meta.db_table
     with connection.cursor() as cursor:
@@ -76,7 +65,8 @@ def _write_postgres(*, user_id, snapshot_id, network_source, chunks, now, retire
             " resource_type text, resource_id text, raw jsonb, content_hash text, category text,"
             " code_system text, code text, display text, status text, clinical_date timestamptz,"
             " clinical_date_text text, value_num double precision, value_unit text, flag text,"
-            " source_org text, encounter_ref text, parent_ref text, dedupe_key text) ON COMMIT DELETE ROWS"
+            " source_org text, network_source text, encounter_ref text, parent_ref text, dedupe_key text)"
+            " ON COMMIT DELETE ROWS"
         )
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS records_ingest_tmp_key ON records_ingest_tmp (resource_type, resource_id)"
@@ -93,16 +83,16 @@ def _write_postgres(*, user_id, snapshot_id, network_source, chunks, now, retire
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _DATA_COLUMNS)
         cursor.execute(
             f"WITH up AS ("  # noqa: S608 - names are ours, values are parameters
-            f" INSERT INTO {table} (user_id, {column_list}, network_source, is_primary, first_snapshot_id,"
+            f" INSERT INTO {table} (user_id, {column_list}, is_primary, first_snapshot_id,"
             f"  last_snapshot_id, retired_at, created_at, updated_at)"
-            f" SELECT %s, {column_list}, %s, true, %s, %s, NULL, %s, %s FROM records_ingest_tmp"
+            f" SELECT %s, {column_list}, true, %s, %s, NULL, %s, %s FROM records_ingest_tmp"
             f" ON CONFLICT (user_id, resource_type, resource_id) DO UPDATE SET {updates},"
-            f"  network_source = EXCLUDED.network_source, last_snapshot_id = EXCLUDED.last_snapshot_id,"
+            f"  last_snapshot_id = EXCLUDED.last_snapshot_id,"
             f"  retired_at = NULL, updated_at = EXCLUDED.updated_at"
             f" WHERE {table}.content_hash <> EXCLUDED.content_hash OR {table}.retired_at IS NOT NULL"
             f" RETURNING (xmax = 0) AS inserted)"
             f" SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
-            [user_id, network_source, snapshot_id, snapshot_id, now, now],
+            [user_id, snapshot_id, snapshot_id, now, now],
         )
         counts.created, counts.updated = cursor.fetchone()
         counts.unchanged = total - counts.created - counts.updated
@@ -127,13 +117,12 @@ def _write_postgres(*, user_id, snapshot_id, network_source, chunks, now, retire
     return counts
 
 
-def _copy_first_import(*, user_id, snapshot_id, network_source, chunks, now) -> WriteCounts:
+def _copy_first_import(*, user_id, snapshot_id, chunks, now) -> WriteCounts:
     """A person's first bundle: COPY straight into the table, the first of each same-item group primary."""
     counts = WriteCounts()
     columns = [
         *COLUMNS,
         "user_id",
-        "network_source",
         "is_primary",
         "first_snapshot_id",
         "last_snapshot_id",
@@ -152,13 +141,13 @@ def _copy_first_import(*, user_id, snapshot_id, network_source, chunks, now) -> 
                 first = row.dedupe_key not in primaries
                 if first:
                     primaries.add(row.dedupe_key)
-                values += [user_id, network_source, first, snapshot_id, snapshot_id, now, now]
+                values += [user_id, first, snapshot_id, snapshot_id, now, now]
                 write_row(values)
             counts.created += len(chunk)
     return counts
 
 
-def _write_portable(*, user_id, snapshot_id, network_source, chunks, now, retire) -> WriteCounts:
+def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts:
     counts = WriteCounts()
     existing = {
         (kind, rid): (pk, digest, retired is not None)
@@ -179,7 +168,6 @@ def _write_portable(*, user_id, snapshot_id, network_source, chunks, now, retire
                         user_id=user_id,
                         resource_type=row.resource_type,
                         resource_id=row.resource_id,
-                        network_source=network_source,
                         first_snapshot_id=snapshot_id,
                         last_snapshot_id=snapshot_id,
                         created_at=now,
@@ -196,7 +184,6 @@ def _write_portable(*, user_id, snapshot_id, network_source, chunks, now, retire
             changed.append(
                 Resource(
                     pk=pk,
-                    network_source=network_source,
                     last_snapshot_id=snapshot_id,
                     retired_at=None,
                     updated_at=now,
@@ -208,7 +195,7 @@ def _write_portable(*, user_id, snapshot_id, network_source, chunks, now, retire
         if changed:
             Resource.objects.bulk_update(
                 changed,
-                [*_DATA_COLUMNS, "network_source", "last_snapshot_id", "retired_at", "updated_at"],
+                [*_DATA_COLUMNS, "last_snapshot_id", "retired_at", "updated_at"],
                 batch_size=200,
             )
             counts.updated += len(changed)

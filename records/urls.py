@@ -15,6 +15,8 @@ urlpatterns = [
     path("print/", views.print_summary, name="print"),
     path("item/<int:pk>/", views.item, name="item"),
     path("item/<int:pk>/trend/", views.trend, name="trend"),
+    path("item/<int:pk>/explain/", views.explain, name="explain"),
     path("item/<int:pk>/document/<int:index>/", views.document, name="document"),
+    path("item/<int:pk>/document/<int:index>/read/", views.document_read, name="document_read"),
     path("<slug:category>/", views.category, name="category"),
 ]

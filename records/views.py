@@ -6,21 +6,24 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import re
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.module_loading import import_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import health_data_required
 from accounts.selectors import access_log_for
 from accounts.services import access_log_record
-from records import charts, exports, fhir, selectors
+from records import ccda, charts, documents, download, explanations, exports, fhir, medlineplus, selectors
 from records.models import Resource
 
 SEARCH_SESSION_KEY = "records_search"
@@ -50,6 +53,7 @@ def summary(request):
         "records/summary.html",
         {
             "s": data,
+            "vitals": selectors.latest_vitals(user=request.user),
             "categories": _category_nav(data.counts),
             "nav": "summary",
         },
@@ -91,6 +95,11 @@ def category(request, category: str):
         page=_page_number(request),
     )
     _log(request, f"records:{category}")
+    medications = selectors.medications_reconciled(user=request.user) if category == "medications" else None
+    if medications is not None and q:
+        words = q.lower()
+        medications.current = [g for g in medications.current if _medication_matches(g, words)]
+        medications.past = [g for g in medications.past if _medication_matches(g, words)]
     return render(
         request,
         "records/category.html",
@@ -98,9 +107,14 @@ def category(request, category: str):
             "category": category,
             "label": fhir.CATEGORY_LABELS[category],
             "listing": listing,
+            "medications": medications,
+            "lab_results": selectors.lab_result_count(user=request.user) if category == "labs" else 0,
             "q": q,
             "status": status,
-            "status_choices": list(selectors.STATUS_FILTERS.get(category, {})),
+            "status_choices": [
+                (value, STATUS_CHOICE_WORDS.get(value, value.capitalize()))
+                for value in selectors.STATUS_FILTERS.get(category, {})
+            ],
             "sort": sort,
             "flag": flag,
             "source": token,
@@ -110,6 +124,13 @@ def category(request, category: str):
             "categories": _category_nav({}),
         },
     )
+
+
+STATUS_CHOICE_WORDS = {"not-given": "Status not given", "active": "Active", "resolved": "Resolved", "past": "Past"}
+
+
+def _medication_matches(group: selectors.MedicationGroup, words: str) -> bool:
+    return any(words in item.display.name.lower() for item in group.items) or words in group.name.lower()
 
 
 def _keep_query(request) -> str:
@@ -126,6 +147,38 @@ def _query_without_page(request) -> str:
 
 @require_GET
 @health_data_required
+def explain(request, pk: int):
+    """'What is this?' for one item: MedlinePlus's plain-language topics for its code."""
+    resource = selectors.resource_get(user=request.user, pk=pk)
+    code = explanations.explainable_code_for(resource)
+    language = (translation.get_language() or "en")[:2]
+    result = (
+        explanations.explanation_get(system=code[0], code=code[1], language=language)
+        if code
+        else explanations.Result(explanations.STATE_NONE)
+    )
+    _log(request, "records:explain", f"resource:{resource.reference}")
+    topics = [
+        {"title": t.title, "url": t.url, "summary": mark_safe(medlineplus.summary_clean(t.summary_html))}  # noqa: S308 - sanitised by nh3 just above
+        for t in result.topics
+    ]
+    return render(
+        request,
+        "records/explain.html",
+        {
+            "r": resource,
+            "name": fhir.resource_name(resource.raw) or resource.display,
+            "state": result.state,
+            "topics": topics,
+            "medlineplus_home": "https://medlineplus.gov/spanish/" if language == "es" else "https://medlineplus.gov/",
+            "nav": resource.category,
+            "categories": _category_nav({}),
+        },
+    )
+
+
+@require_GET
+@health_data_required
 def item(request, pk: int):
     detail = selectors.resource_detail(user=request.user, pk=pk)
     resource = detail.item.resource
@@ -138,6 +191,8 @@ def item(request, pk: int):
             "r": resource,
             "label": fhir.CATEGORY_LABELS.get(resource.category, "Other items"),
             "nav": resource.category,
+            "explainable": explanations.explanations_enabled()
+            and explanations.explainable_code_for(resource) is not None,
         },
     )
 
@@ -150,14 +205,14 @@ def trend(request, pk: int):
     except Resource.DoesNotExist as exc:
         raise Http404 from exc
     _log(request, "records:trend", f"resource:{data.anchor.reference}")
-    chart = charts.trend_chart(data.points, data.band)
+    chart = charts.trend_chart(data.points, data.band, series=data.series)
     return render(
         request,
         "records/trend.html",
         {
             "t": data,
             "chart": chart,
-            "rows": list(reversed(data.points)),
+            "rows": data.rows,
             "nav": data.anchor.category,
         },
     )
@@ -239,44 +294,121 @@ _SAFE_TYPES = {
 }
 
 
-@require_GET
-@health_data_required
-def document(request, pk: int, index: int):
-    """Hand out a document: inline data directly, else a short-lived link from the network."""
-    resource = selectors.resource_get(user=request.user, pk=pk)
+def _attachment(resource: Resource, index: int) -> dict:
     raw = resource.raw if isinstance(resource.raw, dict) else {}
-    if resource.resource_type == "DocumentReference":
-        contents = raw.get("content") if isinstance(raw.get("content"), list) else []
-        attachment = (
-            contents[index].get("attachment") if index < len(contents) and isinstance(contents[index], dict) else None
-        )
-    else:
-        forms = raw.get("presentedForm") if isinstance(raw.get("presentedForm"), list) else []
-        attachment = forms[index] if index < len(forms) else None
+    key = "content" if resource.resource_type == "DocumentReference" else "presentedForm"
+    found = raw.get(key)
+    items: list = found if isinstance(found, list) else []
+    item = items[index] if index < len(items) else None
+    attachment = item.get("attachment") if key == "content" and isinstance(item, dict) else item
     if not isinstance(attachment, dict):
         raise Http404
-    _log(request, "records:document", f"resource:{resource.reference}")
-    content_type = str(attachment.get("contentType") or "").split(";")[0].strip().lower()
-    if isinstance(attachment.get("data"), str):
-        try:
-            body = base64.b64decode(attachment["data"], validate=False)
-        except (binascii.Error, ValueError) as exc:
-            raise Http404 from exc
-        response = HttpResponse(
-            body, content_type=content_type if content_type in _SAFE_TYPES else "application/octet-stream"
-        )
-        response["Content-Disposition"] = f'attachment; filename="document-{resource.pk}-{index}"'
-        return response
+    return attachment
+
+
+def _content_type(attachment: dict) -> str:
+    return str(attachment.get("contentType") or "").split(";")[0].strip().lower()
+
+
+def _inline_body(attachment: dict) -> bytes | None:
+    if not isinstance(attachment.get("data"), str):
+        return None
+    try:
+        return base64.b64decode(attachment["data"], validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise Http404 from exc
+
+
+def _network_link(request: HttpRequest, attachment: dict) -> str:
+    """A short-lived link for a document held at the network ("" when there is none)."""
     provider_path = getattr(settings, "RECORDS_DOCUMENT_URL_PROVIDER", "")
     url = attachment.get("url") if isinstance(attachment.get("url"), str) else ""
     if not provider_path or not url:
-        messages.info(request, "This document cannot be downloaded right now. Please try again later.")
-        return redirect("records:item", pk=resource.pk)
+        return ""
+    link = import_string(provider_path)(
+        user_id=request.user.pk, attachment_url=url, content_type=_content_type(attachment)
+    )
+    return link if isinstance(link, str) and link.startswith(("https://", "http://")) else ""
+
+
+@require_GET
+@health_data_required
+def document(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    """Hand out a document as a named file (PDFs open in the browser), else a link from the network."""
+    resource = selectors.resource_get(user=request.user, pk=pk)
+    attachment = _attachment(resource, index)
+    _log(request, "records:document", f"resource:{resource.reference}")
+    content_type = _content_type(attachment)
+    body = _inline_body(attachment)
+    if body is not None:
+        response = HttpResponse(
+            body, content_type=content_type if content_type in _SAFE_TYPES else "application/octet-stream"
+        )
+        file_name = documents.document_file_name(
+            title=resource.display or str(attachment.get("title") or ""),
+            date_text=resource.clinical_date_text or "",
+            content_type=content_type,
+        )
+        disposition = "inline" if content_type == "application/pdf" else "attachment"
+        response["Content-Disposition"] = f'{disposition}; filename="{file_name}"'
+        return response
     try:
-        link = import_string(provider_path)(user_id=request.user.pk, attachment_url=url, content_type=content_type)
+        link = _network_link(request, attachment)
     except Exception:  # the network is unavailable or refused: tell the person, keep the page
         messages.info(request, "The network could not give us this document right now. Please try again later.")
         return redirect("records:item", pk=resource.pk)
-    if not isinstance(link, str) or not link.startswith(("https://", "http://")):
-        raise Http404
+    if not link:
+        messages.info(request, "This document cannot be downloaded right now. Please try again later.")
+        return redirect("records:item", pk=resource.pk)
     return redirect(link)
+
+
+def _document_bytes(request: HttpRequest, attachment: dict) -> bytes | None:
+    """The document's bytes: inline, else fetched through the network's short-lived link."""
+    body = _inline_body(attachment)
+    if body is not None:
+        return body
+    try:
+        link = _network_link(request, attachment)
+        if not link:
+            return None
+        fetched = download.bundle_download(url=link)
+    except Exception:  # the network is unavailable or refused; the page says so
+        return None
+    try:
+        with open(fetched.path, "rb") as handle:
+            return handle.read(ccda.MAX_DOCUMENT_BYTES + 1)
+    finally:
+        os.unlink(fetched.path)
+
+
+@require_GET
+@health_data_required
+def document_read(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    """A C-CDA document as a readable page: its sections' titles and narrative, sanitised."""
+    resource = selectors.resource_get(user=request.user, pk=pk)
+    attachment = _attachment(resource, index)
+    if not documents.is_ccda(_content_type(attachment)):
+        return redirect("records:document", pk=resource.pk, index=index)
+    _log(request, "records:document_read", f"resource:{resource.reference}")
+    body = _document_bytes(request, attachment)
+    document_read_result = None
+    problem = ""
+    if body is None:
+        problem = "We could not get this document from the network right now. Please try again later."
+    else:
+        try:
+            document_read_result = ccda.ccda_read(body)
+        except ccda.CcdaUnreadable:
+            problem = "We could not read this document as a clinical summary. You can still download it."
+    return render(
+        request,
+        "records/document.html",
+        {
+            "r": resource,
+            "index": index,
+            "doc": document_read_result,
+            "problem": problem,
+            "nav": "documents",
+        },
+    )

@@ -22,14 +22,19 @@ import gc
 import hashlib
 import random
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 __all__ = [
+    "CONVERTER_SHAPES",
+    "DOC_ID_EXTENSION",
     "NETWORK_SOURCES",
     "NETWORK_SOURCE_SYSTEM",
     "PERSONAS",
+    "SHAPES",
     "SOURCE_ORG_SYSTEM",
     "bundle_for_sources",
+    "ccda_document",
+    "document_body",
     "generate_bundle",
     "persona_for",
     "resource_source",
@@ -38,6 +43,43 @@ __all__ = [
 NETWORK_SOURCES = ("hie", "pharmacy", "lab")
 NETWORK_SOURCE_SYSTEM = "https://homeport.example/fhir/CodeSystem/network-source"
 SOURCE_ORG_SYSTEM = "https://homeport.example/fhir/CodeSystem/source-organization"
+# Metriport marks each converted resource with the file name of the document it came from.
+DOC_ID_EXTENSION = "https://public.metriport.com/fhir/StructureDefinition/doc-id-extension.json"
+# Converted documents are links, not inline data; the network hands out a short-lived link by fileName.
+DOCUMENT_URL_BASE = "https://api.sandbox.metriport.com/doc-contribution/commonwell/"
+
+# What a record looks like: "clean" US Core data only; "converted", every hospital-network resource
+# as Metriport's C-CDA->FHIR converter writes it plus what only converted documents bring; "mixed",
+# both side by side (about half of each hospital organization's resources converted).
+SHAPES = ("clean", "converted", "mixed")
+# The converter shapes a "converted" or "mixed" record always holds (tests/sandbox checks each one).
+CONVERTER_SHAPES = {
+    "allergy-substance-only": "AllergyIntolerance without code; the allergen in reaction[].substance",
+    "condition-no-clinical-status": "Condition without clinicalStatus or verificationStatus",
+    "condition-icd10-only": "Condition coded with ICD-10-CM only, no display, no text",
+    "condition-snomed-only": "Condition coded with SNOMED CT only, no display, no text",
+    "condition-onset-period": "Condition onset as onsetPeriod.start (an instant in UTC)",
+    "procedure-text-only": "Procedure whose code has only text",
+    "procedure-note-only": "Procedure without code; what was done is in note[].text",
+    "encounter-unlinked": "Encounter that no other resource references",
+    "practitioner-inline": "A performer, asserter, author or participant with a display and no reference",
+    "practitioner-contained-no-id": "A contained Practitioner without id",
+    "instant-utc": "Instants written in UTC with Z (2012-08-15T09:00:00Z, ...T14:13:00.000Z)",
+    "instant-near-midnight-utc": "An instant between 00:00Z and 05:00Z: the evening before in the US",
+    "ucum-annotation": "UCUM units with annotations or powers of ten (mL/min/{1.73_m2}, 10*9/L, 10*3/uL)",
+    "quantity-without-code": "valueQuantity with unit and system but no code",
+    "social-history": "Observations in category social-history: smoking status, alcohol",
+    "family-history": "FamilyMemberHistory with relationship and conditions (one code-only)",
+    "coverage": "Coverage with an inline payor display",
+    "care-plan-narrative": "CarePlan with only narrative text and an activity description, no title",
+    "goal": "Goal, code-only or text-only description",
+    "device": "Device (the authoring system) named only by a coding display",
+    "related-person": "RelatedPerson with relationship text and codings",
+    "composition": "Composition with sections whose narrative is only the section title",
+    "document-ccda-link": "DocumentReference to a C-CDA (text/xml) by url, no inline data",
+    "document-pdf-link": "DocumentReference to a PDF by url, no inline data",
+    "doc-id-extension": "meta.extension naming the source document's file name",
+}
 
 # Personas are chosen from the demographics a tester types in the portal: first name "Pat" and
 # one of these last names. Anyone else is "ordinary".
@@ -382,6 +424,42 @@ def bundle_for_sources(bundle: dict, sources: Iterable[str]) -> dict:
     return {**{k: v for k, v in bundle.items() if k != "entry"}, "total": len(entries), "entry": entries}
 
 
+def _utc(stamp: str) -> str:
+    """An instant as the converter writes it (2012-08-15T14:13:00.000Z); dates stay dates."""
+    if len(stamp) <= 10 or "T" not in stamp:
+        return stamp
+    if len(stamp) == 25 and stamp.endswith("-05:00") and int(stamp[11:13]) < 19:
+        # The generator's own local times: the same day in UTC, five hours on (the common, fast case).
+        return f"{stamp[:11]}{int(stamp[11:13]) + 5:02d}{stamp[13:19]}.000Z"
+    return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _converted_quantity(quantity: dict) -> dict:
+    """A Quantity as the converter writes it: value, unit and system; no code."""
+    return {"value": quantity["value"], "unit": quantity.get("unit", ""), "system": UCUM}
+
+
+def document_body(resource: dict) -> bytes:
+    """The file a generated DocumentReference stands for: its inline data, else rebuilt from it.
+
+    Converted documents carry only a link; the sandbox serves their bytes from this, so they are
+    the same every time without being stored.
+    """
+    attachment = resource["content"][0]["attachment"]
+    if attachment.get("data"):
+        return base64.b64decode(attachment["data"])
+    custodian = (resource.get("custodian") or {}).get("display", "")
+    day = str(resource.get("date", ""))[:10]
+    if attachment.get("contentType") == "application/pdf":
+        return minimal_pdf(f"{resource.get('description', 'Document')} - {custodian} - {day}")
+    return ccda_document(
+        title=f"Continuity of Care Document - {custodian}",
+        day=day,
+        patient=(resource.get("subject") or {}).get("display", ""),
+        author=((resource.get("author") or [{}])[0]).get("display", ""),
+    )
+
+
 def _seed_int(*parts: object) -> int:
     digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big")
@@ -399,8 +477,12 @@ def _smooth(a: float, b: float, t: float) -> float:
 class _Gen:
     """One generation run: a seeded RNG, the record's cast and the entries built so far."""
 
-    def __init__(self, *, seed: str, size: int, persona: str, demographics: dict | None):
+    def __init__(self, *, seed: str, size: int, persona: str, demographics: dict | None, shape: str = "clean"):
         self.rng = random.Random(_seed_int("homeport-sandbox", seed, size, persona))
+        # Which clean resources a "mixed" record reshapes: a stream of its own, so "clean" stays as it was.
+        self.crng = random.Random(_seed_int("converted", seed, size, persona))
+        self.shape = shape
+        self.converted_docs: dict[str, str] = {}
         # Demographic choices use their own stream so that the record does not change with size.
         self.drng = random.Random(_seed_int("demographics", seed))
         self.seed = seed
@@ -1014,7 +1096,7 @@ class _Gen:
         day = when[:10]
         if kind == "ccda":
             loinc, display = "34133-9", "Summarization of episode note"
-            body = _ccda(
+            body = ccda_document(
                 title=f"Continuity of Care Document - {org['name']}",
                 day=day,
                 patient=self.patient_display,
@@ -1098,6 +1180,491 @@ class _Gen:
             }
         )
 
+    # ---- converter shapes (Metriport's C-CDA -> FHIR output) --------------------------------
+    def converted_meta(self, org: dict) -> dict:
+        """The tags the sandbox needs to cut a bundle by source, without US Core profiles."""
+        meta = self.meta(org)
+        doc = self.converted_docs.get(org["key"])
+        if doc is not None:
+            meta["extension"] = [{"url": DOC_ID_EXTENSION, "valueString": doc}]
+        return meta
+
+    def converted_extras(self, remaining: int) -> None:
+        """Per hospital-network organization, what only converted C-CDA documents bring."""
+        per_org = 22
+        for org in self.hie_orgs[: min(3, remaining // (per_org * 3))]:
+            self.converted_org(org, self.hie_orgs.index(org))
+
+    def converted_org(self, org: dict, index: int) -> None:
+        rng = self.rng
+        day = self.day_at(0.55 + index * 0.12)
+        # Near midnight UTC, so showing the instant in UTC puts it on the wrong day for a US patient.
+        late = f"{(day + timedelta(days=1)).isoformat()}T0{index + 1}:{15 + index * 10}:00Z"
+        morning = f"{day.isoformat()}T{9 + index:02d}:00:00Z"
+        prac = self.practitioner()
+        ccda = self.converted_document(org, morning, "ccda", prac)
+        self.converted_docs[org["key"]] = ccda["content"][0]["attachment"]["title"]
+        self.converted_document(org, late, "discharge" if index == 0 else "note", prac)
+        made: list[dict] = []
+        made.append(
+            self.add(
+                {
+                    "resourceType": "Encounter",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "status": "unknown",
+                    "class": {"code": "AMB"} if index else {"code": "EMER", "display": "emergency"},
+                    "type": [{"coding": [{"system": CPT, "code": "99283" if index == 0 else "99213"}]}],
+                    "subject": {"reference": self.patient_ref},
+                    "participant": [{"individual": {"display": prac["display"]}}],
+                    "period": {"start": late, "end": late[:11] + f"0{index + 3}:05:00Z"},
+                }
+            )
+        )
+        conditions = [
+            ("ICD10-only", {"coding": [{"system": ICD10, "code": "I10"}]}),
+            ("SNOMED-only", {"coding": [{"system": SNOMED, "code": "40930008"}]}),
+            ("text", {"text": "Chronic low back pain", "coding": [{"system": ICD10, "code": "M54.50"}]}),
+        ]
+        for n, (_label, code) in enumerate(conditions):
+            made.append(
+                self.add(
+                    {
+                        "resourceType": "Condition",
+                        "id": self.new_id(),
+                        "meta": self.converted_meta(org),
+                        "contained": [
+                            {"resourceType": "Practitioner", "name": [{"text": prac["display"]}]},
+                        ],
+                        "code": code,
+                        "category": [self.cc(LOINC, "75326-9", "Problem")],
+                        "subject": {"reference": self.patient_ref},
+                        "onsetPeriod": {"start": f"{self.day_at(0.2 + n * 0.2).isoformat()}T00:00:00.000Z"},
+                        "asserter": {"display": prac["display"]},
+                    }
+                )
+            )
+        allergen = _ALLERGIES[(index + 1) % len(_ALLERGIES)]
+        made.append(
+            self.add(
+                {
+                    "resourceType": "AllergyIntolerance",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "clinicalStatus": self.cc(
+                        "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active"
+                    ),
+                    "patient": {"reference": self.patient_ref},
+                    "onsetDateTime": f"{self.day_at(0.1).isoformat()}T00:00:00.000Z",
+                    "reaction": [
+                        {
+                            "substance": {
+                                "coding": [{"system": RXNORM if index == 0 else SNOMED, "code": allergen[0]}],
+                                "text": allergen[1],
+                            },
+                            "manifestation": [self.cc(SNOMED, allergen[3], allergen[4])],
+                        }
+                    ],
+                }
+            )
+        )
+        proc = _PROCEDURES[(index + 2) % len(_PROCEDURES)]
+        made.append(
+            self.add(
+                {
+                    "resourceType": "Procedure",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "status": "completed",
+                    "code": {"text": proc[1]},
+                    "subject": {"reference": self.patient_ref},
+                    "performedDateTime": morning,
+                }
+            )
+        )
+        made.append(
+            self.add(
+                {
+                    "resourceType": "Procedure",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "status": "completed",
+                    "subject": {"reference": self.patient_ref},
+                    "performedPeriod": {"start": late},
+                    "note": [{"text": "Diabetic foot exam: sensation intact, no ulcers."}],
+                }
+            )
+        )
+        # Social history: smoking status and alcohol use, as the converter categorises them.
+        social = self.cc(OBS_CAT, "social-history", "Social History")
+        social["text"] = "Social History"
+        smoking = ("8517006", "Ex-smoker") if index == 0 else ("266919005", "Never smoked tobacco")
+        made.append(
+            self.add(
+                {
+                    "resourceType": "Observation",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "category": [social],
+                    "status": "final",
+                    "code": self.cc(LOINC, "72166-2", "Tobacco smoking status"),
+                    "subject": {"reference": self.patient_ref},
+                    "effectiveDateTime": morning,
+                    "valueCodeableConcept": self.cc(SNOMED, *smoking),
+                }
+            )
+        )
+        made.append(
+            self.add(
+                {
+                    "resourceType": "Observation",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "category": [social],
+                    "status": "final",
+                    "code": {"coding": [{"system": LOINC, "code": "74013-4"}], "text": "Alcoholic drinks per day"},
+                    "subject": {"reference": self.patient_ref},
+                    "effectivePeriod": {"start": morning},
+                    "valueQuantity": {"value": 2, "unit": "{drinks}/d", "system": UCUM},
+                }
+            )
+        )
+        # Lab results with UCUM annotations and powers of ten, instants in UTC.
+        lab_cat = self.cc(OBS_CAT, "laboratory", "Laboratory")
+        for loinc, name, value, unit, low, high in (
+            ("98979-8", "eGFR", 58, "mL/min/{1.73_m2}", 60, None),
+            ("6690-2", "WBC", 6.4, "10*9/L", 4.5, 11.0),
+            ("777-3", "Platelets", 231, "10*3/uL", 150, 400),
+        ):
+            obs = {
+                "resourceType": "Observation",
+                "id": self.new_id(),
+                "meta": self.converted_meta(org),
+                "category": [lab_cat],
+                "status": "final",
+                "code": {"coding": [{"system": LOINC, "code": loinc}], "text": name},
+                "subject": {"reference": self.patient_ref},
+                "effectiveDateTime": late if loinc == "98979-8" else morning,
+                "valueQuantity": {"value": value, "unit": unit, "system": UCUM},
+                "interpretation": [{"coding": [{"system": INTERP, "code": "L" if value < low else "N"}]}],
+                "referenceRange": [
+                    {
+                        k: {"value": v, "unit": unit, "system": UCUM}
+                        for k, v in (("low", low), ("high", high))
+                        if v is not None
+                    }
+                ],
+            }
+            made.append(self.add(obs))
+        relative = (("FTH", "father", "male"), ("MTH", "mother", "female"), ("BRO", "brother", "male"))[index]
+        made.append(
+            self.add(
+                {
+                    "resourceType": "FamilyMemberHistory",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "status": "completed",
+                    "patient": {"reference": self.patient_ref},
+                    "date": morning,
+                    "relationship": self.cc("http://terminology.hl7.org/CodeSystem/v3-RoleCode", *relative[:2]),
+                    "sex": self.cc("http://hl7.org/fhir/administrative-gender", relative[2], relative[2].title()),
+                    "condition": [
+                        {
+                            "code": self.cc(SNOMED, "22298006", "Myocardial infarction"),
+                            "contributedToDeath": index == 0,
+                            "onsetAge": {"value": 58 + index, "unit": "a", "system": UCUM, "code": "a"},
+                        },
+                        {"code": {"coding": [{"system": SNOMED, "code": "44054006"}]}},
+                    ],
+                }
+            )
+        )
+        payer = ("Blue Cross Blue Shield of Illinois", "Medicare Part B", "Aetna Choice POS II")[index]
+        made.append(
+            self.add(
+                {
+                    "resourceType": "Coverage",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "identifier": [{"value": f"{self.rng.randrange(10**9):09d}"}],
+                    "status": "active",
+                    "type": self.cc("urn:oid:2.16.840.1.113883.3.221.5", "1" if index == 1 else "5"),
+                    "subscriberId": f"XJH{rng.randrange(10**8):08d}",
+                    "beneficiary": {"reference": self.patient_ref},
+                    "relationship": self.cc(
+                        "http://terminology.hl7.org/CodeSystem/subscriber-relationship", "self", "Self"
+                    ),
+                    "period": {"start": f"{self.day_at(0.3).isoformat()}T00:00:00.000Z"},
+                    "payor": [{"display": payer}],
+                }
+            )
+        )
+        made.append(
+            self.add(
+                {
+                    "resourceType": "Goal",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "lifecycleStatus": "active",
+                    "description": (
+                        {"coding": [{"system": LOINC, "code": "4548-4"}]}
+                        if index == 0
+                        else {"text": "Walk 30 minutes five days a week"}
+                    ),
+                    "subject": {"reference": self.patient_ref},
+                    "target": [
+                        {
+                            "measure": {"coding": [{"system": LOINC, "code": "4548-4"}]},
+                            "detailQuantity": {"value": 7, "unit": "%", "system": UCUM},
+                            "dueDate": (day + timedelta(days=180)).isoformat(),
+                        }
+                    ]
+                    if index == 0
+                    else [],
+                }
+            )
+        )
+        if not made[-1]["target"]:
+            del made[-1]["target"]
+        made.append(
+            self.add(
+                {
+                    "resourceType": "CarePlan",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "text": {
+                        "status": "generated",
+                        "div": '<div xmlns="http://www.w3.org/1999/xhtml">Follow up in 3 months. '
+                        "Repeat HbA1c and kidney function.</div>",
+                    },
+                    "status": "active",
+                    "intent": "plan",
+                    "category": [self.cc(SNOMED, "734163000", "Care plan")],
+                    "subject": {"reference": self.patient_ref},
+                    "period": {"start": morning},
+                    "activity": [
+                        {
+                            "detail": {
+                                "kind": "ServiceRequest",
+                                "code": {"coding": [{"system": LOINC, "code": "4548-4"}]},
+                                "status": "scheduled",
+                                "description": "Hemoglobin A1c in 3 months",
+                            }
+                        }
+                    ],
+                }
+            )
+        )
+        made.append(
+            self.add(
+                {
+                    "resourceType": "Device",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "type": {"coding": [{"display": ("Epic", "athenaClinicals", "eClinicalWorks")[index]}]},
+                    "manufacturer": ("Epic Systems", "athenahealth", "eClinicalWorks")[index],
+                    "version": [{"value": ("November 2021", "22.4", "12.0.1")[index]}],
+                }
+            )
+        )
+        contact = (("SPS", "spouse", "Spouse"), ("DAU", "daughter", "Daughter"), ("FRND", "friend", "Friend"))[index]
+        made.append(
+            self.add(
+                {
+                    "resourceType": "RelatedPerson",
+                    "id": self.new_id(),
+                    "meta": self.converted_meta(org),
+                    "patient": {"reference": self.patient_ref},
+                    "relationship": [
+                        {
+                            "text": contact[2],
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                                    "code": contact[0],
+                                    "display": contact[1],
+                                }
+                            ],
+                        },
+                        {
+                            "text": "Emergency Contact",
+                            "coding": [
+                                {"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "C"},
+                            ],
+                        },
+                    ],
+                    "name": [{"family": self.patient_display.split()[-1], "given": [_FIRST["F"][index]]}],
+                    "telecom": [{"system": "phone", "value": f"217555{rng.randint(1000, 9999)}", "use": "mobile"}],
+                }
+            )
+        )
+        sections = {
+            "Problems": ("11450-4", "Condition"),
+            "Allergies and Adverse Reactions": ("48765-2", "AllergyIntolerance"),
+            "Procedures": ("47519-4", "Procedure"),
+            "Results": ("30954-2", "Observation"),
+            "Social History": ("29762-2", "Observation"),
+            "Plan of Treatment": ("18776-5", "CarePlan"),
+            "Encounters": ("46240-8", "Encounter"),
+        }
+        section_list = []
+        for title, (code, rtype) in sections.items():
+            social_section = title == "Social History"
+            entries = [
+                {"reference": f"{r['resourceType']}/{r['id']}"}
+                for r in made
+                if r["resourceType"] == rtype
+                and (
+                    rtype != "Observation"
+                    or (r["category"][0]["coding"][0]["code"] == "social-history") == social_section
+                )
+            ]
+            section_list.append(
+                {
+                    "title": title,
+                    "text": {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{title}</div>'},
+                    "code": self.cc(LOINC, code, title),
+                    "mode": "snapshot",
+                    "entry": entries,
+                }
+            )
+        self.add(
+            {
+                "resourceType": "Composition",
+                "id": self.new_id(),
+                "meta": self.converted_meta(org),
+                "identifier": {"use": "official", "value": f"2.16.840.1.113883.3.9621.{900 + index}"},
+                "status": "final",
+                "type": self.cc(LOINC, "34133-9", "Summarization of episode note"),
+                "subject": {"reference": self.patient_ref},
+                "date": morning,
+                "author": [{"display": prac["display"]}],
+                "title": f"Continuity of Care Document - {org['name']}",
+                "confidentiality": "N",
+                "custodian": {"reference": org["ref"], "display": org["name"]},
+                "section": section_list,
+            }
+        )
+
+    def converted_document(self, org: dict, when: str, kind: str, prac: dict) -> dict:
+        """A DocumentReference whose attachment is a link the sandbox serves (no inline data)."""
+        doc_id = self.new_id()
+        patient_id = self.patient_ref.split("/", 1)[1]
+        if kind == "ccda":
+            loinc, display, content_type, ext = "34133-9", "Summarization of episode note", "text/xml", "xml"
+        else:
+            loinc, display = ("11506-3", "Progress note") if kind == "note" else ("18842-5", "Discharge summary")
+            content_type, ext = "application/pdf", "pdf"
+        file_name = f"{patient_id}_{doc_id}.{ext}"
+        attachment: dict = {
+            "contentType": content_type,
+            "url": f"{DOCUMENT_URL_BASE}?fileName={file_name}",
+            "title": file_name,
+            "creation": when,
+        }
+        res = {
+            "resourceType": "DocumentReference",
+            "id": doc_id,
+            "meta": self.converted_meta(org),
+            "status": "current",
+            "type": self.cc(LOINC, loinc, display),
+            "subject": {"reference": self.patient_ref, "display": self.patient_display},
+            "date": when,
+            "author": [{"display": prac["display"]}],
+            "custodian": {"reference": org["ref"], "display": org["name"]},
+            "description": display,
+            "content": [{"attachment": attachment}],
+        }
+        attachment["size"] = len(document_body(res))
+        return self.add(res)
+
+    def convert(self, res: dict) -> None:
+        """Reshape one clean resource, in place, the way the C-CDA converter would have written it."""
+        rtype = res["resourceType"]
+        org_ref = res.get("meta", {}).get("source")
+        org = next((o for o in self.hie_orgs if o["ref"] == org_ref), None)
+        if org is None:
+            return
+        res["meta"] = self.converted_meta(org)
+        crng = self.crng
+        res.pop("encounter", None)
+        if rtype == "Condition":
+            res.pop("clinicalStatus", None)
+            res.pop("verificationStatus", None)
+            res.pop("recordedDate", None)
+            res.pop("recorder", None)
+            codings = res["code"].get("coding") or []
+            style = crng.randrange(3)
+            if codings and style < 2:
+                wanted = ICD10 if style == 0 else SNOMED
+                kept = [c for c in codings if c["system"] == wanted] or codings[:1]
+                res["code"] = {"coding": [{"system": c["system"], "code": c["code"]} for c in kept]}
+            res["category"] = [self.cc(LOINC, "75326-9", "Problem")]
+            onset = res.pop("onsetDateTime", None)
+            if onset:
+                res["onsetPeriod"] = {"start": _utc(onset)}
+            asserter = res.pop("asserter", None)
+            if asserter:
+                res["contained"] = [{"resourceType": "Practitioner", "name": [{"text": asserter["display"]}]}]
+                res["asserter"] = {"display": asserter["display"]}
+        elif rtype == "AllergyIntolerance":
+            code = res.pop("code", None)
+            for key in ("verificationStatus", "type", "category", "criticality", "recordedDate"):
+                res.pop(key, None)
+            if code and res.get("reaction"):
+                res["reaction"][0]["substance"] = code
+                res["reaction"][0].pop("severity", None)
+        elif rtype == "Procedure":
+            text = res["code"].get("text") or res["code"]["coding"][0].get("display", "")
+            if crng.random() < 0.5:
+                res["code"] = {"text": text}
+            else:
+                del res["code"]
+                res["note"] = [{"text": text}]
+            res["performer"] = [{"actor": {"display": p["actor"]["display"]}} for p in res.get("performer", ())]
+            if "performedDateTime" in res:
+                res["performedDateTime"] = _utc(res["performedDateTime"])
+        elif rtype == "Observation":
+            res.pop("issued", None)
+            if "effectiveDateTime" in res:
+                res["effectiveDateTime"] = _utc(res["effectiveDateTime"])
+            for holder in (res, *res.get("component", ())):
+                quantity = holder.get("valueQuantity")
+                if quantity:
+                    holder["valueQuantity"] = _converted_quantity(quantity)
+            for ref_range in res.get("referenceRange", ()):
+                for key in ("low", "high"):
+                    if key in ref_range:
+                        ref_range[key] = _converted_quantity(ref_range[key])
+        elif rtype == "Encounter":
+            res["period"] = {k: _utc(v) for k, v in res["period"].items()}
+            res["participant"] = [
+                {"individual": {"display": p["individual"]["display"]}} for p in res.get("participant", ())
+            ]
+            res["type"] = [{"coding": [c for c in t["coding"] if c["system"] == CPT]} for t in res.get("type", ())]
+        elif rtype == "MedicationRequest":
+            res["authoredOn"] = _utc(res["authoredOn"])
+            res["requester"] = {"display": res["requester"]["display"]}
+        elif rtype == "Immunization":
+            res["occurrenceDateTime"] = _utc(res["occurrenceDateTime"])
+        elif rtype == "DiagnosticReport":
+            res["effectiveDateTime"] = _utc(res["effectiveDateTime"])
+            res["issued"] = _utc(res["issued"])
+        elif rtype == "DocumentReference":
+            res["date"] = _utc(res["date"])
+            res["author"] = [{"display": a["display"]} for a in res.get("author", ())]
+            res.get("context", {}).pop("encounter", None)
+
+    def convert_pass(self) -> None:
+        """Reshape every (converted) or about half (mixed) of the hospital-network resources."""
+        skip = {"Patient", "Organization", "Practitioner", "Provenance"}
+        for entry in self.entries:
+            res = entry["resource"]
+            if res["resourceType"] in skip or "extension" in res.get("meta", {}):
+                continue
+            if self.shape == "converted" or self.crng.random() < 0.5:
+                self.convert(res)
+
     # ---- trends ---------------------------------------------------------------------------
     def lab_value(self, key: str, t: float) -> float:
         g = self.rng.gauss
@@ -1157,6 +1724,9 @@ class _Gen:
             return self.bundle()
         self.mess(remaining)
         remaining = self.size - len(self.entries)
+        if self.shape != "clean":
+            self.converted_extras(remaining)
+            remaining = self.size - len(self.entries)
 
         n_enc = min(4000, max(1, int(remaining * 0.10)))
         n_cond = min(len(_CONDITIONS) * 2, int(remaining * 0.04))
@@ -1305,6 +1875,8 @@ class _Gen:
 
         for enc in encs:
             del enc["_t"]
+        if self.shape != "clean":
+            self.convert_pass()
         return self.bundle()
 
     def mess(self, remaining: int) -> None:
@@ -1376,25 +1948,96 @@ class _Gen:
         }
 
 
-def _ccda(*, title: str, day: str, patient: str, author: str) -> bytes:
-    from xml.sax.saxutils import escape
+def ccda_document(*, title: str, day: str, patient: str, author: str) -> bytes:
+    """A C-CDA 2.1 Continuity of Care Document whose sections carry real narrative markup.
+
+    The narrative (`<text>`) uses what exchanged documents use: paragraphs, tables with a caption,
+    head and body, lists, `<content>` with ``styleCode`` and ``ID``, ``<br/>``, ``<linkHtml>``,
+    footnote-style ``<sup>``, so a reader of the document has something real to render.
+    """
+    from xml.sax.saxutils import escape, quoteattr
 
     stamp = day.replace("-", "")
+    pretty = f"{day[5:7]}/{day[8:10]}/{day[:4]}"
+    sections = [
+        (
+            "48765-2",
+            "Allergies and Adverse Reactions",
+            '<table border="1" width="100%"><caption>Allergies</caption>'
+            "<thead><tr><th>Substance</th><th>Reaction</th><th>Severity</th><th>Status</th></tr></thead>"
+            '<tbody><tr ID="allergy1"><td><content ID="allergen1">Penicillin G</content></td>'
+            '<td>Hives</td><td><content styleCode="Bold">Moderate</content></td><td>Active</td></tr>'
+            '<tr ID="allergy2"><td><content ID="allergen2">Shellfish</content></td><td>Nausea</td>'
+            "<td>Mild</td><td>Active</td></tr></tbody></table>",
+        ),
+        (
+            "11450-4",
+            "Problems",
+            '<list listType="ordered"><caption>Active problems</caption>'
+            '<item><content ID="problem1">Essential hypertension</content> (since 2012)</item>'
+            '<item><content ID="problem2">Type 2 diabetes mellitus</content>'
+            "<list><item>Last HbA1c 7.2 %</item><item>Foot exam normal</item></list></item>"
+            '<item><content styleCode="Italics">Hyperlipidemia</content></item></list>'
+            '<paragraph>Resolved: <content styleCode="Underline">Acute bronchitis</content>.</paragraph>',
+        ),
+        (
+            "10160-0",
+            "Medications",
+            '<table border="1" width="100%"><thead><tr><th>Medication</th><th>Directions</th>'
+            "<th>Start date</th><th>Status</th></tr></thead><tbody>"
+            "<tr><td>lisinopril 10 MG Oral Tablet</td><td>Take 1 tablet by mouth once daily</td>"
+            "<td>03/14/2012</td><td>Active</td></tr>"
+            "<tr><td>metformin hydrochloride 500 MG Oral Tablet</td>"
+            "<td>Take 1 tablet by mouth twice daily<br/>with meals</td><td>06/02/2016</td><td>Active</td></tr>"
+            "</tbody></table>",
+        ),
+        (
+            "30954-2",
+            "Results",
+            '<table border="1" width="100%"><caption>Basic metabolic panel, ' + pretty + "</caption>"
+            "<thead><tr><th>Test</th><th>Result</th><th>Units</th><th>Reference range</th></tr></thead>"
+            "<tbody><tr><td>Creatinine</td><td>1.21</td><td>mg/dL</td><td>0.60-1.30</td></tr>"
+            '<tr><td>eGFR</td><td><content styleCode="Bold">58</content><sup>L</sup></td>'
+            "<td>mL/min/{1.73_m2}</td><td>&gt;60</td></tr>"
+            "<tr><td>WBC</td><td>6.4</td><td>10*9/L</td><td>4.5-11.0</td></tr></tbody></table>",
+        ),
+        (
+            "29762-2",
+            "Social History",
+            '<paragraph>Tobacco: <content styleCode="Bold">former smoker</content>, quit 2015.'
+            "<br/>Alcohol: 2 drinks per week.</paragraph>",
+        ),
+        (
+            "18776-5",
+            "Plan of Treatment",
+            '<paragraph>Follow up in <content styleCode="Bold Italics">3 months</content>.</paragraph>'
+            '<list listType="unordered"><item>Repeat HbA1c and kidney function</item>'
+            "<item>Diabetes education: "
+            '<linkHtml href="https://www.cdc.gov/diabetes/">CDC diabetes basics</linkHtml></item></list>',
+        ),
+    ]
+    body = "".join(
+        "<component><section>"
+        f'<code code="{code}" codeSystem="2.16.840.1.113883.6.1" displayName={quoteattr(name)}/>'
+        f"<title>{escape(name)}</title><text>{narrative}</text></section></component>\n"
+        for code, name, narrative in sections
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<ClinicalDocument xmlns="urn:hl7-org:v3">\n'
+        '<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
         '  <realmCode code="US"/>\n'
+        '  <typeId root="2.16.840.1.113883.1.3" extension="POCD_HD000040"/>\n'
         '  <templateId root="2.16.840.1.113883.10.20.22.1.2" extension="2015-08-01"/>\n'
         '  <code code="34133-9" codeSystem="2.16.840.1.113883.6.1"'
         ' displayName="Summarization of episode note"/>\n'
         f"  <title>{escape(title)}</title>\n"
-        f'  <effectiveTime value="{stamp}"/>\n'
+        f'  <effectiveTime value="{stamp}090000-0500"/>\n'
+        '  <confidentialityCode code="N" codeSystem="2.16.840.1.113883.5.25"/>\n'
         f"  <recordTarget><patientRole><patient><name>{escape(patient)}</name></patient></patientRole>"
         "</recordTarget>\n"
-        f"  <author><assignedAuthor><assignedPerson><name>{escape(author)}</name></assignedPerson>"
-        "</assignedAuthor></author>\n"
-        "  <component><structuredBody><component><section><title>Problems</title>"
-        "<text>See problem list.</text></section></component></structuredBody></component>\n"
+        f'  <author><time value="{stamp}"/><assignedAuthor><assignedPerson><name>{escape(author)}</name>'
+        "</assignedPerson></assignedAuthor></author>\n"
+        f"  <component><structuredBody>\n{body}  </structuredBody></component>\n"
         "</ClinicalDocument>\n"
     ).encode()
 
@@ -1424,8 +2067,24 @@ def minimal_pdf(text: str) -> bytes:
     return bytes(out)
 
 
-def generate_bundle(*, seed: str, size: int = 400, persona: str = "ordinary", demographics: dict | None = None) -> dict:
-    """A FHIR R4 collection Bundle of about ``size`` resources, deterministic for its arguments.
+def generate_bundle(
+    *,
+    seed: str,
+    size: int = 400,
+    persona: str = "ordinary",
+    demographics: dict | None = None,
+    shape: str = "clean",
+) -> dict:
+    """A FHIR R4 collection Bundle of exactly ``size`` resources, deterministic for its arguments.
+
+    ``shape`` (one of ``SHAPES``) says what the network's data looks like: "clean" (the default
+    here) is US Core as the generator always made it; "converted" reshapes every hospital-network
+    resource as Metriport's C-CDA->FHIR converter writes it and adds, per hospital organization,
+    what only converted documents bring (social history, family history, coverage, care plan,
+    goal, device, related person, composition, unlinked encounters, C-CDA and PDF documents by
+    link); "mixed" (the sandbox's default, ``SANDBOX_RECORD_SHAPE``) has the same additions and
+    converts about half of each hospital organization's resources. ``CONVERTER_SHAPES`` names every
+    converter shape a "converted" or "mixed" record of 200 resources or more holds.
 
     ``demographics`` uses the network's patient shape (firstName, lastName, dob, genderAtBirth,
     address, contact, and optionally id for the Patient's id); missing fields are made up from
@@ -1436,11 +2095,13 @@ def generate_bundle(*, seed: str, size: int = 400, persona: str = "ordinary", de
         raise ValueError("unknown persona")
     if size < 1:
         raise ValueError("size must be positive")
+    if shape not in SHAPES:
+        raise ValueError("unknown shape")
     # Millions of small dicts and no cycles: the cyclic collector would only rescan them, repeatedly.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Gen(seed=seed, size=int(size), persona=persona, demographics=demographics).run()
+        return _Gen(seed=seed, size=int(size), persona=persona, demographics=demographics, shape=shape).run()
     finally:
         if was_enabled:
             gc.enable()

@@ -12,7 +12,8 @@ import io
 import json
 from functools import lru_cache
 
-from sandbox.generator import bundle_for_sources, generate_bundle, resource_source
+from sandbox.conf import conf
+from sandbox.generator import bundle_for_sources, document_body, generate_bundle, resource_source
 
 ALWAYS_KEPT = {"Patient", "Organization", "Practitioner", "PractitionerRole", "Location", "Medication"}
 RESOURCE_TYPES = {
@@ -21,6 +22,7 @@ RESOURCE_TYPES = {
     "Composition",
     "Coverage",
     "DiagnosticReport",
+    "Device",
     "DocumentReference",
     "Encounter",
     "FamilyMemberHistory",
@@ -44,7 +46,7 @@ RESOURCE_TYPES = {
 }
 _DATE_FIELDS = {
     "Observation": ("effectiveDateTime", "effectivePeriod", "issued"),
-    "Condition": ("onsetDateTime", "recordedDate"),
+    "Condition": ("onsetDateTime", "onsetPeriod", "recordedDate"),
     "Procedure": ("performedDateTime", "performedPeriod"),
     "Immunization": ("occurrenceDateTime",),
     "MedicationRequest": ("authoredOn",),
@@ -54,6 +56,10 @@ _DATE_FIELDS = {
     "AllergyIntolerance": ("onsetDateTime", "recordedDate"),
     "DocumentReference": ("date",),
     "Provenance": ("recorded",),
+    "FamilyMemberHistory": ("date",),
+    "Coverage": ("period",),
+    "CarePlan": ("period",),
+    "Composition": ("date",),
 }
 
 
@@ -74,19 +80,26 @@ CACHE_MAX_RESOURCES = 5000
 
 
 @lru_cache(maxsize=4)
-def _bundle_cached(patient_id: str, size: int, persona: str, demographics_json: str) -> dict:
-    return generate_bundle(seed=patient_id, size=size, persona=persona, demographics=json.loads(demographics_json))
+def _bundle_cached(patient_id: str, size: int, persona: str, demographics_json: str, shape: str) -> dict:
+    return generate_bundle(
+        seed=patient_id, size=size, persona=persona, demographics=json.loads(demographics_json), shape=shape
+    )
 
 
 def patient_bundle(patient) -> dict:
     """The whole record every source together holds for this patient (do not mutate it)."""
     demo = json.dumps(generator_demographics(patient), sort_keys=True)
+    shape = str(conf("SANDBOX_RECORD_SHAPE"))
     if patient.record_size > CACHE_MAX_RESOURCES:
         # A 50k-resource record is quicker to regenerate (well under a second) than to keep in memory.
         return generate_bundle(
-            seed=patient.id, size=patient.record_size, persona=patient.persona, demographics=json.loads(demo)
+            seed=patient.id,
+            size=patient.record_size,
+            persona=patient.persona,
+            demographics=json.loads(demo),
+            shape=shape,
         )
-    return _bundle_cached(patient.id, patient.record_size, patient.persona, demo)
+    return _bundle_cached(patient.id, patient.record_size, patient.persona, demo, shape)
 
 
 def bundle_after_sources(patient, sources: list[str], partial: list[str] | None = None) -> dict:
@@ -169,10 +182,13 @@ def _label(resource: dict) -> str:
                     return str(coding["display"])
             for coding in concept.get("coding") or ():
                 return str(coding.get("code", ""))
-    if resource.get("resourceType") == "Patient":
-        name = (resource.get("name") or [{}])[0]
-        return " ".join([*name.get("given", []), name.get("family", "")])
-    return resource.get("name") or resource.get("resourceType", "")
+    for key in ("description", "title"):
+        if isinstance(resource.get(key), str):
+            return resource[key]
+    name = resource.get("name")
+    if isinstance(name, list) and name and isinstance(name[0], dict):
+        return " ".join([*name[0].get("given", []), name[0].get("family", "")])
+    return name if isinstance(name, str) else resource.get("resourceType", "")
 
 
 def _value(resource: dict) -> str:
@@ -257,7 +273,7 @@ def documents(bundle: dict, patient_id: str) -> list[dict]:
         if res.get("resourceType") != "DocumentReference":
             continue
         att = res["content"][0]["attachment"]
-        ext = "xml" if att.get("contentType") == "application/xml" else "pdf"
+        ext = "pdf" if att.get("contentType") == "application/pdf" else "xml"
         out.append(
             {
                 "id": res["id"],
@@ -266,7 +282,7 @@ def documents(bundle: dict, patient_id: str) -> list[dict]:
                 "status": res.get("status", "current"),
                 "indexed": res.get("date"),
                 "mimeType": att.get("contentType"),
-                "size": att.get("size"),
+                "size": att.get("size") or len(document_body(res)),
                 "type": res.get("type"),
             }
         )
@@ -274,11 +290,9 @@ def documents(bundle: dict, patient_id: str) -> list[dict]:
 
 
 def document_content(bundle: dict, doc_id: str) -> tuple[bytes, str] | None:
-    import base64
-
     for entry in bundle["entry"]:
         res = entry["resource"]
         if res.get("resourceType") == "DocumentReference" and res["id"] == doc_id:
             att = res["content"][0]["attachment"]
-            return base64.b64decode(att["data"]), att.get("contentType", "application/octet-stream")
+            return document_body(res), att.get("contentType", "application/octet-stream")
     return None

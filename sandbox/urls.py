@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sandbox import api, views
+from sandbox import api, medlineplus, views
 
 app_name = "sandbox"
 
@@ -43,4 +43,6 @@ urlpatterns = [
     path("identity/<str:session_id>", views.identity_page, name="identity"),
     path("aal2/<str:challenge_id>", views.aal2_page, name="aal2"),
     path("files/<str:token>", views.file_download, name="file"),
+    # plain-language explanations (a stand-in for MedlinePlus Connect)
+    path("medlineplus/service", medlineplus.service, name="medlineplus"),
 ]

@@ -130,3 +130,16 @@ def test_whole_journey_in_a_browser(browser, live_server, portal_on_live_server,
     from records.models import Snapshot
 
     assert Snapshot.objects.filter(user=query.user).exists()
+
+    # 7. A converted C-CDA the network holds (a link, no inline data) reads as a page of sections.
+    from records.models import Resource
+
+    linked = next(
+        r
+        for r in Resource.objects.filter(user=query.user, resource_type="DocumentReference").order_by("pk")
+        if r.raw["content"][0]["attachment"].get("contentType") == "text/xml"
+        and "data" not in r.raw["content"][0]["attachment"]
+    )
+    page.goto(f"{base}/records/item/{linked.pk}/document/0/read/")
+    expect(page.get_by_role("heading", name="Allergies and Adverse Reactions")).to_be_visible()
+    shot("09-ccda-from-the-network")

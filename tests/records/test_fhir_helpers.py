@@ -1,6 +1,7 @@
 """The display helpers on ordinary, odd and hostile FHIR."""
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -32,7 +33,8 @@ L, S, RX, ICD = fhir.LOINC, fhir.SNOMED, fhir.RXNORM, fhir.ICD10CM
             "Loinc one",
         ),
         ({"coding": [{"system": "urn:x", "display": "Local only"}]}, "Local only"),
-        ({"coding": [{"system": ICD, "code": "E11.9"}]}, "ICD-10-CM E11.9"),
+        ({"coding": [{"system": ICD, "code": "E11.9"}]}, "Type 2 diabetes mellitus without complications"),
+        ({"coding": [{"system": ICD, "code": "ZZZ.99"}]}, "ICD-10-CM ZZZ.99"),
         ({"coding": [{"code": "ABC"}]}, "ABC"),
         ({"coding": "not a list"}, ""),
         ({"coding": [None, 5, {"display": 7}]}, ""),
@@ -107,7 +109,8 @@ def test_partial_dates_shown_as_given_and_sort_by_time():
     assert fhir.format_fhir_date("2019") == "2019"
     assert fhir.format_fhir_date("2019-03") == "Mar 2019"
     assert fhir.format_fhir_date("2019-03-14") == "Mar 14, 2019"
-    assert fhir.format_fhir_date("2019-03-14T09:30:00-05:00") == "Mar 14, 2019 09:30"
+    chicago = ZoneInfo("America/Chicago")
+    assert fhir.format_fhir_date("2019-03-14T09:30:00-05:00", zone=chicago) == "Mar 14, 2019, 9:30 AM CDT"
     parsed = fhir.parse_fhir_date("2019-03-14T23:30:00-05:00")
     assert parsed.sort_key == datetime(2019, 3, 15, 4, 30, tzinfo=UTC)
     assert fhir.parse_fhir_date("2019").precision == "year"
@@ -270,10 +273,13 @@ def test_provenance_order_and_no_invented_author():
         "resourceType": "Condition",
         "asserter": {"display": "Dr. Who"},
         "encounter": {"reference": "Encounter/e"},
-        "meta": {"source": "urn:ehr:1"},
+        "meta": {
+            "source": "urn:ehr:1",
+            "tag": [{"system": "https://homeport.example/fhir/CodeSystem/network-source", "code": "hie"}],
+        },
     }
     provenance = {"agent": [{"who": {"display": "Lab system"}}]}
-    sources = fhir.provenance_sources(resource, resolve=lookup.get, provenances=[provenance], network_source="hie")
+    sources = fhir.provenance_sources(resource, resolve=lookup.get, provenances=[provenance])
     assert [s.name for s in sources] == [
         "Dr. Who",
         "Riverside",

@@ -34,7 +34,7 @@ def test_one_row_per_resource_with_extracted_columns(user, small_bundle, private
     )
     assert (a1c.value_num, a1c.value_unit, a1c.flag, a1c.status) == (7.2, "%", "H", "final")
     assert a1c.clinical_date_text == "2023-03-14T09:45:00-05:00"
-    assert a1c.source_org == "Northstar Labs" and a1c.network_source == "hie"
+    assert a1c.source_org == "Northstar Labs" and a1c.network_source == ""  # untagged: delivery not known
     assert a1c.encounter_ref == "Encounter/enc1"
     assert _row(user, "obs-k").parent_ref == "DiagnosticReport/dr1"
     assert _row(user, "obs-k").flag == "L"

@@ -61,6 +61,25 @@ def _document(owner, tmp_path):
     return {"pk": _resource(owner, tmp_path, "DocumentReference").pk, "index": 0}
 
 
+def _share(owner, tmp_path):
+    from datetime import timedelta
+
+    from records.sharing import share_create
+
+    created = share_create(
+        user=owner, label="Owner-only share", scope="summary", categories=[], lifetime=timedelta(days=1)
+    )
+    return {"pk": created.share.pk}
+
+
+def _share_refused(response, kwargs, owner) -> None:
+    """Someone else's share id: a 404, and the owner's share still works."""
+    from records.models import Share
+
+    assert response.status_code == 404, response.status_code
+    assert Share.objects.get(pk=kwargs["pk"]).revoked_at is None
+
+
 REGISTRY.id_cases.update(
     {
         "ias:progress": IdCase(make=_query),
@@ -70,5 +89,8 @@ REGISTRY.id_cases.update(
         "records:item": IdCase(make=_item),
         "records:trend": IdCase(make=_trend),
         "records:document": IdCase(make=_document),
+        "share:revoke": IdCase(make=_share, refused=_share_refused, note="POST only; the owner's share stays"),
+        "records:document_read": IdCase(make=_document),
+        "records:explain": IdCase(make=_item),
     }
 )

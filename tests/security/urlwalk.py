@@ -135,6 +135,8 @@ REGISTRY = Registry(
     not_owned={
         "privacy_version": "a published notice version, public text",
         "records:category": "a category name (labs, medications, ...): each person sees their own items",
+        "share:manifest": "a SMART Health Link's random manifest id: the capability itself",
+        "share:file": "a signed, hour-long file token handed out by a manifest answer",
     },
     ungated={
         "home": "public landing page, or the signed-in home with links only",
@@ -148,9 +150,13 @@ REGISTRY = Registry(
         "mfa_activate_totp": "setting up the second factor that the gate itself asks for",
         "mfa_add_webauthn": "setting up the second factor that the gate itself asks for",
         "ias:webhook": "the network's signed webhook endpoint (HMAC, no session)",
+        "share:viewer": "the clinician's SMART Health Link viewer: an empty page, data is decrypted in the browser",
+        "share:manifest": "SMART Health Link manifest: capability URL, passcode and lifetime checked by the service",
+        "share:file": "a manifest file location: signed short-lived token, ciphertext only",
     },
     csrf_exempt={
         "ias:webhook": "the network posts without a session; authenticated by HMAC over the raw body",
+        "share:manifest": "SMART Health Link receivers POST JSON from any origin without a session or cookie",
     },
     csrf_exempt_namespaces={
         "sandbox": "the stand-in network's API: called with an API key by the portal's server, not a browser",

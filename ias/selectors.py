@@ -175,6 +175,15 @@ class JourneyStatus:
     new_search_url: str
     last_outcome: str = ""  # of the latest finished search: ready, partial, no_records or failed
 
+    @property
+    def last_search_day(self) -> str:
+        """The day of the last search in the person's zone, for the menu ("Dec 2, 2026")."""
+        from records import fhir
+
+        if self.last_search_at is None:
+            return ""
+        return fhir.format_fhir_date(self.last_search_at.astimezone(fhir.display_zone()).date().isoformat())
+
 
 def journey_status(*, user) -> JourneyStatus:
     """A few small queries; no health data."""

@@ -38,7 +38,9 @@ def returning(mfa_user, network, monkeypatch):
 
 def test_home_shows_the_last_search_and_get_new_records(client_mfa, returning):
     page = client_mfa.get(reverse("home")).content.decode()
-    day = returning.created_at.strftime("%-d %B %Y")
+    from records.templatetags.record_time import when
+
+    day = when(returning.created_at)
     assert f"Your last search for records was on <strong data-last-search>{day}</strong>" in page
     assert f'href="{reverse("ias:aal2")}" data-get-new-records>Get new records</a>' in page
 

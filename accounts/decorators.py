@@ -12,11 +12,13 @@ from django.urls import reverse
 
 from accounts.selectors import health_session_state
 
+EXPIRED_MESSAGE = "For your security, sessions end after 12 hours. Please sign in again."
+
 _MESSAGES = {
     "no-factor": "Before you can see health information, protect your account with a second factor.",
     "mfa-needed": "Confirm it's you with your second factor to continue.",
     "idle": "You were inactive for a while, so we need you to confirm it's you again.",
-    "expired": "For your security, sessions end after 12 hours. Please sign in again.",
+    "expired": EXPIRED_MESSAGE,
 }
 
 

@@ -149,4 +149,51 @@ ACCESS_ACTION_LABELS = {
     "records:access-history": "Access history",
     "records:labs": "Lab results",
     "export": "Download of all your data",
+    "staff:person": "Your account and request history",
+    "staff:demographics": "The details you gave for your request",
+    "staff:webhook-body": "A message from the health network",
+    "staff:snapshot": "A copy of your record as it arrived",
+    "staff:resource": "One item in the record",
+    "staff:export": "Download of your record",
 }
+
+
+class PersonNameToken(models.Model):
+    """A keyed hash (HMAC-SHA256) of one normalised name token, so staff can find a person by name
+    while the name itself stays only in the encrypted demographics."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="name_tokens")
+    digest = models.CharField(max_length=64, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "digest"], name="accounts_name_token_once")]
+
+    def __str__(self) -> str:
+        return f"name token of user {self.user_id}"
+
+
+class EmailSent(models.Model):
+    """One email sent to a person: which message, to which address, when (never its links or codes)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="emails_sent"
+    )
+    to_email = models.EmailField()
+    template_prefix = models.CharField(
+        max_length=120, help_text="Which message, e.g. account/email/email_confirmation."
+    )
+    subject = models.CharField(max_length=300, blank=True)
+    context = models.JSONField(
+        default=dict, blank=True, help_text="Plain values needed to send it again; never links or codes."
+    )
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+    resent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-sent_at"]
+        verbose_name_plural = "emails sent"
+
+    def __str__(self) -> str:
+        return f"{self.template_prefix} to user {self.user_id} at {self.sent_at:%Y-%m-%d %H:%M}"

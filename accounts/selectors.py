@@ -1,19 +1,27 @@
 """Reads about a person's account state: second factors, sessions, consent, access history."""
 
+import re
 import time
+import unicodedata
 
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.crypto import salted_hmac
 
-from accounts.models import AccessLogEntry, Consent, User
+from accounts.models import AccessLogEntry, Consent, EmailSent, PersonNameToken, User
 
 
 def user_has_second_factor(*, user: User) -> bool:
     return Authenticator.objects.filter(
         user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
     ).exists()
+
+
+def account_locked(*, user_id: int) -> bool:
+    """Sign-in is locked after too many consecutive failures, until a reset or staff unlock it."""
+    return User.objects.filter(pk=user_id, mfa_locked_at__isnull=False).exists()
 
 
 def session_last_mfa_at(*, request) -> float | None:
@@ -39,13 +47,19 @@ def session_first_login_at(*, request) -> float | None:
     return last_login.timestamp() if last_login else None
 
 
+def session_past_max_age(*, request, now: float | None = None) -> bool:
+    """True when the signed-in session is older than HEALTH_SESSION_MAX_AGE_SECONDS (any page)."""
+    now = time.time() if now is None else now
+    first_login = session_first_login_at(request=request)
+    return first_login is not None and now - first_login > settings.HEALTH_SESSION_MAX_AGE_SECONDS
+
+
 def health_session_state(*, request, now: float | None = None) -> str:
     """One of: "no-factor", "mfa-needed", "expired", "idle", "ok" for the signed-in person's session."""
     now = time.time() if now is None else now
     if not user_has_second_factor(user=request.user):
         return "no-factor"
-    first_login = session_first_login_at(request=request)
-    if first_login is not None and now - first_login > settings.HEALTH_SESSION_MAX_AGE_SECONDS:
+    if session_past_max_age(request=request, now=now):
         return "expired"
     last_mfa = session_last_mfa_at(request=request)
     if last_mfa is None:
@@ -76,3 +90,57 @@ def consent_history(*, user: User) -> QuerySet[Consent]:
 
 def access_log_for(*, subject: User) -> QuerySet[AccessLogEntry]:
     return AccessLogEntry.objects.filter(subject=subject).select_related("actor").order_by("-at")
+
+
+# --- staff access ----------------------------------------------------------------------------------
+
+STAFF_REASON_TTL_SECONDS = 15 * 60
+STAFF_REASONS_SESSION_KEY = "staff_access_reasons"
+STAFF_REASON_CHOICES = [
+    ("The person asked support for help", "The person asked support for help"),
+    ("Investigating a failed or stuck request", "Investigating a failed or stuck request"),
+    ("Checking a data-quality problem", "Checking a data-quality problem"),
+    ("Security or privacy investigation", "Security or privacy investigation"),
+    ("Other (explain below)", "Other (explain below)"),
+]
+
+
+def staff_reason_current(*, request, subject_id: int, now: float | None = None) -> str | None:
+    """The reason this staff member gave for this person in the last 15 minutes, or None."""
+    now = time.time() if now is None else now
+    entry = (request.session.get(STAFF_REASONS_SESSION_KEY) or {}).get(str(subject_id))
+    if not isinstance(entry, dict) or not entry.get("reason"):
+        return None
+    if now - float(entry.get("at") or 0) > STAFF_REASON_TTL_SECONDS:
+        return None
+    return str(entry["reason"])
+
+
+# --- names -------------------------------------------------------------------------------------------
+
+
+def name_tokens(text: str) -> list[str]:
+    """Name words folded for matching: accents removed, case folded, split on anything not a letter or digit."""
+    folded = unicodedata.normalize("NFKD", text or "")
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
+    return [token for token in re.split(r"[^\w]+|_", folded) if token]
+
+
+def name_token_digest(token: str) -> str:
+    """HMAC-SHA256 of one token, keyed from SECRET_KEY: equal names match, the hash reveals nothing."""
+    return salted_hmac("homeport.person-name-token", token, algorithm="sha256").hexdigest()
+
+
+def users_matching_name(*, text: str) -> QuerySet[User]:
+    """People whose indexed names contain every word of `text` (exact words, any order)."""
+    tokens = name_tokens(text)
+    if not tokens:
+        return User.objects.none()
+    found = User.objects.all()
+    for token in tokens:
+        found = found.filter(pk__in=PersonNameToken.objects.filter(digest=name_token_digest(token)).values("user_id"))
+    return found
+
+
+def emails_sent_to(*, user: User) -> QuerySet[EmailSent]:
+    return EmailSent.objects.filter(user=user).order_by("-sent_at")

@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin import ReadOnlyAdmin
+from accounts.admin import HealthDataAdmin, ReadOnlyAdmin
+from accounts.models import User
 from ias import services, webhooks
+from ias.lookup import events_for_person, person_for_event
 from ias.models import (
     Aal2Challenge,
     IdentityVerification,
@@ -26,7 +30,8 @@ from ias.models import (
 
 
 @admin.register(NetworkPatient)
-class NetworkPatientAdmin(ReadOnlyAdmin):
+class NetworkPatientAdmin(HealthDataAdmin):
+    health_action = "staff:demographics"
     list_display = ["user", "patient_id", "facility_id", "last_ingested_data_at", "updated_at"]
     search_fields = ["user__email", "patient_id"]
     list_filter = ["facility_id"]
@@ -112,19 +117,32 @@ class NetworkQueryAdmin(ReadOnlyAdmin):
         self.message_user(request, f"Marked {queryset.count()} queries failed.")
 
 
+class PersonFilter(admin.SimpleListFilter):
+    """Events of one person (`?person=<user id>`, linked from the person page and the person column)."""
+
+    title = "person"
+    parameter_name = "person"
+
+    def lookups(self, request, model_admin):
+        person = User.objects.filter(pk=self.value()).first() if str(self.value() or "").isdigit() else None
+        return [(str(person.pk), person.email)] if person else []
+
+    def queryset(self, request, queryset):
+        if not str(self.value() or "").isdigit():
+            return queryset
+        person = User.objects.filter(pk=self.value()).first()
+        if person is None:
+            return queryset.none()
+        return queryset.filter(pk__in=events_for_person(user=person).values("pk"))
+
+
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin):
-    list_display = [
-        "message_id",
-        "event_type",
-        "status",
-        "attempts",
-        "signature_valid",
-        "received_at",
-        "processed_at",
-    ]
-    list_filter = ["status", "event_type", "signature_valid"]
+class WebhookEventAdmin(HealthDataAdmin):
+    health_action = "staff:webhook-body"
+    list_display = ["short_message_id", "event_type", "person", "status", "attempts", "received"]
+    list_filter = ["status", PersonFilter, "event_type", "signature_valid"]
     search_fields = ["message_id", "request_id", "network_patient_id"]
+    search_help_text = "A message id, request id, network patient id, or a person's email address."
     date_hierarchy = "received_at"
     exclude = ["body_encrypted"]
     readonly_fields = [
@@ -146,6 +164,33 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         "raw_body",
     ]
     actions = ["reprocess"]
+
+    def health_subject(self, obj: WebhookEvent) -> User | None:
+        return person_for_event(event=obj)
+
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        person = User.objects.filter(email__iexact=search_term.strip()).first() if "@" in search_term else None
+        if person is not None:
+            found = found | queryset.filter(pk__in=events_for_person(user=person).values("pk"))
+        return found, may_have_duplicates
+
+    @admin.display(description="Message id", ordering="message_id")
+    def short_message_id(self, obj: WebhookEvent) -> str:
+        return format_html('<span title="{}">{}…</span>', obj.message_id, obj.message_id[:8])
+
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, obj: WebhookEvent) -> str:
+        return timezone.localtime(obj.received_at).strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="Person")
+    def person(self, obj: WebhookEvent) -> str:
+        person = person_for_event(event=obj)
+        if person is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:accounts_user_journey", args=[person.pk]), person.email
+        )
 
     @admin.display(description="Raw body (decrypted)")
     def raw_body(self, obj):

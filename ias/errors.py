@@ -27,3 +27,8 @@ class NetworkUnavailable(JourneyError):
 
 class EventNotReady(Exception):
     """An event cannot be applied yet (for example its patient link is still being created)."""
+
+
+class EventMismatch(Exception):
+    """An event names one patient but points at another person's query or identity session:
+    recorded on the event, nothing is changed."""

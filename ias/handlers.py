@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from ias import services
+from ias.errors import EventMismatch
 from ias.models import NetworkPatient, NetworkQuery, PatientDeletion, QuerySource, WebhookEvent
 
 Result = tuple[str, str]
@@ -56,7 +57,18 @@ def _data_at(event: WebhookEvent) -> Any:
     return event.sent_at or event.received_at
 
 
+def _mismatch(exc: EventMismatch) -> Result:
+    return IGNORED, f"refused: {exc}"[:300]
+
+
 def handle_identity(event: WebhookEvent, body: dict[str, Any]) -> Result:
+    try:
+        return _identity_apply(event, body)
+    except EventMismatch as exc:
+        return _mismatch(exc)
+
+
+def _identity_apply(event: WebhookEvent, body: dict[str, Any]) -> Result:
     payload = _payload(body)
     link = _link_for(payload.get("patientId"))
     if link is None:
@@ -77,6 +89,13 @@ def handle_identity(event: WebhookEvent, body: dict[str, Any]) -> Result:
 
 
 def handle_network_query_source(event: WebhookEvent, body: dict[str, Any]) -> Result:
+    try:
+        return _network_query_source_apply(event, body)
+    except EventMismatch as exc:
+        return _mismatch(exc)
+
+
+def _network_query_source_apply(event: WebhookEvent, body: dict[str, Any]) -> Result:
     meta, payload = _meta(body), _payload(body)
     link = _link_for(payload.get("patientId"))
     if link is None:
@@ -153,13 +172,17 @@ def handle_consolidated(event: WebhookEvent, body: dict[str, Any]) -> Result:
         if link is None:
             outcomes.append(_unknown_patient(event, item.get("patientId"))[1])
             continue
-        with transaction.atomic():
-            query = services._query_for_event(
-                user_id=link.user_id,
-                request_id=request_id or f"consolidated-{event.message_id}",
-                query_ref=_query_ref(body),
-                kind=NetworkQuery.Kind.CONSOLIDATED,
-            )
+        try:
+            with transaction.atomic():
+                query = services._query_for_event(
+                    user_id=link.user_id,
+                    request_id=request_id or f"consolidated-{event.message_id}",
+                    query_ref=_query_ref(body),
+                    kind=NetworkQuery.Kind.CONSOLIDATED,
+                )
+        except EventMismatch as exc:
+            outcomes.append(_mismatch(exc)[1])
+            continue
         status = str(item.get("status") or "completed")
         url = _consolidated_url(item.get("bundle"))
         if status == "failed":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -391,3 +391,19 @@ def ias_export_for(*, user_id: int) -> dict[str, Any]:
         for q in NetworkQuery.objects.filter(user_id=user_id).order_by("created_at").prefetch_related("sources")
     ]
     return out
+
+
+def person_details_for(*, user_id: int) -> dict[str, Any]:
+    """The name and date of birth the person gave in the journey, for the documents they take away
+    (records' PDF summary reads them through RECORDS_PERSON_DETAILS_PROVIDER; records sits below ias).
+    Missing pieces are empty; `birth_date` is a date or None."""
+    from ias.services import network_patient_demographics
+
+    link = NetworkPatient.objects.filter(user_id=user_id).first()
+    given = network_patient_demographics(link=link) if link is not None else {}
+    name = " ".join(part for part in (str(given.get("firstName", "")), str(given.get("lastName", ""))) if part.strip())
+    try:
+        birth_date = date.fromisoformat(str(given.get("dob", "")))
+    except ValueError:
+        birth_date = None
+    return {"name": name.strip(), "birth_date": birth_date}

@@ -24,8 +24,9 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.crypto import decrypt_text, encrypt_text
 from accounts.selectors import consent_current
+from accounts.services import person_name_index
 from ias import metriport, wording
-from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkUnavailable, QueryRefused
+from ias.errors import Aal2Mismatch, Aal2Refused, EventMismatch, JourneyError, NetworkUnavailable, QueryRefused
 from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
 from ias.models import (
     Aal2Challenge,
@@ -97,6 +98,7 @@ def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatien
                 link.patient_id = created_id
         link.demographics_encrypted = encrypt_text(json.dumps(demographics))
         link.save()
+        person_name_index(user=user, names=[str(demographics.get(key) or "") for key in ("firstName", "lastName")])
     return link
 
 
@@ -153,6 +155,8 @@ def identity_result_apply(
             verification, _ = IdentityVerification.objects.select_for_update().get_or_create(
                 session_id=session_id, defaults={"user_id": user_id}
             )
+            if verification.user_id != user_id:
+                raise EventMismatch("the event's sessionId belongs to another person's identity session")
         else:
             verification = (
                 IdentityVerification.objects.select_for_update()
@@ -292,6 +296,11 @@ def aal2_challenge_complete(
         elif status != "verified" or not _NETWORK_ID.match(aal2_session_id or ""):
             challenge.status = Aal2Challenge.Status.REFUSED
             refusal = "The security check was not completed. Please try again."
+        elif Aal2Challenge.objects.filter(aal2_session_id=aal2_session_id).exclude(pk=challenge.pk).exists():
+            # The contract has no way to ask the network which challenge a session came from, so a
+            # session id is accepted once ever: an earlier (or someone else's) one is a replay.
+            challenge.status = Aal2Challenge.Status.REFUSED
+            refusal = "This security check was already used. Please do it again."
         else:
             challenge.status = Aal2Challenge.Status.VERIFIED
             challenge.aal2_session_id = aal2_session_id
@@ -560,7 +569,7 @@ def _query_for_event(
     if request_id:
         query = NetworkQuery.objects.select_for_update().filter(request_id=request_id).first()
         if query is not None:
-            return query
+            return _query_owned_by(query, user_id)
     if query_ref:
         query = NetworkQuery.objects.select_for_update().filter(public_id=_uuid_or_none(query_ref)).first()
         if query is not None and query.user_id == user_id:
@@ -578,7 +587,14 @@ def _query_for_event(
                 started_at=timezone.now(),
             )
     except IntegrityError:
-        return NetworkQuery.objects.select_for_update().get(request_id=request_id)
+        return _query_owned_by(NetworkQuery.objects.select_for_update().get(request_id=request_id), user_id)
+
+
+def _query_owned_by(query: NetworkQuery, user_id: int) -> NetworkQuery:
+    """The query an event's requestId names, only if it is the event's patient's own."""
+    if query.user_id != user_id:
+        raise EventMismatch("the event's requestId belongs to another person's query")
+    return query
 
 
 def _uuid_or_none(value: str):
@@ -723,8 +739,8 @@ def records_saving_note(*, user_id: int, count: int | None) -> None:
             caches["progress"].set(key, count, timeout=3600)
 
 
-def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str):
-    """The one door from ias into records' ingest (records sits below ias)."""
+def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str, patient_id: str):
+    """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far."""
     from records.services import snapshot_ingest_from_url
 
     records_saving_note(user_id=user_id, count=0)
@@ -734,6 +750,7 @@ def records_ingest_from_url(*, user_id: int, url: str, network_source: str, requ
             url=url,
             network_source=network_source,
             request_id=request_id,
+            patient_id=patient_id,
             on_progress=lambda count: records_saving_note(user_id=user_id, count=count),
         )
     finally:
@@ -759,7 +776,11 @@ def bundle_fetch(
         return QuerySource.Records.SKIPPED, 0
     try:
         snapshot = records_ingest_from_url(
-            user_id=user_id, url=url, network_source=network_source, request_id=request_id
+            user_id=user_id,
+            url=url,
+            network_source=network_source,
+            request_id=request_id,
+            patient_id=link.patient_id or "",
         )
     except BundleLinkExpired:
         return QuerySource.Records.AWAITING, 0

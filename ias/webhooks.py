@@ -29,6 +29,17 @@ from ias.services import parse_when
 
 log = logging.getLogger(__name__)
 
+# How far ahead of our clock an event's `meta.when` may be. Beyond it the time is clamped to the
+# moment of receipt: an event dated in the future would otherwise make every later bundle "older".
+EVENT_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def event_time_clamp(*, sent_at: Any, received_at: Any) -> Any:
+    """`meta.when`, or the receipt time when `meta.when` is beyond the allowed clock skew."""
+    if sent_at is not None and sent_at > received_at + EVENT_CLOCK_SKEW:
+        return received_at
+    return sent_at
+
 
 def max_body_bytes() -> int:
     return int(getattr(settings, "IAS_WEBHOOK_MAX_BYTES", 1024 * 1024))
@@ -129,6 +140,10 @@ def _statement_scope():
 
 def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None, bool]:
     """Store one delivery once. Returns (event, created); a duplicate messageId is (None, False)."""
+    received_at = timezone.now()
+    sent_at = event_time_clamp(sent_at=envelope.sent_at, received_at=received_at)
+    if sent_at != envelope.sent_at:
+        log.warning("event %s is dated beyond the clock skew; its time is clamped to receipt", envelope.message_id)
     try:
         with _statement_scope():
             event = WebhookEvent.objects.create(
@@ -136,7 +151,8 @@ def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None,
                 event_type=envelope.event_type,
                 request_id=envelope.request_id,
                 network_patient_id=envelope.patient_id,
-                sent_at=envelope.sent_at,
+                sent_at=sent_at,
+                received_at=received_at,
                 body_encrypted=encrypt_bytes(raw),
                 body_size=len(raw),
                 status=WebhookEvent.Status.IGNORED if envelope.event_type == "ping" else WebhookEvent.Status.PENDING,

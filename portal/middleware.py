@@ -1,13 +1,20 @@
 """Security headers Django does not set itself (Content Security Policy, Permissions-Policy), and
-the signed-in person's time zone for every time a page shows."""
+the signed-in person's time zone for every time a page shows, and friendly pages in place of
+tracebacks."""
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from portal.error_pages import RETRY_AFTER_SECONDS, is_staff
 from portal.selectors import time_zone_for
+
+logger = logging.getLogger(__name__)
 
 
 def _content_security_policy() -> str:
@@ -56,3 +63,35 @@ def person_time_zone(get_response: Callable[[HttpRequest], HttpResponse]) -> Cal
             timezone.deactivate()
 
     return middleware
+
+
+def _view_name(request: HttpRequest) -> str:
+    return request.resolver_match.view_name if request.resolver_match else "?"
+
+
+class FriendlyErrors:
+    """A person never sees a traceback. A busy database (SQLite's write lock held past the busy
+    timeout) answers 503 with Retry-After and a plain page, in every mode. In DEBUG, any other
+    error shows the friendly 500 page to everyone but staff (the traceback still goes to the
+    console); without DEBUG, Django's handler500 shows the same 500.html."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OperationalError):
+            logger.warning("database busy on %s: %s", _view_name(request), type(exception).__name__)
+            body = render_to_string("busy.html", {"retry_after": RETRY_AFTER_SECONDS})
+            response = HttpResponse(body, status=503)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            response["Cache-Control"] = "no-store"
+            return response
+        if settings.DEBUG and not is_staff(request):
+            logger.exception("server error on %s", _view_name(request))
+            return HttpResponse(
+                render_to_string("500.html", {"OPERATOR_CONTACT_EMAIL": settings.OPERATOR_CONTACT_EMAIL}), status=500
+            )
+        return None

@@ -12,7 +12,7 @@ from django.utils.crypto import salted_hmac
 
 from accounts.crypto import encrypt_text
 from accounts.models import AccessLogEntry, Consent, User
-from accounts.services import consent_revoke
+from accounts.services import consent_revoke, sessions_end_for
 from portal.models import AccountDeletion
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ def account_delete(*, user_id: int) -> AccountDeletion:
             network_deletion_scheduled=network_linked,
             notify_email_encrypted=encrypt_text(user.email),
         )
+        counts["sessions_ended"] = sessions_end_for(user_id=user_id)
         user.delete()
         AccountDeletion.objects.filter(pk=deletion.pk).update(completed_at=timezone.now())
         deletion_id = deletion.pk

@@ -83,7 +83,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_DEBUG is false.")
 
-PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A host name, not an IP address: browsers refuse passkeys (WebAuthn) on an IP address, and the
+# relying party id is the host the person's browser uses.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://localhost:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -114,11 +116,16 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.session_max_age",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.admin_requires_mfa",
     "portal.middleware.person_time_zone",
+    "portal.middleware.FriendlyErrors",
 ]
+
+# In DEBUG, errors outside a view still show a person the plain page (staff get the debug page).
+DEFAULT_EXCEPTION_REPORTER = "portal.error_pages.PatientSafeExceptionReporter"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -146,12 +153,14 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'homeport.sqlite3
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    # WAL and immediate transactions let the web process and the worker share one file safely.
+    # WAL lets pages read while the worker writes; immediate transactions take the write lock up
+    # front (no deadlock upgrading a read); a writer waits up to `timeout` seconds for the lock
+    # (the busy timeout), and the ingest commits in short batches so no one waits long.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": 10,
     }
     DATABASES["default"]["TEST"] = {
         "NAME": env_str("DJANGO_TEST_DB_NAME", str(DATA_DIR / "test-homeport.sqlite3")),
@@ -201,8 +210,25 @@ MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 MFA_TOTP_ISSUER = "Homeport"
 MFA_RECOVERY_CODE_COUNT = 10
-# allauth counts wrong second factors under "login_failed" per user (5 per 5 minutes above):
-# far inside NIST SP 800-63B's ceiling of 100 consecutive failures.
+# Recovery codes are shown once, on the first view after they are generated; after that only new
+# codes (generation needs a fresh second factor) show them again.
+MFA_RECOVERY_CODES_SHOW_ONCE = True
+# allauth counts wrong second factors under "login_failed" per user (5 per 5 minutes above). On top,
+# a persistent count per account (NIST SP 800-63B 5.2.2: at most 100 consecutive failures): 10 wrong
+# second factors (TOTP or recovery codes) or 20 wrong passwords in a row lock sign-in for that
+# account and email the person; a password reset by email (or staff) unlocks it.
+MFA_FAILURE_LIMIT = 10
+PASSWORD_FAILURE_LIMIT = 20
+MFA_FORMS = {
+    "authenticate": "accounts.forms.AuthenticateForm",
+    "reauthenticate": "accounts.forms.ReauthenticateForm",
+    "authenticate_webauthn": "accounts.forms.AuthenticateWebAuthnForm",
+    "reauthenticate_webauthn": "accounts.forms.ReauthenticateWebAuthnForm",
+}
+ACCOUNT_FORMS = {
+    "reset_password_from_key": "accounts.forms.ResetPasswordKeyForm",
+    "signup": "accounts.forms.SignupForm",
+}
 
 # NIST SP 800-63B AAL2: reauthenticate after 12 hours, and after 30 minutes without activity.
 HEALTH_SESSION_MAX_AGE_SECONDS = env_int("HEALTH_SESSION_MAX_AGE_SECONDS", 12 * 60 * 60)
@@ -218,7 +244,11 @@ SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@homeport.example")
 SITE_NAME = env_str("SITE_NAME", "Homeport")
 
 # --- security headers ---
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+# How many proxies of ours append to X-Forwarded-For; the client is the address the outermost one
+# appended (right-most untrusted). allauth's rate limits and our audit log both read it this way.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1) if BEHIND_TLS_PROXY else 0
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
@@ -344,6 +374,11 @@ SANDBOX_RECORD_SHAPE = env_str("SANDBOX_RECORD_SHAPE", "mixed")
 SANDBOX_FAULTS = env_list("SANDBOX_FAULTS", [])
 # The Celery queue for the sandbox's tasks; empty means the default queue.
 SANDBOX_TASK_QUEUE = env_str("SANDBOX_TASK_QUEUE", "")
+if SANDBOX_ENABLED and not DEBUG:
+    raise ImproperlyConfigured(
+        "SANDBOX_ENABLED is true while DJANGO_DEBUG is false: the sandbox (with its public development key "
+        "and plain-HTTP bundle downloads) must never run in production. Set SANDBOX_ENABLED=false."
+    )
 if SANDBOX_ENABLED:
     CELERY_BEAT_SCHEDULE["sandbox-sweep"] = {"task": "sandbox.tasks.sandbox_sweep", "schedule": 60.0}
 
@@ -374,6 +409,8 @@ RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
 # Where the records pages get a short-lived link for a document held at the network (a dotted path;
 # records sits below ias in the layers, so it is wired here).
 RECORDS_DOCUMENT_URL_PROVIDER = "ias.services.document_link_for"
+# Where the PDF summary gets the name and date of birth the person gave in the journey.
+RECORDS_PERSON_DETAILS_PROVIDER = "ias.selectors.person_details_for"
 # Making a SMART Health Link needs a second factor used within this many seconds.
 RECORDS_SHARE_FRESH_MFA_SECONDS = env_int("RECORDS_SHARE_FRESH_MFA_SECONDS", 600)
 CELERY_BEAT_SCHEDULE["records-shares-purge"] = {"task": "records.shares_purge_expired", "schedule": 900.0}
@@ -398,6 +435,12 @@ IAS_QUERY_TIMEOUT_SECONDS = env_int("IAS_QUERY_TIMEOUT_SECONDS", 2 * 3600)
 IAS_IDENTITY_POLL_SECONDS = env_int("IAS_IDENTITY_POLL_SECONDS", 60)
 IAS_IDENTITY_NUDGE_SECONDS = env_int("IAS_IDENTITY_NUDGE_SECONDS", 20)
 CELERY_BEAT_SCHEDULE["ias-sweep"] = {"task": "ias.sweep", "schedule": float(env_int("IAS_SWEEP_EVERY_SECONDS", 60))}
+
+# --- accounts: expired sessions are purged (they may hold an email address and search words) ---
+CELERY_BEAT_SCHEDULE["accounts-sessions-clear-expired"] = {
+    "task": "accounts.sessions_clear_expired",
+    "schedule": float(env_int("ACCOUNTS_SESSIONS_CLEAR_EVERY_SECONDS", 3600)),
+}
 
 # --- portal: rights (export, deletion) ---
 CELERY_BEAT_SCHEDULE["portal-account-deletion-notify-sweep"] = {

@@ -5,6 +5,8 @@ from django.urls import include, path
 from accounts import views as account_views
 from portal import views
 
+handler500 = "portal.views.server_error"
+
 admin.site.site_header = "Homeport staff"
 admin.site.site_title = "Homeport staff"
 admin.site.index_title = "Patients, queries, webhooks and records"

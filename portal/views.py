@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -215,3 +216,9 @@ def account_deleted(request):
     """Says what was removed; whether the network was asked too is left in the new, anonymous session."""
     reached_network = bool(request.session.pop("deletion_reached_network", False))
     return render(request, "portal/account_deleted.html", {"reached_network": reached_network})
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a plain page with the operator's contact, rendered without touching the database."""
+    body = render_to_string("500.html", {"OPERATOR_CONTACT_EMAIL": settings.OPERATOR_CONTACT_EMAIL})
+    return HttpResponse(body, status=500)

@@ -1,17 +1,35 @@
-"""Staff views of snapshots and resources: read-only, searchable by patient and code."""
+"""Staff views of snapshots and resources: read-only; opening one asks for a reason and is logged."""
 
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.admin import ReadOnlyAdmin
+from accounts.admin import HealthDataAdmin, ReadOnlyAdmin
 from records.explanations import explanation_setting_save
 from records.models import Explanation, ExplanationSetting, Resource, Snapshot
 
 
+class NetworkSourceFilter(admin.SimpleListFilter):
+    """Filter by network source; the blank source (an upload) gets a name, so its link has text."""
+
+    title = "network source"
+    parameter_name = "network_source"
+
+    def lookups(self, request, model_admin):
+        values = model_admin.model.objects.order_by().values_list("network_source", flat=True).distinct()
+        return [(value or "-", value or "(none: uploaded)") for value in sorted(set(values))]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(network_source="" if self.value() == "-" else self.value())
+
+
 @admin.register(Snapshot)
-class SnapshotAdmin(ReadOnlyAdmin):
+class SnapshotAdmin(HealthDataAdmin):
+    health_action = "staff:snapshot"
+
     list_display = (
         "id",
         "user",
@@ -25,30 +43,26 @@ class SnapshotAdmin(ReadOnlyAdmin):
         "ingest_ms",
         "started_at",
     )
-    list_filter = ("status", "network_source")
+    list_filter = ("status", NetworkSourceFilter)
     search_fields = ("user__email", "request_id")
     readonly_fields = [f.name for f in Snapshot._meta.fields]
     list_select_related = ("user",)
 
 
 @admin.register(Resource)
-class ResourceAdmin(ReadOnlyAdmin):
-    list_display = (
-        "resource_type",
-        "display",
-        "clinical_date_text",
-        "status",
-        "flag",
-        "source_org",
-        "network_source",
-        "user",
-        "retired_at",
-    )
-    list_filter = ("resource_type", "category", "network_source")
-    search_fields = ("user__email", "code", "display", "resource_id")
+class ResourceAdmin(HealthDataAdmin):
+    """The list names no clinical content (it mixes people); one resource opens after a reason."""
+
+    health_action = "staff:resource"
+    list_display = ("resource_type", "resource_id", "network_source", "user", "retired_at")
+    list_filter = ("resource_type", NetworkSourceFilter)
+    search_fields = ("user__email", "resource_id")
     readonly_fields = [f.name for f in Resource._meta.fields]
     list_select_related = ("user",)
     show_full_result_count = False
+
+    def health_target(self, obj: Resource) -> str:
+        return obj.reference
 
 
 @admin.register(ExplanationSetting)

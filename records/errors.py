@@ -26,3 +26,10 @@ class BundleInvalid(BundleDownloadError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason, transient=False)
+
+
+class BundleForAnotherPatient(BundleDownloadError):
+    """The bundle's Patient is not the person it was fetched for (or it names no Patient at all)."""
+
+    def __init__(self, reason: str = "the bundle's Patient is another patient, not this person") -> None:
+        super().__init__(reason, transient=False)

@@ -6,6 +6,7 @@ import io
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from datetime import date, datetime
 
 from records.selectors import Summary, record_iter_resources
 
@@ -39,71 +40,189 @@ def ndjson_zip(*, user_id: int):
     return handle
 
 
-def summary_pdf(*, summary: Summary, person) -> bytes:
-    """A printable one-document summary, drawn with reportlab's platypus."""
+_FONT = "HomeportSans"
+
+
+def _register_fonts() -> None:
+    """Bitstream Vera, shipped with reportlab and embedded: it has the signs ranges use (less or
+    equal, greater or equal, en dash), and an embedded TrueType font gives screen readers and
+    copy-paste the real characters."""
+    import os
+
+    import reportlab
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if _FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    folder = os.path.join(os.path.dirname(reportlab.__file__), "fonts")
+    faces = {"": "Vera.ttf", "-Bold": "VeraBd.ttf", "-Italic": "VeraIt.ttf", "-BoldItalic": "VeraBI.ttf"}
+    for suffix, filename in faces.items():
+        pdfmetrics.registerFont(TTFont(_FONT + suffix, os.path.join(folder, filename)))
+    for bold, italic, suffix in ((0, 0, ""), (1, 0, "-Bold"), (0, 1, "-Italic"), (1, 1, "-BoldItalic")):
+        addMapping(_FONT, bold, italic, _FONT + suffix)
+
+
+def _usual_range(item) -> str:
+    """The reference range the data gives for a result, as it reads ("3.5 to 5.0 mmol/L" with an en dash)."""
+    from records import fhir
+
+    ranges = [r for r in fhir.reference_ranges(item.resource.raw) if r.is_normal and r.label]
+    chosen = fhir.applicable_range(ranges) or (ranges[0] if ranges else None)
+    return chosen.label if chosen else "Not given"
+
+
+def summary_pdf(
+    *,
+    summary: Summary,
+    person_name: str,
+    birth_date: date | None,
+    generated_at: datetime,
+) -> bytes:
+    """A printable summary a clinic can file: who it is about (name, date of birth), when it was made,
+    page X of Y on every page, headings kept with their first rows, and the usual range beside each
+    result outside it. Document title, author, subject and language are set; reportlab cannot write
+    a tagged (structure-tree) PDF, so reading order is the drawing order."""
     from xml.sax.saxutils import escape
 
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import LETTER
-    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.lib.units import inch
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import CondPageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    styles = getSampleStyleSheet()
+    _register_fonts()
+    base = getSampleStyleSheet()
+    body = ParagraphStyle("Body", parent=base["BodyText"], fontName=_FONT, fontSize=9, leading=11.5)
+    normal = ParagraphStyle("Lead", parent=base["Normal"], fontName=_FONT, fontSize=10, leading=13)
+    title_style = ParagraphStyle("DocTitle", parent=base["Title"], fontName=_FONT + "-Bold", alignment=0)
+    heading = ParagraphStyle(
+        "Section", parent=base["Heading2"], fontName=_FONT + "-Bold", fontSize=13, keepWithNext=0, spaceAfter=4
+    )
+    name = person_name or "Name not given"
+    born = birth_date.strftime("%B %-d, %Y") if birth_date else "not given"
+    made = generated_at.strftime("%B %-d, %Y at %-I:%M %p %Z").strip()
+    footer_left = f"{name} · born {born}"
+
+    class NumberedCanvas(Canvas):
+        """Draws the footer once the page count is known ("page X of Y")."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict] = []
+
+        def showPage(self) -> None:
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                self.setFont(_FONT, 8)
+                self.setFillColor(colors.HexColor("#4a5a60"))
+                self.drawString(0.7 * inch, 0.45 * inch, footer_left[:90])
+                self.drawCentredString(LETTER[0] / 2, 0.45 * inch, f"Made {generated_at.strftime('%B %-d, %Y')}")
+                self.drawRightString(LETTER[0] - 0.7 * inch, 0.45 * inch, f"Page {number} of {total}")
+                super().showPage()
+            super().save()
+
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
         pagesize=LETTER,
         leftMargin=0.7 * inch,
         rightMargin=0.7 * inch,
-        title="Health record summary",
+        topMargin=0.7 * inch,
+        bottomMargin=0.8 * inch,
+        title=f"Health record summary for {name}",
         author="Homeport",
+        subject=f"Health record summary for {name}, born {born}, made {made}",
+        creator="Homeport",
+        keywords="health record summary",
+        lang="en-US",
+        displayDocTitle=1,
     )
-    story = [Paragraph("Health record summary", styles["Title"])]
-    name = getattr(person, "full_name", "") or getattr(person, "email", "")
-    story.append(
-        Paragraph(escape(f"For {name}. Made by Homeport from the records your providers shared."), styles["Normal"])
+    as_of = (
+        summary.last_snapshot.finished_at.strftime("%B %-d, %Y")
+        if summary.last_snapshot and summary.last_snapshot.finished_at
+        else "No records saved yet"
     )
-    sections = [
-        ("Allergies", summary.allergies),
-        ("Active conditions", summary.conditions),
-        ("Conditions whose status was not given", summary.conditions_without_status),
-        ("Current medications", summary.medications),
-        ("Recent results outside the normal range", summary.abnormal),
-        ("Immunizations", summary.immunizations),
-        ("Recent visits", summary.encounters),
+    details = Table(
+        [
+            [Paragraph("<b>Name</b>", normal), Paragraph(escape(name), normal)],
+            [Paragraph("<b>Date of birth</b>", normal), Paragraph(escape(born), normal)],
+            [Paragraph("<b>Made</b>", normal), Paragraph(escape(made), normal)],
+            [Paragraph("<b>Records as of</b>", normal), Paragraph(escape(as_of), normal)],
+        ],
+        colWidths=[1.4 * inch, 5.6 * inch],
+        hAlign="LEFT",
+    )
+    details.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))
+    story = [
+        Paragraph("Health record summary", title_style),
+        details,
+        Spacer(1, 6),
+        Paragraph(
+            "Made by Homeport from the records your providers shared through the health networks. It lists"
+            " what they sent and may not be complete; your clinician's own record is the reference.",
+            body,
+        ),
     ]
-    for title, items in sections:
+    sections = [
+        ("Allergies", summary.allergies, False),
+        ("Active conditions", summary.conditions, False),
+        ("Conditions whose status was not given", summary.conditions_without_status, False),
+        ("Current medications", summary.medications, False),
+        ("Recent results outside the usual range", summary.abnormal, True),
+        ("Immunizations", summary.immunizations, False),
+        ("Recent visits", summary.encounters, False),
+    ]
+    for title, items, with_range in sections:
         story.append(Spacer(1, 10))
-        story.append(Paragraph(escape(title), styles["Heading2"]))
+        title_para = Paragraph(escape(title), heading)
         if not items:
-            story.append(Paragraph("None on record.", styles["Normal"]))
+            story.append(CondPageBreak(0.8 * inch))
+            story.append(title_para)
+            story.append(Paragraph("None on record.", body))
             continue
-        rows = [["Item", "Date", "Details", "Source"]]
+        if with_range:
+            header = ["Result", "Date", "Value", "Usual range", "Source"]
+            widths = [1.9 * inch, 1.0 * inch, 1.5 * inch, 1.3 * inch, 1.4 * inch]
+        else:
+            header = ["Item", "Date", "Details", "Source"]
+            widths = [2.3 * inch, 1.1 * inch, 2.1 * inch, 1.6 * inch]
+        rows = []
         for it in items:
             detail = it.display.value or it.display.status
             if it.display.flag and it.display.flag.abnormal:
                 detail = f"{detail} ({it.display.flag.label})"
-            rows.append(
-                [
-                    Paragraph(escape(it.display.name[:120]), styles["BodyText"]),
-                    escape(it.display.date.display if it.display.date else "Date not given"),
-                    Paragraph(escape(detail[:200]), styles["BodyText"]),
-                    Paragraph(escape(", ".join(it.sources)[:120]), styles["BodyText"]),
-                ]
-            )
-        table = Table(rows, colWidths=[2.2 * inch, 1.2 * inch, 2.0 * inch, 1.6 * inch], repeatRows=1)
+            cells = [
+                Paragraph(escape(it.display.name[:120]), body),
+                Paragraph(escape(it.display.date.display if it.display.date else "Date not given"), body),
+                Paragraph(escape(detail[:200]), body),
+            ]
+            if with_range:
+                cells.append(Paragraph(escape(_usual_range(it)[:80]), body))
+            cells.append(Paragraph(escape(", ".join(it.sources)[:120]), body))
+            rows.append(cells)
+        header_cells = [Paragraph(f"<b>{label}</b>", body) for label in header]
+        table = Table([header_cells, *rows], colWidths=widths, repeatRows=1)
         table.setStyle(
             TableStyle(
                 [
                     ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3f1f1")),
-                    ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-                    ("FONTSIZE", (0, 0), (-1, -1), 9),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d8e0e3")),
+                    ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#b9c6cb")),
                 ]
             )
         )
+        # A heading never ends a page: without room for it, the header row and a few rows, the
+        # section starts on the next page; a long table then breaks, repeating its header row.
+        story.append(CondPageBreak(1.9 * inch))
+        story.append(title_para)
         story.append(table)
-    doc.build(story)
+    doc.build(story, canvasmaker=NumberedCanvas)
     return out.getvalue()

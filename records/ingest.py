@@ -154,6 +154,7 @@ class Lookup:
     document_sources: dict[str, str] = field(default_factory=dict)
     patient_sex: str = ""
     patient_birth: datetime | None = None
+    patient_ids: set[str] = field(default_factory=set)
 
     def add(self, resource: dict, full_url: str) -> None:
         kind, rid = resource.get("resourceType"), resource.get("id")
@@ -262,6 +263,7 @@ def build_lookup(entries: list[msgspec.Raw]) -> Lookup:
                     )
             continue
         if kind == "Patient":
+            lookup.patient_ids.add(resource["id"])
             gender = resource.get("gender")
             lookup.patient_sex = gender.lower() if isinstance(gender, str) else ""
             birth = fhir.parse_fhir_date(resource.get("birthDate"))

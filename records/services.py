@@ -9,16 +9,17 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext, suppress
 
 from django.contrib.auth import get_user_model
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.storage import private_storage
 from records import ingest
 from records.download import bundle_download
-from records.errors import BundleDownloadError
+from records.errors import BundleDownloadError, BundleForAnotherPatient
 from records.models import Resource, Snapshot
 from records.store import rows_write
 
@@ -42,9 +43,18 @@ def _counted(chunks: Iterable[list], on_progress: ProgressCallback | None) -> It
 
 
 def snapshot_ingest_from_url(
-    *, user_id: int, url: str, network_source: str, request_id: str, on_progress: ProgressCallback | None = None
+    *,
+    user_id: int,
+    url: str,
+    network_source: str,
+    request_id: str,
+    patient_id: str = "",
+    on_progress: ProgressCallback | None = None,
 ) -> Snapshot:
     """Download a consolidated bundle and ingest it as one snapshot.
+
+    `patient_id` is the person's network patient id: a bundle whose Patient is anyone else is
+    refused (BundleForAnotherPatient) and the refusal is kept as a failed snapshot.
 
     Idempotent: a snapshot already completed for the same (person, request, source) is returned
     without downloading again. Raises BundleLinkExpired (ask the network again) or
@@ -65,14 +75,7 @@ def snapshot_ingest_from_url(
     try:
         downloaded = bundle_download(url=url)
     except BundleDownloadError as exc:
-        Snapshot.objects.create(
-            user_id=user_id,
-            request_id=request_id,
-            network_source=network_source,
-            status=Snapshot.STATUS_FAILED,
-            failure_reason=exc.reason[:200],
-            finished_at=timezone.now(),
-        )
+        _snapshot_failed(user_id=user_id, request_id=request_id, network_source=network_source, reason=exc.reason)
         raise
     try:
         return snapshot_ingest_file(
@@ -82,10 +85,25 @@ def snapshot_ingest_from_url(
             request_id=request_id,
             download_ms=downloaded.elapsed_ms,
             sha256=downloaded.sha256,
+            patient_id=patient_id,
             on_progress=on_progress,
         )
+    except BundleForAnotherPatient as exc:
+        _snapshot_failed(user_id=user_id, request_id=request_id, network_source=network_source, reason=exc.reason)
+        raise
     finally:
         os.unlink(downloaded.path)
+
+
+def _snapshot_failed(*, user_id: int, request_id: str, network_source: str, reason: str) -> None:
+    Snapshot.objects.create(
+        user_id=user_id,
+        request_id=request_id,
+        network_source=network_source,
+        status=Snapshot.STATUS_FAILED,
+        failure_reason=reason[:200],
+        finished_at=timezone.now(),
+    )
 
 
 def snapshot_ingest_file(
@@ -97,27 +115,41 @@ def snapshot_ingest_file(
     download_ms: int = 0,
     sha256: str = "",
     keep_bundle: bool = True,
+    patient_id: str = "",
     on_progress: ProgressCallback | None = None,
 ) -> Snapshot:
-    """Ingest a bundle file (plain JSON) in one transaction: all of it or none of it.
+    """Ingest a bundle file (plain JSON): all of it or none of it.
+
+    PostgreSQL writes it in one transaction (COPY and one upsert). SQLite has one writer at a time,
+    so there each chunk commits on its own and other people's sessions and access-log rows get in
+    between; a failure removes the rows this snapshot added and marks the snapshot failed.
+
+    With `patient_id`, a bundle that holds anything must hold exactly that Patient (Metriport's
+    consolidated bundles carry the Metriport patient id as Patient.id); otherwise nothing is stored.
 
     `on_progress(count)` is called after each chunk with the resources written so far, so a caller
-    can tell the person how far along the save is (it sees counts only, never the resources)."""
+    can tell the person how far along the save is (it sees counts only, never the resources).
+    """
     started = time.monotonic()
     buffer, entries = ingest.open_bundle(path)
+    in_one_transaction = connection.vendor != "sqlite"
     stored_name = ""
+    snapshot: Snapshot | None = None
     try:
-        with transaction.atomic():
-            get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
-            snapshot = Snapshot.objects.create(
-                user_id=user_id,
-                request_id=request_id,
-                network_source=network_source,
-                bundle_sha256=sha256,
-                bundle_bytes=os.path.getsize(path),
-                download_ms=download_ms,
-            )
-            lookup = ingest.build_lookup(entries)
+        lookup = ingest.build_lookup(entries)
+        if patient_id and entries and lookup.patient_ids != {patient_id}:
+            raise BundleForAnotherPatient()
+        with transaction.atomic() if in_one_transaction else nullcontext():
+            with transaction.atomic():
+                get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
+                snapshot = Snapshot.objects.create(
+                    user_id=user_id,
+                    request_id=request_id,
+                    network_source=network_source,
+                    bundle_sha256=sha256,
+                    bundle_bytes=os.path.getsize(path),
+                    download_ms=download_ms,
+                )
             stats = ingest.ParseStats()
             now = timezone.now()
             counts = rows_write(
@@ -145,11 +177,15 @@ def snapshot_ingest_file(
     except Exception:
         if stored_name:
             private_storage().delete(stored_name)
+        if snapshot is not None and not in_one_transaction:
+            _snapshot_undo(snapshot=snapshot)
         raise
     finally:
         del entries
         if hasattr(buffer, "close"):
-            buffer.close()
+            # A failed ingest's traceback may still hold slices of the map; it is freed with them.
+            with suppress(BufferError):
+                buffer.close()
     logger.info(
         "records snapshot %s ingested: %s resources, %s new, %s changed, %s retired, %s ms",
         snapshot.pk,
@@ -165,6 +201,15 @@ def snapshot_ingest_file(
 def snapshot_clinical_count(*, snapshot: Snapshot) -> int:
     """Resources in a snapshot other than the Patient itself: zero means the sources found nothing."""
     return sum(count for kind, count in (snapshot.counts_by_type or {}).items() if kind != "Patient")
+
+
+def _snapshot_undo(*, snapshot: Snapshot) -> None:
+    """A chunked ingest that failed: drop the rows it added and say the snapshot failed."""
+    with transaction.atomic():
+        Resource.objects.filter(user_id=snapshot.user_id, first_snapshot_id=snapshot.pk).delete()
+        Snapshot.objects.filter(pk=snapshot.pk).update(
+            status=Snapshot.STATUS_FAILED, failure_reason="ingest failed", finished_at=timezone.now()
+        )
 
 
 def _bundle_keep(*, user_id: int, snapshot_id: int, path: str) -> str:

@@ -1,6 +1,7 @@
 """Bulk writes of extracted rows: COPY + one upsert on PostgreSQL, a diff + bulk ORM path elsewhere.
 
-Both paths do the same thing inside the caller's transaction: insert new resources, update changed
+Both paths do the same thing, PostgreSQL inside the caller's transaction, the portable path in
+short transactions of WRITE_BATCH rows: insert new resources, update changed
 ones (or ones that come back after retirement), leave unchanged ones untouched, retire the ones the
 snapshot no longer has, and mark the first row of each group of same items as the primary one.
 """
@@ -11,8 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
-from django.db import connection
+from django.db import connection, transaction
 
 from records.ingest import COLUMNS, Row
 from records.models import Resource
@@ -27,6 +27,9 @@ class WriteCounts:
 
 
 _DATA_COLUMNS = [c for c in COLUMNS if c not in ("resource_type", "resource_id")]
+# Rows per transaction on the portable path: SQLite has one writer, so each commit is kept short
+# (tens of milliseconds) and other people's requests write in between.
+WRITE_BATCH = 250
 
 
 def rows_write(
@@ -148,6 +151,8 @@ def _copy_first_import(*, user_id, snapshot_id, chunks, now) -> WriteCounts:
 
 
 def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts:
+    """Diff against what the person has, then insert and update with prepared parameters: every
+    value is converted before a transaction opens, so each short transaction only executes SQL."""
     counts = WriteCounts()
     existing = {
         (kind, rid): (pk, digest, retired is not None)
@@ -155,58 +160,62 @@ def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts
             "pk", "resource_type", "resource_id", "content_hash", "retired_at"
         )
     }
+    table = connection.ops.quote_name(Resource._meta.db_table)
+    insert_columns = [*COLUMNS, "user_id", "first_snapshot_id", "last_snapshot_id"]
+    insert_columns += ["created_at", "updated_at", "is_primary"]
+    insert_sql = (
+        f"INSERT INTO {table} ({', '.join(insert_columns)})"  # noqa: S608 - names are ours
+        f" VALUES ({', '.join(['%s'] * len(insert_columns))})"
+    )
+    update_columns = [*_DATA_COLUMNS, "last_snapshot_id", "updated_at"]
+    update_sql = (
+        f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in update_columns)}, retired_at = NULL"  # noqa: S608
+        " WHERE id = %s"
+    )
+    stamp = connection.ops.adapt_datetimefield_value(now)
     seen: set[int] = set()
     for chunk in chunks:
         new, changed = [], []
         for row in chunk:
-            fields = {name: getattr(row, name) for name in _DATA_COLUMNS}
-            fields["raw"] = orjson.loads(row.raw)
             found = existing.get((row.resource_type, row.resource_id))
+            if found is not None:
+                pk, digest, was_retired = found
+                seen.add(pk)
+                if digest == row.content_hash and not was_retired:
+                    counts.unchanged += 1
+                    continue
+            values = _prepared(row)
             if found is None:
-                new.append(
-                    Resource(
-                        user_id=user_id,
-                        resource_type=row.resource_type,
-                        resource_id=row.resource_id,
-                        first_snapshot_id=snapshot_id,
-                        last_snapshot_id=snapshot_id,
-                        created_at=now,
-                        updated_at=now,
-                        **fields,
-                    )
-                )
-                continue
-            pk, digest, was_retired = found
-            seen.add(pk)
-            if digest == row.content_hash and not was_retired:
-                counts.unchanged += 1
-                continue
-            changed.append(
-                Resource(
-                    pk=pk,
-                    last_snapshot_id=snapshot_id,
-                    retired_at=None,
-                    updated_at=now,
-                    **fields,
-                )
-            )
-        Resource.objects.bulk_create(new, batch_size=500)
+                new.append([*values, user_id, snapshot_id, snapshot_id, stamp, stamp, True])
+            else:
+                changed.append([*values[2:], snapshot_id, stamp, found[0]])
+        _execute_in_batches(insert_sql, new)
+        _execute_in_batches(update_sql, changed)
         counts.created += len(new)
-        if changed:
-            Resource.objects.bulk_update(
-                changed,
-                [*_DATA_COLUMNS, "last_snapshot_id", "retired_at", "updated_at"],
-                batch_size=200,
-            )
-            counts.updated += len(changed)
+        counts.updated += len(changed)
     if retire:
         stale = [pk for pk, _digest, was_retired in existing.values() if pk not in seen and not was_retired]
-        for start in range(0, len(stale), 500):
-            counts.retired += Resource.objects.filter(pk__in=stale[start : start + 500]).update(
+        for start in range(0, len(stale), WRITE_BATCH):
+            counts.retired += Resource.objects.filter(pk__in=stale[start : start + WRITE_BATCH]).update(
                 retired_at=now, updated_at=now
             )
     _mark_primary_portable(user_id=user_id)
     return counts
+
+
+def _prepared(row: Row) -> list:
+    """The row's values in COLUMNS order as the database takes them (raw JSON stays text)."""
+    values = row.copy_values()
+    date_at = COLUMNS.index("clinical_date")
+    values[date_at] = connection.ops.adapt_datetimefield_value(values[date_at])
+    return values
+
+
+def _execute_in_batches(sql: str, params: list[list]) -> None:
+    with connection.cursor() as cursor:
+        for start in range(0, len(params), WRITE_BATCH):
+            with transaction.atomic():
+                cursor.executemany(sql, params[start : start + WRITE_BATCH])
 
 
 def _mark_primary_portable(*, user_id: int) -> None:

@@ -8,6 +8,7 @@ import binascii
 import hashlib
 import os
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,7 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
@@ -277,9 +278,24 @@ def print_summary(request):
 def summary_pdf(request):
     data = selectors.summary_for(user=request.user)
     _log(request, "records:download", "summary.pdf")
-    response = HttpResponse(exports.summary_pdf(summary=data, person=request.user), content_type="application/pdf")
+    person = import_string(settings.RECORDS_PERSON_DETAILS_PROVIDER)(user_id=request.user.pk)
+    pdf = exports.summary_pdf(
+        summary=data,
+        person_name=person["name"] or request.user.full_name,
+        birth_date=person["birth_date"],
+        generated_at=timezone.localtime(timezone.now(), _zone_of(request.user)),
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = 'attachment; filename="homeport-summary.pdf"'
     return response
+
+
+def _zone_of(user) -> ZoneInfo | None:
+    """The person's chosen time zone, else the site's."""
+    try:
+        return ZoneInfo(user.time_zone) if user.time_zone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 _SAFE_TYPES = {

@@ -1,6 +1,7 @@
 """Staff views of the simulated network: patients, identity artefacts, queries, deliveries and faults."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db import models
 
 from sandbox import services
@@ -20,10 +21,22 @@ from sandbox.models import (
 )
 
 
+class LabelledSplitDateTime(AdminSplitDateTime):
+    """The admin's date and time boxes, each with an accessible name of its own."""
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs)
+        self.widgets[0].attrs["aria-label"] = "Date"
+        self.widgets[1].attrs["aria-label"] = "Time"
+
+
 class SandboxAdmin(admin.ModelAdmin):
     """The sandbox's URLs are local plain-HTTP ones: a scheme-less URL typed here means http://."""
 
-    formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
+    formfield_overrides = {
+        models.URLField: {"assume_scheme": "http"},
+        models.DateTimeField: {"widget": LabelledSplitDateTime},
+    }
 
 
 @admin.register(AccountSettings)

@@ -26,7 +26,7 @@ DEFAULTS = {
     "SANDBOX_PING_TIMEOUT_SECONDS": 2.0,
     "SANDBOX_TASK_QUEUE": "",
     "SANDBOX_API_KEY": "homeport-dev-api-key",
-    "SANDBOX_WEBHOOK_URL": "http://127.0.0.1:8000/webhooks/metriport/",
+    "SANDBOX_WEBHOOK_URL": "http://localhost:8000/webhooks/metriport/",
     "SANDBOX_WEBHOOK_KEY": "homeport-dev-webhook-key",
 }
 

@@ -278,6 +278,7 @@ class Fault(models.Model):
         ("expired_link", "download links are already expired"),
         ("api_slow", "API answers after `seconds`"),
         ("api_5xx", "API answers 503"),
+        ("fail_event", "links in webhooks (of type starting with `target`, or all) answer 500: processing fails"),
     ]
 
     kind = models.CharField(max_length=20, choices=KIND_CHOICES)

@@ -95,6 +95,11 @@ def fault(specs: list[FaultSpec], kind: str, target: str | None = None) -> Fault
     return None
 
 
+def event_link_fails(*, patient_id: str, event_type: str) -> bool:
+    """The `fail_event` fault: links in this patient's webhooks of `event_type` answer 500 while it is on."""
+    return fault(faults_active(patient_id=patient_id), "fail_event", event_type) is not None
+
+
 def link_ttl(*, patient_id: str, default: float) -> float:
     return -1.0 if fault(faults_active(patient_id=patient_id), "expired_link") else default
 
@@ -387,9 +392,10 @@ def network_query_json(query: NetworkQuery) -> dict:
     return body
 
 
-def _bundle_link(query: NetworkQuery, *, sources: list[str], partial: list[str] | None = None) -> str:
+def _bundle_link(query: NetworkQuery, *, sources: list[str], event: str, partial: list[str] | None = None) -> str:
+    """The presigned bundle link a webhook carries; `e` names the webhook, for the `fail_event` fault."""
     ttl = link_ttl(patient_id=query.patient_id, default=conf("SANDBOX_LINK_TTL_SECONDS"))
-    payload = {"k": "b", "p": query.patient_id, "s": sorted(sources), "f": "json"}
+    payload = {"k": "b", "p": query.patient_id, "s": sorted(sources), "f": "json", "e": event}
     if partial:
         payload["h"] = partial
     return links.link_make(origin=query.origin, payload=payload, ttl_seconds=ttl)
@@ -433,7 +439,7 @@ def network_query_first_data(*, source_id: int) -> None:
         row.first_data_ready_at = timezone.now()
         row.save(update_fields=["first_data_ready_at"])
         done = list(query.sources.filter(status="completed").values_list("type", flat=True))
-        url = _bundle_link(query, sources=done, partial=[row.type])
+        url = _bundle_link(query, sources=done, partial=[row.type], event=f"network-query.{row.type}.first-data-ready")
         still = query.sources.filter(status="processing").count()
         _query_webhook(
             query,
@@ -466,7 +472,7 @@ def network_query_source_complete(*, source_id: int) -> None:
         row.save(update_fields=["status", "completed_at"])
         done = list(query.sources.filter(status="completed").values_list("type", flat=True))
         still = query.sources.filter(status="processing").count()
-        url = _bundle_link(query, sources=done)
+        url = _bundle_link(query, sources=done, event=f"network-query.{row.type}")
         _query_webhook(
             query,
             event=f"network-query.{row.type}",
@@ -573,6 +579,7 @@ def consolidated_query_complete(*, request_id: str) -> None:
                 "r": query.resources,
                 "df": query.date_from,
                 "dt": query.date_to,
+                "e": "medical.consolidated-data",
             }
             content = [
                 {

@@ -120,17 +120,24 @@ def aal2_page(request, challenge_id: str):
     )
 
 
-def _s3_error(code: str, message: str) -> HttpResponse:
+def _s3_error(code: str, message: str, *, status: int = 403) -> HttpResponse:
     body = (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
         f"<Message>{html.escape(message)}</Message></Error>"
     )
-    return HttpResponse(body, status=403, content_type="application/xml")
+    return HttpResponse(body, status=status, content_type="application/xml")
 
 
 @require_http_methods(["GET"])
 def file_download(request, token: str):
-    """A presigned link: no API key, valid until its expiry, then 403 like S3."""
+    """A presigned link: no API key, valid until its expiry, then 403 like S3. Under the `fail_event`
+    fault the links of the chosen webhooks answer 500 (expired or not) until the fault is removed."""
+    try:
+        peeked = links.link_peek(token)
+    except links.LinkInvalid:
+        peeked = {}
+    if peeked.get("e") and services.event_link_fails(patient_id=str(peeked.get("p", "")), event_type=peeked["e"]):
+        return _s3_error("InternalError", "We encountered an internal error. Please try again.", status=500)
     try:
         payload = links.link_read(token)
     except links.LinkExpired:

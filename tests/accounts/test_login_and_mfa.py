@@ -102,7 +102,7 @@ def test_sensitive_mfa_changes_ask_for_reauthentication_in_an_older_session(make
     stale = make_mfa_client(mfa_user, mfa_at=time.time() - 600, login_at=time.time() - 600)
     response = stale.get("/accounts/2fa/totp/deactivate/")
     assert response.status_code == 302
-    assert response.url.startswith("/accounts/reauthenticate/")
+    assert response.url.startswith("/accounts/2fa/reauthenticate/")
 
 
 def test_a_second_factor_used_moments_ago_counts_as_reauthentication(client_mfa):

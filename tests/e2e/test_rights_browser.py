@@ -55,7 +55,7 @@ def _pass_reauthentication(page, *, secret: str, used_codes: set[str]) -> str:
         page.wait_for_timeout(1000)
         code = totp_now(secret)
     used_codes.add(code)
-    page.get_by_label("Authenticator code").fill(code)
+    page.get_by_label("Code", exact=True).fill(code)
     page.get_by_role("button", name=re.compile("confirm", re.I)).click()
     return "totp"
 

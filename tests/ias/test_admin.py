@@ -40,6 +40,15 @@ def _results(response) -> list:
     return list(response.context["cl"].result_list)
 
 
+def _give_reason(client, person) -> None:
+    """Staff say why before they open a person's health data (issue 11)."""
+    response = client.post(
+        reverse("admin:accounts_user_access_reason", args=[person.pk]),
+        {"choice": "Investigating a failed or stuck request", "next": "/admin/"},
+    )
+    assert response.status_code == 302
+
+
 def _messages(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -143,6 +152,7 @@ def test_lists_are_filterable(staff_client_mfa, journey, mfa_user, other_user):
 
 def test_network_patient_shows_demographics_decrypted_but_offers_no_edit(staff_client_mfa, journey, mfa_user):
     link = journey[mfa_user.pk]["link"]
+    _give_reason(staff_client_mfa, mfa_user)
     response = staff_client_mfa.get(_url(NetworkPatient, "change", link.pk))
     assert response.status_code == 200
     page = response.content.decode()
@@ -194,6 +204,7 @@ def test_health_rows_cannot_be_deleted_from_the_admin(staff_client_mfa, journey,
 
 def test_raw_body_viewer_shows_the_decrypted_body_to_staff(staff_client_mfa, journey, mfa_user):
     event = journey[mfa_user.pk]["event"]
+    _give_reason(staff_client_mfa, mfa_user)
     response = staff_client_mfa.get(_url(WebhookEvent, "change", event.pk))
     assert response.status_code == 200
     page = response.content.decode()
@@ -206,6 +217,7 @@ def test_raw_body_viewer_shows_the_decrypted_body_to_staff(staff_client_mfa, jou
 def test_an_unreadable_body_says_so_without_failing_the_page(staff_client_mfa, journey, mfa_user):
     event = journey[mfa_user.pk]["event"]
     WebhookEvent.objects.filter(pk=event.pk).update(body_encrypted=b"not a fernet token")
+    _give_reason(staff_client_mfa, mfa_user)
     response = staff_client_mfa.get(_url(WebhookEvent, "change", event.pk))
     assert response.status_code == 200
     assert "cannot be read" in response.content.decode()

@@ -99,6 +99,7 @@ def test_source_completed_ingests_the_linked_bundle(mfa_user, network, ingested,
             "url": "https://b.test/1",
             "network_source": "hie",
             "request_id": query.request_id,
+            "patient_id": "pat_1",
         }
     ]
     hie = query.sources.get(source_type="hie")

@@ -97,7 +97,7 @@ def test_delete_needs_recent_reauthentication(client_mfa_earlier, mfa_user):
     assert client_mfa_earlier.get(reverse("account_delete")).status_code == 200
     response = client_mfa_earlier.post(reverse("account_delete"), {"confirmation": "DELETE"})
     assert response.status_code == 302
-    assert urlsplit(response["Location"]).path == reverse("account_reauthenticate")
+    assert urlsplit(response["Location"]).path == reverse("mfa_reauthenticate")
     assert User.objects.filter(pk=mfa_user.pk).exists()
 
 

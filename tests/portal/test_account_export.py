@@ -49,7 +49,7 @@ def test_download_needs_recent_reauthentication(client_mfa_earlier):
     response = client_mfa_earlier.post(reverse("account_export"))
     assert response.status_code == 302
     location = urlsplit(response["Location"])
-    assert location.path == reverse("account_reauthenticate")
+    assert location.path == reverse("mfa_reauthenticate")
     assert "next=%2Faccount%2Fexport%2F" in location.query
 
 
@@ -59,7 +59,7 @@ def test_stale_reauthentication_is_not_enough(client_mfa_earlier, reauth):
     reauth(client_mfa_earlier, at=time.time() - 3600)
     response = client_mfa_earlier.post(reverse("account_export"))
     assert response.status_code == 302
-    assert urlsplit(response["Location"]).path == reverse("account_reauthenticate")
+    assert urlsplit(response["Location"]).path == reverse("mfa_reauthenticate")
 
 
 def test_export_holds_everything_and_only_mine(client_mfa, mfa_user, other_user, reauth, tmp_path):
@@ -125,11 +125,14 @@ def test_export_is_logged_in_access_log(client_mfa, mfa_user, reauth):
     assert archive.read("README.txt")
 
 
-def test_full_reauthentication_flow_resumes_the_download(client_mfa_earlier, password):
-    """Through allauth's own reauthenticate page: the suspended POST is replayed after the password."""
+def test_full_reauthentication_flow_resumes_the_download(client_mfa_earlier, mfa_user):
+    """Through allauth's own reauthenticate page: the suspended POST is replayed after the second
+    factor (a person with a factor re-checks with it, not with the password: issue 12)."""
+    from tests.helpers import totp_now
+
     first = client_mfa_earlier.post(reverse("account_export"))
     reauth_url = first["Location"]
-    response = client_mfa_earlier.post(reauth_url, {"password": password})
+    response = client_mfa_earlier.post(reauth_url, {"code": totp_now(mfa_user.totp_secret)})
     archive = _zip(response)
     assert "README.txt" in archive.namelist()
 

@@ -131,8 +131,27 @@ class Registry:
     csrf_exempt_namespaces: dict[str, str] = field(default_factory=dict)
 
 
+STAFF_ADMIN_GATE = (
+    "staff admin: all of /admin/ is behind accounts.middleware.admin_requires_mfa (staff with a fresh second "
+    "factor); a person's health data also asks a reason first and is logged (tests/security/test_staff_reads_logged.py)"
+)
+
+STAFF_ADMIN_PAGES = (
+    "admin:accounts_user_access_reason",
+    "admin:accounts_user_journey",
+    "admin:accounts_user_journey_act",
+    "admin:ias_networkpatient_change",
+    "admin:ias_webhookevent_change",
+    "admin:records_resource_change",
+    "admin:records_snapshot_change",
+)
+
 REGISTRY = Registry(
     not_owned={
+        **{
+            name: "staff admin: the id names a person or their row on purpose; staff only, each read logged"
+            for name in STAFF_ADMIN_PAGES
+        },
         "privacy_version": "a published notice version, public text",
         "records:category": "a category name (labs, medications, ...): each person sees their own items",
         "share:manifest": "a SMART Health Link's random manifest id: the capability itself",
@@ -153,6 +172,7 @@ REGISTRY = Registry(
         "share:viewer": "the clinician's SMART Health Link viewer: an empty page, data is decrypted in the browser",
         "share:manifest": "SMART Health Link manifest: capability URL, passcode and lifetime checked by the service",
         "share:file": "a manifest file location: signed short-lived token, ciphertext only",
+        **dict.fromkeys(STAFF_ADMIN_PAGES, STAFF_ADMIN_GATE),
     },
     csrf_exempt={
         "ias:webhook": "the network posts without a session; authenticated by HMAC over the raw body",

@@ -14,6 +14,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def browse_url(addr: str) -> str:
+    """Where to open the portal: a loopback address is shown as `localhost`, because browsers refuse
+    passkeys (WebAuthn) on an IP address."""
+    host, _, port = addr.rpartition(":")
+    if not host or host in {"127.0.0.1", "0.0.0.0", "[::1]", "[::]", "localhost"}:  # noqa: S104 - a comparison
+        host = "localhost"
+    return f"http://{host}:{port or addr}/"
+
+
 class Command(BaseCommand):
     help = "Run the web server, a Celery worker and its beat scheduler together (development)."
 
@@ -55,7 +64,7 @@ class Command(BaseCommand):
         try:
             for name, command in commands.items():
                 processes[name] = subprocess.Popen(command, start_new_session=True)
-            self.stdout.write(self.style.SUCCESS(f"Homeport is running on http://{addr}/  (Ctrl-C stops it)"))
+            self.stdout.write(self.style.SUCCESS(f"Homeport is running on {browse_url(addr)}  (Ctrl-C stops it)"))
             while not stopping:
                 for name, process in processes.items():
                     if process.poll() is not None:

@@ -1,0 +1,90 @@
+"""axe-core finds no critical or serious violation on the admin pages staff use, and they fit 1280 px.
+
+axe-core is installed from the npm registry into `.data/` on first use (like Metriport's SDK in
+tests/sandbox/test_metriport_sdk.py) and injected into each page with Playwright."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from tests.e2e.test_staff_console_browser import signed_in
+from tests.ias import conftest as ias_fixtures
+from tests.portal.staff_story import person_story
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+AXE = "axe-core@4.14.1"
+network = ias_fixtures.network
+
+
+def _axe_script() -> Path:
+    folder = Path(settings.DATA_DIR) / "axe" / AXE.replace("@", "-")
+    script = folder / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        assert npm, "npm (Node.js) is needed to install axe-core"
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), AXE],
+            check=True,
+            timeout=300,
+        )
+    return script
+
+
+def _serious(page, script: Path) -> list[dict]:
+    page.add_script_tag(path=str(script))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in ("critical", "serious")
+    ]
+
+
+def test_the_admin_pages_staff_use_have_no_serious_violation(
+    browser_instance, live_server, screenshot_dir, staff_user, mfa_user, network
+):
+    script = _axe_script()
+    story = person_story(mfa_user, network=network)
+    pages = [
+        reverse("admin:index"),
+        reverse("admin:accounts_user_changelist") + "?q=pharmacyfail",
+        reverse("admin:accounts_user_change", args=[mfa_user.pk]),
+        reverse("admin:accounts_user_access_reason", args=[mfa_user.pk]) + "?next=/admin/",
+        reverse("admin:accounts_user_journey", args=[mfa_user.pk]),
+        reverse("admin:ias_webhookevent_changelist") + f"?person={mfa_user.pk}",
+        reverse("admin:ias_webhookevent_changelist") + "?status__exact=failed",
+        reverse("admin:ias_webhookevent_change", args=[story.event.pk]),
+        reverse("admin:ias_networkpatient_change", args=[story.link.pk]),
+        reverse("admin:ias_networkquery_changelist"),
+        reverse("admin:ias_networkquery_change", args=[story.query.pk]),
+        reverse("admin:records_snapshot_change", args=[story.snapshot.pk]),
+        reverse("admin:records_resource_changelist"),
+        reverse("admin:accounts_accesslogentry_changelist"),
+        reverse("admin:accounts_emailsent_changelist"),
+        reverse("admin:sandbox_fault_add"),
+    ]
+    found = {}
+    for width in (1280, 390):
+        context = signed_in(browser_instance, live_server, staff_user, width=width, bypass_csp=True)
+        page = context.new_page()
+        page.goto(f"{live_server.url}{reverse('admin:accounts_user_access_reason', args=[mfa_user.pk])}?next=/admin/")
+        page.get_by_label("The person asked support for help").check()
+        page.get_by_role("button", name="Continue").click()
+        for path in pages:
+            response = page.goto(f"{live_server.url}{path}")
+            assert response.status == 200, path
+            violations = _serious(page, script)
+            if width == 1280 and page.evaluate("document.documentElement.scrollWidth") > width:
+                violations.append({"id": "wider-than-the-screen", "impact": "serious", "nodes": []})
+            if violations:
+                found[f"{width} {path}"] = violations
+        context.close()
+    (screenshot_dir / "admin-axe-violations.json").write_text(json.dumps(found, indent=1))
+    assert found == {}, json.dumps(found, indent=1)

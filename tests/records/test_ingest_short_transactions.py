@@ -1,0 +1,67 @@
+"""On SQLite the ingest commits in short batches: another writer gets in while a bundle is being
+written, and a failure part-way leaves nothing of the failed snapshot behind."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+
+from accounts.models import AccessLogEntry
+from records import ingest, store
+from records.models import Resource, Snapshot
+from tests.records.conftest import ingest_bundle
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL writes a bundle in one transaction"),
+]
+
+
+def test_another_writer_gets_in_between_batches(user, other_user, generated_bundle, private_storage_dir, monkeypatch):
+    monkeypatch.setattr(ingest, "CHUNK", 50)
+    monkeypatch.setattr(store, "WRITE_BATCH", 50)
+    real_iter_rows = ingest.iter_rows
+    waits: list[float] = []
+
+    def write_from_another_connection() -> None:
+        before = time.perf_counter()
+        try:
+            AccessLogEntry.objects.create(subject=other_user, actor=other_user, action="records:summary")
+            waits.append(time.perf_counter() - before)
+        finally:
+            connections.close_all()
+
+    def iter_rows_with_a_second_writer(*args, **kwargs):
+        for number, chunk in enumerate(real_iter_rows(*args, **kwargs)):
+            yield chunk
+            if number == 2:  # the first chunks are written and committed by now
+                other = threading.Thread(target=write_from_another_connection)
+                other.start()
+                other.join(timeout=30)
+
+    monkeypatch.setattr(ingest, "iter_rows", iter_rows_with_a_second_writer)
+    snapshot = ingest_bundle(user, generated_bundle)
+
+    assert snapshot.status == Snapshot.STATUS_COMPLETE
+    assert len(waits) == 1 and waits[0] < 5, waits
+    assert AccessLogEntry.objects.filter(subject=other_user).count() == 1
+
+
+def test_a_failure_part_way_removes_what_the_snapshot_added(user, generated_bundle, private_storage_dir, monkeypatch):
+    monkeypatch.setattr(ingest, "CHUNK", 50)
+    real_iter_rows = ingest.iter_rows
+
+    def iter_rows_that_break(*args, **kwargs):
+        for number, chunk in enumerate(real_iter_rows(*args, **kwargs)):
+            if number == 3:
+                raise RuntimeError("worker lost")
+            yield chunk
+
+    monkeypatch.setattr(ingest, "iter_rows", iter_rows_that_break)
+    with pytest.raises(RuntimeError):
+        ingest_bundle(user, generated_bundle)
+
+    assert not Resource.objects.filter(user=user).exists()
+    snapshot = Snapshot.objects.get(user=user)
+    assert snapshot.status == Snapshot.STATUS_FAILED

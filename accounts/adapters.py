@@ -17,10 +17,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts.crypto import decrypt_text, encrypt_text
-from accounts.mail import email_html_from_text, email_site_context, portal_url
+from accounts.mail import email_html_from_text, email_send_record, email_site_context, portal_url
 from accounts.models import User
 from accounts.selectors import account_locked, session_last_mfa_at, user_has_second_factor
-from accounts.services import LOCKED_MESSAGE, email_send_record, password_failure_record, password_success_record
+from accounts.services import LOCKED_MESSAGE, password_failure_record, password_success_record
 
 
 class AccountAdapter(DefaultAccountAdapter):

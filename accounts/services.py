@@ -6,10 +6,8 @@ import logging
 import time
 from collections.abc import Iterable
 from importlib import import_module
-from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -17,7 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.http import client_ip
-from accounts.models import AccessLogEntry, Consent, EmailSent, PersonNameToken, User
+from accounts.mail import branded_email_send, portal_url
+from accounts.models import AccessLogEntry, Consent, PersonNameToken, User
 from accounts.selectors import STAFF_REASONS_SESSION_KEY, name_token_digest, name_tokens
 
 
@@ -90,82 +89,6 @@ def person_name_index(*, user: User, names: Iterable[str]) -> int:
     return len(digests)
 
 
-# --- emails sent ------------------------------------------------------------------------------------
-
-_SECRET_CONTEXT_WORDS = ("key", "code", "token", "password", "secret")
-_LINK_CONTEXT_WORDS = ("url", "link")
-
-
-def email_context_keep(context: dict[str, Any], *, keep_links: bool = False) -> dict[str, Any]:
-    """The plain values of an email's context that may be stored to send it again: never keys, codes
-    or objects; links only for Homeport's own notices (`keep_links`), whose links lead to pages behind
-    sign-in, never for allauth's, whose links carry secrets."""
-
-    def allowed(name: str, value: Any) -> bool:
-        lowered = name.lower()
-        if not isinstance(value, str | int | float | bool) or any(word in lowered for word in _SECRET_CONTEXT_WORDS):
-            return False
-        is_link = any(word in lowered for word in _LINK_CONTEXT_WORDS) or (isinstance(value, str) and "://" in value)
-        return keep_links or not is_link
-
-    return {str(name): value for name, value in context.items() if allowed(str(name), value)}
-
-
-def email_send_record(
-    *,
-    to_email: str,
-    template_prefix: str,
-    subject: str = "",
-    user: User | None = None,
-    context: dict[str, Any] | None = None,
-    resent_by: User | None = None,
-) -> EmailSent:
-    """Note one email that was sent (call it after sending). allauth's adapter calls it for every
-    email it sends; code that sends mail another way calls it itself."""
-    if user is None:
-        user = User.objects.filter(email__iexact=to_email).first()
-    return EmailSent.objects.create(
-        user=user,
-        to_email=to_email,
-        template_prefix=template_prefix[:120],
-        subject=subject[:300],
-        context=email_context_keep(context or {}, keep_links=not template_prefix.startswith("account/")),
-        resent_by=resent_by,
-    )
-
-
-EMAIL_CONFIRMATION_PREFIX = "account/email/email_confirmation"
-EMAILS_NOT_RESENT = (
-    "account/email/password_reset",
-    "account/email/login_code",
-    "account/email/unknown_account",
-    "account/email/account_already_exists",
-)
-
-
-def email_resend(*, email_id: int, request: HttpRequest) -> EmailSent | None:
-    """Staff action: send one email again to the person. A confirmation gets a fresh link; a message
-    carrying a secret link (password reset) is never resent by staff. Returns the new row, or None."""
-    from allauth.account.adapter import get_adapter
-    from allauth.account.models import EmailAddress
-
-    sent = EmailSent.objects.select_related("user").get(pk=email_id)
-    if sent.user is None or sent.template_prefix.startswith(EMAILS_NOT_RESENT):
-        return None
-    started = timezone.now()
-    if sent.template_prefix.startswith(EMAIL_CONFIRMATION_PREFIX):
-        address = EmailAddress.objects.filter(user=sent.user, email__iexact=sent.to_email).first()
-        if address is None or address.verified:
-            return None
-        address.send_confirmation(request)
-    else:
-        get_adapter(request).send_mail(sent.template_prefix, sent.to_email, {**sent.context, "user": sent.user})
-    newest = EmailSent.objects.filter(user=sent.user, sent_at__gte=started).order_by("-sent_at").first()
-    if newest is not None:
-        EmailSent.objects.filter(pk=newest.pk).update(resent_by=request.user)
-    return newest
-
-
 log = logging.getLogger(__name__)
 
 LOCKED_MESSAGE = (
@@ -176,20 +99,12 @@ LOCKED_MESSAGE = (
 
 def _lock_email_send(*, email: str) -> None:
     """A plain notice, no health data; the link is built from PORTAL_BASE_URL, never the request."""
-    reset_url = settings.PORTAL_BASE_URL + reverse("account_reset_password")
-    send_mail(
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Sign-in locked after too many wrong attempts",
-        message=(
-            "Someone, perhaps you, got your password or second-factor code wrong too many times in a row, "
-            "so we locked sign-in to your Homeport account.\n\n"
-            f"To unlock it, reset your password here: {reset_url}\n\n"
-            "If this was not you, resetting your password also keeps the other person out. "
-            "Homeport support can unlock the account too."
-        ),
-        from_email=None,
-        recipient_list=[email],
+    branded_email_send(
+        to=email,
+        subject="Sign-in locked after too many wrong attempts",
+        template="accounts/email/sign_in_locked",
+        context={"reset_url": portal_url(reverse("account_reset_password"))},
     )
-    email_send_record(to_email=email, template_prefix="accounts/email/sign_in_locked", subject="Sign-in locked")
 
 
 def _failure_count(*, user_id: int, field: str, limit: int) -> bool:

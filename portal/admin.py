@@ -17,8 +17,8 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts.admin import ReadOnlyAdmin, UserAdmin, staff_read
+from accounts.mail import email_resend
 from accounts.models import EmailSent, User
-from accounts.services import email_resend
 from ias import services as ias_services
 from ias.lookup import events_for_person
 from ias.metriport import NetworkPermanentError, NetworkTransientError

@@ -30,7 +30,7 @@ def bundle_server():
     """A presigned-link stand-in that counts how many times the bundle is downloaded."""
     from sandbox.generator import generate_bundle
 
-    body = orjson.dumps(generate_bundle(seed="crash-test", size=40))
+    body = orjson.dumps(generate_bundle(seed="crash-test", size=40, demographics={"id": "pat_crash"}))
     hits = []
 
     class Handler(BaseHTTPRequestHandler):

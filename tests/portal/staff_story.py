@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.mail import email_send_record
 from accounts.models import AccessLogEntry, EmailSent
-from accounts.services import email_send_record
 from ias import services
 from ias.metriport import SourceChoice
 from ias.models import NetworkPatient, NetworkQuery, QuerySource, WebhookEvent

@@ -44,7 +44,9 @@ class AccountAdapter(DefaultAccountAdapter):
         message = super().render_mail(template_prefix, email, context, headers=headers)
         self.rendered_subject = str(message.subject)
         if isinstance(message, EmailMultiAlternatives) and not message.alternatives:
-            message.attach_alternative(email_html_from_text(subject=message.subject, text=message.body), "text/html")
+            message.attach_alternative(
+                email_html_from_text(subject=str(message.subject), text=str(message.body)), "text/html"
+            )
         return message
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:

@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from accounts.http import AuthedRequest
 from accounts.models import AccessLogEntry, Consent, EmailSent, User
 from accounts.selectors import STAFF_REASON_CHOICES, staff_reason_current
 from accounts.services import staff_access_record, staff_reason_remember
@@ -33,7 +34,7 @@ class LabelledSplitDateTime(AdminSplitDateTime):
         self.widgets[1].attrs["aria-label"] = "Time"
 
 
-LABELLED_DATETIME = {models.DateTimeField: {"widget": LabelledSplitDateTime}}
+LABELLED_DATETIME: dict[type[models.Field], dict[str, Any]] = {models.DateTimeField: {"widget": LabelledSplitDateTime}}
 
 
 class StaffReasonForm(forms.Form):
@@ -48,7 +49,8 @@ class StaffReasonForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("choice", "").startswith("Other") and not data.get("details", "").strip():
             self.add_error("details", "Say why in a few words.")
         return data
@@ -64,7 +66,7 @@ def staff_reason_url(*, subject_id: int, next_url: str) -> str:
 
 
 def staff_read(
-    request: HttpRequest, *, subject: User, action: str, target: str = "", next_url: str = ""
+    request: AuthedRequest, *, subject: User, action: str, target: str = "", next_url: str = ""
 ) -> HttpResponseRedirect | None:
     """Log a staff read of `subject`'s health data, or (no reason given lately) send staff to say why.
 

@@ -1,6 +1,8 @@
 """allauth forms with the consecutive-failure lock: wrong codes are counted per account, a locked
 account is refused before any code is checked, and a password reset by email unlocks it."""
 
+from typing import TYPE_CHECKING
+
 from allauth.account.forms import ResetPasswordKeyForm as AllauthResetPasswordKeyForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.mfa.base.forms import AuthenticateForm as AllauthAuthenticateForm
@@ -10,14 +12,24 @@ from allauth.mfa.webauthn.forms import ReauthenticateWebAuthnForm as AllauthReau
 from django import forms
 from django.contrib.auth.hashers import make_password
 
+from accounts.models import User
 from accounts.selectors import account_locked
 from accounts.services import LOCKED_MESSAGE, account_unlock, mfa_failure_record, mfa_success_record
 
+if TYPE_CHECKING:
+    # The mixins below only ever sit in front of these allauth forms; telling the checker so lets it
+    # see the `super()` methods they extend.
+    from allauth.mfa.base.forms import BaseAuthenticateForm as _CodeFormBase
+    from allauth.mfa.webauthn.forms import AuthenticateWebAuthnForm as _WebAuthnFormBase
+else:
+    _CodeFormBase = object
+    _WebAuthnFormBase = object
 
-class _CountingCodeMixin:
+
+class _CountingCodeMixin(_CodeFormBase):
     """Counts wrong TOTP and recovery codes; allauth's own rate-limit refusals are not guesses."""
 
-    user = None
+    user: User
 
     def clean_code(self) -> str:
         if account_locked(user_id=self.user.pk):
@@ -41,10 +53,10 @@ class ReauthenticateForm(_CountingCodeMixin, AllauthReauthenticateForm):
     pass
 
 
-class _LockedWebAuthnMixin:
+class _LockedWebAuthnMixin(_WebAuthnFormBase):
     """A locked account uses no second factor at all, passkeys included, until it is unlocked."""
 
-    user = None
+    user: User | None = None
 
     def clean(self):
         if self.user is not None and account_locked(user_id=self.user.pk):

@@ -8,8 +8,10 @@ from allauth.account.authentication import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
+from accounts.http import AuthedRequest
 from accounts.models import AccessLogEntry, Consent, EmailSent, PersonNameToken, User
 
 
@@ -24,7 +26,7 @@ def account_locked(*, user_id: int) -> bool:
     return User.objects.filter(pk=user_id, mfa_locked_at__isnull=False).exists()
 
 
-def session_last_mfa_at(*, request) -> float | None:
+def session_last_mfa_at(*, request: HttpRequest) -> float | None:
     """When this session last passed a second factor (login or reauthentication), as a Unix time."""
     times = [
         record.get("at")
@@ -34,7 +36,7 @@ def session_last_mfa_at(*, request) -> float | None:
     return max(times) if times else None
 
 
-def session_first_login_at(*, request) -> float | None:
+def session_first_login_at(*, request: HttpRequest) -> float | None:
     """When this session signed in: its first authentication record, else the user's last login."""
     times = [
         record.get("at")
@@ -47,14 +49,14 @@ def session_first_login_at(*, request) -> float | None:
     return last_login.timestamp() if last_login else None
 
 
-def session_past_max_age(*, request, now: float | None = None) -> bool:
+def session_past_max_age(*, request: HttpRequest, now: float | None = None) -> bool:
     """True when the signed-in session is older than HEALTH_SESSION_MAX_AGE_SECONDS (any page)."""
     now = time.time() if now is None else now
     first_login = session_first_login_at(request=request)
     return first_login is not None and now - first_login > settings.HEALTH_SESSION_MAX_AGE_SECONDS
 
 
-def health_session_state(*, request, now: float | None = None) -> str:
+def health_session_state(*, request: AuthedRequest, now: float | None = None) -> str:
     """One of: "no-factor", "mfa-needed", "expired", "idle", "ok" for the signed-in person's session."""
     now = time.time() if now is None else now
     if not user_has_second_factor(user=request.user):
@@ -105,7 +107,7 @@ STAFF_REASON_CHOICES = [
 ]
 
 
-def staff_reason_current(*, request, subject_id: int, now: float | None = None) -> str | None:
+def staff_reason_current(*, request: HttpRequest, subject_id: int, now: float | None = None) -> str | None:
     """The reason this staff member gave for this person in the last 15 minutes, or None."""
     now = time.time() if now is None else now
     entry = (request.session.get(STAFF_REASONS_SESSION_KEY) or {}).get(str(subject_id))

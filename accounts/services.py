@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.http import client_ip
+from accounts.http import AuthedRequest, client_ip
 from accounts.mail import branded_email_send, portal_url
 from accounts.models import AccessLogEntry, Consent, PersonNameToken, User
 from accounts.selectors import STAFF_REASONS_SESSION_KEY, name_token_digest, name_tokens
@@ -37,7 +37,7 @@ def consent_revoke(*, user: User, purpose: str = Consent.PURPOSE_IAS, ip: str | 
     )
 
 
-def access_log_record(*, request, subject: User, action: str, target: str = "") -> AccessLogEntry:
+def access_log_record(*, request: HttpRequest, subject: User, action: str, target: str = "") -> AccessLogEntry:
     """Log one view or download of `subject`'s record by the signed-in person."""
     actor = request.user if request.user.is_authenticated else None
     return AccessLogEntry.objects.create(
@@ -61,7 +61,7 @@ def staff_reason_remember(*, request: HttpRequest, subject_id: int, reason: str)
 
 
 def staff_access_record(
-    *, request: HttpRequest, subject: User, action: str, target: str = "", reason: str
+    *, request: AuthedRequest, subject: User, action: str, target: str = "", reason: str
 ) -> AccessLogEntry:
     """Log one staff read of `subject`'s health data, with the reason given; the person sees it as
     "Homeport support" in their access history."""

@@ -3,10 +3,14 @@
 Enrolling another factor does not: the session must have used an existing factor to count as
 second-factor authenticated, else a password re-check plus a new passkey would open health data."""
 
+from typing import Any
+
 from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.views import activate_totp as allauth_activate_totp
 from allauth.mfa.webauthn.views import add_webauthn as allauth_add_webauthn
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from accounts.selectors import user_has_second_factor
 
@@ -15,7 +19,7 @@ def _recording_enrolment(allauth_view, authenticator_type: str):
     """After a successful first enrolment the person has just used their only factor: count it as this
     session's second factor, so they are not asked for it again a moment later."""
 
-    def view(request, *args, **kwargs):
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         before = set()
         had_factor = False
         if request.user.is_authenticated:

@@ -41,7 +41,7 @@ def main() -> None:
         }
         figures.append(row)
         print(
-            f"{shape:>5} {size:>6} asked: {row['resources']:>6} resources, {row['json_bytes'] / 1e6:8.2f} MB JSON, "
+            f"{shape:>5} {size:>6} asked: {row['resources']:>6} resources, {len(raw) / 1e6:8.2f} MB JSON, "
             f"generated in {generated:6.3f} s, serialised in {serialised:6.3f} s"
         )
     print(json.dumps({"bench": "sandbox.generator", "results": figures}))

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,6 +76,8 @@ def main(size: int, repeat: int) -> None:
         lab = mine.filter(category="labs", value_num__isnull=False).order_by("-clinical_date").first()
         report = mine.filter(resource_type="DiagnosticReport").first()
         encounter = mine.filter(resource_type="Encounter").first()
+        if lab is None or report is None or encounter is None:
+            raise SystemExit("The generated record has no lab result, report or visit to open.")
         pages = [
             ("summary", reverse("records:summary")),
             ("timeline", reverse("records:timeline")),
@@ -104,7 +107,7 @@ def main(size: int, repeat: int) -> None:
             ("item (visit)", reverse("records:item", args=[encounter.pk])),
             ("print", reverse("records:print")),
         ]
-        results = []
+        results: list[dict[str, Any]] = []
         print(f"{snapshot.resource_count} resources for one person on {connection.vendor}\n")
         print(f"{'page':<16} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} {'queries':>8}")
         for name, url in pages:

@@ -55,7 +55,8 @@ def percentile(values: list[float], p: float) -> float:
 def make_bodies(n: int, run_id: str, dup_share: float, bad_share: float, key: str):
     """(raw, signature, kind) for each delivery: "valid", "duplicate" or "bad"."""
     rng = random.Random(run_id)
-    out, sent_valid = [], []
+    out: list[tuple[bytes, str, str]] = []
+    sent_valid: list[tuple[bytes, str]] = []
     types = [
         "medical.document-download",
         "network-query.hie",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,6 +18,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts.admin import ReadOnlyAdmin, UserAdmin, staff_read
+from accounts.http import AuthedRequest
 from accounts.mail import email_resend
 from accounts.models import EmailSent, User
 from ias import services as ias_services
@@ -58,7 +60,7 @@ class PersonUserAdmin(UserAdmin):
         ]
         return extra + super().get_urls()
 
-    def journey_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def journey_view(self, request: AuthedRequest, object_id: str) -> HttpResponse:
         """Everything that happened to one person; opening it is a logged staff read."""
         person = get_object_or_404(User, pk=unquote(object_id))
         prompt = staff_read(request, subject=person, action="staff:person", target="person page")
@@ -77,7 +79,7 @@ class PersonUserAdmin(UserAdmin):
         response.headers["Cache-Control"] = "no-store, private"
         return response
 
-    def journey_act(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def journey_act(self, request: AuthedRequest, object_id: str) -> HttpResponseBase:
         """The person page's buttons: each checks that the row belongs to this person."""
         person = get_object_or_404(User, pk=unquote(object_id))
         back = HttpResponseRedirect(reverse("admin:accounts_user_journey", args=[person.pk]))
@@ -99,7 +101,7 @@ class PersonUserAdmin(UserAdmin):
             messages.success(request, message)
         return back
 
-    def _act(self, request: HttpRequest, person: User, action: str, target: int) -> str | None:
+    def _act(self, request: AuthedRequest, person: User, action: str, target: int) -> str | None:
         if action == "reprocess":
             if not events_for_person(user=person).filter(pk=target).exists():
                 return None
@@ -128,7 +130,7 @@ class PersonUserAdmin(UserAdmin):
             return f"Sent again to {resent.to_email}."
         return None
 
-    def _export(self, request: HttpRequest, person: User) -> HttpResponse:
+    def _export(self, request: AuthedRequest, person: User) -> HttpResponseBase:
         prompt = staff_read(
             request,
             subject=person,

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import DatabaseError, OperationalError
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 from django.views.debug import ExceptionReporter
 
 RETRY_AFTER_SECONDS = 5
@@ -23,7 +24,7 @@ class PatientSafeExceptionReporter(ExceptionReporter):
     """DEBUG's error page for errors outside a view (a session saved on a locked database, say):
     staff still get Django's debug page; everyone else the same plain page as in production."""
 
-    def get_traceback_html(self) -> str:
+    def get_traceback_html(self) -> SafeString:
         if self.request is not None and is_staff(self.request):
             return super().get_traceback_html()
         if isinstance(self.exc_value, OperationalError):

@@ -1,5 +1,7 @@
 """Forms for the person's account: preferences, confirming consent revocation and account deletion."""
 
+from typing import cast
+
 from django import forms
 
 from accounts.models import User
@@ -66,7 +68,8 @@ class PreferencesForm(forms.Form):
         super().__init__(*args, **kwargs)
         us_names = {name for name, _label in US_TIME_ZONES}
         from_address = f"From my address ({address_zone.replace('_', ' ')})" if address_zone else "From my address"
-        self.fields["time_zone"].choices = [
+        time_zone = cast(forms.ChoiceField, self.fields["time_zone"])  # declared as a ChoiceField above
+        time_zone.choices = [
             (self.FROM_ADDRESS, from_address),
             ("US time zones", list(US_TIME_ZONES)),
             ("All time zones", [(z, z.replace("_", " ")) for z in all_time_zones() if z not in us_names]),

@@ -268,8 +268,8 @@ def _record_moments(user: User, link: NetworkPatient | None) -> list[Moment]:
                 detail=[f"attempts {deletion.attempts}"] + ([deletion.last_error] if deletion.last_error else []),
             )
         )
-    for deletion in AccountDeletion.objects.filter(user_id_was=user.pk):
-        moments.append(Moment(at=deletion.requested_at, kind="deletion", title="Account deletion requested"))
+    for account_deletion in AccountDeletion.objects.filter(user_id_was=user.pk):
+        moments.append(Moment(at=account_deletion.requested_at, kind="deletion", title="Account deletion requested"))
     return moments
 
 

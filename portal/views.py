@@ -19,11 +19,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from kombu import Connection
 
 from accounts.decorators import health_data_required
-from accounts.http import client_ip
+from accounts.http import AuthedRequest, client_ip
 from accounts.selectors import access_log_for, consent_history
 from accounts.services import access_log_record
 from portal.forms import AccountDeleteForm, ConsentRevokeForm, PreferencesForm
 from portal.selectors import (
+    PrivacyNotice,
     account_export_zip,
     address_time_zone_for,
     consent_any_active,
@@ -37,14 +38,14 @@ from portal.services import account_delete as delete_account
 ACCESS_LOG_ON_PAGE = 50
 
 
-def home(request):
+def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "portal/landing.html")
     return render(request, "portal/home.html")
 
 
 @login_required
-def start(request):
+def start(request: AuthedRequest) -> HttpResponse:
     """Resume the journey wherever the person left it."""
     from ias.selectors import journey_next_url
 
@@ -76,7 +77,7 @@ def _broker_reachable() -> bool:
 
 @never_cache
 @require_GET
-def healthz(request):
+def healthz(request: HttpRequest) -> JsonResponse:
     started = time.perf_counter()
     database = _database_reachable()
     broker = _broker_reachable()
@@ -91,7 +92,7 @@ def healthz(request):
     )
 
 
-def _render_notice(request, notice, *, status: int = 200):
+def _render_notice(request: HttpRequest, notice: PrivacyNotice, *, status: int = 200) -> HttpResponse:
     return render(
         request,
         "portal/privacy.html",
@@ -106,7 +107,7 @@ def _render_notice(request, notice, *, status: int = 200):
 
 
 @require_GET
-def privacy(request):
+def privacy(request: HttpRequest) -> HttpResponse:
     """The public Privacy & Security Notice; its text is versioned by PRIVACY_NOTICE_VERSION."""
     notice = privacy_notice_get()
     if notice is None:
@@ -117,7 +118,7 @@ def privacy(request):
 
 
 @require_GET
-def privacy_version(request, version: str):
+def privacy_version(request: HttpRequest, version: str) -> HttpResponse:
     """An earlier (or the current) version of the notice, so a consent can be read against its text."""
     notice = privacy_notice_get(version=version)
     if notice is None:
@@ -127,7 +128,7 @@ def privacy_version(request, version: str):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: AuthedRequest) -> HttpResponse:
     """Sign-in security, preferences, consent (current and history), access history, and the data rights."""
     address_zone = address_time_zone_for(user=request.user)
     if request.method == "POST":
@@ -161,7 +162,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def consent_revoke(request):
+def consent_revoke(request: AuthedRequest) -> HttpResponse:
     """Withdraw consent in one step; no further query may start afterwards (the journey checks)."""
     form = ConsentRevokeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -184,7 +185,7 @@ def consent_revoke(request):
 @health_data_required
 @reauthentication_required(allow_get=True)
 @require_http_methods(["GET", "POST"])
-def account_export(request):
+def account_export(request: AuthedRequest) -> HttpResponse:
     """Everything Homeport holds about the person as one zip; the download needs a fresh sign-in."""
     if request.method == "GET":
         return render(request, "portal/account_export.html")
@@ -200,7 +201,7 @@ def account_export(request):
 @health_data_required
 @reauthentication_required(allow_get=True)
 @require_http_methods(["GET", "POST"])
-def account_delete(request):
+def account_delete(request: AuthedRequest) -> HttpResponse:
     """Delete the account and everything in it, after a fresh sign-in and a typed confirmation."""
     form = AccountDeleteForm(request.POST if request.method == "POST" else None, email=request.user.email)
     if request.method == "POST" and form.is_valid():
@@ -212,7 +213,7 @@ def account_delete(request):
 
 
 @require_GET
-def account_deleted(request):
+def account_deleted(request: HttpRequest) -> HttpResponse:
     """Says what was removed; whether the network was asked too is left in the new, anonymous session."""
     reached_network = bool(request.session.pop("deletion_reached_network", False))
     return render(request, "portal/account_deleted.html", {"reached_network": reached_network})

@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
+from typing import IO
 
 from django.utils import formats, translation
 from django.utils.translation import gettext
 
-from records.selectors import Summary, record_iter_resources
+from records.selectors import Item, MedicationGroup, Summary, record_iter_resources
 
 
 def bundle_stream(*, user_id: int) -> Iterator[bytes]:
@@ -29,9 +30,10 @@ def ndjson_zip(*, user_id: int):
     """A zip with one `<ResourceType>.ndjson` per type (FHIR bulk-data style); returns a file positioned at 0."""
     handle = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - returned to the caller
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        current, out = None, None
+        current: str | None = None
+        out: IO[bytes] | None = None
         for kind, data in record_iter_resources(user_id=user_id):
-            if kind != current:
+            if out is None or kind != current:
                 if out is not None:
                     out.close()
                 current = kind
@@ -210,7 +212,7 @@ def summary_pdf(
             body,
         ),
     ]
-    sections = [
+    sections: list[tuple[str, Sequence[Item | MedicationGroup], bool]] = [
         (gettext("Allergies"), summary.allergies, False),
         (gettext("Active conditions"), summary.conditions, False),
         (gettext("Conditions whose status was not given"), summary.conditions_without_status, False),

@@ -879,10 +879,12 @@ def reference_ranges(observation: Any) -> list[ReferenceRange]:
         kind = _str(concept_code(item.get("type"))[1]) or _str(concept_name(item.get("type"))).lower()
         applies_to = tuple(sorted({concept_name(c).lower() for c in _dicts(item.get("appliesTo")) if concept_name(c)}))
         age = _dict(item.get("age"))
-        age_fields = {"age_low": _age_years(age.get("low")), "age_high": _age_years(age.get("high"))}
+        age_low, age_high = _age_years(age.get("low")), _age_years(age.get("high"))
         if low is not None or high is not None:
             if low is not None and high is not None and low > high:
-                ranges.append(ReferenceRange(text=text, kind=kind, applies_to=applies_to, **age_fields))
+                ranges.append(
+                    ReferenceRange(text=text, kind=kind, applies_to=applies_to, age_low=age_low, age_high=age_high)
+                )
                 continue
             quantity = low_q if low is not None else high_q
             ranges.append(
@@ -894,7 +896,8 @@ def reference_ranges(observation: Any) -> list[ReferenceRange]:
                     text=text,
                     kind=kind,
                     applies_to=applies_to,
-                    **age_fields,
+                    age_low=age_low,
+                    age_high=age_high,
                 )
             )
             continue
@@ -911,11 +914,14 @@ def reference_ranges(observation: Any) -> list[ReferenceRange]:
                     text=text,
                     kind=kind,
                     applies_to=applies_to,
-                    **age_fields,
+                    age_low=age_low,
+                    age_high=age_high,
                 )
             )
         elif text:
-            ranges.append(ReferenceRange(text=text, kind=kind, applies_to=applies_to, **age_fields))
+            ranges.append(
+                ReferenceRange(text=text, kind=kind, applies_to=applies_to, age_low=age_low, age_high=age_high)
+            )
     return ranges
 
 
@@ -1011,13 +1017,13 @@ def _flag_from_concept(concept: dict) -> Flag | None:
         .lower()
         .strip(" .")
     )
-    code = _FLAG_WORDS.get(words)
-    if code is None and "critical" in words:
-        code = "AA"
-    if code is None:
+    word_code = _FLAG_WORDS.get(words)
+    if word_code is None and "critical" in words:
+        word_code = "AA"
+    if word_code is None:
         return None
-    label, tone = _FLAGS[code]
-    return Flag(code=code, label=gettext(label), tone=tone)
+    label, tone = _FLAGS[word_code]
+    return Flag(code=word_code, label=gettext(label), tone=tone)
 
 
 def interpretation_flag(observation: Any, *, sex: str = "", age_years: float | None = None) -> Flag | None:
@@ -1408,9 +1414,9 @@ def organization_name(resource: Any, *, resolve: Resolver | None = None, provena
             if name:
                 return name[:255]
     for extension in _dicts(resource.get("extension"))[:20]:
-        ref = extension.get("valueReference")
-        if isinstance(ref, dict):
-            name = org_of(ref)
+        extension_ref = extension.get("valueReference")
+        if isinstance(extension_ref, dict):
+            name = org_of(extension_ref)
             if name:
                 return name[:255]
     for provenance in provenances:

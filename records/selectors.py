@@ -14,6 +14,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext, gettext_noop
 
+from accounts.models import User
 from records import documents, fhir, terminology
 from records.models import Resource, Snapshot
 
@@ -45,12 +46,12 @@ LIST_FIELDS = (
 )
 
 
-def resources_for(*, user) -> QuerySet[Resource]:
+def resources_for(*, user: User) -> QuerySet[Resource]:
     """The person's current (not retired) resources."""
     return Resource.objects.filter(user=user, retired_at__isnull=True)
 
 
-def resource_get(*, user, pk: int) -> Resource:
+def resource_get(*, user: User, pk: int) -> Resource:
     """One resource of this person; anyone else's (or a retired one) is a 404."""
     return get_object_or_404(Resource, pk=pk, user=user, retired_at__isnull=True)
 
@@ -96,7 +97,7 @@ def to_item(resource: Resource, *, units: str = "") -> Item:
 NETWORK_SOURCES = ("hie", "pharmacy", "lab")
 
 
-def new_since_snapshot_id(*, user) -> int | None:
+def new_since_snapshot_id(*, user: User) -> int | None:
     """The first snapshot of the person's latest search: items first seen in it or after are "new".
 
     None when there is nothing to compare with (no search yet, or only one search so far)."""
@@ -128,7 +129,7 @@ def _mark_new(items: list[Item], boundary: int | None) -> list[Item]:
     return items
 
 
-def _with_all_sources(user, items: list[Item]) -> list[Item]:
+def _with_all_sources(user: User, items: list[Item]) -> list[Item]:
     """Fill `sources` with every organization that reported the same item (one query)."""
     keys = {i.resource.dedupe_key for i in items if i.resource.dedupe_key}
     if not keys:
@@ -164,7 +165,7 @@ class Summary:
     conditions_without_status: list[Item] = field(default_factory=list)
 
 
-def _primary(user) -> QuerySet[Resource]:
+def _primary(user: User) -> QuerySet[Resource]:
     return resources_for(user=user).filter(is_primary=True).only(*LIST_FIELDS)
 
 
@@ -182,7 +183,7 @@ def _newest_abnormal(base: QuerySet[Resource], *, limit: int) -> list[Resource]:
     return rows[:limit]
 
 
-def summary_for(*, user) -> Summary:
+def summary_for(*, user: User) -> Summary:
     """What the summary page shows, in a fixed small number of queries."""
     base = _primary(user).exclude(status__in=("entered-in-error", "refuted"))
     allergies = [
@@ -244,7 +245,7 @@ def _listed(category: str) -> Q:
     return cond
 
 
-def category_counts(*, user, medications: Medications | None = None) -> dict[str, int]:
+def category_counts(*, user: User, medications: Medications | None = None) -> dict[str, int]:
     """Items per category, counted as the category pages list them (so the summary and pages agree):
     lab panels once, medications once per drug after reconciling."""
     rows = resources_for(user=user).filter(is_primary=True)
@@ -255,7 +256,7 @@ def category_counts(*, user, medications: Medications | None = None) -> dict[str
     return counts
 
 
-def lab_result_count(*, user) -> int:
+def lab_result_count(*, user: User) -> int:
     """Every single lab result, inside panels or not (the lab page says both figures)."""
     return resources_for(user=user).filter(is_primary=True, category="labs", resource_type="Observation").count()
 
@@ -314,7 +315,7 @@ def _sort_moment(item: Item) -> datetime:
     return item.display.date.sort_key if item.display.date else datetime.min.replace(tzinfo=UTC)
 
 
-def medications_reconciled(*, user, now: datetime | None = None, limit: int = 5000) -> Medications:
+def medications_reconciled(*, user: User, now: datetime | None = None, limit: int = 5000) -> Medications:
     """Requests, statements and dispenses of the same drug (same RxNorm code, else the same name)
     merged into one line each, split into current and past.
 
@@ -334,7 +335,8 @@ def medications_reconciled(*, user, now: datetime | None = None, limit: int = 50
     groups: dict[str, list[Item]] = {}
     for row in rows:
         groups.setdefault(_medication_key(row), []).append(to_item(row))
-    current, past = [], []
+    current: list[MedicationGroup] = []
+    past: list[MedicationGroup] = []
     for items in groups.values():
         items.sort(key=_sort_moment, reverse=True)
         dispenses = [i for i in items if i.resource.resource_type == "MedicationDispense" and i.display.date]
@@ -367,7 +369,7 @@ def medications_reconciled(*, user, now: datetime | None = None, limit: int = 50
 SUMMARY_VITALS = ("85354-9", "29463-7", "8302-2", "39156-5", "8310-5", "8867-4", "9279-1", "59408-5", "2708-6")
 
 
-def latest_vitals(*, user) -> list[Item]:
+def latest_vitals(*, user: User) -> list[Item]:
     """The newest reading of each common vital, in the person's units (one query)."""
     newest: dict[str, Resource] = {}
     for row in (
@@ -387,7 +389,7 @@ SORTS = {
     "name": ("display", "-clinical_date"),
 }
 
-STATUS_FILTERS = {
+STATUS_FILTERS: dict[str, dict[str, tuple[str, ...]]] = {
     "conditions": {
         "active": ACTIVE_CONDITION,
         "resolved": ("resolved", "inactive", "remission"),
@@ -472,7 +474,7 @@ def _search(words: str) -> Q:
     return cond
 
 
-def _panels_holding(user, matches: Q) -> Q:
+def _panels_holding(user: User, matches: Q) -> Q:
     """The panels (by reference) holding a result that matches."""
     refs = set(
         resources_for(user=user)
@@ -490,7 +492,7 @@ def _panels_holding(user, matches: Q) -> Q:
     return cond
 
 
-def _attach_results(user, items: list[Item], *, matches: Q | None = None) -> None:
+def _attach_results(user: User, items: list[Item], *, matches: Q | None = None) -> None:
     """Nest results under their panel (DiagnosticReport.result, then Observation.hasMember), two levels.
 
     With a search, a panel found through its results shows only the results that match.
@@ -547,7 +549,7 @@ def _reference_keys(value, found: set[str]) -> None:
             _reference_keys(v, found)
 
 
-def _load_refs(user, keys: set[str]) -> dict[str, dict]:
+def _load_refs(user: User, keys: set[str]) -> dict[str, dict]:
     pairs = [k.split("/", 1) for k in keys if k.count("/") == 1]
     if not pairs:
         return {}
@@ -559,7 +561,7 @@ def _load_refs(user, keys: set[str]) -> dict[str, dict]:
     }
 
 
-def resource_detail(*, user, pk: int) -> Detail:
+def resource_detail(*, user: User, pk: int) -> Detail:
     resource = resource_get(user=user, pk=pk)
     raw = resource.raw if isinstance(resource.raw, dict) else {}
     keys: set[str] = set()
@@ -700,7 +702,8 @@ def _converted_band(band: fhir.ReferenceRange | None, *, units: str) -> fhir.Ref
         return None
     low = fhir.vital_convert(band.low, band.unit_key, units=units) if band.low is not None else None
     high = fhir.vital_convert(band.high, band.unit_key, units=units) if band.high is not None else None
-    unit_key = (low or high)[1] if (low or high) else band.unit_key
+    converted = low or high
+    unit_key = converted[1] if converted else band.unit_key
     return fhir.ReferenceRange(
         low=round(low[0], 1) if low else None,
         high=round(high[0], 1) if high else None,
@@ -709,7 +712,7 @@ def _converted_band(band: fhir.ReferenceRange | None, *, units: str) -> fhir.Ref
     )
 
 
-def trend_for(*, user, pk: int, limit: int = 500) -> Trend:
+def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
     """Every result with the same code and unit as this one, oldest first; other units listed apart.
 
     Vitals are converted to the person's units with known factors only, so weights given in kg and
@@ -748,6 +751,9 @@ def trend_for(*, user, pk: int, limit: int = 500) -> Trend:
     band_by_key: dict[tuple, fhir.ReferenceRange] = {}
     unit = ""
     for row in rows:
+        value = row.value_num
+        if value is None:  # excluded by the query (value_num__isnull=False); this tells the checker
+            continue
         measure = fhir.observation_measure(row.raw)
         unit = unit or (measure.unit if measure else "")
         for candidate in fhir.reference_ranges(row.raw):
@@ -756,13 +762,13 @@ def trend_for(*, user, pk: int, limit: int = 500) -> Trend:
                 band_votes[key] = band_votes.get(key, 0) + 1
                 band_by_key[key] = candidate
                 break
-        converted = fhir.vital_convert(row.value_num, row.value_unit, units=units) if target else None
+        converted = fhir.vital_convert(value, row.value_unit, units=units) if target else None
         if converted is not None:
             value_text = fhir.vital_text(converted[0], converted[1], code=anchor.code)
             points.append(_point(row, round(converted[0], 2), value_text))
         else:
-            points.append(_point(row, row.value_num, fhir.observation_value_text(row.raw)))
-    band = band_by_key[max(band_votes, key=band_votes.get)] if band_votes else None
+            points.append(_point(row, value, fhir.observation_value_text(row.raw)))
+    band = band_by_key[max(band_votes, key=band_votes.__getitem__)] if band_votes else None
     if target:
         band = _converted_band(band, units=units)
         unit = fhir.ucum_display(target)
@@ -784,7 +790,7 @@ def trend_for(*, user, pk: int, limit: int = 500) -> Trend:
     )
 
 
-def _blood_pressure_trend(*, user, anchor: Resource, limit: int) -> Trend:
+def _blood_pressure_trend(*, user: User, anchor: Resource, limit: int) -> Trend:
     """Systolic and diastolic over time, from BP panels' components and from separate results."""
     readings = list(
         resources_for(user=user)
@@ -799,14 +805,15 @@ def _blood_pressure_trend(*, user, anchor: Resource, limit: int) -> Trend:
     lone: dict[str, dict] = {}  # a separate systolic or diastolic result waiting for its pair, by time
     for row in readings:
         high, low = fhir.blood_pressure_values(row.raw)
-        if high is None and low is None:
+        value = high if high is not None else low
+        if value is None:
             continue
         if high is not None and low is not None:
             text = f"{fhir.format_number(high)}/{fhir.format_number(low)} mmHg"
         elif high is not None:
             text = gettext("Systolic %(value)s mmHg") % {"value": fhir.format_number(high)}
         else:
-            text = gettext("Diastolic %(value)s mmHg") % {"value": fhir.format_number(low)}
+            text = gettext("Diastolic %(value)s mmHg") % {"value": fhir.format_number(value)}
         if high is not None:
             systolic.append(_point(row, high, gettext("Systolic %(value)s mmHg") % {"value": fhir.format_number(high)}))
         if low is not None:
@@ -817,7 +824,7 @@ def _blood_pressure_trend(*, user, anchor: Resource, limit: int) -> Trend:
             pair_low = low if low is not None else waiting["low"]
             waiting["row"]["value_text"] = f"{fhir.format_number(pair_high)}/{fhir.format_number(pair_low)} mmHg"
             continue
-        point = _point(row, high if high is not None else low, text)
+        point = _point(row, value, text)
         rows.append(point)
         if (high is None) != (low is None) and row.clinical_date_text:
             lone[row.clinical_date_text] = {"row": point, "high": high, "low": low}
@@ -839,7 +846,7 @@ class Visit:
     items: dict[str, list[Item]]
 
 
-def timeline_for(*, user, page: int = 1, per_page: int = 15) -> tuple[Page, list[Visit]]:
+def timeline_for(*, user: User, page: int = 1, per_page: int = 15) -> tuple[Page, list[Visit]]:
     """Visits newest first, each with what happened in it (two queries per page)."""
     qs = _primary(user).filter(resource_type="Encounter").order_by("-clinical_date", "-id")
     page_obj = Paginator(qs, per_page).get_page(page)
@@ -881,5 +888,5 @@ def record_export_bundle(*, user_id: int) -> dict:
     return {"resourceType": "Bundle", "type": "collection", "total": len(entries), "entry": entries}
 
 
-def snapshot_latest(*, user) -> Snapshot | None:
+def snapshot_latest(*, user: User) -> Snapshot | None:
     return Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE).order_by("-id").first()

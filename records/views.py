@@ -23,6 +23,8 @@ from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import health_data_required
+from accounts.http import AuthedRequest
+from accounts.models import User
 from accounts.selectors import access_log_for
 from accounts.services import access_log_record
 from records import (
@@ -42,11 +44,11 @@ from records.models import Resource
 SEARCH_SESSION_KEY = "records_search"
 
 
-def _log(request, action: str, target: str = "") -> None:
+def _log(request: AuthedRequest, action: str, target: str = "") -> None:
     access_log_record(request=request, subject=request.user, action=action, target=target)
 
 
-def _page_number(request) -> int:
+def _page_number(request: HttpRequest) -> int:
     raw = request.GET.get("page", "1")
     return int(raw) if raw.isdigit() and 0 < int(raw) < 100000 else 1
 
@@ -58,7 +60,7 @@ def source_token(name: str) -> str:
 
 @require_GET
 @health_data_required
-def summary(request):
+def summary(request: AuthedRequest) -> HttpResponse:
     data = selectors.summary_for(user=request.user)
     _log(request, "records:summary")
     return render(
@@ -82,7 +84,7 @@ def _category_nav(counts: dict[str, int]) -> list[dict]:
 
 @require_http_methods(["GET", "POST"])
 @health_data_required
-def category(request, category: str):
+def category(request: AuthedRequest, category: str) -> HttpResponse:
     if category not in fhir.CATEGORY_LABELS:
         raise Http404
     searches = request.session.get(SEARCH_SESSION_KEY, {})
@@ -154,12 +156,12 @@ def _medication_matches(group: selectors.MedicationGroup, words: str) -> bool:
     return any(words in item.display.name.lower() for item in group.items) or words in group.name.lower()
 
 
-def _keep_query(request) -> str:
-    keep = {k: v for k, v in request.GET.items() if k in ("status", "sort", "flag", "source")}
+def _keep_query(request: HttpRequest) -> str:
+    keep = {k: request.GET[k] for k in request.GET if k in ("status", "sort", "flag", "source")}
     return "?" + "&".join(f"{k}={v}" for k, v in keep.items() if re.fullmatch(r"[\w-]{1,40}", v)) if keep else ""
 
 
-def _query_without_page(request) -> str:
+def _query_without_page(request: HttpRequest) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     encoded = params.urlencode()
@@ -168,7 +170,7 @@ def _query_without_page(request) -> str:
 
 @require_GET
 @health_data_required
-def explain(request, pk: int):
+def explain(request: AuthedRequest, pk: int) -> HttpResponse:
     """'What is this?' for one item: MedlinePlus's plain-language topics for its code."""
     resource = selectors.resource_get(user=request.user, pk=pk)
     code = explanations.explainable_code_for(resource)
@@ -202,7 +204,7 @@ def explain(request, pk: int):
 
 @require_GET
 @health_data_required
-def item(request, pk: int):
+def item(request: AuthedRequest, pk: int) -> HttpResponse:
     detail = selectors.resource_detail(user=request.user, pk=pk)
     resource = detail.item.resource
     _log(request, "records:item", f"resource:{resource.reference}")
@@ -222,7 +224,7 @@ def item(request, pk: int):
 
 @require_GET
 @health_data_required
-def trend(request, pk: int):
+def trend(request: AuthedRequest, pk: int) -> HttpResponse:
     try:
         data = selectors.trend_for(user=request.user, pk=pk)
     except Resource.DoesNotExist as exc:
@@ -243,7 +245,7 @@ def trend(request, pk: int):
 
 @require_GET
 @health_data_required
-def timeline(request):
+def timeline(request: AuthedRequest) -> HttpResponse:
     page, visits = selectors.timeline_for(user=request.user, page=_page_number(request))
     _log(request, "records:timeline")
     return render(request, "records/timeline.html", {"page": page, "visits": visits, "nav": "timeline"})
@@ -251,7 +253,7 @@ def timeline(request):
 
 @require_GET
 @health_data_required
-def access_history(request):
+def access_history(request: AuthedRequest) -> HttpResponse:
     _log(request, "records:access-history")
     page = Paginator(access_log_for(subject=request.user), 50).get_page(_page_number(request))
     return render(request, "records/access_history.html", {"page": page, "nav": "access"})
@@ -259,7 +261,7 @@ def access_history(request):
 
 @require_GET
 @health_data_required
-def downloads(request):
+def downloads(request: AuthedRequest) -> HttpResponse:
     _log(request, "records:downloads")
     return render(
         request, "records/downloads.html", {"nav": "downloads", "last": selectors.snapshot_latest(user=request.user)}
@@ -268,7 +270,7 @@ def downloads(request):
 
 @require_GET
 @health_data_required
-def download_bundle(request):
+def download_bundle(request: AuthedRequest) -> StreamingHttpResponse:
     _log(request, "records:download", "bundle.json")
     response = StreamingHttpResponse(
         exports.bundle_stream(user_id=request.user.pk), content_type="application/fhir+json"
@@ -279,7 +281,7 @@ def download_bundle(request):
 
 @require_GET
 @health_data_required
-def download_ndjson(request):
+def download_ndjson(request: AuthedRequest) -> HttpResponse:
     _log(request, "records:download", "ndjson.zip")
     handle = exports.ndjson_zip(user_id=request.user.pk)
     response = HttpResponse(handle.read(), content_type="application/zip")
@@ -289,7 +291,7 @@ def download_ndjson(request):
 
 @require_GET
 @health_data_required
-def print_summary(request):
+def print_summary(request: AuthedRequest) -> HttpResponse:
     data = selectors.summary_for(user=request.user)
     _log(request, "records:print")
     return render(request, "records/print.html", {"s": data})
@@ -297,7 +299,7 @@ def print_summary(request):
 
 @require_GET
 @health_data_required
-def summary_pdf(request):
+def summary_pdf(request: AuthedRequest) -> HttpResponse:
     data = selectors.summary_for(user=request.user)
     _log(request, "records:download", "summary.pdf")
     person = import_string(settings.RECORDS_PERSON_DETAILS_PROVIDER)(user_id=request.user.pk)
@@ -312,7 +314,7 @@ def summary_pdf(request):
     return response
 
 
-def _zone_of(user) -> ZoneInfo | None:
+def _zone_of(user: User) -> ZoneInfo | None:
     """The person's chosen time zone, else the site's."""
     try:
         return ZoneInfo(user.time_zone) if user.time_zone else None
@@ -371,7 +373,7 @@ def _network_link(request: HttpRequest, attachment: dict) -> str:
 
 @require_GET
 @health_data_required
-def document(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+def document(request: AuthedRequest, pk: int, index: int) -> HttpResponse:
     """Hand out a document as a named file (PDFs open in the browser), else a link from the network."""
     resource = selectors.resource_get(user=request.user, pk=pk)
     attachment = _attachment(resource, index)
@@ -424,7 +426,7 @@ def _document_bytes(request: HttpRequest, attachment: dict) -> bytes | None:
 
 @require_GET
 @health_data_required
-def document_read(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+def document_read(request: AuthedRequest, pk: int, index: int) -> HttpResponse:
     """A C-CDA document as a readable page: its sections' titles and narrative, sanitised."""
     resource = selectors.resource_get(user=request.user, pk=pk)
     attachment = _attachment(resource, index)

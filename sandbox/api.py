@@ -11,7 +11,7 @@ import uuid
 from functools import wraps
 
 from django.core.cache import cache
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -64,7 +64,7 @@ def api(*methods: str, buckets: dict[str, str] | None = None):
     def decorate(view):
         @csrf_exempt
         @wraps(view)
-        def wrapper(request, *args, **kwargs):
+        def wrapper(request: HttpRequest, *args, **kwargs):
             try:
                 if request.method not in methods:
                     raise Problem(405, f"{request.method} is not allowed here", headers={"Allow": ", ".join(methods)})
@@ -91,7 +91,7 @@ def api(*methods: str, buckets: dict[str, str] | None = None):
     return decorate
 
 
-def origin(request) -> str:
+def origin(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
@@ -104,7 +104,7 @@ def _patient(patient_id: str | None, field: str = "patientId") -> Patient:
     return patient
 
 
-def _facility(request) -> str:
+def _facility(request: HttpRequest) -> str:
     facility = request.GET.get("facilityId", "").strip()
     if not facility:
         raise bad("facilityId", "facilityId is required")
@@ -122,7 +122,7 @@ def _uuid(value: str, what: str) -> str:
 
 
 @api("POST", buckets={"POST": "patient"})
-def patient_create(request):
+def patient_create(request: HttpRequest):
     facility = _facility(request)
     data = v.patient(v.json_body(request))
     patient = services.patient_create(facility_id=facility, data=data)
@@ -130,7 +130,7 @@ def patient_create(request):
 
 
 @api("GET", "PUT", "DELETE", buckets={"PUT": "patient"})
-def patient_detail(request, patient_id: str):
+def patient_detail(request: HttpRequest, patient_id: str):
     patient = _patient(patient_id)
     if request.method == "GET":
         return JsonResponse(services.patient_json(patient))
@@ -147,7 +147,7 @@ def patient_detail(request, patient_id: str):
 
 
 @api("POST")
-def identity_session_create(request):
+def identity_session_create(request: HttpRequest):
     body = v.json_body(request)
     patient = _patient(v.text(body, "patientId", max_len=64))
     redirect_url = v.url(body.get("redirectUrl"), "redirectUrl")
@@ -166,7 +166,7 @@ def identity_session_create(request):
 
 
 @api("GET")
-def identity_session_detail(request, session_id: str):
+def identity_session_detail(request: HttpRequest, session_id: str):
     session = IdentitySession.objects.filter(pk=session_id).first()
     if session is None:
         raise not_found("Identity session")
@@ -199,7 +199,7 @@ def aal2_challenge_create(request):
 
 
 @api("POST", buckets={"POST": "query"})
-def network_query_start(request):
+def network_query_start(request: HttpRequest):
     patient = _patient(request.GET.get("patientId"))
     purpose = request.GET.get("purposeOfUse") or "treatment"
     if purpose not in ("treatment", "ias"):
@@ -222,7 +222,7 @@ def network_query_start(request):
 
 
 @api("GET")
-def network_query_detail(request, request_id: str):
+def network_query_detail(request: HttpRequest, request_id: str):
     query = NetworkQuery.objects.filter(pk=_uuid(request_id, "Network query")).first()
     if query is None:
         raise not_found("Network query")
@@ -233,7 +233,7 @@ def network_query_detail(request, request_id: str):
 
 
 @api("GET", "POST", buckets={"POST": "consolidated"})
-def consolidated_query(request, patient_id: str):
+def consolidated_query(request: HttpRequest, patient_id: str):
     patient = _patient(patient_id)
     if request.method == "GET":
         queries = [services.consolidated_query_json(q) for q in patient.consolidated_queries.all()]
@@ -265,7 +265,7 @@ def consolidated_query(request, patient_id: str):
 
 
 @api("GET")
-def consolidated_query_detail(request, patient_id: str, request_id: str):
+def consolidated_query_detail(request: HttpRequest, patient_id: str, request_id: str):
     patient = _patient(patient_id)
     query = ConsolidatedQuery.objects.filter(pk=_uuid(request_id, "Consolidated query"), patient=patient).first()
     if query is None:
@@ -277,7 +277,7 @@ def consolidated_query_detail(request, patient_id: str, request_id: str):
 
 
 @api("GET")
-def document_list(request):
+def document_list(request: HttpRequest):
     patient = _patient(request.GET.get("patientId"))
     return JsonResponse({"documents": services.document_list(patient=patient)})
 
@@ -289,7 +289,7 @@ def _split_file_name(file_name: str) -> tuple[str, str]:
 
 
 @api("GET")
-def document_download_url(request):
+def document_download_url(request: HttpRequest):
     file_name = request.GET.get("fileName", "").strip()
     if not file_name:
         raise bad("fileName", "fileName is required")
@@ -305,7 +305,7 @@ def document_download_url(request):
 
 
 @api("POST", buckets={"POST": "query"})
-def document_bulk_urls(request):
+def document_bulk_urls(request: HttpRequest):
     patient = _patient(request.GET.get("patientId"))
     body = v.json_body(request, required=False)
     job = services.document_job_start(
@@ -315,7 +315,7 @@ def document_bulk_urls(request):
 
 
 @api("GET", "POST", buckets={"POST": "query"})
-def document_query(request):
+def document_query(request: HttpRequest):
     patient = _patient(request.GET.get("patientId"))
     if request.method == "POST":
         body = v.json_body(request, required=False)
@@ -323,9 +323,10 @@ def document_query(request):
             patient=patient, kind="query", metadata=v.metadata(body.get("metadata")), origin=origin(request)
         )
     else:
-        job = DocumentJob.objects.filter(patient=patient, kind="query").first()
-        if job is None:
+        latest = DocumentJob.objects.filter(patient=patient, kind="query").first()
+        if latest is None:
             raise not_found("Document query")
+        job = latest
     docs = len(services.document_list(patient=patient)) if job.status == "completed" else 0
     return JsonResponse(
         {
@@ -345,7 +346,7 @@ def _settings_json(row) -> dict:
 
 
 @api("GET", "POST")
-def settings_view(request):
+def settings_view(request: HttpRequest):
     if request.method == "GET":
         return JsonResponse(_settings_json(services.account_settings()))
     body = v.json_body(request)
@@ -355,11 +356,11 @@ def settings_view(request):
 
 
 @api("GET")
-def settings_webhook(request):
+def settings_webhook(request: HttpRequest):
     return JsonResponse(services.webhook_status_json())
 
 
 @api("POST")
-def settings_webhook_retry(request):
+def settings_webhook_retry(request: HttpRequest):
     count = services.webhook_retry_failed()
     return JsonResponse({"message": "Retried failed webhook requests", "retried": count})

@@ -23,6 +23,7 @@ import hashlib
 import random
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 __all__ = [
     "CONVERTER_SHAPES",
@@ -1125,7 +1126,7 @@ class _Gen:
             "creation": when,
             "size": len(body),
         }
-        res = {
+        res: dict[str, Any] = {
             "resourceType": "DocumentReference",
             "id": doc_id,
             "meta": self.meta(org, "us-core-documentreference"),
@@ -1688,6 +1689,7 @@ class _Gen:
             return 4.1 + 0.5 * t + g(0, 0.25)
         _loinc, _d, _u, low, high, _dec = _ANALYTES[key]
         if low is None:
+            assert high is not None, key  # every analyte in _ANALYTES gives at least one bound
             low = high * 0.5
         if high is None:
             high = low * 1.6
@@ -1746,9 +1748,9 @@ class _Gen:
         enc_times = sorted(rng.random() for _ in range(n_enc))
         for i, t in enumerate(enc_times):
             org = self.hie_orgs[0 if i % 7 == 0 else (1 if i % 7 < 6 else 2)]
-            enc = self.encounter(org, self.day_at(t))
-            enc["_t"] = t
-            encs.append(enc)
+            new_enc = self.encounter(org, self.day_at(t))
+            new_enc["_t"] = t
+            encs.append(new_enc)
 
         def enc_near(t: float) -> dict | None:
             if not encs:
@@ -1805,7 +1807,7 @@ class _Gen:
         lab_left = n_labs
         visits = []
         while lab_left > 0:
-            plan = []
+            plan: list[str] = []
             for panel, (_l, _d, keys) in _PANELS.items():
                 wanted = panel == "cmp" or rng.random() < (0.5 if panel == "lipid" else 0.6)
                 if wanted and len(keys) + 1 <= lab_left - sum(len(_PANELS[p][2]) + 1 for p in plan):

@@ -47,11 +47,11 @@ def service(request):
         return JsonResponse({"error": "mainSearchCriteria.v.cs and mainSearchCriteria.v.c are required"}, status=400)
     data = _answers()
     updated = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    entries = [
-        _entry(*data["topics"][key][language], updated)
-        for key in data["codes"].get(f"{system}|{code}", [])
-        if key in data["topics"]
-    ]
+    entries = []
+    for key in data["codes"].get(f"{system}|{code}", []):
+        if key in data["topics"]:
+            title, url, summary = data["topics"][key][language]
+            entries.append(_entry(title, url, summary, updated))
     feed = {
         "base": "https://medlineplus.gov/",
         "lang": language,

@@ -14,6 +14,7 @@ import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from django.db import transaction
@@ -195,7 +196,7 @@ def identity_session_complete(*, session_id: str, outcome: str) -> IdentitySessi
         session.status = "expired" if outcome == "abandoned" else "completed"
         session.completed_at = timezone.now()
         session.save(update_fields=["outcome", "status", "completed_at"])
-        payload = {"patientId": patient.id, "sessionId": session.id}
+        payload: dict[str, Any] = {"patientId": patient.id, "sessionId": session.id}
         if patient.external_id:
             payload["externalId"] = patient.external_id
         if outcome == "verified":
@@ -377,7 +378,7 @@ def network_query_status(sources: list[NetworkQuerySource]) -> str:
 
 def network_query_json(query: NetworkQuery) -> dict:
     sources = list(query.sources.all())
-    body = {
+    body: dict[str, Any] = {
         "requestId": str(query.request_id),
         "startedAt": iso(query.started_at),
         "status": network_query_status(sources),
@@ -402,7 +403,7 @@ def _bundle_link(query: NetworkQuery, *, sources: list[str], event: str, partial
 
 
 def _query_webhook(query: NetworkQuery, *, event: str, source: dict, url: str, countdown: float) -> None:
-    payload = {"patientId": query.patient_id}
+    payload: dict[str, Any] = {"patientId": query.patient_id}
     if query.patient.external_id:
         payload["externalId"] = query.patient.external_id
     payload["consolidatedDataUrl"] = url
@@ -531,7 +532,11 @@ def consolidated_query_start(
 
 
 def consolidated_query_json(query: ConsolidatedQuery) -> dict:
-    body = {"requestId": str(query.request_id), "status": query.status, "startedAt": iso(query.started_at)}
+    body: dict[str, Any] = {
+        "requestId": str(query.request_id),
+        "status": query.status,
+        "startedAt": iso(query.started_at),
+    }
     if query.date_from:
         body["dateFrom"] = query.date_from
     if query.date_to:
@@ -617,7 +622,7 @@ def consolidated_query_complete(*, request_id: str) -> None:
                 "total": 1,
                 "entry": [{"fullUrl": f"urn:uuid:{doc['id']}", "resource": doc}],
             }
-        item = {"patientId": patient.id}
+        item: dict[str, Any] = {"patientId": patient.id}
         if patient.external_id:
             item["externalId"] = patient.external_id
         item.update({"status": "completed", "filters": filters, "bundle": result})
@@ -872,11 +877,13 @@ def sweep() -> int:
     for pk in NetworkQuerySource.objects.filter(status="processing", started_at__lt=stale).values_list("pk", flat=True):
         tasks.network_query_source_complete.delay(pk)
         count += 1
-    for pk in ConsolidatedQuery.objects.filter(status="processing", started_at__lt=stale).values_list("pk", flat=True):
-        tasks.consolidated_query_complete.delay(str(pk))
+    for query_pk in ConsolidatedQuery.objects.filter(status="processing", started_at__lt=stale).values_list(
+        "pk", flat=True
+    ):
+        tasks.consolidated_query_complete.delay(str(query_pk))
         count += 1
-    for pk in DocumentJob.objects.filter(status="processing", started_at__lt=stale).values_list("pk", flat=True):
-        tasks.document_job_complete.delay(str(pk))
+    for job_pk in DocumentJob.objects.filter(status="processing", started_at__lt=stale).values_list("pk", flat=True):
+        tasks.document_job_complete.delay(str(job_pk))
         count += 1
     for pk in WebhookDelivery.objects.filter(status="pending", created_at__lt=stale).values_list("pk", flat=True):
         tasks.webhook_deliver.delay(pk)

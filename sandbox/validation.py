@@ -101,7 +101,7 @@ def text(body: dict, field: str, *, required: bool = True, max_len: int = 200) -
     return value.strip()
 
 
-def iso_date(value: str, field: str, *, past: bool = False) -> str:
+def iso_date(value: object, field: str, *, past: bool = False) -> str:
     if not isinstance(value, str) or not _DATE.match(value):
         raise bad(field, f"{field} must be a date in the form YYYY-MM-DD")
     try:

@@ -24,7 +24,9 @@ def _create(*args: str) -> str:
 
 def test_a_new_staff_member_signs_in_enrols_a_factor_and_lands_in_the_admin(client):
     output = _create("--email", "New.Staff@Example.com")
-    password = re.search(r"Password \(shown once, write it down\): (\S+)", output).group(1)
+    password_match = re.search(r"Password \(shown once, write it down\): (\S+)", output)
+    assert password_match is not None
+    password = password_match.group(1)
     user = User.objects.get(email="new.staff@example.com")
     assert user.is_staff and user.is_superuser and user.check_password(password)
     assert EmailAddress.objects.get(user=user).verified

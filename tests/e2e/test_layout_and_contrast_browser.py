@@ -89,11 +89,13 @@ def _pages(people, record_owner) -> list[tuple[str, str | None, str]]:
         .order_by("-n", "code")
         .first()
     )
+    assert lab is not None
     trend_item = (
         Resource.objects.filter(user=record_owner, is_primary=True, code=lab["code"], value_unit=lab["value_unit"])
         .order_by("-clinical_date")
         .first()
     )
+    assert trend_item is not None
     pages = [
         ("landing", None, "/"),
         ("signup", None, "/accounts/signup/"),

@@ -86,7 +86,9 @@ def test_a_new_person_uses_every_right_in_the_browser(browser, live_server, scre
     page.get_by_role("button", name="Sign Up").click()
     page.get_by_role("heading", name="Verify Your Email Address").wait_for()
     assert len(mail.outbox) == 1
-    link = re.search(r"https?://\S+/accounts/confirm-email/\S+/", mail.outbox[0].body).group(0)
+    link_match = re.search(r"https?://\S+/accounts/confirm-email/\S+/", str(mail.outbox[0].body))
+    assert link_match is not None
+    link = link_match.group(0)
     page.goto(link.replace("http://testserver", base))
     page.get_by_role("button", name="Confirm").click()
     page.goto(f"{base}/start/")

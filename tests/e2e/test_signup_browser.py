@@ -25,7 +25,9 @@ def test_signup_confirm_email_enrol_totp_and_land_home(browser, live_server, scr
     page.get_by_role("heading", name="Verify Your Email Address").wait_for()
 
     assert len(mail.outbox) == 1
-    link = re.search(r"https?://\S+/accounts/confirm-email/\S+/", mail.outbox[0].body).group(0)
+    link_match = re.search(r"https?://\S+/accounts/confirm-email/\S+/", str(mail.outbox[0].body))
+    assert link_match is not None
+    link = link_match.group(0)
     page.goto(link.replace("http://testserver", live_server.url))
     page.get_by_role("button", name="Confirm").click()
 

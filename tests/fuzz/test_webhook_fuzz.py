@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
@@ -61,7 +62,7 @@ def test_signature_check_never_raises(raw, header):
 @given(raw=bodies, signed=st.booleans())
 def test_endpoint_answers_every_body(raw, signed, monkeypatch):
     monkeypatch.setattr(webhooks, "_enqueue", lambda event_id: None)
-    headers = {}
+    headers: dict[str, Any] = {}
     if signed:
         key = django_settings.METRIPORT_WEBHOOK_KEY.encode()
         headers["HTTP_X_METRIPORT_SIGNATURE"] = hmac.new(key, raw, hashlib.sha256).hexdigest()

@@ -31,6 +31,7 @@ def ingested(monkeypatch):
 
     class Stub:
         fail: list[BaseException] = []
+        calls: list[dict]
 
         def __call__(self, **kwargs):
             if self.fail:

@@ -104,7 +104,7 @@ def envelope(
     data: dict | None = None,
     **rest,
 ) -> dict:
-    meta = {"messageId": message_id or str(uuid.uuid4()), "when": when, "type": event_type}
+    meta: dict[str, Any] = {"messageId": message_id or str(uuid.uuid4()), "when": when, "type": event_type}
     if request_id:
         meta["requestId"] = request_id
     if data is not None:
@@ -137,7 +137,7 @@ def consolidated_event(
     status: str = "completed",
     **kwargs,
 ) -> dict:
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "collection", "entry": []}
     if url:
         bundle["entry"].append(
             {

@@ -10,6 +10,7 @@ def store(body: dict) -> WebhookEvent:
     raw = orjson.dumps(body)
     event, created = webhooks.event_store(raw=raw, envelope=webhooks.envelope_read(raw))
     assert created
+    assert event is not None
     return event
 
 

@@ -71,6 +71,7 @@ def journey(mfa_user, other_user, network):
         link.save()
         aal2_passed(person)
         query = services.network_query_start(user=person, sources=SourceChoice(hie=True, pharmacy=True, lab=True))
+        assert query.request_id is not None
         event = store(
             source_event("hie", patient_id=patient_id, request_id=query.request_id, url=f"https://b.test/{patient_id}")
         )

@@ -51,6 +51,7 @@ def test_same_event_processed_concurrently_has_one_effect(mfa_user, network, mon
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
     query = services.network_query_start(user=mfa_user, sources=SourceChoice())
+    assert query.request_id is not None
     event = store(source_event("hie", patient_id="pat_1", request_id=query.request_id))
     calls = []
 
@@ -73,6 +74,7 @@ def test_two_source_events_for_one_query_concurrently_both_land(mfa_user, networ
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
     query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=True, lab=False))
+    assert query.request_id is not None
     monkeypatch.setattr("ias.services.records_ingest_from_url", lambda **kw: saved_snapshot())
     events = [
         store(source_event(s, patient_id="pat_1", request_id=query.request_id, when=f"2026-01-01T10:00:0{i}Z"))

@@ -47,7 +47,9 @@ def test_whole_journey_in_a_browser(browser, live_server, portal_on_live_server,
     page.get_by_label("Password (again)").fill("a calm long passphrase 7")
     page.get_by_role("button", name="Sign Up").click()
     page.get_by_role("heading", name="Verify Your Email Address").wait_for()
-    link = re.search(r"https?://\S+/accounts/confirm-email/\S+/", mail.outbox[-1].body).group(0)
+    link_match = re.search(r"https?://\S+/accounts/confirm-email/\S+/", str(mail.outbox[-1].body))
+    assert link_match is not None
+    link = link_match.group(0)
     page.goto(link.replace("http://testserver", base))
     page.get_by_role("button", name="Confirm").click()
     page.goto(f"{base}/start/")

@@ -26,6 +26,7 @@ def test_forget_removes_rows_and_bodies_and_schedules_the_deletion(
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
     query = services.network_query_start(user=mfa_user, sources=SourceChoice())
+    assert query.request_id is not None
     store(source_event("hie", patient_id="pat_1", request_id=query.request_id))
     verified(other_user, "pat_2")
     theirs = store(source_event("hie", patient_id="pat_2", request_id="req_other"))

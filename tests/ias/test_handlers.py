@@ -270,6 +270,7 @@ def test_expired_link_starts_a_consolidated_query_and_finishes_from_its_webhook(
     consolidated = NetworkQuery.objects.get(kind="consolidated")
     assert consolidated.parent_id == query.pk
     assert network.calls_to("POST", "/medical/v1/patient/pat_1/consolidated/query")
+    assert consolidated.request_id is not None
     deliver(
         consolidated_event(
             patient_id="pat_1",

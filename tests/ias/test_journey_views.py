@@ -188,6 +188,7 @@ def test_aal2_round_trip_then_sources_then_progress(client_mfa, mfa_user, networ
     assert "not available" in rows["pharmacy"]["reason"]
     assert b"Refresh" in page.content
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:progress", args=[query.public_id])
+    assert query.request_id is not None
     for source in ("hie", "lab"):
         deliver(source_event(source, patient_id="pat_1", request_id=query.request_id, url=""))
     status = client_mfa.get(reverse("ias:progress_status", args=[query.public_id])).json()
@@ -310,6 +311,7 @@ def test_next_url_at_every_step_and_returning_person_repeats_only_aal2(mfa_user,
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:sources")
     query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:progress", args=[query.public_id])
+    assert query.request_id is not None
     deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id, url=""))
     assert selectors.journey_next_url(user=mfa_user) == reverse("records:summary")
     assert selectors.journey_next_step(user=mfa_user).key == "records"

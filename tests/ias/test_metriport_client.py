@@ -195,6 +195,7 @@ def test_429_with_http_date_retry_after():
         pytest.raises(NetworkTransientError) as info,
     ):
         c.network_query_get(request_id="r")
+    assert info.value.retry_after is not None
     assert info.value.retry_after > 0
 
 

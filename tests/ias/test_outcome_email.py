@@ -2,6 +2,7 @@
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 
 from ias import services
 from ias.metriport import SourceChoice
@@ -23,6 +24,7 @@ def portal(settings):
 def finished_search(user, *, status="completed", url="https://bundles.test/b.json"):
     aal2_passed(user)
     query = services.network_query_start(user=user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
+    assert query.request_id is not None
     deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id, status=status, url=url))
     return NetworkQuery.objects.get(pk=query.pk)
 
@@ -50,7 +52,8 @@ def test_records_ready_holds_a_link_and_no_health_data(mfa_user, network, ingest
     assert message.subject == "[Homeport] Your records are ready"
     assert f"{portal}/records/" in message.body
     assert "no health information" in message.body
-    html = dict((kind, body) for body, kind in message.alternatives)["text/html"]
+    assert isinstance(message, EmailMultiAlternatives)
+    html = str(dict((kind, body) for body, kind in message.alternatives)["text/html"])
     assert f'href="{portal}/records/"' in html and "Homeport" in html
     for health_word in ("Observation", "lab", "HbA1c", "glucose", "pharmacy"):
         assert health_word not in message.body

@@ -117,6 +117,7 @@ def test_a_failed_source_can_be_asked_again_alone(client_mfa, mfa_user, network,
         reverse("ias:aal2_return", args=[challenge.state]) + "?aal2SessionId=aal2_retry&status=verified"
     )
     retry = NetworkQuery.objects.filter(user=mfa_user, kind="network").order_by("-created_at").first()
+    assert retry is not None
     assert retry.pk != query.pk
     assert back["Location"] == reverse("ias:progress", args=[retry.public_id])
     assert list(retry.sources.values_list("source_type", flat=True)) == ["pharmacy"]

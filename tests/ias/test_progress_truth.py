@@ -91,6 +91,7 @@ def test_an_expired_link_leaves_waiting_once_the_fresh_copy_arrives(mfa_user, ne
     row = selectors.progress_for(query=fresh(query))["sources"][0]
     assert (row["records"], row["status_label"], row["done"]) == ("awaiting", "Getting a fresh copy…", False)
     consolidated = NetworkQuery.objects.get(kind="consolidated")
+    assert consolidated.request_id is not None
     # The consolidated query lost its link to the search (e.g. merged with another one): still answered.
     NetworkQuery.objects.filter(pk=consolidated.pk).update(parent=None)
     deliver(

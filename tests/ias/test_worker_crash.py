@@ -72,6 +72,7 @@ def test_worker_killed_mid_processing_redelivers_and_applies_once(
     raw = orjson.dumps(source_event("hie", patient_id="pat_crash", request_id="req_crash", url=url))
     event, created = webhooks.event_store(raw=raw, envelope=webhooks.envelope_read(raw))
     assert created
+    assert event is not None
 
     wait_for(pause.exists, timeout=60)  # the handler has run; the worker now hangs before finishing
     assert len(hits) == 1

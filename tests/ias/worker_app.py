@@ -34,6 +34,7 @@ def _install_pause(**_kwargs):
     finish = webhooks.event_finish
 
     def finish_after_pause(**kwargs):
+        assert _pause_file is not None  # installed only when it is set
         marker = Path(_pause_file)
         if not marker.exists():
             marker.write_text(str(os.getpid()))

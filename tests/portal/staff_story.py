@@ -58,6 +58,8 @@ def person_story(user, *, network) -> Story:
     QuerySource.objects.filter(pk=failed_source.pk).update(
         status=QuerySource.Status.FAILED, reason="The pharmacy network did not answer.", network_message="timeout"
     )
+    assert link.patient_id is not None
+    assert query.request_id is not None
     event = store(
         source_event("hie", patient_id=link.patient_id, request_id=query.request_id, url="https://b.test/hie.json")
     )

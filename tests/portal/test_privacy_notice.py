@@ -47,6 +47,7 @@ def test_notice_is_public_and_has_every_section(client):
 
 def test_notice_shows_version_and_effective_date(client):
     notice = privacy_notice_get()
+    assert notice is not None
     html = client.get(reverse("privacy")).content.decode()
     assert f"Version {settings.PRIVACY_NOTICE_VERSION}" in html
     assert f'datetime="{notice.effective:%Y-%m-%d}"' in html

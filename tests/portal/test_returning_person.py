@@ -32,6 +32,7 @@ def returning(mfa_user, network, monkeypatch):
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
     query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
+    assert query.request_id is not None
     deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id))
     return query
 

@@ -26,6 +26,7 @@ def test_summary_and_trend_in_a_browser(browser, live_server, screenshot_dir, re
         .order_by("-n", "code")
         .first()
     )
+    assert busiest_code is not None
     busiest = (
         Resource.objects.filter(
             user=record_owner, is_primary=True, code=busiest_code["code"], value_unit=busiest_code["value_unit"]
@@ -33,6 +34,7 @@ def test_summary_and_trend_in_a_browser(browser, live_server, screenshot_dir, re
         .order_by("-clinical_date")
         .first()
     )
+    assert busiest is not None
     browser.goto(f"{live_server.url}/records/item/{busiest.pk}/trend/")
     assert browser.locator("svg.chart").is_visible()
     assert browser.locator("table.table tbody tr").count() >= 1

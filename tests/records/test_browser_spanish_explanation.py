@@ -19,6 +19,7 @@ def _signed_in(browser, live_server, user) -> None:
 def test_a_lab_explained_in_spanish(browser, live_server, settings, screenshot_dir, record_owner):
     settings.MEDLINEPLUS_CONNECT_URL = f"{live_server.url}/sandbox/medlineplus/service"
     egfr = Resource.objects.filter(user=record_owner, code="98979-8", is_primary=True).first()
+    assert egfr is not None
     _signed_in(browser, live_server, record_owner)
 
     browser.goto(f"{live_server.url}/records/item/{egfr.pk}/")

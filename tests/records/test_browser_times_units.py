@@ -2,6 +2,7 @@
 account preferences, at desktop and phone widths; screenshots are kept under .data/shots/."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -32,7 +33,7 @@ def _record() -> dict:
         resources.append(egfr)
     for index, (high, low, year) in enumerate(((128, 82, 2021), (135, 88, 2022), (142, 91, 2023), (131, 84, 2024))):
         resources.append(blood_pressure(f"bp{index}", systolic=high, diastolic=low, when=f"{year}-06-10T16:05:00.000Z"))
-    vital = dict(category="vital-signs", when="2024-06-10T16:05:00.000Z")
+    vital: dict[str, Any] = {"category": "vital-signs", "when": "2024-06-10T16:05:00.000Z"}
     resources += [
         observation("wt", loinc="29463-7", display="Body weight", value=81.2, unit="kg", **vital),
         observation("ht", loinc="8302-2", display="Body height", value=175.3, unit="cm", **vital),

@@ -22,6 +22,7 @@ def test_a_ccda_document_page_in_a_browser(browser, live_server, screenshot_dir,
         .order_by("pk")
         .first()
     )
+    assert doc is not None
     browser.goto(f"{live_server.url}/records/item/{doc.pk}/document/0/read/")
     assert browser.get_by_role("heading", name="Allergies and Adverse Reactions").is_visible()
     assert browser.locator(".ccda-narrative table").first.is_visible()

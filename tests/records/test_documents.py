@@ -3,6 +3,7 @@
 import base64
 import re
 import tempfile
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -26,7 +27,7 @@ HOSTILE = (
 
 
 def document_bundle(*attachments: dict) -> dict:
-    entries = [{"resource": {"resourceType": "Patient", "id": "p1"}}]
+    entries: list[dict[str, Any]] = [{"resource": {"resourceType": "Patient", "id": "p1"}}]
     for n, attachment in enumerate(attachments):
         entries.append(
             {

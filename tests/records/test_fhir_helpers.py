@@ -1,6 +1,8 @@
 """The display helpers on ordinary, odd and hostile FHIR."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,6 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from records import fhir
+
+
+def _flag_code(observation: dict, **context: Any) -> str | None:
+    """The interpretation flag's code, or None when there is no flag."""
+    flag = fhir.interpretation_flag(observation, **context)
+    return flag.code if flag is not None else None
+
 
 L, S, RX, ICD = fhir.LOINC, fhir.SNOMED, fhir.RXNORM, fhir.ICD10CM
 
@@ -87,7 +96,9 @@ def test_medication_reference_resolved_contained_then_bundle():
     ],
 )
 def test_clinical_date_per_type(resource, text):
-    assert fhir.clinical_date(resource).text == text
+    clinical = fhir.clinical_date(resource)
+    assert clinical is not None
+    assert clinical.text == text
 
 
 def test_clinical_date_never_uses_last_updated_and_rejects_garbage():
@@ -112,8 +123,11 @@ def test_partial_dates_shown_as_given_and_sort_by_time():
     chicago = ZoneInfo("America/Chicago")
     assert fhir.format_fhir_date("2019-03-14T09:30:00-05:00", zone=chicago) == "Mar 14, 2019, 9:30 AM CDT"
     parsed = fhir.parse_fhir_date("2019-03-14T23:30:00-05:00")
+    assert parsed is not None
     assert parsed.sort_key == datetime(2019, 3, 15, 4, 30, tzinfo=UTC)
-    assert fhir.parse_fhir_date("2019").precision == "year"
+    year = fhir.parse_fhir_date("2019")
+    assert year is not None
+    assert year.precision == "year"
 
 
 def test_quantities_with_ucum_units():
@@ -126,8 +140,8 @@ def test_quantities_with_ucum_units():
     assert fhir.unit_key({"unit": "mg/dl", "system": fhir.UCUM, "code": "mg/dL"}) == "mg/dL"
 
 
-def _obs(value, unit="mmol/L", ranges=(), interpretation=None, **extra):
-    obs = {
+def _obs(value, unit="mmol/L", ranges: Iterable[dict] = (), interpretation=None, **extra) -> dict[str, Any]:
+    obs: dict[str, Any] = {
         "resourceType": "Observation",
         "valueQuantity": {"value": value, "unit": unit, "code": unit, "system": fhir.UCUM},
         "referenceRange": list(ranges),
@@ -152,34 +166,35 @@ def _obs(value, unit="mmol/L", ranges=(), interpretation=None, **extra):
 )
 def test_interpretation_flags_win(code, label, tone):
     flag = fhir.interpretation_flag(_obs(4.0, ranges=[{"text": "3.5-5.0 mmol/L"}], interpretation=code))
+    assert flag is not None
     assert (flag.code, flag.label, flag.tone, flag.computed) == (code, label, tone, False)
 
 
 def test_interpretation_in_words_and_critical_text():
     obs = {"interpretation": [{"text": "Critical"}]}
-    assert fhir.interpretation_flag(obs).code == "AA"
-    assert fhir.interpretation_flag({"interpretation": [{"coding": [{"display": "High"}]}]}).code == "H"
+    assert _flag_code(obs) == "AA"
+    assert _flag_code({"interpretation": [{"coding": [{"display": "High"}]}]}) == "H"
 
 
 def test_computed_flag_only_when_units_match():
     high_range = {"low": {"value": 3.9, "code": "mmol/L"}, "high": {"value": 5.5, "code": "mmol/L"}}
-    assert fhir.interpretation_flag(_obs(9.0, ranges=[high_range])).code == "H"
-    assert fhir.interpretation_flag(_obs(2.0, ranges=[high_range])).code == "L"
-    assert fhir.interpretation_flag(_obs(4.0, ranges=[high_range])).code == "N"
+    assert _flag_code(_obs(9.0, ranges=[high_range])) == "H"
+    assert _flag_code(_obs(2.0, ranges=[high_range])) == "L"
+    assert _flag_code(_obs(4.0, ranges=[high_range])) == "N"
     assert fhir.interpretation_flag(_obs(250, unit="mg/dL", ranges=[high_range])) is None
     assert fhir.interpretation_flag(_obs(9.0, ranges=[{"text": "3.5-5.0"}])) is None  # range gives no unit
 
 
 def test_text_ranges_and_comparators():
-    assert fhir.interpretation_flag(_obs(3.1, ranges=[{"text": "3.5 - 5.0 mmol/L"}])).code == "L"
-    assert fhir.interpretation_flag(_obs(6, unit="", ranges=[{"text": "<5"}])).code == "H"
-    assert fhir.interpretation_flag(_obs(5, unit="", ranges=[{"text": "<5"}])).code == "H"  # strict bound
-    assert fhir.interpretation_flag(_obs(5, unit="", ranges=[{"text": "<=5"}])).code == "N"
+    assert _flag_code(_obs(3.1, ranges=[{"text": "3.5 - 5.0 mmol/L"}])) == "L"
+    assert _flag_code(_obs(6, unit="", ranges=[{"text": "<5"}])) == "H"
+    assert _flag_code(_obs(5, unit="", ranges=[{"text": "<5"}])) == "H"  # strict bound
+    assert _flag_code(_obs(5, unit="", ranges=[{"text": "<=5"}])) == "N"
     gfr = {"low": {"value": 60, "code": "mL/min"}}
-    assert fhir.interpretation_flag(_obs(45, unit="mL/min", ranges=[gfr])).code == "L"
+    assert _flag_code(_obs(45, unit="mL/min", ranges=[gfr])) == "L"
     less_than = _obs(1, unit="mL/min", ranges=[{"high": {"value": 5, "code": "mL/min"}}])
     less_than["valueQuantity"]["comparator"] = "<"
-    assert fhir.interpretation_flag(less_than) is None or fhir.interpretation_flag(less_than).code != "H"
+    assert fhir.interpretation_flag(less_than) is None or _flag_code(less_than) != "H"
     assert fhir.parse_text_range("5.0-3.5") is None
     assert fhir.parse_text_range("negative") is None
 
@@ -187,8 +202,9 @@ def test_text_ranges_and_comparators():
 def test_numeric_value_string():
     obs = {"resourceType": "Observation", "valueString": "<0.5 mg/L", "referenceRange": [{"text": "<1 mg/L"}]}
     measure = fhir.observation_measure(obs)
+    assert measure is not None
     assert (measure.value, measure.comparator, measure.unit) == (0.5, "<", "mg/L")
-    assert fhir.interpretation_flag(obs).code == "N" or fhir.interpretation_flag(obs) is None
+    assert _flag_code(obs) == "N" or fhir.interpretation_flag(obs) is None
 
 
 def test_several_ranges_apply_to_and_age():
@@ -206,14 +222,14 @@ def test_several_ranges_apply_to_and_age():
     ]
     obs = _obs(13.0, unit="g/dL", ranges=ranges)
     assert fhir.interpretation_flag(obs) is None  # sex unknown: no guess
-    assert fhir.interpretation_flag(obs, sex="male").code == "L"
-    assert fhir.interpretation_flag(obs, sex="female").code == "N"
+    assert _flag_code(obs, sex="male") == "L"
+    assert _flag_code(obs, sex="female") == "N"
     aged = [
         {"high": {"value": 10, "code": "u"}, "age": {"low": {"value": 0}, "high": {"value": 17}}},
         {"high": {"value": 20, "code": "u"}, "age": {"low": {"value": 18}}},
     ]
-    assert fhir.interpretation_flag(_obs(15, unit="u", ranges=aged), age_years=40).code == "N"
-    assert fhir.interpretation_flag(_obs(15, unit="u", ranges=aged), age_years=10).code == "H"
+    assert _flag_code(_obs(15, unit="u", ranges=aged), age_years=40) == "N"
+    assert _flag_code(_obs(15, unit="u", ranges=aged), age_years=10) == "H"
     assert fhir.interpretation_flag(_obs(15, unit="u", ranges=aged)) is None
     critical_only = [{"high": {"value": 1, "code": "u"}, "type": {"coding": [{"code": "critical"}]}}]
     assert fhir.interpretation_flag(_obs(5, unit="u", ranges=critical_only)) is None
@@ -268,7 +284,7 @@ def test_status_words(resource, words):
 def test_provenance_order_and_no_invented_author():
     org = {"resourceType": "Organization", "id": "o", "name": "Riverside"}
     enc = {"resourceType": "Encounter", "id": "e", "serviceProvider": {"reference": "Organization/o"}}
-    lookup = {"Organization/o": org, "Encounter/e": enc}
+    lookup: dict[str, dict] = {"Organization/o": org, "Encounter/e": enc}
     resource = {
         "resourceType": "Condition",
         "asserter": {"display": "Dr. Who"},

@@ -37,7 +37,9 @@ snapshot_ingest_file(user_id=int(sys.argv[1]), path=sys.argv[2], network_source=
 
 
 def _pages(user_id: int) -> list[str]:
-    item_id = Resource.objects.filter(user_id=user_id, category="labs").first().pk
+    item = Resource.objects.filter(user_id=user_id, category="labs").first()
+    assert item is not None
+    item_id = item.pk
     return [
         "/",
         "/records/",

@@ -24,7 +24,7 @@ def test_every_list_page_opens_on_each_shape(shaped_record_owner, client_mfa):
 
 
 def test_an_item_page_of_every_type_opens_on_a_converted_record(converted_record_owner, client_mfa):
-    one_per_type = {}
+    one_per_type: dict[str, int] = {}
     for pk, rtype in Resource.objects.filter(user=converted_record_owner).values_list("pk", "resource_type"):
         one_per_type.setdefault(rtype, pk)
     assert len(one_per_type) >= 20

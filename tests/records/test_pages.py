@@ -214,6 +214,7 @@ def test_generated_record_pages_render(record_owner, client_mfa):
     for name, args in LIST_PAGES:
         assert client_mfa.get(reverse(name, args=args)).status_code == 200
     some = Resource.objects.filter(user=record_owner, value_num__isnull=False, category="labs").first()
+    assert some is not None
     assert client_mfa.get(reverse("records:trend", args=[some.pk])).status_code == 200
     for resource in Resource.objects.filter(user=record_owner, is_primary=True)[:60]:
         assert client_mfa.get(reverse("records:item", args=[resource.pk])).status_code == 200

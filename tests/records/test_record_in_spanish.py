@@ -118,6 +118,7 @@ def spanish_sandbox(monkeypatch):
 def record_pages(user) -> list[str]:
     labs = Resource.objects.filter(user=user, category="labs", resource_type="Observation", value_num__isnull=False)
     egfr = labs.filter(code="98979-8").first() or labs.first()
+    assert egfr is not None
     pages = [
         reverse("records:summary"),
         reverse("records:timeline"),
@@ -170,7 +171,9 @@ def test_the_spanish_pages_say_it_in_spanish(record_owner, client_mfa, spanish_s
 @pytest.mark.django_db
 def test_the_share_viewer_gets_its_words_in_spanish(client):
     page = client.get(reverse("share:viewer"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
-    words = json.loads(re.search(r'<script id="shl-viewer-words" type="application/json">(.*?)</script>', page)[1])
+    found = re.search(r'<script id="shl-viewer-words" type="application/json">(.*?)</script>', page)
+    assert found is not None
+    words = json.loads(found[1])
     assert words["Enter the passcode the person gave you."] == "Escriba el código de acceso que le dio la persona."
     assert words["That passcode is not right. {count} tries are left."].endswith("Quedan {count} intentos.")
     assert all(spanish and spanish != english for english, spanish in words.items() if len(english.split()) >= 3)

@@ -125,10 +125,10 @@ def test_no_item_is_unnamed_while_it_carries_text(ingested, client_mfa):
     for url, body in pages.items():
         assert "Unnamed item" not in body, url
     for row in Resource.objects.filter(user=owner, retired_at__isnull=True):
-        body = pages.get(reverse("records:item", args=[row.pk]))
-        assert body is not None, row.reference
+        item_body = pages.get(reverse("records:item", args=[row.pk]))
+        assert item_body is not None, row.reference
         if _human_text(row.raw):
-            name = _heading(body)
+            name = _heading(item_body)
             assert "(no name given)" not in name, f"{row.reference} carries text but is shown as {name!r}"
             assert not re.fullmatch(r"(SNOMED CT|ICD-10-CM|LOINC|RxNorm|CVX) \S+", name), (row.reference, name)
 

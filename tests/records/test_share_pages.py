@@ -45,7 +45,9 @@ def test_making_a_share_shows_the_qr_and_links_once(client_mfa, owner):
     share = Share.objects.get(user=owner)
     assert share.label == "For Dr. Rivera" and share.has_passcode and share.flag == "LP"
     payload = decode_shlink(shlink)
-    _header, plaintext = decrypt(ShareFile.objects.filter(share=share).first().jwe, payload["key"])
+    share_file = ShareFile.objects.filter(share=share).first()
+    assert share_file is not None
+    _header, plaintext = decrypt(share_file.jwe, payload["key"])
     assert b"Peanut" in plaintext
     assert AccessLogEntry.objects.filter(subject=owner, action="records:share-created").exists()
 

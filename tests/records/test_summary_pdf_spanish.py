@@ -34,5 +34,6 @@ def test_the_pdf_in_spanish_has_spanish_headings(journey_details, client_mfa):  
     first = re.sub(r"\s+", " ", pages[0])
     assert "9 de abril de 1961" in first and "Fecha de nacimiento" in first
     assert f"Página 1 de {len(pages)}" in pages[0]
+    assert reader.metadata is not None
     assert reader.metadata.title == "Resumen del registro médico de Ada Okafor"
-    assert reader.trailer["/Root"]["/Lang"] == "es-US"
+    assert reader.root_object["/Lang"] == "es-US"

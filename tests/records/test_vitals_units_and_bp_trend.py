@@ -50,7 +50,9 @@ def _pk(user, rid: str) -> int:
     ],
 )
 def test_known_factors(value, unit, units, expected):
-    converted, target = fhir.vital_convert(value, unit, units=units)
+    result = fhir.vital_convert(value, unit, units=units)
+    assert result is not None
+    converted, target = result
     assert (round(converted, 2), target) == expected
 
 

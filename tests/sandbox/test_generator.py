@@ -100,7 +100,7 @@ def test_every_clinical_resource_names_its_organization_and_network_source(bundl
 
 
 def test_pharmacy_gives_medications_and_lab_gives_lab_results(bundle):
-    by_source = {}
+    by_source: dict[str | None, set[str]] = {}
     for res in resources(bundle):
         by_source.setdefault(resource_source(res), set()).add(res["resourceType"])
     assert "MedicationStatement" in by_source["pharmacy"]

@@ -235,7 +235,11 @@ def test_a_ccda_carries_sections_with_rich_narrative(shaped):
     root = ET.fromstring(body)  # noqa: S314 - our own generated XML
     sections = root.findall(".//h:section", ns)
     assert len(sections) >= 5
-    assert all(s.find("h:title", ns).text for s in sections)
-    tags = {el.tag.split("}")[1] for s in sections for el in s.find("h:text", ns).iter()}
+    tags: set[str] = set()
+    for section in sections:
+        assert section.findtext("h:title", namespaces=ns)
+        text = section.find("h:text", ns)
+        assert text is not None
+        tags |= {el.tag.split("}")[1] for el in text.iter()}
     assert {"paragraph", "table", "thead", "tbody", "tr", "th", "td", "list", "item", "content", "br"} <= tags
     assert any(el.get("styleCode") for el in root.iter("{urn:hl7-org:v3}content"))

@@ -131,8 +131,12 @@ def test_aal2_challenge_and_hosted_totp_page(api, proofed):
     path = urlsplit(body["challengeUrl"]).path
     page = api.client.get(path).content.decode()
     assert "Sandbox identity provider" in page and "Sandbox helper" in page
-    secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page).group(1)
-    shown = re.search(r'data-testid="current-code">(\d{6})<', page).group(1)
+    secret_match = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page)
+    assert secret_match is not None
+    secret = secret_match.group(1)
+    shown_match = re.search(r'data-testid="current-code">(\d{6})<', page)
+    assert shown_match is not None
+    shown = shown_match.group(1)
     assert shown in {totp_now(secret, at=t) for t in (timezone.now().timestamp() + d for d in (-30, 0, 30))}
     wrong = api.client.post(path, {"code": "000000" if totp_now(secret) != "000000" else "111111"})
     assert wrong.status_code == 400 and "not right" in wrong.content.decode()

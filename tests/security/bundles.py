@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
@@ -27,7 +28,7 @@ def person_bundle(*, label: str = "Asthma", hostile: bool = False, patient_id: s
     }
     narrative = {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{text}</div>'}
     subject = {"reference": f"Patient/{patient_id}"}
-    resources = [
+    resources: list[dict[str, Any]] = [
         patient,
         org,
         {

@@ -45,7 +45,9 @@ def test_non_staff_with_mfa_is_forbidden(route, make_mfa_client, mfa_user):
 @pytest.mark.parametrize("route", ADMIN_PAGES, ids=str)
 def test_staff_without_mfa_this_session_goes_to_mfa(route, staff_user):
     client = mfa_session(Client(), staff_user, mfa_at=False)
-    response = client.get(url_for(route))
+    url = url_for(route)
+    assert url is not None
+    response = client.get(url)
     assert response.status_code == 302 and _path(response) == reverse("mfa_reauthenticate")
 
 

@@ -21,6 +21,7 @@ BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
 
 class Hostile(BaseHTTPRequestHandler):
     hits: list[str] = []
+    server: ThreadingHTTPServer
 
     def log_message(self, *args):
         pass

@@ -114,7 +114,9 @@ def test_a_password_reset_by_email_clears_the_lock(mfa_user):
     )
     client = Client()
     client.post(reverse("account_reset_password"), {"email": mfa_user.email})
-    link = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", mail.outbox[-1].body).group(1)
+    link_match = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", str(mail.outbox[-1].body))
+    assert link_match is not None
+    link = link_match.group(1)
     form_url = client.get(link)["Location"]
     new = "a brand new passphrase 77"
     response = client.post(form_url, {"password1": new, "password2": new})

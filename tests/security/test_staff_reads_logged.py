@@ -2,9 +2,11 @@
 that person's access log, which they see as "Homeport support" (issue 11)."""
 
 import time
+from typing import cast
 
 import pytest
 from django.contrib import admin
+from django.db.models import Model
 from django.urls import reverse
 
 from accounts.admin import HealthDataAdmin
@@ -52,9 +54,9 @@ def test_every_registered_model_with_health_data_is_behind_the_reason_gate():
 
 def test_every_health_data_page_asks_why_then_logs_each_opening(staff_client_mfa, staff_user, mfa_user, story):
     rows = {NetworkPatient: story.link, WebhookEvent: story.event, Snapshot: story.snapshot, Resource: story.resource}
-    pages = [
+    pages: list[tuple[str, type[Model] | None]] = [
         (reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[rows[model].pk]), model)
-        for model in sorted(HEALTH_MODELS, key=lambda m: m._meta.model_name)
+        for model in sorted(HEALTH_MODELS, key=lambda m: m._meta.model_name or "")
     ]
     pages.append((reverse("admin:accounts_user_journey", args=[mfa_user.pk]), None))
 
@@ -70,10 +72,12 @@ def test_every_health_data_page_asks_why_then_logs_each_opening(staff_client_mfa
         response = staff_client_mfa.get(url)
         assert response.status_code == 200, url
         entry = AccessLogEntry.objects.filter(actor_kind=AccessLogEntry.ACTOR_STAFF).order_by("-pk").first()
+        assert entry is not None
         assert AccessLogEntry.objects.filter(actor_kind=AccessLogEntry.ACTOR_STAFF).count() == before + 1, url
         assert (entry.actor, entry.subject, entry.reason) == (staff_user, mfa_user, f"{REASON}: ticket 99")
         if model is not None:
-            assert entry.action == admin.site._registry[model].health_action
+            # Every health model's admin is a HealthDataAdmin (checked by the test above).
+            assert entry.action == cast(HealthDataAdmin, admin.site._registry[model]).health_action
 
     history = staff_client_mfa.get(reverse("admin:accounts_accesslogentry_changelist"), {"q": mfa_user.email})
     assert history.status_code == 200

@@ -29,7 +29,9 @@ def _urls(route, owner, tmp_path) -> list[str]:
         return [reverse(route.name, kwargs={"category": slug}) for slug in CATEGORY_LABELS]
     if route.takes_id:
         return [reverse(route.name, kwargs=REGISTRY.id_cases[route.name].make(owner, tmp_path))]
-    return [url_for(route)]
+    url = url_for(route)
+    assert url is not None
+    return [url]
 
 
 def _is_html(response) -> bool:

@@ -666,11 +666,17 @@ def query_mark_failed(*, query_id: int, reason: str) -> NetworkQuery:
 
 
 def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str, patient_id: str):
-    """The one door from ias into records' ingest (records sits below ias)."""
+    """The one door from ias into records' ingest (records sits below ias). A consolidated link is
+    the whole record as of its time, so what it no longer holds is retired."""
     from records.services import snapshot_ingest_from_url
 
     return snapshot_ingest_from_url(
-        user_id=user_id, url=url, network_source=network_source, request_id=request_id, patient_id=patient_id
+        user_id=user_id,
+        url=url,
+        network_source=network_source,
+        request_id=request_id,
+        patient_id=patient_id,
+        retire=True,
     )
 
 

@@ -939,7 +939,7 @@ class Flag:
         return self.code != "N"
 
 
-_FLAGS = {
+FLAG_LABELS = {
     "H": ("High", "warn"),
     "L": ("Low", "warn"),
     "HH": ("Critically high", "bad"),
@@ -976,8 +976,8 @@ def _flag_from_concept(concept: dict) -> Flag | None:
     for coding in _dicts(concept.get("coding")):
         code = _str(coding.get("code"))
         upper = code.upper()
-        if upper in _FLAGS:
-            label, tone = _FLAGS[upper]
+        if upper in FLAG_LABELS:
+            label, tone = FLAG_LABELS[upper]
             return Flag(code=upper, label=label, tone=tone)
     words = (
         (
@@ -992,7 +992,7 @@ def _flag_from_concept(concept: dict) -> Flag | None:
         code = "AA"
     if code is None:
         return None
-    label, tone = _FLAGS[code]
+    label, tone = FLAG_LABELS[code]
     return Flag(code=code, label=label, tone=tone)
 
 

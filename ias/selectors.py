@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -14,9 +14,7 @@ from django.utils import timezone
 
 from accounts.crypto import decrypt_text
 from accounts.selectors import consent_current
-from ias.models import Aal2Challenge, IdentityVerification, NetworkPatient, NetworkQuery, QuerySource
-
-AAL2_FRESH_FOR = timedelta(minutes=15)
+from ias.models import AAL2_FRESH_FOR, Aal2Challenge, IdentityVerification, NetworkPatient, NetworkQuery, QuerySource
 
 
 @dataclass(frozen=True)

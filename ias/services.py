@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -28,6 +28,7 @@ from ias import metriport, wording
 from ias.errors import Aal2Mismatch, Aal2Refused, EventMismatch, JourneyError, NetworkUnavailable, QueryRefused
 from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
 from ias.models import (
+    AAL2_FRESH_FOR,
     Aal2Challenge,
     IdentityVerification,
     NetworkPatient,
@@ -39,7 +40,6 @@ from ias.models import (
 
 log = logging.getLogger(__name__)
 
-AAL2_FRESH_FOR = timedelta(minutes=15)
 QUERY_REF_KEY = "homeportQueryId"
 _NETWORK_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
 
@@ -871,4 +871,5 @@ def document_link_for(*, user_id: int, attachment_url: str, content_type: str = 
     if not file_name:
         raise JourneyError("The document has no file name the network would know.")
     conversion = "pdf" if content_type == "application/pdf" else None
-    return metriport.client().document_download_url(file_name=file_name, conversion_type=conversion)
+    with metriport.client() as api:
+        return api.document_download_url(file_name=file_name, conversion_type=conversion)

@@ -309,7 +309,7 @@ def _inline_body(attachment: dict) -> bytes | None:
 
 def _network_link(request: HttpRequest, attachment: dict) -> str:
     """A short-lived link for a document held at the network ("" when there is none)."""
-    provider_path = getattr(settings, "RECORDS_DOCUMENT_URL_PROVIDER", "")
+    provider_path = settings.RECORDS_DOCUMENT_URL_PROVIDER
     url = attachment.get("url") if isinstance(attachment.get("url"), str) else ""
     if not provider_path or not url:
         return ""

@@ -1,9 +1,19 @@
 """Request helpers shared by every app."""
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import HttpRequest
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+class AuthedRequest(HttpRequest):
+    """For type checking only: a request that passed the login gate, so its user is a `User`."""
+
+    user: "User"
 
 
 def _clean_ip(value: str) -> str | None:

@@ -16,6 +16,14 @@ from accounts.crypto import decrypt_text
 from accounts.selectors import consent_current
 from ias.models import AAL2_FRESH_FOR, Aal2Challenge, IdentityVerification, NetworkPatient, NetworkQuery, QuerySource
 
+# The progress row's colour for a source's status.
+SOURCE_BADGES: dict[str, str] = {
+    QuerySource.Status.COMPLETED: "ok",
+    QuerySource.Status.FAILED: "bad",
+    QuerySource.Status.REFUSED: "bad",
+    QuerySource.Status.TIMED_OUT: "warn",
+}
+
 
 @dataclass(frozen=True)
 class JourneyStep:
@@ -177,12 +185,7 @@ def progress_for(*, query: NetworkQuery) -> dict[str, Any]:
                 "records_label": source.get_records_display()
                 if source.records != QuerySource.Records.NONE and source.status == QuerySource.Status.COMPLETED
                 else "",
-                "badge": {
-                    QuerySource.Status.COMPLETED: "ok",
-                    QuerySource.Status.FAILED: "bad",
-                    QuerySource.Status.REFUSED: "bad",
-                    QuerySource.Status.TIMED_OUT: "warn",
-                }.get(source.status, "info"),
+                "badge": SOURCE_BADGES.get(source.status, "info"),
                 "done": source.is_terminal,
             }
         )

@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -56,7 +56,7 @@ def parse_when(value: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.utc)
+        parsed = timezone.make_aware(parsed, UTC)
     return parsed
 
 
@@ -112,7 +112,7 @@ def identity_session_start(*, user) -> IdentityVerification:
         return verified
     with metriport.client() as api:
         answer = api.identity_session_create(
-            patient_id=link.patient_id, redirect_url=absolute_url("ias:identity_return")
+            patient_id=str(link.patient_id), redirect_url=absolute_url("ias:identity_return")
         )
     session_id = str(answer.get("sessionId") or "")
     session_url = str(answer.get("sessionUrl") or "")
@@ -307,7 +307,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
             .order_by("-verified_at")
             .first()
         )
-        if challenge is not None and now - challenge.verified_at > AAL2_FRESH_FOR:
+        if challenge is not None and (challenge.verified_at is None or now - challenge.verified_at > AAL2_FRESH_FOR):
             challenge.status = Aal2Challenge.Status.EXPIRED
             challenge.failure_reason = "Not used within 15 minutes."
             challenge.save(update_fields=["status", "failure_reason"])
@@ -322,7 +322,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
     try:
         with metriport.client() as api:
             answer = api.network_query_start(
-                patient_id=link.patient_id,
+                patient_id=str(link.patient_id),
                 proofed_identity_id=challenge.proofed_identity_id,
                 aal2_session_id=challenge.aal2_session_id,
                 sources=sources,
@@ -358,7 +358,7 @@ def _query_fail_to_start(*, query: NetworkQuery, reason: str) -> None:
         QuerySource.objects.filter(query=query).update(status=QuerySource.Status.FAILED, reason=reason)
 
 
-_SOURCE_RANK = {
+_SOURCE_RANK: dict[str, int] = {
     QuerySource.Status.REQUESTED: 0,
     QuerySource.Status.PROCESSING: 1,
     QuerySource.Status.REFUSED: 2,
@@ -746,7 +746,7 @@ def consolidated_query_start(*, user_id: int, parent_id: int | None = None) -> N
     try:
         with metriport.client() as api:
             answer = api.consolidated_query_start(
-                patient_id=link.patient_id,
+                patient_id=str(link.patient_id),
                 conversion_type="json",
                 metadata={QUERY_REF_KEY: str(query.public_id)},
             )

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import health_data_required
-from accounts.http import client_ip
+from accounts.http import AuthedRequest, client_ip
 from accounts.models import Consent
 from accounts.selectors import consent_current
 from accounts.services import consent_record
@@ -31,18 +31,18 @@ from ias.models import IdentityVerification
 log = logging.getLogger(__name__)
 
 
-def _next(request: HttpRequest) -> HttpResponse:
+def _next(request: AuthedRequest) -> HttpResponse:
     return redirect(selectors.journey_next_url(user=request.user))
 
 
-def _to_step(request: HttpRequest, exc: JourneyError) -> HttpResponse:
+def _to_step(request: AuthedRequest, exc: JourneyError) -> HttpResponse:
     messages.error(request, str(exc))
     return _next(request)
 
 
 @health_data_required
 @require_http_methods(["GET", "POST"])
-def consent(request: HttpRequest) -> HttpResponse:
+def consent(request: AuthedRequest) -> HttpResponse:
     current = consent_current(user=request.user)
     form = ConsentForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -63,7 +63,7 @@ def consent(request: HttpRequest) -> HttpResponse:
 
 @health_data_required
 @require_http_methods(["GET", "POST"])
-def demographics(request: HttpRequest) -> HttpResponse:
+def demographics(request: AuthedRequest) -> HttpResponse:
     if consent_current(user=request.user) is None:
         return redirect("ias:consent")
     link = selectors.network_patient_for(user=request.user)
@@ -88,7 +88,7 @@ def demographics(request: HttpRequest) -> HttpResponse:
 
 @health_data_required
 @require_http_methods(["GET", "POST"])
-def identity(request: HttpRequest) -> HttpResponse:
+def identity(request: AuthedRequest) -> HttpResponse:
     if selectors.identity_verified(user=request.user):
         return _next(request)
     latest = selectors.identity_latest(user=request.user)
@@ -108,7 +108,7 @@ def identity(request: HttpRequest) -> HttpResponse:
 
 @health_data_required
 @require_GET
-def identity_return(request: HttpRequest) -> HttpResponse:
+def identity_return(request: AuthedRequest) -> HttpResponse:
     """Where the network's identity service sends the browser back; the result comes by webhook."""
     return redirect("ias:identity_wait")
 
@@ -134,7 +134,7 @@ def _identity_nudge(verification: IdentityVerification) -> None:
 
 @health_data_required
 @require_GET
-def identity_wait(request: HttpRequest) -> HttpResponse:
+def identity_wait(request: AuthedRequest) -> HttpResponse:
     verification = selectors.identity_latest(user=request.user)
     if verification is None:
         return redirect("ias:identity")
@@ -148,7 +148,7 @@ def identity_wait(request: HttpRequest) -> HttpResponse:
 
 @health_data_required(touch=False)
 @require_GET
-def identity_status(request: HttpRequest) -> JsonResponse:
+def identity_status(request: AuthedRequest) -> JsonResponse:
     verification = selectors.identity_latest(user=request.user)
     if verification is None:
         return JsonResponse({"status": "none", "next": selectors.journey_next_url(user=request.user)})
@@ -165,7 +165,7 @@ def identity_status(request: HttpRequest) -> JsonResponse:
 
 @health_data_required
 @require_http_methods(["GET", "POST"])
-def aal2(request: HttpRequest) -> HttpResponse:
+def aal2(request: AuthedRequest) -> HttpResponse:
     if not selectors.identity_verified(user=request.user):
         return _next(request)
     if request.method == "POST":
@@ -186,7 +186,7 @@ def aal2(request: HttpRequest) -> HttpResponse:
 
 @health_data_required
 @require_GET
-def aal2_return(request: HttpRequest, state: str) -> HttpResponse:
+def aal2_return(request: AuthedRequest, state: str) -> HttpResponse:
     try:
         services.aal2_challenge_complete(
             user=request.user,
@@ -203,7 +203,7 @@ def aal2_return(request: HttpRequest, state: str) -> HttpResponse:
 
 @health_data_required
 @require_http_methods(["GET", "POST"])
-def sources(request: HttpRequest) -> HttpResponse:
+def sources(request: AuthedRequest) -> HttpResponse:
     active = selectors.query_active(user=request.user)
     if active is not None:
         return redirect("ias:progress", public_id=active.public_id)
@@ -231,7 +231,7 @@ def sources(request: HttpRequest) -> HttpResponse:
 
 @health_data_required
 @require_GET
-def progress(request: HttpRequest, public_id) -> HttpResponse:
+def progress(request: AuthedRequest, public_id) -> HttpResponse:
     query = selectors.query_for_user(user=request.user, public_id=public_id)
     return render(
         request,
@@ -247,7 +247,7 @@ def progress(request: HttpRequest, public_id) -> HttpResponse:
 
 @health_data_required(touch=False)
 @require_GET
-def progress_status(request: HttpRequest, public_id) -> JsonResponse:
+def progress_status(request: AuthedRequest, public_id) -> JsonResponse:
     query = selectors.query_for_user(user=request.user, public_id=public_id)
     return JsonResponse(selectors.progress_for(query=query))
 

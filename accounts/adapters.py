@@ -1,15 +1,23 @@
 """allauth adapters: MFA secrets encrypted at rest, and no second password prompt for a first factor."""
 
 import time
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailConfirmation
 from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django import forms
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts.crypto import decrypt_text, encrypt_text
+from accounts.mail import email_html_from_text, email_site_context, portal_url
 from accounts.models import User
 from accounts.selectors import account_locked, session_last_mfa_at, user_has_second_factor
 from accounts.services import LOCKED_MESSAGE, email_send_record, password_failure_record, password_success_record
@@ -25,14 +33,30 @@ class AccountAdapter(DefaultAccountAdapter):
             return reverse("admin:index")
         return reverse("start")
 
-    def render_mail(self, template_prefix: str, email: str, context: dict, headers: dict | None = None):
+    def render_mail(
+        self,
+        template_prefix: str,
+        email: str | list[str],
+        context: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> EmailMessage:
+        """allauth's plain text, with the site's simple HTML version beside it."""
         message = super().render_mail(template_prefix, email, context, headers=headers)
         self.rendered_subject = str(message.subject)
+        if isinstance(message, EmailMultiAlternatives) and not message.alternatives:
+            message.attach_alternative(email_html_from_text(subject=message.subject, text=message.body), "text/html")
         return message
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
-        """Every email allauth sends is noted for staff (which message, to whom, when; never its links)."""
-        super().send_mail(template_prefix, email, context)
+        """Every email allauth sends is branded, links only to PORTAL_BASE_URL (never the request's
+        Host header), and is noted for staff (which message, to whom, when; never its links)."""
+        site = email_site_context()
+        branded = {
+            **site,
+            "current_site": SimpleNamespace(name=site["site_name"], domain=site["site_domain"]),
+        }
+        branded.update({key: _rebase(value) if isinstance(value, str) else value for key, value in context.items()})
+        super().send_mail(template_prefix, email, branded)
         user = context.get("user")
         email_send_record(
             to_email=email,
@@ -85,6 +109,32 @@ class AccountAdapter(DefaultAccountAdapter):
         if user.is_authenticated and user_has_second_factor(user=user):
             return [method for method in methods if method["id"].startswith("mfa_reauthenticate")]
         return methods
+
+    # --- email: branded, and every link from PORTAL_BASE_URL, never the request's Host header ---
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        absolute = super().get_reset_password_from_key_url(key)
+        return _rebase(absolute)
+
+    def get_email_confirmation_url(self, request: HttpRequest | None, emailconfirmation: EmailConfirmation) -> str:
+        return portal_url(reverse("account_confirm_email", args=[emailconfirmation.key]))
+
+
+def _rebase(url: str) -> str:
+    """An absolute URL the request built, moved onto PORTAL_BASE_URL (path and query kept)."""
+    parts = urlsplit(url)
+    if not (parts.scheme in ("http", "https") and parts.netloc):
+        return url
+    request = context.request
+    if request is not None:
+        try:
+            own = request.get_host()
+        except DisallowedHost:
+            own = parts.netloc
+        if parts.netloc != own:
+            return url
+    rest = parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    return portal_url(rest)
 
 
 class MFAAdapter(DefaultMFAAdapter):

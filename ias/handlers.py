@@ -88,7 +88,7 @@ def _identity_apply(event: WebhookEvent, body: dict[str, Any]) -> Result:
         verified=verified,
         proofed_identity_id=proofed,
         expired=expired,
-        reason="" if verified else "The identity check did not succeed.",
+        reason="" if verified else services.identity_reason_read(payload),
     )
     return PROCESSED, f"identity {verification.status}"
 
@@ -121,18 +121,30 @@ def _network_query_source_apply(event: WebhookEvent, body: dict[str, Any]) -> Re
     )
     url = payload.get("consolidatedDataUrl")
     if not isinstance(url, str) or not url:
+        if not first_data and str(source.get("status") or "") == "completed":
+            # A finished source that links nothing has nothing to add to the record.
+            services.source_records_set(source_id=source_id, records=QuerySource.Records.EMPTY)
         return PROCESSED, f"{source_type} {source.get('status') or 'updated'}; no link"
-    records = services.bundle_fetch(
-        user_id=link.user_id,
-        url=url,
-        network_source=source_type,
-        request_id=request_id,
-        data_at=_data_at(event),
-        message_id=event.message_id,
-    )
+    services.source_records_set(source_id=source_id, records=QuerySource.Records.SAVING)
+    try:
+        records, saved = services.bundle_fetch(
+            user_id=link.user_id,
+            url=url,
+            network_source=source_type,
+            request_id=request_id,
+            data_at=_data_at(event),
+            message_id=event.message_id,
+        )
+    except Exception:
+        # A retry will save it again; until then the row must not claim a save is running.
+        services.source_records_set(source_id=source_id, records=QuerySource.Records.NONE)
+        raise
     if records == QuerySource.Records.AWAITING:
+        # Marked before asking, so a fast answer to the consolidated query finds this source waiting.
+        services.source_records_set(source_id=source_id, records=records)
         services.consolidated_query_start(user_id=link.user_id, parent_id=query_id)
-    services.source_records_set(source_id=source_id, records=records)
+        return PROCESSED, f"{source_type} {source.get('status') or 'updated'}; records {records}"
+    services.source_records_set(source_id=source_id, records=records, saved=saved)
     return PROCESSED, f"{source_type} {source.get('status') or 'updated'}; records {records}"
 
 
@@ -183,7 +195,7 @@ def handle_consolidated(event: WebhookEvent, body: dict[str, Any]) -> Result:
         elif not url:
             outcome = "empty"
         else:
-            outcome = services.bundle_fetch(
+            outcome, _saved = services.bundle_fetch(
                 user_id=link.user_id,
                 url=url,
                 network_source="consolidated",

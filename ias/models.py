@@ -139,6 +139,10 @@ class NetworkQuery(models.Model):
     last_activity_at = models.DateTimeField(default=timezone.now)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
+    settled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When every source's records were in; the person is told once, then."
+    )
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="When the outcome email went out.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -173,16 +177,23 @@ class QuerySource(models.Model):
 
     class Records(models.TextChoices):
         NONE = "none", "nothing to fetch yet"
+        SAVING = "saving", "saving your records"
         FETCHED = "fetched", "records saved"
         SKIPPED = "skipped", "newer records already saved"
         AWAITING = "awaiting", "waiting for a fresh copy"
         EMPTY = "empty", "no records found"
         FAILED = "failed", "could not be saved"
 
+    # Until its records are one of these, a source's answer is not yet in the person's record.
+    RECORDS_SETTLED = (Records.FETCHED, Records.SKIPPED, Records.EMPTY, Records.FAILED)
+
     query = models.ForeignKey(NetworkQuery, on_delete=models.CASCADE, related_name="sources")
     source_type = models.CharField(max_length=20, choices=Type.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     records = models.CharField(max_length=16, choices=Records.choices, default=Records.NONE)
+    records_saved = models.PositiveIntegerField(
+        default=0, help_text="Resources the last bundle saved for this source held (a count, no health data)."
+    )
     reason = models.CharField(max_length=300, blank=True, help_text="Plain words, shown to the person.")
     http_status = models.PositiveIntegerField(null=True, blank=True)
     network_message = models.CharField(max_length=500, blank=True, help_text="The network's own words, for staff.")
@@ -201,6 +212,13 @@ class QuerySource(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+    @property
+    def is_settled(self) -> bool:
+        """Finished for the person: a failure, or an answer whose records are in (or known absent)."""
+        if self.status != self.Status.COMPLETED:
+            return self.is_terminal
+        return self.records in self.RECORDS_SETTLED
 
 
 class WebhookEvent(models.Model):

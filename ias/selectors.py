@@ -8,21 +8,15 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts.crypto import decrypt_text
 from accounts.selectors import consent_current
+from ias import wording
 from ias.models import AAL2_FRESH_FOR, Aal2Challenge, IdentityVerification, NetworkPatient, NetworkQuery, QuerySource
-
-# The progress row's colour for a source's status.
-SOURCE_BADGES: dict[str, str] = {
-    QuerySource.Status.COMPLETED: "ok",
-    QuerySource.Status.FAILED: "bad",
-    QuerySource.Status.REFUSED: "bad",
-    QuerySource.Status.TIMED_OUT: "warn",
-}
 
 
 @dataclass(frozen=True)
@@ -62,6 +56,11 @@ def identity_latest(*, user) -> IdentityVerification | None:
 
 def identity_verified(*, user) -> IdentityVerification | None:
     return IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.VERIFIED).first()
+
+
+def identity_failures(*, user) -> int:
+    """Identity checks the network said did not succeed (expired ones do not count)."""
+    return IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.FAILED).count()
 
 
 def aal2_fresh(*, user) -> Aal2Challenge | None:
@@ -162,42 +161,187 @@ def journey_next_step(*, user) -> JourneyStep:
     )
 
 
+@dataclass(frozen=True)
+class JourneyStatus:
+    """What the shell (menu, home, record pages) says about the person's searches."""
+
+    last_search_at: Any
+    identity: str  # "verified", "pending", "failed", "expired" or "none"
+    identity_url: str
+    running_url: str  # the latest search's page while it runs or its records are still being added
+    can_search: bool  # identity done and nothing running: "Get new records" leads to a new search
+    new_search_url: str
+    last_outcome: str = ""  # of the latest finished search: ready, partial, no_records or failed
+
+    @property
+    def last_search_day(self) -> str:
+        """The day of the last search in the person's zone, for the menu ("Dec 2, 2026")."""
+        from records import fhir
+
+        if self.last_search_at is None:
+            return ""
+        return fhir.format_fhir_date(self.last_search_at.astimezone(fhir.display_zone()).date().isoformat())
+
+
+def journey_status(*, user) -> JourneyStatus:
+    """A few small queries; no health data."""
+    identity = identity_latest(user=user)
+    latest = query_latest(user=user)
+    running_url, last_outcome = "", ""
+    if latest is not None:
+        sources = list(latest.sources.all())
+        if not latest.is_terminal or not all(s.is_settled for s in sources):
+            running_url = reverse("ias:progress", args=[latest.public_id])
+        else:
+            last_outcome = _outcome(query=latest, sources=sources)
+    state = identity.status if identity is not None else "none"
+    return JourneyStatus(
+        last_search_at=latest.created_at if latest is not None else None,
+        identity=state,
+        identity_url={"pending": reverse("ias:identity_wait"), "none": reverse("start")}.get(
+            state, reverse("ias:identity")
+        ),
+        running_url=running_url,
+        can_search=state == IdentityVerification.Status.VERIFIED and not running_url,
+        new_search_url=reverse("ias:aal2"),
+        last_outcome=last_outcome,
+    )
+
+
 def journey_next_url(*, user) -> str:
     return journey_next_step(user=user).url
 
 
+def records_saving_count(*, user_id: int) -> int | None:
+    """How many resources the save running for this person has written so far (None: no count yet)."""
+    from ias.services import SAVING_COUNT_KEY
+
+    try:
+        value = caches["progress"].get(SAVING_COUNT_KEY.format(user_id=user_id))
+    except Exception:
+        return None
+    return value if isinstance(value, int) else None
+
+
+RETRYABLE = (QuerySource.Status.FAILED, QuerySource.Status.REFUSED, QuerySource.Status.TIMED_OUT)
+
+
+def _source_label(source_type: str) -> str:
+    if source_type in QuerySource.Type.values:
+        return QuerySource.Type(source_type).label
+    return source_type
+
+
+def source_retryable(*, source: QuerySource) -> bool:
+    return source.status in RETRYABLE or (
+        source.status == QuerySource.Status.COMPLETED and source.records == QuerySource.Records.FAILED
+    )
+
+
+def _source_row_view(source: QuerySource, saving_count: int | None) -> dict[str, Any]:
+    """One source in words: what it is doing now, and whether it is finished for the person."""
+    badge, label, detail = "info", "Searching…", ""
+    status, records = source.status, source.records
+    if status in (QuerySource.Status.REQUESTED, QuerySource.Status.PROCESSING):
+        detail = "Waiting for this source to answer."
+        if records == QuerySource.Records.FETCHED:
+            detail = "The first records are saved; this source is still searching."
+        elif records == QuerySource.Records.SAVING:
+            detail = "Saving the first records; this source is still searching."
+    elif status == QuerySource.Status.COMPLETED:
+        if records == QuerySource.Records.NONE:
+            label, detail = "Getting records…", "This source answered; its records are on their way."
+        elif records == QuerySource.Records.SAVING:
+            label = "Saving…"
+            detail = "Saving your records…"
+            if saving_count:
+                detail = f"Saving your records… {saving_count:,} so far."
+        elif records == QuerySource.Records.AWAITING:
+            label, detail = "Getting a fresh copy…", wording.RECORDS_LINK_EXPIRED
+        elif records == QuerySource.Records.FETCHED:
+            badge, label = "ok", "Done"
+            # Each source's bundle is the whole record as of then, so the count is the record's size.
+            detail = (
+                f"Saved. Your record now holds {source.records_saved:,} items."
+                if source.records_saved
+                else "Records saved."
+            )
+        elif records == QuerySource.Records.SKIPPED:
+            badge, label, detail = "ok", "Done", "Your record already held these records."
+        elif records == QuerySource.Records.EMPTY:
+            badge, label, detail = "neutral", "No records", "This source found no records for you."
+        else:
+            badge, label = "bad", "Not saved"
+            detail = "The records arrived but could not be saved. You can ask this source again."
+    elif status == QuerySource.Status.TIMED_OUT:
+        badge, label, detail = "warn", "No answer", source.reason or wording.SOURCE_TIMED_OUT
+    elif status == QuerySource.Status.REFUSED:
+        badge, label, detail = "bad", "Could not start", source.reason
+    else:
+        badge, label, detail = "bad", "Failed", source.reason or wording.SOURCE_FAILED
+    return {
+        "type": source.source_type,
+        "label": _source_label(source.source_type),
+        "status": status,
+        "records": records,
+        "status_label": label,
+        "reason": source.reason,
+        "detail": detail,
+        "badge": badge,
+        "done": source.is_settled,
+        "retry": source_retryable(source=source),
+    }
+
+
 def progress_for(*, query: NetworkQuery) -> dict[str, Any]:
-    """What the progress page and its JSON endpoint show: one row per source, plain words."""
-    rows = []
-    for source in query.sources.all():
-        rows.append(
-            {
-                "type": source.source_type,
-                "label": QuerySource.Type(source.source_type).label
-                if source.source_type in QuerySource.Type.values
-                else source.source_type,
-                "status": source.status,
-                "status_label": source.get_status_display(),
-                "reason": source.reason,
-                "records": source.records,
-                # A failed source's webhook still links the record as it stands, but saying
-                # "records saved" beside "failed" would read as a contradiction.
-                "records_label": source.get_records_display()
-                if source.records != QuerySource.Records.NONE and source.status == QuerySource.Status.COMPLETED
-                else "",
-                "badge": SOURCE_BADGES.get(source.status, "info"),
-                "done": source.is_terminal,
-            }
-        )
+    """What the progress page and its JSON endpoint show: one row per source, plain words, and
+    whether every source's records are in (`settled`: the page stops updating only then)."""
+    sources = list(query.sources.all())
+    saving = any(s.records == QuerySource.Records.SAVING for s in sources)
+    count = records_saving_count(user_id=query.user_id) if saving else None
+    rows = [_source_row_view(source, count) for source in sources]
+    settled = query.is_terminal and all(s.is_settled for s in sources)
+    if not query.is_terminal:
+        label, badge = "Searching", "info"
+    elif not settled:
+        label, badge = "Still adding records", "info"
+    else:
+        outcome = _outcome(query=query, sources=sources)
+        label, badge = {
+            "ready": ("Done", "ok"),
+            "partial": ("Partly done", "warn"),
+            "no_records": ("No records found", "neutral"),
+            "failed": ("Not completed", "bad"),
+        }[outcome]
     return {
         "id": str(query.public_id),
         "status": query.status,
-        "status_label": query.get_status_display(),
+        "status_label": label,
+        "badge": badge,
         "terminal": query.is_terminal,
+        "settled": settled,
+        "outcome": _outcome(query=query, sources=sources) if settled else "",
         "reason": query.failure_reason,
         "sources": rows,
+        "retry_sources": [r["type"] for r in rows if r["retry"]],
         "records_url": _records_url(),
     }
+
+
+def _outcome(*, query: NetworkQuery, sources: list[QuerySource]) -> str:
+    saved = [s for s in sources if s.records in (QuerySource.Records.FETCHED, QuerySource.Records.SKIPPED)]
+    if saved:
+        return "partial" if any(source_retryable(source=s) for s in sources) else "ready"
+    if sources and all(
+        s.status == QuerySource.Status.COMPLETED and s.records == QuerySource.Records.EMPTY for s in sources
+    ):
+        return "no_records"
+    return "failed"
+
+
+def query_outcome(*, query: NetworkQuery) -> str:
+    """How a finished search ended for the person: ready, partial, no_records or failed."""
+    return _outcome(query=query, sources=list(query.sources.all()))
 
 
 def ias_export_for(*, user_id: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -40,6 +41,8 @@ from ias.models import (
 
 log = logging.getLogger(__name__)
 
+# After this many failed identity checks the person is sent to support instead of trying again.
+IDENTITY_MAX_ATTEMPTS = 3
 QUERY_REF_KEY = "homeportQueryId"
 _NETWORK_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
 
@@ -110,6 +113,13 @@ def identity_session_start(*, user) -> IdentityVerification:
     verified = IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.VERIFIED).first()
     if verified is not None:
         return verified
+    failures = IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.FAILED).count()
+    if failures >= IDENTITY_MAX_ATTEMPTS:
+        raise JourneyError(
+            f"Your identity check did not succeed {failures} times, so it cannot be tried again here. "
+            f"Please write to {settings.SUPPORT_EMAIL}: we will help you finish it.",
+            step="identity",
+        )
     with metriport.client() as api:
         answer = api.identity_session_create(
             patient_id=str(link.patient_id), redirect_url=absolute_url("ias:identity_return")
@@ -171,6 +181,22 @@ def identity_result_apply(
     return verification
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def identity_reason_read(payload: Any) -> str:
+    """The network's own words for why a check failed, read defensively: a short single line of
+    text or nothing (it is shown escaped, next to our own advice)."""
+    if not isinstance(payload, dict):
+        return ""
+    for key in ("reason", "failureReason", "message"):
+        value = payload.get(key)
+        if isinstance(value, str) and value.strip():
+            text = " ".join(_CONTROL.sub(" ", value).split())
+            return text[:200]
+    return ""
+
+
 def identity_poll(*, verification_id: int) -> IdentityVerification:
     """The fallback when the webhook is late: ask the network about the session, then ask it to resend."""
     verification = IdentityVerification.objects.get(pk=verification_id)
@@ -204,7 +230,7 @@ def identity_poll(*, verification_id: int) -> IdentityVerification:
                 user_id=verification.user_id,
                 session_id=verification.session_id,
                 verified=False,
-                reason="The identity check did not succeed.",
+                reason=identity_reason_read(answer),
             )
         # The network keeps undelivered webhooks until asked: ask for them again.
         with contextlib.suppress(NetworkPermanentError):
@@ -515,7 +541,23 @@ def query_apply_network_status(*, query_id: int, body: dict[str, Any]) -> Networ
         _query_recompute(query)
         query.last_activity_at = now
         query.save()
+        _query_settle(query)
     return query
+
+
+def _query_settle(query: NetworkQuery) -> None:
+    """Once the query has finished and every source's records are in, note it and tell the person
+    (after commit, once). Must be called inside a transaction holding the query's row."""
+    if query.kind != NetworkQuery.Kind.NETWORK or query.settled_at is not None or not query.is_terminal:
+        return
+    if not all(row.is_settled for row in query.sources.all()):
+        return
+    from ias.tasks import query_outcome_notify
+
+    query.settled_at = timezone.now()
+    query.save(update_fields=["settled_at"])
+    query_id = query.pk
+    transaction.on_commit(lambda: query_outcome_notify.delay(query_id=query_id), robust=True)
 
 
 def _query_for_event(
@@ -595,6 +637,7 @@ def source_event_apply(
         _query_recompute(query)
         query.last_activity_at = now
         query.save()
+        _query_settle(query)
     return query.pk, row.pk
 
 
@@ -622,9 +665,10 @@ def query_poll(*, query_id: int) -> NetworkQuery:
     if query.is_terminal:
         missing = query.sources.filter(status=QuerySource.Status.COMPLETED, records=QuerySource.Records.NONE)
         if missing.exists():
-            # Finished but its source webhooks never came: fetch the record another way.
-            consolidated_query_start(user_id=query.user_id, parent_id=query.pk)
+            # Finished but its source webhooks never came: fetch the record another way (marked
+            # first, so a fast answer to the consolidated query finds the sources waiting for it).
             missing.update(records=QuerySource.Records.AWAITING)
+            consolidated_query_start(user_id=query.user_id, parent_id=query.pk)
     return query
 
 
@@ -643,6 +687,22 @@ def query_time_out(*, query_id: int) -> NetworkQuery:
         query.completed_at = now
         _query_recompute(query)
         query.save()
+        _query_settle(query)
+    return query
+
+
+def query_records_give_up(*, query_id: int, older_than: datetime) -> NetworkQuery:
+    """A finished search whose records never came in (an event that gave up, a fresh copy that never
+    arrived): the sources say so, so the page stops waiting and offers to ask them again."""
+    with transaction.atomic():
+        query = NetworkQuery.objects.select_for_update().get(pk=query_id)
+        if not query.is_terminal or query.settled_at is not None:
+            return query
+        for row in query.sources.select_for_update():
+            if not row.is_settled and row.updated_at <= older_than:
+                row.records = QuerySource.Records.FAILED
+                row.save(update_fields=["records", "updated_at"])
+        _query_settle(query)
     return query
 
 
@@ -659,44 +719,65 @@ def query_mark_failed(*, query_id: int, reason: str) -> NetworkQuery:
         query.failure_reason = reason[:300]
         query.completed_at = timezone.now()
         query.save()
+        _query_settle(query)
     return query
 
 
 # --- records ---------------------------------------------------------------------------------------
 
 
+SAVING_COUNT_KEY = "ias:saving:{user_id}"
+
+
+def records_saving_note(*, user_id: int, count: int | None) -> None:
+    """Publish (or clear, with None) the running save's count; a shared cache, so no database lock."""
+    key = SAVING_COUNT_KEY.format(user_id=user_id)
+    with contextlib.suppress(Exception):
+        if count is None:
+            caches["progress"].delete(key)
+        else:
+            caches["progress"].set(key, count, timeout=3600)
+
+
 def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str, patient_id: str):
-    """The one door from ias into records' ingest (records sits below ias). A consolidated link is
-    the whole record as of its time, so what it no longer holds is retired."""
+    """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far.
+    A consolidated link is the whole record as of its time, so what it no longer holds is retired."""
     from records.services import snapshot_ingest_from_url
 
-    return snapshot_ingest_from_url(
-        user_id=user_id,
-        url=url,
-        network_source=network_source,
-        request_id=request_id,
-        patient_id=patient_id,
-        retire=True,
-    )
+    records_saving_note(user_id=user_id, count=0)
+    try:
+        return snapshot_ingest_from_url(
+            user_id=user_id,
+            url=url,
+            network_source=network_source,
+            request_id=request_id,
+            patient_id=patient_id,
+            retire=True,
+            on_progress=lambda count: records_saving_note(user_id=user_id, count=count),
+        )
+    finally:
+        records_saving_note(user_id=user_id, count=None)
 
 
 def bundle_fetch(
     *, user_id: int, url: str, network_source: str, request_id: str, data_at: datetime, message_id: str
-) -> str:
-    """Ingest a linked consolidated bundle unless a newer one is already in. Returns a Records value.
+) -> tuple[str, int]:
+    """Ingest a linked consolidated bundle unless a newer one is already in.
 
-    Each link is the WHOLE record as of `data_at`, so an older bundle arriving late is skipped
-    (order independence) and the same event processed twice ingests once."""
+    Returns (a Records value, resources saved). Each link is the WHOLE record as of `data_at`, so an
+    older bundle arriving late is skipped (order independence) and the same event processed twice
+    ingests once. A bundle holding only the Patient is "empty": the sources found nothing."""
     from records.errors import BundleDownloadError, BundleLinkExpired
+    from records.services import snapshot_clinical_count
 
     link = NetworkPatient.objects.get(user_id=user_id)
     if link.last_ingested_data_at is not None and (
         data_at < link.last_ingested_data_at
         or (data_at == link.last_ingested_data_at and message_id == link.last_ingested_message_id)
     ):
-        return QuerySource.Records.SKIPPED
+        return QuerySource.Records.SKIPPED, 0
     try:
-        records_ingest_from_url(
+        snapshot = records_ingest_from_url(
             user_id=user_id,
             url=url,
             network_source=network_source,
@@ -704,29 +785,46 @@ def bundle_fetch(
             patient_id=link.patient_id or "",
         )
     except BundleLinkExpired:
-        return QuerySource.Records.AWAITING
+        return QuerySource.Records.AWAITING, 0
     except BundleDownloadError as exc:
         if exc.transient:
             raise
         log.warning("bundle for request %s could not be ingested: %s", request_id, exc.reason)
-        return QuerySource.Records.FAILED
+        return QuerySource.Records.FAILED, 0
     with transaction.atomic():
         link = NetworkPatient.objects.select_for_update().get(pk=link.pk)
         if link.last_ingested_data_at is None or data_at >= link.last_ingested_data_at:
             link.last_ingested_data_at = data_at
             link.last_ingested_message_id = message_id
             link.save(update_fields=["last_ingested_data_at", "last_ingested_message_id"])
-    return QuerySource.Records.FETCHED
+    clinical = snapshot_clinical_count(snapshot=snapshot)
+    if clinical == 0:
+        return QuerySource.Records.EMPTY, 0
+    return QuerySource.Records.FETCHED, clinical
 
 
-def source_records_set(*, source_id: int, records: str) -> None:
-    """Note what became of a source's records; "fetched" is never downgraded by a later skip."""
+def source_records_set(*, source_id: int, records: str, saved: int | None = None) -> None:
+    """Note what became of a source's records; "fetched" is never downgraded by a later skip or save.
+
+    "saving" is set before a bundle is downloaded, so the source does not read as done while its
+    records are still on their way into the person's record."""
+    query_id = QuerySource.objects.values_list("query_id", flat=True).get(pk=source_id)
     with transaction.atomic():
+        # The query first, then the source: the order every other service locks them in.
+        query = NetworkQuery.objects.select_for_update().get(pk=query_id)
         row = QuerySource.objects.select_for_update().get(pk=source_id)
-        if row.records == QuerySource.Records.FETCHED and records == QuerySource.Records.SKIPPED:
+        if row.records == QuerySource.Records.FETCHED and records in (
+            QuerySource.Records.SKIPPED,
+            QuerySource.Records.SAVING,
+        ):
             return
+        if records == QuerySource.Records.NONE and row.records != QuerySource.Records.SAVING:
+            return  # "none" only takes back a save that did not finish
         row.records = records
-        row.save(update_fields=["records", "updated_at"])
+        if saved is not None:
+            row.records_saved = saved
+        row.save(update_fields=["records", "records_saved", "updated_at"])
+        _query_settle(query)
 
 
 MAX_CONSOLIDATED_PER_QUERY = 3
@@ -765,7 +863,10 @@ def consolidated_query_start(*, user_id: int, parent_id: int | None = None) -> N
 
 
 def consolidated_result_apply(*, query_id: int, outcome: str) -> None:
-    """Finish a consolidated query and tell the sources that were waiting on it what happened."""
+    """Finish a consolidated query and tell the sources that were waiting on it what happened.
+
+    The consolidated bundle is the person's whole record, so every source of theirs still waiting for
+    a fresh copy is answered by it, even if the link to the query that asked was lost on the way."""
     now = timezone.now()
     with transaction.atomic():
         query = NetworkQuery.objects.select_for_update().get(pk=query_id)
@@ -773,16 +874,58 @@ def consolidated_result_apply(*, query_id: int, outcome: str) -> None:
         query.completed_at = query.completed_at or now
         query.last_activity_at = now
         query.save()
-        if query.parent_id:
-            records = {
-                "failed": QuerySource.Records.FAILED,
-                "empty": QuerySource.Records.EMPTY,
-                QuerySource.Records.SKIPPED: QuerySource.Records.FETCHED,
-            }.get(outcome, outcome)
-            if outcome != QuerySource.Records.AWAITING:
-                QuerySource.objects.filter(query_id=query.parent_id, records=QuerySource.Records.AWAITING).update(
-                    records=records
-                )
+        if outcome == QuerySource.Records.AWAITING:
+            return
+        records = {
+            "failed": QuerySource.Records.FAILED,
+            "empty": QuerySource.Records.EMPTY,
+            QuerySource.Records.SKIPPED: QuerySource.Records.FETCHED,
+        }.get(outcome, outcome)
+        waiting = QuerySource.objects.filter(
+            query__user_id=query.user_id,
+            query__kind=NetworkQuery.Kind.NETWORK,
+            records=QuerySource.Records.AWAITING,
+        )
+        parent_ids = set(waiting.values_list("query_id", flat=True))
+        waiting.update(records=records, updated_at=now)
+        for parent in NetworkQuery.objects.select_for_update().filter(pk__in=parent_ids):
+            _query_settle(parent)
+
+
+# --- telling the person ---------------------------------------------------------------------------
+
+
+def query_outcome_notify(*, query_id: int) -> bool:
+    """Email the person, once per query, that their records are ready or the search failed; only a
+    link, never health data, and nothing when they turned these emails off."""
+    from accounts.mail import branded_email_send, portal_url
+
+    query = NetworkQuery.objects.select_related("user").get(pk=query_id)
+    if query.settled_at is None or query.notified_at is not None or not query.user.email_notifications:
+        return False
+    claimed = NetworkQuery.objects.filter(pk=query_id, notified_at__isnull=True).update(notified_at=timezone.now())
+    if not claimed:
+        return False
+    from ias.selectors import query_outcome
+
+    kind = query_outcome(query=query)
+    context = {
+        "started": query.created_at,
+        "no_records": kind == "no_records",
+        "records_url": portal_url(reverse("records:summary")),
+        "search_url": portal_url(reverse("ias:progress", args=[query.public_id])),
+        "account_url": portal_url(reverse("account")),
+    }
+    try:
+        if kind in ("ready", "partial"):
+            subject, template = "Your records are ready", "ias/email/records_ready"
+        else:
+            subject, template = "Your search for records did not finish as hoped", "ias/email/search_failed"
+        branded_email_send(to=query.user.email, subject=subject, template=template, context=context)
+    except Exception:
+        NetworkQuery.objects.filter(pk=query_id).update(notified_at=None)
+        raise
+    return True
 
 
 # --- webhook events ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ def sweep_run(*, now=None) -> dict[str, int]:
 
     now = now or timezone.now()
     counts = {"events": 0, "polled": 0, "timed_out": 0, "start_failed": 0, "identities": 0, "deletions": 0}
+    counts["records_given_up"] = 0
 
     event_age = timedelta(seconds=settings.IAS_SWEEP_EVENT_AGE_SECONDS)
     waiting = (
@@ -46,6 +47,16 @@ def sweep_run(*, now=None) -> dict[str, int]:
     for query_id in open_queries.filter(created_at__lte=now - timeout).values_list("pk", flat=True):
         services.query_time_out(query_id=query_id)
         counts["timed_out"] += 1
+
+    unsettled = NetworkQuery.objects.filter(
+        kind=NetworkQuery.Kind.NETWORK,
+        status__in=NetworkQuery.TERMINAL,
+        settled_at__isnull=True,
+        completed_at__lte=now - timeout,
+    )
+    for query_id in unsettled.values_list("pk", flat=True)[:200]:
+        services.query_records_give_up(query_id=query_id, older_than=now - timeout)
+        counts["records_given_up"] += 1
 
     stuck_start = open_queries.filter(
         status=NetworkQuery.Status.STARTING,

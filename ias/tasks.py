@@ -60,6 +60,16 @@ def patient_delete_at_network(self, deletion_id: int) -> str:
         raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
 
 
+@shared_task(bind=True, acks_late=True, max_retries=5, name="ias.query_outcome_notify")
+def query_outcome_notify(self, query_id: int) -> str:
+    """The "records ready" / "search failed" email; sent at most once per query."""
+    try:
+        return "sent" if services.query_outcome_notify(query_id=query_id) else "nothing to do"
+    except Exception as exc:
+        log.warning("outcome email for query %s failed: %s", query_id, type(exc).__name__)
+        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+
+
 @shared_task(acks_late=True, name="ias.sweep")
 def sweep() -> dict:
     return sweeper.sweep_run()

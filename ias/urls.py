@@ -16,5 +16,6 @@ urlpatterns = [
     path("journey/search/", views.sources, name="sources"),
     path("journey/search/<uuid:public_id>/", views.progress, name="progress"),
     path("journey/search/<uuid:public_id>/status/", views.progress_status, name="progress_status"),
+    path("journey/search/<uuid:public_id>/retry/", views.source_retry, name="source_retry"),
     path("webhooks/metriport/", views.webhook, name="webhook"),
 ]

@@ -77,6 +77,12 @@ def demographics(request: AuthedRequest) -> HttpResponse:
         except JourneyError as exc:
             return _to_step(request, exc)
         else:
+            if (
+                selectors.query_latest(user=request.user) is not None
+                and selectors.query_active(user=request.user) is None
+            ):
+                messages.success(request, "Your details are saved. Confirm it's you to search again with them.")
+                return redirect("ias:aal2")
             messages.success(request, "Your details are saved.")
             return _next(request)
     return render(
@@ -103,7 +109,16 @@ def identity(request: AuthedRequest) -> HttpResponse:
             if verification.status == IdentityVerification.Status.VERIFIED:
                 return _next(request)
             return HttpResponseRedirect(verification.session_url)
-    return render(request, "ias/identity.html", {"latest": latest, "step": 3})
+    return render(request, "ias/identity.html", {"latest": latest, "step": 3, **_identity_attempts(request)})
+
+
+def _identity_attempts(request: HttpRequest) -> dict:
+    failures = selectors.identity_failures(user=request.user)
+    return {
+        "attempts_left": max(0, services.IDENTITY_MAX_ATTEMPTS - failures),
+        "attempts_used_up": failures >= services.IDENTITY_MAX_ATTEMPTS,
+        "support_email": settings.SUPPORT_EMAIL,
+    }
 
 
 @health_data_required
@@ -143,7 +158,11 @@ def identity_wait(request: AuthedRequest) -> HttpResponse:
         return _next(request)
     if verification.status == IdentityVerification.Status.PENDING:
         _identity_nudge(verification)
-    return render(request, "ias/identity_wait.html", {"verification": verification, "step": 3})
+    return render(
+        request,
+        "ias/identity_wait.html",
+        {"verification": verification, "step": 3, **_identity_attempts(request)},
+    )
 
 
 @health_data_required(touch=False)
@@ -198,7 +217,40 @@ def aal2_return(request: AuthedRequest, state: str) -> HttpResponse:
     except (Aal2Mismatch, Aal2Refused) as exc:
         messages.error(request, str(exc))
         return redirect("ias:aal2")
+    retry = request.session.pop(RETRY_SESSION_KEY, None)
+    if isinstance(retry, list) and retry:
+        choice = SourceChoice(**{name: name in retry for name in ("hie", "pharmacy", "lab")})
+        try:
+            query = services.network_query_start(user=request.user, sources=choice)
+        except Aal2Refused as exc:
+            messages.error(request, str(exc))
+            return redirect("ias:aal2")
+        except (QueryRefused, NetworkUnavailable) as exc:
+            messages.error(request, str(exc))
+            return redirect("ias:sources")
+        except JourneyError as exc:
+            return _to_step(request, exc)
+        return redirect("ias:progress", public_id=query.public_id)
     return redirect("ias:sources")
+
+
+RETRY_SESSION_KEY = "ias_retry_sources"
+
+
+@health_data_required
+@require_POST
+def source_retry(request: HttpRequest, public_id) -> HttpResponse:
+    """Ask again only the sources that failed in this search: a new security check, then a search of those."""
+    query = selectors.query_for_user(user=request.user, public_id=public_id)
+    chosen = request.POST.get("source", "")
+    failed = [s.source_type for s in query.sources.all() if selectors.source_retryable(source=s)]
+    names = [n for n in failed if n in ("hie", "pharmacy", "lab") and (chosen in ("", "all") or n == chosen)]
+    if not names:
+        messages.info(request, "There is nothing to try again in this search.")
+        return redirect("ias:progress", public_id=query.public_id)
+    request.session[RETRY_SESSION_KEY] = names
+    messages.info(request, "To ask again, the network needs a fresh security check first.")
+    return redirect("ias:aal2")
 
 
 @health_data_required
@@ -233,12 +285,14 @@ def sources(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def progress(request: AuthedRequest, public_id) -> HttpResponse:
     query = selectors.query_for_user(user=request.user, public_id=public_id)
+    latest = selectors.query_latest(user=request.user)
     return render(
         request,
         "ias/progress.html",
         {
             "query": query,
             "progress": selectors.progress_for(query=query),
+            "is_latest": latest is not None and latest.pk == query.pk,
             "history": selectors.queries_for_user(user=request.user)[:10],
             "step": 6,
         },

@@ -110,10 +110,9 @@ def account_delete(*, user_id: int) -> AccountDeletion:
 def account_deletion_notify_send(*, deletion_id: int) -> bool:
     """Send the confirmation email once; the address is erased from the row as soon as it has gone."""
     from django.conf import settings
-    from django.core.mail import send_mail
-    from django.template.loader import render_to_string
 
     from accounts.crypto import decrypt_text
+    from accounts.mail import branded_email_send
 
     with transaction.atomic():
         deletion = AccountDeletion.objects.select_for_update().filter(pk=deletion_id).first()
@@ -122,11 +121,8 @@ def account_deletion_notify_send(*, deletion_id: int) -> bool:
         AccountDeletion.objects.filter(pk=deletion_id).update(notify_attempts=deletion.notify_attempts + 1)
     address = decrypt_text(deletion.notify_email_encrypted)
     context = {"deletion": deletion, "contact": settings.OPERATOR_CONTACT_EMAIL}
-    send_mail(
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Your account has been deleted",
-        message=render_to_string("portal/email/account_deleted.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[address],
+    branded_email_send(
+        to=address, subject="Your account has been deleted", template="portal/email/account_deleted", context=context
     )
     AccountDeletion.objects.filter(pk=deletion_id).update(notify_email_encrypted="", notified_at=timezone.now())
     return True

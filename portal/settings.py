@@ -142,6 +142,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.site",
+                "portal.context_processors.journey",
             ],
         },
     },
@@ -237,6 +238,10 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 PRIVACY_NOTICE_VERSION = env_str("PRIVACY_NOTICE_VERSION", "2026-11-01")
 OPERATOR_CONTACT_EMAIL = env_str("OPERATOR_CONTACT_EMAIL", "privacy@homeport.example")
+# Where a person who is stuck (e.g. an identity check that keeps failing) is told to write.
+SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@homeport.example")
+# The name every page and email signs with; email links are built from PORTAL_BASE_URL, never the Host header.
+SITE_NAME = env_str("SITE_NAME", "Homeport")
 
 # --- security headers ---
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
@@ -292,6 +297,25 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Homeport <no-reply@homeport.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- caches ---
+# "progress" carries counts a worker reports while it saves a record (no health data), so it must be
+# shared by the web processes and the workers: a folder under HOMEPORT_DATA_DIR by default, or
+# redis://host:port/db. The default cache (allauth's rate limits) stays per process.
+PROGRESS_CACHE_URL = env_str("PROGRESS_CACHE_URL", f"file://{DATA_DIR / 'cache' / 'progress'}")
+if PROGRESS_CACHE_URL.startswith(("redis://", "rediss://")):
+    _progress_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": PROGRESS_CACHE_URL}
+elif PROGRESS_CACHE_URL.startswith("locmem://"):
+    _progress_cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "progress"}
+else:
+    _progress_cache = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": PROGRESS_CACHE_URL.removeprefix("file://"),
+    }
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "progress": {**_progress_cache, "TIMEOUT": 3600},
+}
 
 # --- celery ---
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

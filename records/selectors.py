@@ -43,6 +43,7 @@ LIST_FIELDS = (
     "encounter_ref",
     "parent_ref",
     "dedupe_key",
+    "first_snapshot",
 )
 
 
@@ -95,6 +96,7 @@ class Item:
     display: fhir.Display
     sources: list[str] = field(default_factory=list)
     children: list[Item] = field(default_factory=list)
+    is_new: bool = False
 
     @property
     def pk(self) -> int:
@@ -120,6 +122,41 @@ def to_item(resource: Resource, *, units: str = "") -> Item:
     if resource.source_org:
         item.sources.append(resource.source_org)
     return item
+
+
+NETWORK_SOURCES = ("hie", "pharmacy", "lab")
+
+
+def new_since_snapshot_id(*, user) -> int | None:
+    """The first snapshot of the person's latest search: items first seen in it or after are "new".
+
+    None when there is nothing to compare with (no search yet, or only one search so far)."""
+    latest = (
+        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE, network_source__in=NETWORK_SOURCES)
+        .exclude(request_id="")
+        .only("id", "request_id")
+        .order_by("-id")
+        .first()
+    )
+    if latest is None:
+        return None
+    boundary = (
+        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE, request_id=latest.request_id)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    earlier = Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE, id__lt=boundary).exists()
+    return boundary if earlier else None
+
+
+def _mark_new(items: list[Item], boundary: int | None) -> list[Item]:
+    if boundary is None:
+        return items
+    for item in [*items, *(child for i in items for child in i.children)]:
+        first = item.resource.first_snapshot_id
+        item.is_new = first is not None and first >= boundary
+    return items
 
 
 def _with_all_sources(user, items: list[Item]) -> list[Item]:
@@ -205,19 +242,16 @@ def summary_for(*, user) -> Summary:
         for r in base.filter(category="encounters").order_by("-clinical_date")[:5]
     ]
     counts = category_counts(user=user, medications=reconciled)
-    snapshots = list(
-        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
-        .only("id", "request_id", "finished_at", "network_source")
-        .order_by("-id")[:50]
-    )
-    last = snapshots[0] if snapshots else None
+    last = snapshot_latest(user=user)
     new_items: list[Item] = []
     new_count = 0
-    if last is not None and any(s.request_id != last.request_id for s in snapshots):
-        latest_ids = [s.id for s in snapshots if s.request_id == last.request_id]
-        new_qs = base.filter(first_snapshot_id__in=latest_ids).exclude(category="other")
+    boundary = new_since_snapshot_id(user=user)
+    if boundary is not None:
+        new_qs = base.filter(first_snapshot_id__gte=boundary).exclude(category="other")
         new_items = [to_item(r, units=user.measurement_units) for r in new_qs.order_by("-clinical_date")[:10]]
         new_count = len(new_items) if len(new_items) < 10 else new_qs.count()
+    for group in (allergies, conditions, abnormal, immunizations, encounters, new_items):
+        _mark_new(group, boundary)
     return Summary(
         allergies,
         conditions,
@@ -461,6 +495,7 @@ def category_list(
     _with_all_sources(user, items)
     if category == "labs":
         _attach_results(user, items, matches=matches if q else None)
+    _mark_new(items, new_since_snapshot_id(user=user))
     return Listing(page=page_obj, items=items, sources=sources, total=total)
 
 

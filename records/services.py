@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext, suppress
 
 from django.contrib.auth import get_user_model
@@ -25,8 +26,28 @@ from records.store import rows_write
 logger = logging.getLogger(__name__)
 
 
+ProgressCallback = Callable[[int], None]
+
+
+def _counted(chunks: Iterable[list], on_progress: ProgressCallback | None) -> Iterator[list]:
+    """Pass chunks through, telling `on_progress` how many resources have gone by so far."""
+    seen = 0
+    for chunk in chunks:
+        yield chunk
+        seen += len(chunk)
+        if on_progress is not None:
+            on_progress(seen)
+
+
 def snapshot_ingest_from_url(
-    *, user_id: int, url: str, network_source: str, request_id: str, retire: bool, patient_id: str = ""
+    *,
+    user_id: int,
+    url: str,
+    network_source: str,
+    request_id: str,
+    retire: bool,
+    patient_id: str = "",
+    on_progress: ProgressCallback | None = None,
 ) -> Snapshot:
     """Download a consolidated bundle and ingest it as one snapshot.
 
@@ -67,6 +88,7 @@ def snapshot_ingest_from_url(
             download_ms=downloaded.elapsed_ms,
             sha256=downloaded.sha256,
             patient_id=patient_id,
+            on_progress=on_progress,
         )
     except BundleForAnotherPatient as exc:
         _snapshot_failed(user_id=user_id, request_id=request_id, network_source=network_source, reason=exc.reason)
@@ -97,6 +119,7 @@ def snapshot_ingest_file(
     sha256: str = "",
     keep_bundle: bool = True,
     patient_id: str = "",
+    on_progress: ProgressCallback | None = None,
 ) -> Snapshot:
     """Ingest a bundle file (plain JSON): all of it or none of it.
 
@@ -106,6 +129,9 @@ def snapshot_ingest_file(
 
     With `patient_id`, a bundle that holds anything must hold exactly that Patient (Metriport's
     consolidated bundles carry the Metriport patient id as Patient.id); otherwise nothing is stored.
+
+    `on_progress(count)` is called after each chunk with the resources written so far, so a caller
+    can tell the person how far along the save is (it sees counts only, never the resources).
     """
     started = time.monotonic()
     buffer, entries = ingest.open_bundle(path)
@@ -132,7 +158,7 @@ def snapshot_ingest_file(
             counts = rows_write(
                 user_id=user_id,
                 snapshot_id=snapshot.pk,
-                chunks=ingest.iter_rows(entries, lookup, stats),
+                chunks=_counted(ingest.iter_rows(entries, lookup, stats), on_progress),
                 now=now,
                 retire=retire,
             )
@@ -173,6 +199,11 @@ def snapshot_ingest_file(
         snapshot.ingest_ms,
     )
     return snapshot
+
+
+def snapshot_clinical_count(*, snapshot: Snapshot) -> int:
+    """Resources in a snapshot other than the Patient itself: zero means the sources found nothing."""
+    return sum(count for kind, count in (snapshot.counts_by_type or {}).items() if kind != "Patient")
 
 
 def _snapshot_undo(*, snapshot: Snapshot) -> None:

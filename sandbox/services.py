@@ -212,7 +212,12 @@ def identity_session_complete(*, session_id: str, outcome: str) -> IdentitySessi
             )
             event = "ias.identity.verified"
         elif outcome == "failed":
-            payload.update({"status": "failed", "reason": "Identity could not be verified"})
+            payload.update(
+                {
+                    "status": "failed",
+                    "reason": "The name and date of birth on the photo ID did not match the details entered.",
+                }
+            )
             event = "ias.identity.failed"
         else:
             payload.update({"status": "expired", "reason": "The person left identity verification"})

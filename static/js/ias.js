@@ -42,37 +42,36 @@
     return el;
   }
 
+  // The search page keeps updating until every source's records are saved (not merely until the
+  // network says it has finished); then it reloads once, so the outcome and its next step appear.
   var progress = document.querySelector("[data-ias-progress]");
-  if (progress) {
+  if (progress && progress.getAttribute("data-ias-settled") !== "true") {
     var rows = progress.querySelector("[data-ias-rows]");
     var overall = progress.querySelector("[data-ias-overall-label]");
-    var actions = progress.querySelector("[data-ias-actions]");
+    var note = progress.querySelector("[data-ias-overall-note]");
     poll(progress.getAttribute("data-ias-progress"), function (data) {
+      if (data.settled) {
+        window.location.reload();
+        return false;
+      }
       rows.replaceChildren.apply(rows, data.sources.map(function (row) {
         var tr = document.createElement("tr");
         tr.setAttribute("data-source", row.type);
         tr.setAttribute("data-status", row.status);
+        tr.setAttribute("data-records", row.records);
         var th = text("th", row.label);
         th.setAttribute("scope", "row");
         var status = document.createElement("td");
         status.appendChild(text("span", row.status_label, "badge badge--" + row.badge));
-        var details = document.createElement("td");
-        if (row.reason) { details.appendChild(document.createTextNode(row.reason + " ")); }
-        if (row.records_label) {
-          details.appendChild(text("span", row.records_label.charAt(0).toUpperCase() + row.records_label.slice(1) + ".", "muted"));
-        }
-        tr.append(th, status, details);
+        tr.append(th, status, text("td", row.detail));
         return tr;
       }));
       overall.textContent = data.status_label;
-      if (data.terminal) {
-        overall.className = "badge badge--" + (data.status === "completed" ? "ok" : data.status === "partial" ? "warn" : "bad");
-        var read = text("a", "Read my record", "button");
-        read.href = data.records_url;
-        var again = text("a", "Search again", "button button--secondary");
-        again.href = progress.getAttribute("data-ias-again");
-        actions.replaceChildren(read, document.createTextNode(" "), again);
-        return false;
+      overall.className = "badge badge--" + data.badge;
+      if (note) {
+        note.textContent = data.terminal
+          ? "The search has finished; we are still adding records to your record."
+          : "Searching the sources you chose.";
       }
       return true;
     }, 2000);

@@ -71,6 +71,7 @@ def test_a_new_person_uses_every_right_in_the_browser(browser, live_server, scre
 
     page = browser
     base = live_server.url
+    monkeypatch.setattr(settings, "PORTAL_BASE_URL", base)  # email links are built from it, never the Host header
     used_codes: set[str] = set()
     shots = iter(range(1, 100))
 

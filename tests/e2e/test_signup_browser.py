@@ -10,7 +10,8 @@ from tests.helpers import totp_now
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_signup_confirm_email_enrol_totp_and_land_home(browser, live_server, screenshot_dir):
+def test_signup_confirm_email_enrol_totp_and_land_home(browser, live_server, screenshot_dir, settings):
+    settings.PORTAL_BASE_URL = live_server.url  # email links are built from it, never from the Host header
     page = browser
     page.goto(f"{live_server.url}/")
     page.screenshot(path=screenshot_dir / "signup-01-landing.png", full_page=True)

@@ -7,6 +7,7 @@ import contextlib
 import pytest
 
 from ias import metriport
+from records.models import Snapshot
 from tests.ias.fakes import FakeNetwork, install
 
 
@@ -16,6 +17,11 @@ def network():
     install(fake)
     yield fake
     metriport.use_transport(None)
+
+
+def saved_snapshot(**counts_by_type: int) -> Snapshot:
+    """What a finished ingest returns (unsaved): by default a record with one lab result."""
+    return Snapshot(counts_by_type=counts_by_type or {"Patient": 1, "Observation": 1})
 
 
 @pytest.fixture
@@ -30,6 +36,7 @@ def ingested(monkeypatch):
             if self.fail:
                 raise self.fail.pop(0)
             calls.append(kwargs)
+            return saved_snapshot()
 
     stub = Stub()
     stub.calls = calls

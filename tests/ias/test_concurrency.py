@@ -9,7 +9,7 @@ from django.db import connection
 from ias import services, webhooks
 from ias.metriport import SourceChoice
 from ias.models import QuerySource, WebhookEvent
-from tests.ias.conftest import aal2_passed, verified
+from tests.ias.conftest import aal2_passed, saved_snapshot, verified
 from tests.ias.fakes import post_webhook, source_event
 from tests.ias.helpers import store
 
@@ -57,6 +57,7 @@ def test_same_event_processed_concurrently_has_one_effect(mfa_user, network, mon
     def slow_ingest(**kwargs):
         calls.append(kwargs)
         time.sleep(0.3)
+        return saved_snapshot()
 
     monkeypatch.setattr("ias.services.records_ingest_from_url", slow_ingest)
     results, errors = run_together(lambda: webhooks.event_process(event_id=event.pk))
@@ -72,7 +73,7 @@ def test_two_source_events_for_one_query_concurrently_both_land(mfa_user, networ
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
     query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=True, lab=False))
-    monkeypatch.setattr("ias.services.records_ingest_from_url", lambda **kw: None)
+    monkeypatch.setattr("ias.services.records_ingest_from_url", lambda **kw: saved_snapshot())
     events = [
         store(source_event(s, patient_id="pat_1", request_id=query.request_id, when=f"2026-01-01T10:00:0{i}Z"))
         for i, s in enumerate(("hie", "pharmacy"))

@@ -230,10 +230,10 @@ def test_email_failure_keeps_the_promise_until_sent(mfa_user, monkeypatch, djang
     with django_capture_on_commit_callbacks(execute=False):
         audit = services.account_delete(user_id=mfa_user.pk)
 
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise OSError("smtp down")
 
-    monkeypatch.setattr("django.core.mail.send_mail", broken)
+    monkeypatch.setattr("django.core.mail.EmailMessage.send", broken)
     with pytest.raises(OSError):
         services.account_deletion_notify_send(deletion_id=audit.pk)
     audit.refresh_from_db()

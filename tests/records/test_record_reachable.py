@@ -20,16 +20,19 @@ from tests.records.conftest import ingest_bundle, load_fixture
 from tests.records.fixtures.converter_shaped import BUNDLE_FACTORIES
 
 
-def _generated() -> dict:
-    from sandbox.generator import generate_bundle
+def _generated(shape: str) -> Callable[[], dict]:
+    def build() -> dict:
+        from sandbox.generator import generate_bundle
 
-    return generate_bundle(seed="reachable", size=150)
+        return generate_bundle(seed="reachable", size=150, shape=shape)
+
+    return build
 
 
 BUNDLES: dict[str, Callable[[], dict]] = {
     **{factory.__name__: factory for factory in BUNDLE_FACTORIES},
     "small_bundle": lambda: load_fixture("small_bundle.json"),
-    "generated": _generated,
+    **{f"generated-{shape}": _generated(shape) for shape in ("clean", "converted", "mixed")},
 }
 SKIPPED_LINKS = ("/document/", "/downloads/", "/trend/", "/print/", "/access/")
 VALID_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")

@@ -84,6 +84,7 @@ REGISTRY.id_cases.update(
     {
         "ias:progress": IdCase(make=_query),
         "ias:progress_status": IdCase(make=_query),
+        "ias:source_retry": IdCase(make=_query),
         "ias:aal2_return": IdCase(make=_aal2_state, refused=_aal2_refused, note="state binds the browser"),
         "records:item": IdCase(make=_item),
         "records:trend": IdCase(make=_trend),

@@ -66,4 +66,8 @@ def test_an_empty_bundle_is_still_accepted(user, served, no_enqueue):  # noqa: F
     linked(user, "pat_c")
     served["bundle"] = {"resourceType": "Bundle", "type": "collection", "entry": []}
     deliver(source_event("hie", patient_id="pat_c", request_id="req_c"))
-    assert QuerySource.objects.get(query__request_id="req_c", source_type="hie").records == "fetched"
+    # Accepted (saved, not refused); a bundle with nothing in it reads as "no records found" (issue 10).
+    assert QuerySource.objects.get(query__request_id="req_c", source_type="hie").records == "empty"
+    from records.models import Snapshot
+
+    assert Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE).count() == 1

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from accounts.admin import HealthDataAdmin, ReadOnlyAdmin
 from accounts.models import User
-from ias import services, webhooks
+from ias import selectors, services, webhooks
 from ias.lookup import events_for_person, person_for_event
 from ias.models import (
     Aal2Challenge,
@@ -49,7 +49,7 @@ class NetworkPatientAdmin(HealthDataAdmin):
 
     @admin.display(description="Demographics sent to the network")
     def demographics(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(services.network_patient_demographics(link=obj), indent=2))
+        return format_html("<pre>{}</pre>", json.dumps(selectors.network_patient_demographics(link=obj), indent=2))
 
 
 @admin.register(IdentityVerification)

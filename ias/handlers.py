@@ -80,7 +80,7 @@ def _identity_apply(event: WebhookEvent, body: dict[str, Any]) -> Result:
         return _unknown_patient(event, payload.get("patientId"))
     event_type = event.event_type
     proofed = str(payload.get("proofedIdentityId") or "")
-    verified = event_type == "ias.identity.verified" and bool(services._NETWORK_ID.match(proofed))
+    verified = event_type == "ias.identity.verified" and bool(services.NETWORK_ID.match(proofed))
     expired = "expire" in event_type or str(payload.get("status", "")).lower() == "expired"
     verification = services.identity_result_apply(
         user_id=link.user_id,
@@ -179,7 +179,7 @@ def handle_consolidated(event: WebhookEvent, body: dict[str, Any]) -> Result:
             continue
         try:
             with transaction.atomic():
-                query = services._query_for_event(
+                query = services.query_for_event(
                     user_id=link.user_id,
                     request_id=request_id or f"consolidated-{event.message_id}",
                     query_ref=_query_ref(body),

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.crypto import decrypt_text, encrypt_text
+from accounts.crypto import encrypt_text
 from accounts.selectors import consent_current
 from accounts.services import person_name_index
 from ias import metriport, wording
@@ -38,13 +38,14 @@ from ias.models import (
     QuerySource,
     WebhookEvent,
 )
+from ias.selectors import SAVING_COUNT_KEY, query_outcome
 
 log = logging.getLogger(__name__)
 
 # After this many failed identity checks the person is sent to support instead of trying again.
 IDENTITY_MAX_ATTEMPTS = 3
 QUERY_REF_KEY = "homeportQueryId"
-_NETWORK_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
+NETWORK_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
 
 
 def absolute_url(name: str, *args: Any) -> str:
@@ -66,13 +67,6 @@ def parse_when(value: Any) -> datetime | None:
 # --- patient link ---------------------------------------------------------------------------
 
 
-def network_patient_demographics(*, link: NetworkPatient) -> dict[str, Any]:
-    """The demographics last sent to the network (decrypted), or {}."""
-    if not link.demographics_encrypted:
-        return {}
-    return json.loads(decrypt_text(link.demographics_encrypted))
-
-
 def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatient:
     """Create the person's patient at the network the first time; update it afterwards."""
     if consent_current(user=user) is None:
@@ -86,7 +80,7 @@ def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatien
         else:
             created = api.patient_create(facility_id=link.facility_id, demographics=body)
             created_id = str(created.get("id") or "")
-            if not _NETWORK_ID.match(created_id):
+            if not NETWORK_ID.match(created_id):
                 raise NetworkTransientError("POST /medical/v1/patient: answer without a usable id")
     with transaction.atomic():
         link = NetworkPatient.objects.select_for_update().get(pk=link.pk)
@@ -126,7 +120,7 @@ def identity_session_start(*, user) -> IdentityVerification:
         )
     session_id = str(answer.get("sessionId") or "")
     session_url = str(answer.get("sessionUrl") or "")
-    if not _NETWORK_ID.match(session_id) or not session_url.startswith(("https://", "http://")):
+    if not NETWORK_ID.match(session_id) or not session_url.startswith(("https://", "http://")):
         raise NetworkTransientError("POST /medical/v1/identity/session: answer without a session")
     with transaction.atomic():
         verification, _ = IdentityVerification.objects.select_for_update().get_or_create(
@@ -210,7 +204,7 @@ def identity_poll(*, verification_id: int) -> IdentityVerification:
             answer = {}
         status = str(answer.get("status") or "")
         proofed = str(answer.get("proofedIdentityId") or "")
-        if status in ("completed", "verified") and _NETWORK_ID.match(proofed):
+        if status in ("completed", "verified") and NETWORK_ID.match(proofed):
             return identity_result_apply(
                 user_id=verification.user_id,
                 session_id=verification.session_id,
@@ -263,7 +257,7 @@ def aal2_challenge_start(*, user) -> Aal2Challenge:
         raise
     challenge_url = str(answer.get("challengeUrl") or "")
     challenge_id = str(answer.get("challengeId") or "")
-    if not challenge_url.startswith(("https://", "http://")) or not _NETWORK_ID.match(challenge_id):
+    if not challenge_url.startswith(("https://", "http://")) or not NETWORK_ID.match(challenge_id):
         challenge.delete()
         raise NetworkTransientError("POST /medical/v1/identity/aal2/challenge: answer without a challenge")
     challenge.challenge_id = challenge_id
@@ -293,7 +287,7 @@ def aal2_challenge_complete(
         if now - challenge.created_at > AAL2_FRESH_FOR or (challenge.expires_at and challenge.expires_at < now):
             challenge.status = Aal2Challenge.Status.EXPIRED
             refusal = "The security check took too long and expired. Please do it again."
-        elif status != "verified" or not _NETWORK_ID.match(aal2_session_id or ""):
+        elif status != "verified" or not NETWORK_ID.match(aal2_session_id or ""):
             challenge.status = Aal2Challenge.Status.REFUSED
             refusal = "The security check was not completed. Please try again."
         elif Aal2Challenge.objects.filter(aal2_session_id=aal2_session_id).exclude(pk=challenge.pk).exists():
@@ -356,7 +350,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
             )
     except NetworkPermanentError as exc:
         about_aal2 = exc.status in (401, 403) or "aal2" in f"{exc.name} {exc.detail}".lower()
-        _query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
+        query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
         if about_aal2:
             Aal2Challenge.objects.filter(pk=challenge.pk).update(
                 status=Aal2Challenge.Status.REFUSED, failure_reason=f"Query refused: HTTP {exc.status}"
@@ -367,7 +361,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
             ) from None
         raise QueryRefused(wording.network_refusal(exc.detail, exc.status), step="sources") from None
     except NetworkTransientError:
-        _query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
+        query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
         # The network never saw the session, so the person may use it again.
         Aal2Challenge.objects.filter(pk=challenge.pk).update(status=Aal2Challenge.Status.VERIFIED)
         raise NetworkUnavailable(
@@ -376,7 +370,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
     return query_apply_network_status(query_id=query.pk, body=answer)
 
 
-def _query_fail_to_start(*, query: NetworkQuery, reason: str) -> None:
+def query_fail_to_start(*, query: NetworkQuery, reason: str) -> None:
     with transaction.atomic():
         NetworkQuery.objects.filter(pk=query.pk).update(
             status=NetworkQuery.Status.FAILED, failure_reason=reason, completed_at=timezone.now()
@@ -560,7 +554,7 @@ def _query_settle(query: NetworkQuery) -> None:
     transaction.on_commit(lambda: query_outcome_notify.delay(query_id=query_id), robust=True)
 
 
-def _query_for_event(
+def query_for_event(
     *, user_id: int, request_id: str, query_ref: str, kind: str = NetworkQuery.Kind.NETWORK
 ) -> NetworkQuery:
     """Find (locked) the query an event talks about, or create a placeholder for one not seen yet.
@@ -619,7 +613,7 @@ def source_event_apply(
     """Record what one `network-query.*` webhook says about its source; returns (query id, source id)."""
     now = timezone.now()
     with transaction.atomic():
-        query = _query_for_event(user_id=user_id, request_id=request_id, query_ref=query_ref)
+        query = query_for_event(user_id=user_id, request_id=request_id, query_ref=query_ref)
         row = _source_row(query, source_type)
         if first_data:
             _source_advance(row, QuerySource.Status.PROCESSING)
@@ -724,9 +718,6 @@ def query_mark_failed(*, query_id: int, reason: str) -> NetworkQuery:
 
 
 # --- records ---------------------------------------------------------------------------------------
-
-
-SAVING_COUNT_KEY = "ias:saving:{user_id}"
 
 
 def records_saving_note(*, user_id: int, count: int | None) -> None:
@@ -906,8 +897,6 @@ def query_outcome_notify(*, query_id: int) -> bool:
     claimed = NetworkQuery.objects.filter(pk=query_id, notified_at__isnull=True).update(notified_at=timezone.now())
     if not claimed:
         return False
-    from ias.selectors import query_outcome
-
     kind = query_outcome(query=query)
     context = {
         "started": query.created_at,

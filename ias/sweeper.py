@@ -64,7 +64,7 @@ def sweep_run(*, now=None) -> dict[str, int]:
         created_at__lte=now - timedelta(minutes=10),
     )
     for query in stuck_start:
-        services._query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
+        services.query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
         counts["start_failed"] += 1
 
     quiet = timedelta(seconds=settings.IAS_QUERY_QUIET_SECONDS)

@@ -67,7 +67,7 @@ def demographics(request: AuthedRequest) -> HttpResponse:
     if consent_current(user=request.user) is None:
         return redirect("ias:consent")
     link = selectors.network_patient_for(user=request.user)
-    initial = DemographicsForm.initial_from_network(services.network_patient_demographics(link=link) if link else {})
+    initial = DemographicsForm.initial_from_network(selectors.network_patient_demographics(link=link) if link else {})
     form = DemographicsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -133,7 +133,7 @@ def _identity_nudge(verification: IdentityVerification) -> None:
     from ias.tasks import identity_poll
 
     now = timezone.now()
-    quiet = timedelta(seconds=float(getattr(settings, "IAS_IDENTITY_NUDGE_SECONDS", 20)))
+    quiet = timedelta(seconds=float(settings.IAS_IDENTITY_NUDGE_SECONDS))
     if verification.created_at > now - quiet:
         return
     updated = (

@@ -198,10 +198,7 @@ def _cycles(modules: dict[str, Module], app: str) -> list[list[str]]:
     "app",
     [
         "portal",
-        pytest.param(
-            "ias",
-            marks=pytest.mark.xfail(strict=True, reason="ias's modules still import each other (issue 13)"),
-        ),
+        "ias",
         "records",
         "accounts",
         "sandbox",
@@ -215,10 +212,7 @@ def test_no_import_cycles(app):
     "app",
     [
         "portal",
-        pytest.param(
-            "ias",
-            marks=pytest.mark.xfail(strict=True, reason="ias still reaches into services' private names (issue 13)"),
-        ),
+        "ias",
         "records",
         "accounts",
         "sandbox",

@@ -8,11 +8,13 @@ lock held across a call would wait on itself); the rows they touch are then upda
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.conf import settings
@@ -26,7 +28,15 @@ from accounts.crypto import encrypt_text
 from accounts.selectors import consent_current
 from accounts.services import person_name_index
 from ias import metriport, wording
-from ias.errors import Aal2Mismatch, Aal2Refused, EventMismatch, JourneyError, NetworkUnavailable, QueryRefused
+from ias.errors import (
+    Aal2Mismatch,
+    Aal2Refused,
+    EventMismatch,
+    JourneyError,
+    NetworkRefused,
+    NetworkUnavailable,
+    QueryRefused,
+)
 from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
 from ias.models import (
     AAL2_FRESH_FOR,
@@ -41,6 +51,7 @@ from ias.models import (
 from ias.selectors import SAVING_COUNT_KEY, query_outcome
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # After this many failed identity checks the person is sent to support instead of trying again.
 IDENTITY_MAX_ATTEMPTS = 3
@@ -67,6 +78,23 @@ def parse_when(value: Any) -> datetime | None:
 # --- patient link ---------------------------------------------------------------------------
 
 
+def network_errors_as_journey(func: Callable[..., T]) -> Callable[..., T]:
+    """A person's step that calls the network: transport errors leave it as journey errors with words
+    for people (NetworkRefused for a 4xx, NetworkUnavailable otherwise), so views never see transport."""
+
+    @functools.wraps(func)
+    def step(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except NetworkPermanentError as exc:
+            raise NetworkRefused(wording.network_problem(exc)) from None
+        except NetworkTransientError as exc:
+            raise NetworkUnavailable(wording.network_problem(exc)) from None
+
+    return step
+
+
+@network_errors_as_journey
 def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatient:
     """Create the person's patient at the network the first time; update it afterwards."""
     if consent_current(user=user) is None:
@@ -99,6 +127,7 @@ def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatien
 # --- identity (IAL2) ------------------------------------------------------------------------------
 
 
+@network_errors_as_journey
 def identity_session_start(*, user) -> IdentityVerification:
     """Open an identity-proofing session at the network; the view redirects to its `session_url`."""
     link = NetworkPatient.objects.filter(user=user, patient_id__isnull=False).first()
@@ -235,6 +264,7 @@ def identity_poll(*, verification_id: int) -> IdentityVerification:
 # --- AAL2 --------------------------------------------------------------------------------------------
 
 
+@network_errors_as_journey
 def aal2_challenge_start(*, user) -> Aal2Challenge:
     """Open an AAL2 challenge; its return URL carries our own `state`, binding the answer to this person."""
     identity = IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.VERIFIED).first()

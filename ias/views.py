@@ -22,10 +22,10 @@ from accounts.http import AuthedRequest, client_ip
 from accounts.models import Consent
 from accounts.selectors import consent_current
 from accounts.services import consent_record
-from ias import selectors, services, webhooks, wording
-from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkUnavailable, QueryRefused
+from ias import selectors, services, webhooks
+from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkRefused, NetworkUnavailable, QueryRefused
 from ias.forms import ConsentForm, DemographicsForm, SourcesForm
-from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
+from ias.metriport import SourceChoice
 from ias.models import IdentityVerification
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,8 @@ def demographics(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.network_patient_save(user=request.user, demographics=form.to_network())
-        except (NetworkPermanentError, NetworkTransientError) as exc:
-            form.add_error(None, wording.network_problem(exc))
+        except (NetworkRefused, NetworkUnavailable) as exc:
+            form.add_error(None, str(exc))
         except JourneyError as exc:
             return _to_step(request, exc)
         else:
@@ -101,10 +101,10 @@ def identity(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             verification = services.identity_session_start(user=request.user)
+        except (NetworkRefused, NetworkUnavailable) as exc:
+            messages.error(request, str(exc))
         except JourneyError as exc:
             return _to_step(request, exc)
-        except (NetworkPermanentError, NetworkTransientError) as exc:
-            messages.error(request, wording.network_problem(exc))
         else:
             if verification.status == IdentityVerification.Status.VERIFIED:
                 return _next(request)
@@ -190,10 +190,10 @@ def aal2(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             challenge = services.aal2_challenge_start(user=request.user)
+        except (NetworkRefused, NetworkUnavailable) as exc:
+            messages.error(request, str(exc))
         except JourneyError as exc:
             return _to_step(request, exc)
-        except (NetworkPermanentError, NetworkTransientError) as exc:
-            messages.error(request, wording.network_problem(exc))
         else:
             return HttpResponseRedirect(challenge.challenge_url)
     return render(

@@ -1,16 +1,21 @@
 """The health-data gate: no health data for a session that has not passed a fresh second factor."""
 
 import time
+from collections.abc import Callable
 from functools import wraps
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from accounts.http import AuthedRequest
 from accounts.selectors import health_session_state
+from accounts.services import access_log_record
 
 EXPIRED_MESSAGE = "For your security, sessions end after 12 hours. Please sign in again."
 
@@ -26,25 +31,50 @@ def _with_next(url: str, next_url: str) -> str:
     return f"{url}?{urlencode({'next': next_url})}"
 
 
-def health_data_required(view=None, *, touch: bool = True):
+AccessTarget = Callable[[AuthedRequest, dict[str, Any]], str]
+"""Builds an access-log target from the request and the view's URL kwargs (may raise Http404)."""
+
+LOGGED_METHODS = ("GET", "HEAD")
+
+
+def health_data_required(
+    view: Callable[..., HttpResponse] | None = None,
+    *,
+    touch: bool = True,
+    logs: str = "",
+    target: AccessTarget | str = "",
+) -> Any:
     """Wrap every view that shows or changes health data.
 
     Anonymous → login. No second factor → MFA set-up. A session that has not used its second factor
     (or was idle for HEALTH_SESSION_IDLE_SECONDS) → MFA reauthentication. Older than
     HEALTH_SESSION_MAX_AGE_SECONDS → signed out, sign in again (NIST SP 800-63B AAL2).
     `touch=False` for endpoints polled by scripts, which must not count as the person's activity.
+
+    `logs` declares the access-log action of a view that shows health data (it may name the view's
+    URL kwargs, as in "records:{category}"), and `target` what was read: a string, or a function of
+    the request and the kwargs. The gate writes the entry when the view answered a read (GET/HEAD)
+    without raising, so a record view cannot forget its log line.
     """
 
-    def decorator(view_func):
+    def decorator(view_func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view_func)
-        def wrapper(request, *args, **kwargs):
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            state = health_session_state(request=request)
+            signed_in = cast(AuthedRequest, request)  # the check above makes `user` a User
+            state = health_session_state(request=signed_in)
             if state == "ok":
                 if touch:
                     request.session["health_last_activity"] = time.time()
                 response = view_func(request, *args, **kwargs)
+                if logs and request.method in LOGGED_METHODS:
+                    access_log_record(
+                        request=signed_in,
+                        subject=signed_in.user,
+                        action=logs.format(**kwargs),
+                        target=target(signed_in, kwargs) if callable(target) else target,
+                    )
                 response.headers.setdefault("Cache-Control", "no-store, private")
                 return response
             next_url = request.get_full_path()
@@ -60,6 +90,7 @@ def health_data_required(view=None, *, touch: bool = True):
         # A marker the URL walk in tests/security reads; setattr because mypy types the wrapper
         # from `wraps` and knows no such attribute.
         setattr(wrapper, "health_data_required", True)  # noqa: B010
+        setattr(wrapper, "access_logged", logs)  # noqa: B010
         return wrapper
 
     if view is not None:

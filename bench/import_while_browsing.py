@@ -30,7 +30,7 @@ _INGEST = """
 import django, sys
 django.setup()
 from records.services import snapshot_ingest_file
-snapshot_ingest_file(user_id=int(sys.argv[1]), path=sys.argv[2], network_source="hie", request_id="large",
+snapshot_ingest_file(user_id=int(sys.argv[1]), path=sys.argv[2], network_source="hie", request_id="large", retire=True,
                      keep_bundle=False)
 """
 
@@ -74,7 +74,7 @@ def main(size: int) -> None:
     with tempfile.NamedTemporaryFile(suffix=".json") as handle:
         handle.write(orjson.dumps(generate_bundle(seed="reader", size=600)))
         handle.flush()
-        snapshot_ingest_file(user_id=reader.pk, path=handle.name, network_source="hie", keep_bundle=False)
+        snapshot_ingest_file(user_id=reader.pk, path=handle.name, network_source="hie", retire=True, keep_bundle=False)
     client = Client()
     client.force_login(reader)
     session = client.session

@@ -58,7 +58,12 @@ def main(size: int, repeat: int) -> None:
             handle.write(orjson.dumps(generate_bundle(seed="bench-pages", size=size)))
             handle.flush()
             snapshot = snapshot_ingest_file(
-                user_id=user.pk, path=handle.name, network_source="hie", request_id="bench", keep_bundle=False
+                user_id=user.pk,
+                path=handle.name,
+                network_source="hie",
+                request_id="bench",
+                retire=True,
+                keep_bundle=False,
             )
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {Resource._meta.db_table}")

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from accounts.admin import HealthDataAdmin, ReadOnlyAdmin
 from accounts.models import User
-from ias import services, webhooks
+from ias import selectors, services, webhooks
 from ias.lookup import events_for_person, person_for_event
 from ias.models import (
     Aal2Challenge,
@@ -49,7 +49,7 @@ class NetworkPatientAdmin(HealthDataAdmin):
 
     @admin.display(description="Demographics sent to the network")
     def demographics(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(services.network_patient_demographics(link=obj), indent=2))
+        return format_html("<pre>{}</pre>", json.dumps(selectors.network_patient_demographics(link=obj), indent=2))
 
 
 @admin.register(IdentityVerification)
@@ -73,7 +73,7 @@ class QuerySourceInline(admin.TabularInline):
     model = QuerySource
     extra = 0
     can_delete = False
-    fields = [
+    fields = (
         "source_type",
         "status",
         "records",
@@ -83,7 +83,7 @@ class QuerySourceInline(admin.TabularInline):
         "started_at",
         "first_data_at",
         "completed_at",
-    ]
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -124,13 +124,15 @@ class PersonFilter(admin.SimpleListFilter):
     parameter_name = "person"
 
     def lookups(self, request, model_admin):
-        person = User.objects.filter(pk=self.value()).first() if str(self.value() or "").isdigit() else None
+        value = str(self.value() or "")
+        person = User.objects.filter(pk=int(value)).first() if value.isdigit() else None
         return [(str(person.pk), person.email)] if person else []
 
     def queryset(self, request, queryset):
-        if not str(self.value() or "").isdigit():
+        value = str(self.value() or "")
+        if not value.isdigit():
             return queryset
-        person = User.objects.filter(pk=self.value()).first()
+        person = User.objects.filter(pk=int(value)).first()
         if person is None:
             return queryset.none()
         return queryset.filter(pk__in=events_for_person(user=person).values("pk"))

@@ -25,6 +25,10 @@ class NetworkUnavailable(JourneyError):
     """The network could not be reached just now; trying again later may work."""
 
 
+class NetworkRefused(JourneyError):
+    """The network answered one of the person's steps with a refusal (a 4xx), in words they can act on."""
+
+
 class EventNotReady(Exception):
     """An event cannot be applied yet (for example its patient link is still being created)."""
 

@@ -201,7 +201,7 @@ class SourcesForm(forms.Form):
     lab = forms.BooleanField(label="Laboratories (test results)", required=False, initial=True)
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if not any(data.get(name) for name in ("hie", "pharmacy", "lab")):
             raise forms.ValidationError("Choose at least one place to search.")
         return data

@@ -21,6 +21,11 @@ PROCESSED = WebhookEvent.Status.PROCESSED
 IGNORED = WebhookEvent.Status.IGNORED
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A JSON object from the body, or an empty one when the network sent something else."""
+    return value if isinstance(value, dict) else {}
+
+
 def _meta(body: dict[str, Any]) -> dict[str, Any]:
     meta = body.get("meta")
     return meta if isinstance(meta, dict) else {}
@@ -75,7 +80,7 @@ def _identity_apply(event: WebhookEvent, body: dict[str, Any]) -> Result:
         return _unknown_patient(event, payload.get("patientId"))
     event_type = event.event_type
     proofed = str(payload.get("proofedIdentityId") or "")
-    verified = event_type == "ias.identity.verified" and bool(services._NETWORK_ID.match(proofed))
+    verified = event_type == "ias.identity.verified" and bool(services.NETWORK_ID.match(proofed))
     expired = "expire" in event_type or str(payload.get("status", "")).lower() == "expired"
     verification = services.identity_result_apply(
         user_id=link.user_id,
@@ -100,7 +105,7 @@ def _network_query_source_apply(event: WebhookEvent, body: dict[str, Any]) -> Re
     link = _link_for(payload.get("patientId"))
     if link is None:
         return _unknown_patient(event, payload.get("patientId"))
-    source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
+    source = _dict(payload.get("source"))
     parts = event.event_type.split(".")
     source_type = str(source.get("type") or (parts[1] if len(parts) > 1 else ""))
     first_data = event.event_type.endswith("first-data-ready")
@@ -174,7 +179,7 @@ def handle_consolidated(event: WebhookEvent, body: dict[str, Any]) -> Result:
             continue
         try:
             with transaction.atomic():
-                query = services._query_for_event(
+                query = services.query_for_event(
                     user_id=link.user_id,
                     request_id=request_id or f"consolidated-{event.message_id}",
                     query_ref=_query_ref(body),
@@ -224,7 +229,7 @@ def handle_documents(event: WebhookEvent, body: dict[str, Any]) -> Result:
 
 
 def handle_bulk_patient_create(event: WebhookEvent, body: dict[str, Any]) -> Result:
-    info = body.get("bulkPatientCreate") if isinstance(body.get("bulkPatientCreate"), dict) else {}
+    info = _dict(body.get("bulkPatientCreate"))
     return PROCESSED, f"bulk patient create {info.get('status') or 'unknown'}"
 
 

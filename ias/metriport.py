@@ -17,8 +17,10 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-DEFAULT_CONNECT_TIMEOUT = 3.0
-DEFAULT_READ_TIMEOUT = 15.0
+from records.http import hardened_client
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 20.0
 
 
 class NetworkError(Exception):
@@ -116,11 +118,10 @@ class MetriportClient:
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ):
-        self._http = httpx.Client(
+        self._http = hardened_client(
             base_url=base_url.rstrip("/"),
             headers={"x-api-key": api_key, "accept": "application/json", "user-agent": "Homeport"},
             timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout),
-            follow_redirects=False,
             transport=transport,
         )
 
@@ -302,8 +303,8 @@ def client() -> MetriportClient:
     return MetriportClient(
         base_url=settings.METRIPORT_BASE_URL,
         api_key=settings.METRIPORT_API_KEY,
-        connect_timeout=float(getattr(settings, "METRIPORT_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)),
-        read_timeout=float(getattr(settings, "METRIPORT_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)),
+        connect_timeout=settings.METRIPORT_CONNECT_TIMEOUT,
+        read_timeout=settings.METRIPORT_READ_TIMEOUT,
         transport=_transport_override,
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -66,6 +67,10 @@ class IdentityVerification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id} ({self.status})"
+
+
+# How long a passed AAL2 challenge may start a query: the one definition services and selectors share.
+AAL2_FRESH_FOR = timedelta(minutes=15)
 
 
 class Aal2Challenge(models.Model):

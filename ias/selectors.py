@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -16,9 +16,17 @@ from django.utils import timezone
 from accounts.crypto import decrypt_text
 from accounts.selectors import consent_current
 from ias import wording
-from ias.models import Aal2Challenge, IdentityVerification, NetworkPatient, NetworkQuery, QuerySource
+from ias.models import AAL2_FRESH_FOR, Aal2Challenge, IdentityVerification, NetworkPatient, NetworkQuery, QuerySource
 
-AAL2_FRESH_FOR = timedelta(minutes=15)
+# Where the ingest publishes how many items it has saved so far (the progress page reads it).
+SAVING_COUNT_KEY = "ias:saving:{user_id}"
+
+
+def network_patient_demographics(*, link: NetworkPatient) -> dict[str, Any]:
+    """The demographics last sent to the network (decrypted), or {}."""
+    if not link.demographics_encrypted:
+        return {}
+    return json.loads(decrypt_text(link.demographics_encrypted))
 
 
 @dataclass(frozen=True)
@@ -216,8 +224,6 @@ def journey_next_url(*, user) -> str:
 
 def records_saving_count(*, user_id: int) -> int | None:
     """How many resources the save running for this person has written so far (None: no count yet)."""
-    from ias.services import SAVING_COUNT_KEY
-
     try:
         value = caches["progress"].get(SAVING_COUNT_KEY.format(user_id=user_id))
     except Exception:
@@ -348,8 +354,6 @@ def query_outcome(*, query: NetworkQuery) -> str:
 
 def ias_export_for(*, user_id: int) -> dict[str, Any]:
     """What ias holds about the person, for their data export: no secrets, no session links."""
-    from ias.services import network_patient_demographics
-
     link = NetworkPatient.objects.filter(user_id=user_id).first()
     out: dict[str, Any] = {"network": settings.METRIPORT_BASE_URL, "patient": None}
     if link is not None:
@@ -397,8 +401,6 @@ def person_details_for(*, user_id: int) -> dict[str, Any]:
     """The name and date of birth the person gave in the journey, for the documents they take away
     (records' PDF summary reads them through RECORDS_PERSON_DETAILS_PROVIDER; records sits below ias).
     Missing pieces are empty; `birth_date` is a date or None."""
-    from ias.services import network_patient_demographics
-
     link = NetworkPatient.objects.filter(user_id=user_id).first()
     given = network_patient_demographics(link=link) if link is not None else {}
     name = " ".join(part for part in (str(given.get("firstName", "")), str(given.get("lastName", ""))) if part.strip())

@@ -8,11 +8,13 @@ lock held across a call would wait on itself); the rows they touch are then upda
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import re
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.conf import settings
@@ -22,13 +24,22 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.crypto import decrypt_text, encrypt_text
+from accounts.crypto import encrypt_text
 from accounts.selectors import consent_current
 from accounts.services import person_name_index
 from ias import metriport, wording
-from ias.errors import Aal2Mismatch, Aal2Refused, EventMismatch, JourneyError, NetworkUnavailable, QueryRefused
+from ias.errors import (
+    Aal2Mismatch,
+    Aal2Refused,
+    EventMismatch,
+    JourneyError,
+    NetworkRefused,
+    NetworkUnavailable,
+    QueryRefused,
+)
 from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
 from ias.models import (
+    AAL2_FRESH_FOR,
     Aal2Challenge,
     IdentityVerification,
     NetworkPatient,
@@ -37,14 +48,15 @@ from ias.models import (
     QuerySource,
     WebhookEvent,
 )
+from ias.selectors import SAVING_COUNT_KEY, query_outcome
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-AAL2_FRESH_FOR = timedelta(minutes=15)
 # After this many failed identity checks the person is sent to support instead of trying again.
 IDENTITY_MAX_ATTEMPTS = 3
 QUERY_REF_KEY = "homeportQueryId"
-_NETWORK_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
+NETWORK_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
 
 
 def absolute_url(name: str, *args: Any) -> str:
@@ -59,20 +71,30 @@ def parse_when(value: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.utc)
+        parsed = timezone.make_aware(parsed, UTC)
     return parsed
 
 
 # --- patient link ---------------------------------------------------------------------------
 
 
-def network_patient_demographics(*, link: NetworkPatient) -> dict[str, Any]:
-    """The demographics last sent to the network (decrypted), or {}."""
-    if not link.demographics_encrypted:
-        return {}
-    return json.loads(decrypt_text(link.demographics_encrypted))
+def network_errors_as_journey(func: Callable[..., T]) -> Callable[..., T]:
+    """A person's step that calls the network: transport errors leave it as journey errors with words
+    for people (NetworkRefused for a 4xx, NetworkUnavailable otherwise), so views never see transport."""
+
+    @functools.wraps(func)
+    def step(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except NetworkPermanentError as exc:
+            raise NetworkRefused(wording.network_problem(exc)) from None
+        except NetworkTransientError as exc:
+            raise NetworkUnavailable(wording.network_problem(exc)) from None
+
+    return step
 
 
+@network_errors_as_journey
 def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatient:
     """Create the person's patient at the network the first time; update it afterwards."""
     if consent_current(user=user) is None:
@@ -86,7 +108,7 @@ def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatien
         else:
             created = api.patient_create(facility_id=link.facility_id, demographics=body)
             created_id = str(created.get("id") or "")
-            if not _NETWORK_ID.match(created_id):
+            if not NETWORK_ID.match(created_id):
                 raise NetworkTransientError("POST /medical/v1/patient: answer without a usable id")
     with transaction.atomic():
         link = NetworkPatient.objects.select_for_update().get(pk=link.pk)
@@ -105,6 +127,7 @@ def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatien
 # --- identity (IAL2) ------------------------------------------------------------------------------
 
 
+@network_errors_as_journey
 def identity_session_start(*, user) -> IdentityVerification:
     """Open an identity-proofing session at the network; the view redirects to its `session_url`."""
     link = NetworkPatient.objects.filter(user=user, patient_id__isnull=False).first()
@@ -122,11 +145,11 @@ def identity_session_start(*, user) -> IdentityVerification:
         )
     with metriport.client() as api:
         answer = api.identity_session_create(
-            patient_id=link.patient_id, redirect_url=absolute_url("ias:identity_return")
+            patient_id=str(link.patient_id), redirect_url=absolute_url("ias:identity_return")
         )
     session_id = str(answer.get("sessionId") or "")
     session_url = str(answer.get("sessionUrl") or "")
-    if not _NETWORK_ID.match(session_id) or not session_url.startswith(("https://", "http://")):
+    if not NETWORK_ID.match(session_id) or not session_url.startswith(("https://", "http://")):
         raise NetworkTransientError("POST /medical/v1/identity/session: answer without a session")
     with transaction.atomic():
         verification, _ = IdentityVerification.objects.select_for_update().get_or_create(
@@ -210,7 +233,7 @@ def identity_poll(*, verification_id: int) -> IdentityVerification:
             answer = {}
         status = str(answer.get("status") or "")
         proofed = str(answer.get("proofedIdentityId") or "")
-        if status in ("completed", "verified") and _NETWORK_ID.match(proofed):
+        if status in ("completed", "verified") and NETWORK_ID.match(proofed):
             return identity_result_apply(
                 user_id=verification.user_id,
                 session_id=verification.session_id,
@@ -241,6 +264,7 @@ def identity_poll(*, verification_id: int) -> IdentityVerification:
 # --- AAL2 --------------------------------------------------------------------------------------------
 
 
+@network_errors_as_journey
 def aal2_challenge_start(*, user) -> Aal2Challenge:
     """Open an AAL2 challenge; its return URL carries our own `state`, binding the answer to this person."""
     identity = IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.VERIFIED).first()
@@ -263,7 +287,7 @@ def aal2_challenge_start(*, user) -> Aal2Challenge:
         raise
     challenge_url = str(answer.get("challengeUrl") or "")
     challenge_id = str(answer.get("challengeId") or "")
-    if not challenge_url.startswith(("https://", "http://")) or not _NETWORK_ID.match(challenge_id):
+    if not challenge_url.startswith(("https://", "http://")) or not NETWORK_ID.match(challenge_id):
         challenge.delete()
         raise NetworkTransientError("POST /medical/v1/identity/aal2/challenge: answer without a challenge")
     challenge.challenge_id = challenge_id
@@ -293,7 +317,7 @@ def aal2_challenge_complete(
         if now - challenge.created_at > AAL2_FRESH_FOR or (challenge.expires_at and challenge.expires_at < now):
             challenge.status = Aal2Challenge.Status.EXPIRED
             refusal = "The security check took too long and expired. Please do it again."
-        elif status != "verified" or not _NETWORK_ID.match(aal2_session_id or ""):
+        elif status != "verified" or not NETWORK_ID.match(aal2_session_id or ""):
             challenge.status = Aal2Challenge.Status.REFUSED
             refusal = "The security check was not completed. Please try again."
         elif Aal2Challenge.objects.filter(aal2_session_id=aal2_session_id).exclude(pk=challenge.pk).exists():
@@ -333,7 +357,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
             .order_by("-verified_at")
             .first()
         )
-        if challenge is not None and now - challenge.verified_at > AAL2_FRESH_FOR:
+        if challenge is not None and (challenge.verified_at is None or now - challenge.verified_at > AAL2_FRESH_FOR):
             challenge.status = Aal2Challenge.Status.EXPIRED
             challenge.failure_reason = "Not used within 15 minutes."
             challenge.save(update_fields=["status", "failure_reason"])
@@ -348,7 +372,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
     try:
         with metriport.client() as api:
             answer = api.network_query_start(
-                patient_id=link.patient_id,
+                patient_id=str(link.patient_id),
                 proofed_identity_id=challenge.proofed_identity_id,
                 aal2_session_id=challenge.aal2_session_id,
                 sources=sources,
@@ -356,7 +380,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
             )
     except NetworkPermanentError as exc:
         about_aal2 = exc.status in (401, 403) or "aal2" in f"{exc.name} {exc.detail}".lower()
-        _query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
+        query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
         if about_aal2:
             Aal2Challenge.objects.filter(pk=challenge.pk).update(
                 status=Aal2Challenge.Status.REFUSED, failure_reason=f"Query refused: HTTP {exc.status}"
@@ -367,7 +391,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
             ) from None
         raise QueryRefused(wording.network_refusal(exc.detail, exc.status), step="sources") from None
     except NetworkTransientError:
-        _query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
+        query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
         # The network never saw the session, so the person may use it again.
         Aal2Challenge.objects.filter(pk=challenge.pk).update(status=Aal2Challenge.Status.VERIFIED)
         raise NetworkUnavailable(
@@ -376,7 +400,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
     return query_apply_network_status(query_id=query.pk, body=answer)
 
 
-def _query_fail_to_start(*, query: NetworkQuery, reason: str) -> None:
+def query_fail_to_start(*, query: NetworkQuery, reason: str) -> None:
     with transaction.atomic():
         NetworkQuery.objects.filter(pk=query.pk).update(
             status=NetworkQuery.Status.FAILED, failure_reason=reason, completed_at=timezone.now()
@@ -384,7 +408,7 @@ def _query_fail_to_start(*, query: NetworkQuery, reason: str) -> None:
         QuerySource.objects.filter(query=query).update(status=QuerySource.Status.FAILED, reason=reason)
 
 
-_SOURCE_RANK = {
+_SOURCE_RANK: dict[str, int] = {
     QuerySource.Status.REQUESTED: 0,
     QuerySource.Status.PROCESSING: 1,
     QuerySource.Status.REFUSED: 2,
@@ -560,7 +584,7 @@ def _query_settle(query: NetworkQuery) -> None:
     transaction.on_commit(lambda: query_outcome_notify.delay(query_id=query_id), robust=True)
 
 
-def _query_for_event(
+def query_for_event(
     *, user_id: int, request_id: str, query_ref: str, kind: str = NetworkQuery.Kind.NETWORK
 ) -> NetworkQuery:
     """Find (locked) the query an event talks about, or create a placeholder for one not seen yet.
@@ -619,7 +643,7 @@ def source_event_apply(
     """Record what one `network-query.*` webhook says about its source; returns (query id, source id)."""
     now = timezone.now()
     with transaction.atomic():
-        query = _query_for_event(user_id=user_id, request_id=request_id, query_ref=query_ref)
+        query = query_for_event(user_id=user_id, request_id=request_id, query_ref=query_ref)
         row = _source_row(query, source_type)
         if first_data:
             _source_advance(row, QuerySource.Status.PROCESSING)
@@ -726,9 +750,6 @@ def query_mark_failed(*, query_id: int, reason: str) -> NetworkQuery:
 # --- records ---------------------------------------------------------------------------------------
 
 
-SAVING_COUNT_KEY = "ias:saving:{user_id}"
-
-
 def records_saving_note(*, user_id: int, count: int | None) -> None:
     """Publish (or clear, with None) the running save's count; a shared cache, so no database lock."""
     key = SAVING_COUNT_KEY.format(user_id=user_id)
@@ -740,7 +761,8 @@ def records_saving_note(*, user_id: int, count: int | None) -> None:
 
 
 def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str, patient_id: str):
-    """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far."""
+    """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far.
+    A consolidated link is the whole record as of its time, so what it no longer holds is retired."""
     from records.services import snapshot_ingest_from_url
 
     records_saving_note(user_id=user_id, count=0)
@@ -751,6 +773,7 @@ def records_ingest_from_url(*, user_id: int, url: str, network_source: str, requ
             network_source=network_source,
             request_id=request_id,
             patient_id=patient_id,
+            retire=True,
             on_progress=lambda count: records_saving_note(user_id=user_id, count=count),
         )
     finally:
@@ -842,7 +865,7 @@ def consolidated_query_start(*, user_id: int, parent_id: int | None = None) -> N
     try:
         with metriport.client() as api:
             answer = api.consolidated_query_start(
-                patient_id=link.patient_id,
+                patient_id=str(link.patient_id),
                 conversion_type="json",
                 metadata={QUERY_REF_KEY: str(query.public_id)},
             )
@@ -904,8 +927,6 @@ def query_outcome_notify(*, query_id: int) -> bool:
     claimed = NetworkQuery.objects.filter(pk=query_id, notified_at__isnull=True).update(notified_at=timezone.now())
     if not claimed:
         return False
-    from ias.selectors import query_outcome
-
     kind = query_outcome(query=query)
     context = {
         "started": query.created_at,
@@ -1012,4 +1033,5 @@ def document_link_for(*, user_id: int, attachment_url: str, content_type: str = 
     if not file_name:
         raise JourneyError("The document has no file name the network would know.")
     conversion = "pdf" if content_type == "application/pdf" else None
-    return metriport.client().document_download_url(file_name=file_name, conversion_type=conversion)
+    with metriport.client() as api:
+        return api.document_download_url(file_name=file_name, conversion_type=conversion)

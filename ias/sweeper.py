@@ -21,10 +21,6 @@ from ias.webhooks import send_quietly
 log = logging.getLogger(__name__)
 
 
-def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
 def sweep_run(*, now=None) -> dict[str, int]:
     from ias import services, tasks
 
@@ -32,7 +28,7 @@ def sweep_run(*, now=None) -> dict[str, int]:
     counts = {"events": 0, "polled": 0, "timed_out": 0, "start_failed": 0, "identities": 0, "deletions": 0}
     counts["records_given_up"] = 0
 
-    event_age = timedelta(seconds=_setting("IAS_SWEEP_EVENT_AGE_SECONDS", 30))
+    event_age = timedelta(seconds=settings.IAS_SWEEP_EVENT_AGE_SECONDS)
     waiting = (
         WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, received_at__lte=now - event_age)
         .filter(Q(last_enqueued_at__isnull=True) | Q(last_enqueued_at__lte=now - event_age))
@@ -46,7 +42,7 @@ def sweep_run(*, now=None) -> dict[str, int]:
         WebhookEvent.objects.filter(pk=event_id).update(last_enqueued_at=now)
         counts["events"] += 1
 
-    timeout = timedelta(seconds=_setting("IAS_QUERY_TIMEOUT_SECONDS", 2 * 3600))
+    timeout = timedelta(seconds=settings.IAS_QUERY_TIMEOUT_SECONDS)
     open_queries = NetworkQuery.objects.exclude(status__in=NetworkQuery.TERMINAL)
     for query_id in open_queries.filter(created_at__lte=now - timeout).values_list("pk", flat=True):
         services.query_time_out(query_id=query_id)
@@ -68,10 +64,10 @@ def sweep_run(*, now=None) -> dict[str, int]:
         created_at__lte=now - timedelta(minutes=10),
     )
     for query in stuck_start:
-        services._query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
+        services.query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
         counts["start_failed"] += 1
 
-    quiet = timedelta(seconds=_setting("IAS_QUERY_QUIET_SECONDS", 300))
+    quiet = timedelta(seconds=settings.IAS_QUERY_QUIET_SECONDS)
     quiet_ids = (
         NetworkQuery.objects.exclude(status__in=NetworkQuery.TERMINAL)
         .filter(request_id__isnull=False, last_activity_at__lte=now - quiet)
@@ -83,7 +79,7 @@ def sweep_run(*, now=None) -> dict[str, int]:
             NetworkQuery.objects.filter(pk=query_id).update(last_polled_at=now)
             counts["polled"] += 1
 
-    identity_wait = timedelta(seconds=_setting("IAS_IDENTITY_POLL_SECONDS", 60))
+    identity_wait = timedelta(seconds=settings.IAS_IDENTITY_POLL_SECONDS)
     pending = IdentityVerification.objects.filter(status=IdentityVerification.Status.PENDING)
     pending.filter(created_at__lte=now - timedelta(days=1)).update(
         status=IdentityVerification.Status.EXPIRED, failure_reason="No result arrived within a day."

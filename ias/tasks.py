@@ -1,4 +1,8 @@
-"""Thin Celery tasks: they take ids, are idempotent, run with acks_late and retry with jittered backoff."""
+"""Thin Celery tasks: they take ids, are idempotent, run with acks_late and retry with jittered backoff.
+
+Imports go one way: services, the sweeper and the webhook receipt import this module to enqueue; the
+tasks reach them from inside their bodies.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import random
 
 from celery import shared_task
 
-from ias import services, sweeper, webhooks
 from ias.metriport import NetworkTransientError
 from ias.models import WebhookEvent
 
@@ -15,6 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def _retry_in(exc: BaseException, attempt: int) -> float:
+    from ias import webhooks
+
     hint = getattr(exc, "retry_after", None)
     if isinstance(exc, NetworkTransientError) and hint:
         return hint + random.uniform(0, 5)
@@ -23,6 +28,8 @@ def _retry_in(exc: BaseException, attempt: int) -> float:
 
 @shared_task(bind=True, acks_late=True, name="ias.event_process")
 def event_process(self, event_id: int) -> str:
+    from ias import webhooks
+
     try:
         return webhooks.event_process(event_id=event_id)
     except webhooks.EventBusy as busy:
@@ -37,6 +44,8 @@ def event_process(self, event_id: int) -> str:
 
 @shared_task(bind=True, acks_late=True, max_retries=5, name="ias.query_poll")
 def query_poll(self, query_id: int) -> str:
+    from ias import services
+
     try:
         return services.query_poll(query_id=query_id).status
     except NetworkTransientError as exc:
@@ -45,6 +54,8 @@ def query_poll(self, query_id: int) -> str:
 
 @shared_task(bind=True, acks_late=True, max_retries=5, name="ias.identity_poll")
 def identity_poll(self, verification_id: int) -> str:
+    from ias import services
+
     try:
         return services.identity_poll(verification_id=verification_id).status
     except NetworkTransientError as exc:
@@ -54,6 +65,8 @@ def identity_poll(self, verification_id: int) -> str:
 @shared_task(bind=True, acks_late=True, max_retries=10, name="ias.patient_delete_at_network")
 def patient_delete_at_network(self, deletion_id: int) -> str:
     """Retried here with backoff, and again by the sweeper for as long as the row is pending."""
+    from ias import services
+
     try:
         return services.patient_delete_at_network(deletion_id=deletion_id).status
     except Exception as exc:
@@ -63,6 +76,8 @@ def patient_delete_at_network(self, deletion_id: int) -> str:
 @shared_task(bind=True, acks_late=True, max_retries=5, name="ias.query_outcome_notify")
 def query_outcome_notify(self, query_id: int) -> str:
     """The "records ready" / "search failed" email; sent at most once per query."""
+    from ias import services
+
     try:
         return "sent" if services.query_outcome_notify(query_id=query_id) else "nothing to do"
     except Exception as exc:
@@ -72,4 +87,6 @@ def query_outcome_notify(self, query_id: int) -> str:
 
 @shared_task(acks_late=True, name="ias.sweep")
 def sweep() -> dict:
+    from ias import sweeper
+
     return sweeper.sweep_run()

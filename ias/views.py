@@ -18,31 +18,31 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import health_data_required
-from accounts.http import client_ip
+from accounts.http import AuthedRequest, client_ip
 from accounts.models import Consent
 from accounts.selectors import consent_current
 from accounts.services import consent_record
-from ias import selectors, services, webhooks, wording
-from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkUnavailable, QueryRefused
+from ias import selectors, services, webhooks
+from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkRefused, NetworkUnavailable, QueryRefused
 from ias.forms import ConsentForm, DemographicsForm, SourcesForm
-from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
+from ias.metriport import SourceChoice
 from ias.models import IdentityVerification
 
 log = logging.getLogger(__name__)
 
 
-def _next(request: HttpRequest) -> HttpResponse:
+def _next(request: AuthedRequest) -> HttpResponse:
     return redirect(selectors.journey_next_url(user=request.user))
 
 
-def _to_step(request: HttpRequest, exc: JourneyError) -> HttpResponse:
+def _to_step(request: AuthedRequest, exc: JourneyError) -> HttpResponse:
     messages.error(request, str(exc))
     return _next(request)
 
 
 @health_data_required
 @require_http_methods(["GET", "POST"])
-def consent(request: HttpRequest) -> HttpResponse:
+def consent(request: AuthedRequest) -> HttpResponse:
     current = consent_current(user=request.user)
     form = ConsentForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -63,17 +63,17 @@ def consent(request: HttpRequest) -> HttpResponse:
 
 @health_data_required
 @require_http_methods(["GET", "POST"])
-def demographics(request: HttpRequest) -> HttpResponse:
+def demographics(request: AuthedRequest) -> HttpResponse:
     if consent_current(user=request.user) is None:
         return redirect("ias:consent")
     link = selectors.network_patient_for(user=request.user)
-    initial = DemographicsForm.initial_from_network(services.network_patient_demographics(link=link) if link else {})
+    initial = DemographicsForm.initial_from_network(selectors.network_patient_demographics(link=link) if link else {})
     form = DemographicsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.network_patient_save(user=request.user, demographics=form.to_network())
-        except (NetworkPermanentError, NetworkTransientError) as exc:
-            form.add_error(None, wording.network_problem(exc))
+        except (NetworkRefused, NetworkUnavailable) as exc:
+            form.add_error(None, str(exc))
         except JourneyError as exc:
             return _to_step(request, exc)
         else:
@@ -94,17 +94,17 @@ def demographics(request: HttpRequest) -> HttpResponse:
 
 @health_data_required
 @require_http_methods(["GET", "POST"])
-def identity(request: HttpRequest) -> HttpResponse:
+def identity(request: AuthedRequest) -> HttpResponse:
     if selectors.identity_verified(user=request.user):
         return _next(request)
     latest = selectors.identity_latest(user=request.user)
     if request.method == "POST":
         try:
             verification = services.identity_session_start(user=request.user)
+        except (NetworkRefused, NetworkUnavailable) as exc:
+            messages.error(request, str(exc))
         except JourneyError as exc:
             return _to_step(request, exc)
-        except (NetworkPermanentError, NetworkTransientError) as exc:
-            messages.error(request, wording.network_problem(exc))
         else:
             if verification.status == IdentityVerification.Status.VERIFIED:
                 return _next(request)
@@ -123,7 +123,7 @@ def _identity_attempts(request: HttpRequest) -> dict:
 
 @health_data_required
 @require_GET
-def identity_return(request: HttpRequest) -> HttpResponse:
+def identity_return(request: AuthedRequest) -> HttpResponse:
     """Where the network's identity service sends the browser back; the result comes by webhook."""
     return redirect("ias:identity_wait")
 
@@ -133,7 +133,7 @@ def _identity_nudge(verification: IdentityVerification) -> None:
     from ias.tasks import identity_poll
 
     now = timezone.now()
-    quiet = timedelta(seconds=float(getattr(settings, "IAS_IDENTITY_NUDGE_SECONDS", 20)))
+    quiet = timedelta(seconds=float(settings.IAS_IDENTITY_NUDGE_SECONDS))
     if verification.created_at > now - quiet:
         return
     updated = (
@@ -149,7 +149,7 @@ def _identity_nudge(verification: IdentityVerification) -> None:
 
 @health_data_required
 @require_GET
-def identity_wait(request: HttpRequest) -> HttpResponse:
+def identity_wait(request: AuthedRequest) -> HttpResponse:
     verification = selectors.identity_latest(user=request.user)
     if verification is None:
         return redirect("ias:identity")
@@ -167,7 +167,7 @@ def identity_wait(request: HttpRequest) -> HttpResponse:
 
 @health_data_required(touch=False)
 @require_GET
-def identity_status(request: HttpRequest) -> JsonResponse:
+def identity_status(request: AuthedRequest) -> JsonResponse:
     verification = selectors.identity_latest(user=request.user)
     if verification is None:
         return JsonResponse({"status": "none", "next": selectors.journey_next_url(user=request.user)})
@@ -184,16 +184,16 @@ def identity_status(request: HttpRequest) -> JsonResponse:
 
 @health_data_required
 @require_http_methods(["GET", "POST"])
-def aal2(request: HttpRequest) -> HttpResponse:
+def aal2(request: AuthedRequest) -> HttpResponse:
     if not selectors.identity_verified(user=request.user):
         return _next(request)
     if request.method == "POST":
         try:
             challenge = services.aal2_challenge_start(user=request.user)
+        except (NetworkRefused, NetworkUnavailable) as exc:
+            messages.error(request, str(exc))
         except JourneyError as exc:
             return _to_step(request, exc)
-        except (NetworkPermanentError, NetworkTransientError) as exc:
-            messages.error(request, wording.network_problem(exc))
         else:
             return HttpResponseRedirect(challenge.challenge_url)
     return render(
@@ -205,7 +205,7 @@ def aal2(request: HttpRequest) -> HttpResponse:
 
 @health_data_required
 @require_GET
-def aal2_return(request: HttpRequest, state: str) -> HttpResponse:
+def aal2_return(request: AuthedRequest, state: str) -> HttpResponse:
     try:
         services.aal2_challenge_complete(
             user=request.user,
@@ -255,7 +255,7 @@ def source_retry(request: HttpRequest, public_id) -> HttpResponse:
 
 @health_data_required
 @require_http_methods(["GET", "POST"])
-def sources(request: HttpRequest) -> HttpResponse:
+def sources(request: AuthedRequest) -> HttpResponse:
     active = selectors.query_active(user=request.user)
     if active is not None:
         return redirect("ias:progress", public_id=active.public_id)
@@ -283,7 +283,7 @@ def sources(request: HttpRequest) -> HttpResponse:
 
 @health_data_required
 @require_GET
-def progress(request: HttpRequest, public_id) -> HttpResponse:
+def progress(request: AuthedRequest, public_id) -> HttpResponse:
     query = selectors.query_for_user(user=request.user, public_id=public_id)
     latest = selectors.query_latest(user=request.user)
     return render(
@@ -301,7 +301,7 @@ def progress(request: HttpRequest, public_id) -> HttpResponse:
 
 @health_data_required(touch=False)
 @require_GET
-def progress_status(request: HttpRequest, public_id) -> JsonResponse:
+def progress_status(request: AuthedRequest, public_id) -> JsonResponse:
     query = selectors.query_for_user(user=request.user, public_id=public_id)
     return JsonResponse(selectors.progress_for(query=query))
 

@@ -42,7 +42,7 @@ def event_time_clamp(*, sent_at: Any, received_at: Any) -> Any:
 
 
 def max_body_bytes() -> int:
-    return int(getattr(settings, "IAS_WEBHOOK_MAX_BYTES", 1024 * 1024))
+    return int(settings.IAS_WEBHOOK_MAX_BYTES)
 
 
 def signature_valid(*, raw: bytes, header: str, key: str | None = None) -> bool:
@@ -179,11 +179,11 @@ class EventBusy(Exception):
 
 
 def lease_seconds() -> float:
-    return float(getattr(settings, "IAS_EVENT_LEASE_SECONDS", 300))
+    return float(settings.IAS_EVENT_LEASE_SECONDS)
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "IAS_EVENT_MAX_ATTEMPTS", 8))
+    return int(settings.IAS_EVENT_MAX_ATTEMPTS)
 
 
 def event_claim(*, event_id: int) -> WebhookEvent | None:

@@ -1,4 +1,7 @@
-"""Writes for the person's rights: revoking consent and deleting the account with everything in it."""
+"""Writes for the person's rights: revoking consent and deleting the account with everything in it.
+
+Imports go one way: services import `portal.tasks` to enqueue; tasks import services inside their bodies.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from django.utils.crypto import salted_hmac
 from accounts.crypto import encrypt_text
 from accounts.models import AccessLogEntry, Consent, User
 from accounts.services import consent_revoke, sessions_end_for
+from portal import tasks
 from portal.models import AccountDeletion
 
 log = logging.getLogger(__name__)
@@ -73,8 +77,6 @@ def account_delete(*, user_id: int) -> AccountDeletion:
     One transaction: either everything goes or nothing does. The network's DELETE is made durable by
     ias (a pending row, retried until the network confirms); the confirmation email leaves after commit.
     """
-    from portal.tasks import account_deletion_notify
-
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         network_linked = _network_deletion_pending(user_id=user_id)
@@ -99,7 +101,7 @@ def account_delete(*, user_id: int) -> AccountDeletion:
         AccountDeletion.objects.filter(pk=deletion.pk).update(completed_at=timezone.now())
         deletion_id = deletion.pk
         # robust: a broker outage must not turn a finished deletion into an error; the sweeper sends later.
-        transaction.on_commit(lambda: account_deletion_notify.delay(deletion_id=deletion_id), robust=True)
+        transaction.on_commit(lambda: tasks.account_deletion_notify.delay(deletion_id=deletion_id), robust=True)
     log.info("account deleted (deletion=%s)", deletion.pk)
     deletion.refresh_from_db()
     return deletion

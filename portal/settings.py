@@ -324,6 +324,9 @@ CACHES = {
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"
+    # The filesystem transport does not make its folders; a fresh clone has none.
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -408,6 +411,10 @@ RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
     "RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS",
     sorted({"127.0.0.1", "localhost", _sandbox_host}) if (DEBUG or SANDBOX_ENABLED) else [],
 )
+# A bundle download's limits: bytes on the wire, bytes once decompressed, and seconds in all.
+RECORDS_DOWNLOAD_MAX_BYTES = env_int("RECORDS_DOWNLOAD_MAX_BYTES", 512 * 1024 * 1024)
+RECORDS_DOWNLOAD_MAX_DECOMPRESSED_BYTES = env_int("RECORDS_DOWNLOAD_MAX_DECOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024)
+RECORDS_DOWNLOAD_TIMEOUT_SECONDS = env_int("RECORDS_DOWNLOAD_TIMEOUT_SECONDS", 300)
 
 # Where the records pages get a short-lived link for a document held at the network (a dotted path;
 # records sits below ias in the layers, so it is wired here).

@@ -1,4 +1,7 @@
-"""Thin tasks for the person's rights: the account-deletion confirmation email and its sweeper."""
+"""Thin tasks for the person's rights: the account-deletion confirmation email and its sweeper.
+
+Imports go one way: `portal.services` imports this module to enqueue; tasks import services in their bodies.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from portal import services
 from portal.models import AccountDeletion
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,8 @@ def _backoff(attempt: int) -> float:
 @shared_task(bind=True, acks_late=True, max_retries=8, name="portal.account_deletion_notify")
 def account_deletion_notify(self, deletion_id: int) -> str:
     """Retried with backoff here, and re-sent by the sweeper for as long as the address is kept."""
+    from portal import services
+
     try:
         return "sent" if services.account_deletion_notify_send(deletion_id=deletion_id) else "nothing to do"
     except Exception as exc:

@@ -25,12 +25,9 @@ import httpx
 from django.conf import settings
 
 from records.errors import BundleDownloadError, BundleLinkExpired
+from records.http import hardened_client
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_BYTES = 512 * 1024 * 1024
-DEFAULT_MAX_DECOMPRESSED_BYTES = 2 * 1024 * 1024 * 1024
-DEFAULT_TIMEOUT_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -43,14 +40,10 @@ class Downloaded:
     elapsed_ms: int
 
 
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
 def _http_hosts() -> set[str]:
-    if not (settings.DEBUG or _setting("SANDBOX_ENABLED", False)):
+    if not (settings.DEBUG or settings.SANDBOX_ENABLED):
         return set()
-    return {h.lower() for h in _setting("RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS", ["127.0.0.1", "localhost"])}
+    return {h.lower() for h in settings.RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS}
 
 
 def _host_allowed(host: str, allowed: list[str]) -> bool:
@@ -97,7 +90,7 @@ def check_url(url: str) -> tuple[str, int]:
         raise _fail("malformed link", host=host)
     if parts.scheme == "https":
         port = port or 443
-        if not _host_allowed(host, _setting("RECORDS_DOWNLOAD_ALLOWED_HOSTS", [])):
+        if not _host_allowed(host, settings.RECORDS_DOWNLOAD_ALLOWED_HOSTS):
             raise _fail("host not on the allow-list", host=host)
         _public_address(host, port)
     elif parts.scheme == "http" and host in _http_hosts():
@@ -183,14 +176,14 @@ def bundle_download(*, url: str, transport: httpx.BaseTransport | None = None) -
     """Download a bundle link to a temporary file; raise BundleLinkExpired or BundleDownloadError."""
     started = time.monotonic()
     host, _port = check_url(url)
-    max_bytes = _setting("RECORDS_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES)
-    max_decompressed = _setting("RECORDS_DOWNLOAD_MAX_DECOMPRESSED_BYTES", DEFAULT_MAX_DECOMPRESSED_BYTES)
-    deadline = started + _setting("RECORDS_DOWNLOAD_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
+    max_bytes = settings.RECORDS_DOWNLOAD_MAX_BYTES
+    max_decompressed = settings.RECORDS_DOWNLOAD_MAX_DECOMPRESSED_BYTES
+    deadline = started + settings.RECORDS_DOWNLOAD_TIMEOUT_SECONDS
     timeout = httpx.Timeout(connect=10.0, read=60.0, write=10.0, pool=10.0)
     sink = _Sink(max_bytes=max_bytes, max_decompressed=max_decompressed, host=host)
     try:
         with (
-            httpx.Client(follow_redirects=False, timeout=timeout, transport=transport, trust_env=False) as client,
+            hardened_client(timeout=timeout, transport=transport) as client,
             client.stream("GET", url, headers={"accept-encoding": "gzip, identity"}) as response,
         ):
             _check_status(response.status_code, host=host)

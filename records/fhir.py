@@ -969,7 +969,7 @@ class Flag:
         return self.code != "N"
 
 
-_FLAGS = {
+FLAG_LABELS = {
     "H": (gettext_noop("High"), "warn"),
     "L": (gettext_noop("Low"), "warn"),
     "HH": (gettext_noop("Critically high"), "bad"),
@@ -1006,8 +1006,8 @@ def _flag_from_concept(concept: dict) -> Flag | None:
     for coding in _dicts(concept.get("coding")):
         code = _str(coding.get("code"))
         upper = code.upper()
-        if upper in _FLAGS:
-            label, tone = _FLAGS[upper]
+        if upper in FLAG_LABELS:
+            label, tone = FLAG_LABELS[upper]
             return Flag(code=upper, label=gettext(label), tone=tone)
     words = (
         (
@@ -1022,7 +1022,7 @@ def _flag_from_concept(concept: dict) -> Flag | None:
         word_code = "AA"
     if word_code is None:
         return None
-    label, tone = _FLAGS[word_code]
+    label, tone = FLAG_LABELS[word_code]
     return Flag(code=word_code, label=gettext(label), tone=tone)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import orjson
 from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import Count, Max, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext, gettext_noop
 
@@ -51,6 +53,37 @@ def resources_for(*, user: User) -> QuerySet[Resource]:
     return Resource.objects.filter(user=user, retired_at__isnull=True)
 
 
+def organization_token(name: str) -> str:
+    """An opaque filter token for an organization (names stay out of URLs)."""
+    return hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
+
+
+def attachments_of(resource: Resource) -> list[tuple[int, dict]]:
+    """A document's or report's attachments with their positions: the one reading of `content` and
+    `presentedForm` that both the item page and the document download use."""
+    if resource.resource_type not in ("DocumentReference", "DiagnosticReport"):
+        return []
+    raw = resource.raw if isinstance(resource.raw, dict) else {}
+    key = "content" if resource.resource_type == "DocumentReference" else "presentedForm"
+    found = raw.get(key)
+    found_items: list = found if isinstance(found, list) else []
+    out = []
+    for index, entry in enumerate(found_items):
+        attachment = entry.get("attachment") if key == "content" and isinstance(entry, dict) else entry
+        if isinstance(attachment, dict):
+            out.append((index, attachment))
+    return out
+
+
+def attachment_get(*, user: User, pk: int, index: int) -> tuple[Resource, dict]:
+    """One attachment of one of this person's resources; anything else is a 404."""
+    resource = resource_get(user=user, pk=pk)
+    attachment = dict(attachments_of(resource)).get(index)
+    if attachment is None:
+        raise Http404
+    return resource, attachment
+
+
 def resource_get(*, user: User, pk: int) -> Resource:
     """One resource of this person; anyone else's (or a retired one) is a 404."""
     return get_object_or_404(Resource, pk=pk, user=user, retired_at__isnull=True)
@@ -85,7 +118,7 @@ def to_item(resource: Resource, *, units: str = "") -> Item:
         display.value = fhir.vital_value_text(resource.raw, units=units)
     if resource.flag and display.flag is None:
         code = resource.flag
-        label, tone = fhir._FLAGS.get(code, ("", "info"))
+        label, tone = fhir.FLAG_LABELS.get(code, ("", "info"))
         label = fhir.words_in_language(label)
         display.flag = fhir.Flag(code=code, label=label, tone=tone, computed=True)
     item = Item(resource=resource, display=display)
@@ -425,6 +458,7 @@ def category_list(
     q: str = "",
     status: str = "",
     source: str = "",
+    source_token: str = "",
     flag: str = "",
     sort: str = "date",
     page: int = 1,
@@ -433,7 +467,8 @@ def category_list(
     """A page of one category, one row per item (same items from several sources merged).
 
     Searching labs also matches everyday names and synonyms ("sugar", "kidney") through the code
-    tables, and a panel is found when any result inside it matches.
+    tables, and a panel is found when any result inside it matches. `source_token` names an
+    organization by its opaque token (see `organization_token`), resolved in the same pass.
     """
     cond = _listed(category)
     matches = Q()
@@ -446,15 +481,17 @@ def category_list(
     allowed = STATUS_FILTERS.get(category, {})
     if status in allowed:
         cond &= Q(status__in=allowed[status])
-    if source:
-        cond &= Q(source_org=source)
     if flag == "abnormal":
         cond &= Q(flag__in=ABNORMAL_FLAGS)
     in_category = resources_for(user=user).filter(category=category)
-    # One pass over the category gives both the number of matching items and every source in it.
+    # One pass over the category gives the number of matching items per source and every source in it.
     groups = list(in_category.order_by().values_list("source_org").annotate(n=Count("id", filter=cond)))
-    total = sum(n for _org, n in groups)
     sources = sorted([org for org, _n in groups if org][:50])
+    if source_token:
+        source = next((org for org in sources if organization_token(org) == source_token), "")
+    if source:
+        cond &= Q(source_org=source)
+    total = sum(n for org, n in groups if org == source or not source)
     qs = in_category.filter(cond).only(*LIST_FIELDS).order_by(*SORTS.get(sort, SORTS["date"]))
     paginator = _CountedPaginator(qs, per_page, count=total)
     page_obj = paginator.get_page(page)
@@ -621,28 +658,19 @@ def resource_detail(*, user: User, pk: int) -> Detail:
             .only("id", "display", "clinical_date_text")
             .first()
         )
-    attachments = []
-    if resource.resource_type in ("DocumentReference", "DiagnosticReport"):
-        contents = (
-            raw.get("content")
-            if resource.resource_type == "DocumentReference"
-            else [{"attachment": a} for a in raw.get("presentedForm") or [] if isinstance(a, dict)]
-        )
-        for index, content in enumerate(contents if isinstance(contents, list) else []):
-            attachment = content.get("attachment") if isinstance(content, dict) else None
-            if isinstance(attachment, dict):
-                attachments.append(
-                    {
-                        "index": index,
-                        "title": documents.attachment_label(
-                            title=str(attachment.get("title") or ""), fallback=resource.display or ""
-                        )[:200],
-                        "content_type": str(attachment.get("contentType") or "")[:100],
-                        "available": bool(attachment.get("url") or attachment.get("data")),
-                        "readable": documents.is_ccda(str(attachment.get("contentType") or "")),
-                        "kind": documents.kind_label(str(attachment.get("contentType") or "")),
-                    }
-                )
+    attachments = [
+        {
+            "index": index,
+            "title": documents.attachment_label(
+                title=str(attachment.get("title") or ""), fallback=resource.display or ""
+            )[:200],
+            "content_type": str(attachment.get("contentType") or "")[:100],
+            "available": bool(attachment.get("url") or attachment.get("data")),
+            "readable": documents.is_ccda(str(attachment.get("contentType") or "")),
+            "kind": documents.kind_label(str(attachment.get("contentType") or "")),
+        }
+        for index, attachment in attachments_of(resource)
+    ]
     return Detail(
         item=item,
         sources=sources,
@@ -691,7 +719,7 @@ def _point(row: Resource, value: float, value_text: str) -> dict:
         "date_text": row.clinical_date_text,
         "value_text": value_text,
         "flag": flag_code,
-        "flag_label": fhir._FLAGS.get(flag_code, ("", ""))[0],
+        "flag_label": fhir.FLAG_LABELS.get(flag_code, ("", ""))[0],
         "source": row.source_org,
     }
 

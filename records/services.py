@@ -25,9 +25,6 @@ from records.store import rows_write
 
 logger = logging.getLogger(__name__)
 
-# Early partial deliveries do not hold the whole record, so they must not retire anything.
-_PARTIAL_SOURCES = ("first-data-ready", "partial")
-
 
 ProgressCallback = Callable[[int], None]
 
@@ -48,10 +45,14 @@ def snapshot_ingest_from_url(
     url: str,
     network_source: str,
     request_id: str,
+    retire: bool,
     patient_id: str = "",
     on_progress: ProgressCallback | None = None,
 ) -> Snapshot:
     """Download a consolidated bundle and ingest it as one snapshot.
+
+    `retire` is the caller's word on whether the bundle is the whole record (resources missing from
+    it are retired) or an early partial delivery (nothing is retired).
 
     `patient_id` is the person's network patient id: a bundle whose Patient is anyone else is
     refused (BundleForAnotherPatient) and the refusal is kept as a failed snapshot.
@@ -83,6 +84,7 @@ def snapshot_ingest_from_url(
             path=downloaded.path,
             network_source=network_source,
             request_id=request_id,
+            retire=retire,
             download_ms=downloaded.elapsed_ms,
             sha256=downloaded.sha256,
             patient_id=patient_id,
@@ -112,6 +114,7 @@ def snapshot_ingest_file(
     user_id: int,
     path: str,
     network_source: str,
+    retire: bool,
     request_id: str = "",
     download_ms: int = 0,
     sha256: str = "",
@@ -158,7 +161,7 @@ def snapshot_ingest_file(
                 snapshot_id=snapshot.pk,
                 chunks=_counted(ingest.iter_rows(entries, lookup, stats), on_progress),
                 now=now,
-                retire=not any(marker in network_source for marker in _PARTIAL_SOURCES),
+                retire=retire,
             )
             if keep_bundle:
                 stored_name = _bundle_keep(user_id=user_id, snapshot_id=snapshot.pk, path=path)

@@ -1,11 +1,11 @@
 """The record pages. Every view is behind the health-data gate, scoped to the signed-in person, and
-logged in the access log. Search words never go into URLs: they are posted and kept in the session."""
+declares its access-log line on the gate (`logs=`, `target=`), which writes it. Search words never go
+into URLs: they are posted and kept in the session."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,7 +26,6 @@ from accounts.decorators import health_data_required
 from accounts.http import AuthedRequest
 from accounts.models import User
 from accounts.selectors import access_log_for
-from accounts.services import access_log_record
 from records import (
     ccda,
     charts,
@@ -44,8 +43,9 @@ from records.models import Resource
 SEARCH_SESSION_KEY = "records_search"
 
 
-def _log(request: AuthedRequest, action: str, target: str = "") -> None:
-    access_log_record(request=request, subject=request.user, action=action, target=target)
+def resource_target(request: AuthedRequest, kwargs: dict) -> str:
+    """The access-log target of a view of one resource (another person's is a 404 before any log)."""
+    return f"resource:{selectors.resource_get(user=request.user, pk=kwargs['pk']).reference}"
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -53,16 +53,13 @@ def _page_number(request: HttpRequest) -> int:
     return int(raw) if raw.isdigit() and 0 < int(raw) < 100000 else 1
 
 
-def source_token(name: str) -> str:
-    """An opaque filter token for an organization (names stay out of URLs)."""
-    return hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
+source_token = selectors.organization_token
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:summary")
 def summary(request: AuthedRequest) -> HttpResponse:
     data = selectors.summary_for(user=request.user)
-    _log(request, "records:summary")
     return render(
         request,
         "records/summary.html",
@@ -83,7 +80,7 @@ def _category_nav(counts: dict[str, int]) -> list[dict]:
 
 
 @require_http_methods(["GET", "POST"])
-@health_data_required
+@health_data_required(logs="records:{category}")
 def category(request: AuthedRequest, category: str) -> HttpResponse:
     if category not in fhir.CATEGORY_LABELS:
         raise Http404
@@ -98,19 +95,16 @@ def category(request: AuthedRequest, category: str) -> HttpResponse:
     sort = request.GET.get("sort", "date")
     flag = request.GET.get("flag", "")
     token = request.GET.get("source", "")
-    all_sources = selectors.category_list(user=request.user, category=category, per_page=1).sources if token else []
-    source = next((name for name in all_sources if source_token(name) == token), "")
     listing = selectors.category_list(
         user=request.user,
         category=category,
         q=q,
         status=status,
-        source=source,
+        source_token=token,
         flag=flag,
         sort=sort,
         page=_page_number(request),
     )
-    _log(request, f"records:{category}")
     medications = selectors.medications_reconciled(user=request.user) if category == "medications" else None
     if medications is not None and q:
         words = q.lower()
@@ -169,7 +163,7 @@ def _query_without_page(request: HttpRequest) -> str:
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:explain", target=resource_target)
 def explain(request: AuthedRequest, pk: int) -> HttpResponse:
     """'What is this?' for one item: MedlinePlus's plain-language topics for its code."""
     resource = selectors.resource_get(user=request.user, pk=pk)
@@ -180,7 +174,6 @@ def explain(request: AuthedRequest, pk: int) -> HttpResponse:
         if code
         else explanations.Result(explanations.STATE_NONE)
     )
-    _log(request, "records:explain", f"resource:{resource.reference}")
     topics = [
         {"title": t.title, "url": t.url, "summary": mark_safe(medlineplus.summary_clean(t.summary_html))}  # noqa: S308 - sanitised by nh3 just above
         for t in result.topics
@@ -203,11 +196,10 @@ def explain(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:item", target=resource_target)
 def item(request: AuthedRequest, pk: int) -> HttpResponse:
     detail = selectors.resource_detail(user=request.user, pk=pk)
     resource = detail.item.resource
-    _log(request, "records:item", f"resource:{resource.reference}")
     return render(
         request,
         "records/item.html",
@@ -223,13 +215,12 @@ def item(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:trend", target=resource_target)
 def trend(request: AuthedRequest, pk: int) -> HttpResponse:
     try:
         data = selectors.trend_for(user=request.user, pk=pk)
     except Resource.DoesNotExist as exc:
         raise Http404 from exc
-    _log(request, "records:trend", f"resource:{data.anchor.reference}")
     chart = charts.trend_chart(data.points, data.band, series=data.series)
     return render(
         request,
@@ -244,34 +235,30 @@ def trend(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:timeline")
 def timeline(request: AuthedRequest) -> HttpResponse:
     page, visits = selectors.timeline_for(user=request.user, page=_page_number(request))
-    _log(request, "records:timeline")
     return render(request, "records/timeline.html", {"page": page, "visits": visits, "nav": "timeline"})
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:access-history")
 def access_history(request: AuthedRequest) -> HttpResponse:
-    _log(request, "records:access-history")
     page = Paginator(access_log_for(subject=request.user), 50).get_page(_page_number(request))
     return render(request, "records/access_history.html", {"page": page, "nav": "access"})
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:downloads")
 def downloads(request: AuthedRequest) -> HttpResponse:
-    _log(request, "records:downloads")
     return render(
         request, "records/downloads.html", {"nav": "downloads", "last": selectors.snapshot_latest(user=request.user)}
     )
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:download", target="bundle.json")
 def download_bundle(request: AuthedRequest) -> StreamingHttpResponse:
-    _log(request, "records:download", "bundle.json")
     response = StreamingHttpResponse(
         exports.bundle_stream(user_id=request.user.pk), content_type="application/fhir+json"
     )
@@ -280,9 +267,8 @@ def download_bundle(request: AuthedRequest) -> StreamingHttpResponse:
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:download", target="ndjson.zip")
 def download_ndjson(request: AuthedRequest) -> HttpResponse:
-    _log(request, "records:download", "ndjson.zip")
     handle = exports.ndjson_zip(user_id=request.user.pk)
     response = HttpResponse(handle.read(), content_type="application/zip")
     response["Content-Disposition"] = 'attachment; filename="homeport-record-ndjson.zip"'
@@ -290,18 +276,16 @@ def download_ndjson(request: AuthedRequest) -> HttpResponse:
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:print")
 def print_summary(request: AuthedRequest) -> HttpResponse:
     data = selectors.summary_for(user=request.user)
-    _log(request, "records:print")
     return render(request, "records/print.html", {"s": data})
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:download", target="summary.pdf")
 def summary_pdf(request: AuthedRequest) -> HttpResponse:
     data = selectors.summary_for(user=request.user)
-    _log(request, "records:download", "summary.pdf")
     person = import_string(settings.RECORDS_PERSON_DETAILS_PROVIDER)(user_id=request.user.pk)
     pdf = exports.summary_pdf(
         summary=data,
@@ -334,18 +318,6 @@ _SAFE_TYPES = {
 }
 
 
-def _attachment(resource: Resource, index: int) -> dict:
-    raw = resource.raw if isinstance(resource.raw, dict) else {}
-    key = "content" if resource.resource_type == "DocumentReference" else "presentedForm"
-    found = raw.get(key)
-    items: list = found if isinstance(found, list) else []
-    item = items[index] if index < len(items) else None
-    attachment = item.get("attachment") if key == "content" and isinstance(item, dict) else item
-    if not isinstance(attachment, dict):
-        raise Http404
-    return attachment
-
-
 def _content_type(attachment: dict) -> str:
     return str(attachment.get("contentType") or "").split(";")[0].strip().lower()
 
@@ -361,7 +333,7 @@ def _inline_body(attachment: dict) -> bytes | None:
 
 def _network_link(request: HttpRequest, attachment: dict) -> str:
     """A short-lived link for a document held at the network ("" when there is none)."""
-    provider_path = getattr(settings, "RECORDS_DOCUMENT_URL_PROVIDER", "")
+    provider_path = settings.RECORDS_DOCUMENT_URL_PROVIDER
     url = attachment.get("url") if isinstance(attachment.get("url"), str) else ""
     if not provider_path or not url:
         return ""
@@ -372,12 +344,10 @@ def _network_link(request: HttpRequest, attachment: dict) -> str:
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:document", target=resource_target)
 def document(request: AuthedRequest, pk: int, index: int) -> HttpResponse:
     """Hand out a document as a named file (PDFs open in the browser), else a link from the network."""
-    resource = selectors.resource_get(user=request.user, pk=pk)
-    attachment = _attachment(resource, index)
-    _log(request, "records:document", f"resource:{resource.reference}")
+    resource, attachment = selectors.attachment_get(user=request.user, pk=pk, index=index)
     content_type = _content_type(attachment)
     body = _inline_body(attachment)
     if body is not None:
@@ -425,14 +395,12 @@ def _document_bytes(request: HttpRequest, attachment: dict) -> bytes | None:
 
 
 @require_GET
-@health_data_required
+@health_data_required(logs="records:document_read", target=resource_target)
 def document_read(request: AuthedRequest, pk: int, index: int) -> HttpResponse:
     """A C-CDA document as a readable page: its sections' titles and narrative, sanitised."""
-    resource = selectors.resource_get(user=request.user, pk=pk)
-    attachment = _attachment(resource, index)
+    resource, attachment = selectors.attachment_get(user=request.user, pk=pk, index=index)
     if not documents.is_ccda(_content_type(attachment)):
         return redirect("records:document", pk=resource.pk, index=index)
-    _log(request, "records:document_read", f"resource:{resource.reference}")
     body = _document_bytes(request, attachment)
     document_read_result = None
     problem = ""

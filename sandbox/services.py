@@ -2,6 +2,8 @@
 
 Webhooks are rows first (`WebhookDelivery`) and HTTP second (a task), so that a failed delivery
 is kept for `POST /settings/webhook/retry`, as the real network does.
+
+Imports go one way: services import `sandbox.tasks` to schedule; tasks import services in their bodies.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sandbox import conf as sconf
-from sandbox import links, records
+from sandbox import links, records, tasks
 from sandbox.conf import FaultSpec, conf
 from sandbox.generator import persona_for
 from sandbox.models import (
@@ -341,7 +343,6 @@ def network_query_start(
             origin=origin,
             started_at=now,
         )
-        from sandbox import tasks
 
         for order, source in enumerate(s for s in sources if s in allowed):
             row = NetworkQuerySource.objects.create(query=query, type=source, started_at=now, order=order)
@@ -497,7 +498,6 @@ def consolidated_query_start(
     origin: str,
 ) -> ConsolidatedQuery:
     """Start a consolidated query, or return the identical one that is still running."""
-    from sandbox import tasks
 
     with transaction.atomic():
         running = (
@@ -650,7 +650,6 @@ def document_url(*, patient: Patient, doc_id: str, conversion: str, origin: str)
 
 
 def document_job_start(*, patient: Patient, kind: str, metadata: dict, origin: str) -> DocumentJob:
-    from sandbox import tasks
 
     with transaction.atomic():
         job = DocumentJob.objects.create(patient=patient, kind=kind, metadata=metadata, origin=origin)
@@ -718,7 +717,6 @@ def webhook_enqueue(
     countdown: float = 0.0,
 ) -> WebhookDelivery:
     """Store a webhook message and schedule its delivery after commit (faults may drop or delay it)."""
-    from sandbox import tasks
 
     message_id = uuid.uuid4()
     meta: dict = {"messageId": str(message_id)}
@@ -870,7 +868,6 @@ def webhook_status_json() -> dict:
 
 def sweep() -> int:
     """Re-enqueue what a broker outage may have lost: overdue sources, queries and deliveries."""
-    from sandbox import tasks
 
     stale = timezone.now() - timedelta(seconds=60)
     count = 0

@@ -9,14 +9,14 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def ingest_bundle(user, bundle: dict, *, network_source: str = "hie", request_id: str = "req-1"):
+def ingest_bundle(user, bundle: dict, *, network_source: str = "hie", request_id: str = "req-1", retire: bool = True):
     from records.services import snapshot_ingest_file
 
     with tempfile.NamedTemporaryFile(suffix=".json") as handle:
         handle.write(orjson.dumps(bundle))
         handle.flush()
         return snapshot_ingest_file(
-            user_id=user.pk, path=handle.name, network_source=network_source, request_id=request_id
+            user_id=user.pk, path=handle.name, network_source=network_source, request_id=request_id, retire=retire
         )
 
 

@@ -179,15 +179,23 @@ def test_ingest_from_url_over_real_http_is_idempotent(user, server, private_stor
         "/gone": (410, b"", {}),
         "/moved": (301, b"", {"location": "/ok"}),
     }
-    first = snapshot_ingest_from_url(user_id=user.pk, url=f"{server}/ok", network_source="hie", request_id="r1")
+    first = snapshot_ingest_from_url(
+        user_id=user.pk, url=f"{server}/ok", network_source="hie", request_id="r1", retire=True
+    )
     assert first.resource_count == 1 and first.download_ms >= 0
     _Handler.routes["/ok"] = (500, b"", {})
-    again = snapshot_ingest_from_url(user_id=user.pk, url=f"{server}/ok", network_source="hie", request_id="r1")
+    again = snapshot_ingest_from_url(
+        user_id=user.pk, url=f"{server}/ok", network_source="hie", request_id="r1", retire=True
+    )
     assert again.pk == first.pk
     with pytest.raises(BundleLinkExpired):
-        snapshot_ingest_from_url(user_id=user.pk, url=f"{server}/gone", network_source="lab", request_id="r1")
+        snapshot_ingest_from_url(
+            user_id=user.pk, url=f"{server}/gone", network_source="lab", request_id="r1", retire=True
+        )
     with pytest.raises(BundleDownloadError):
-        snapshot_ingest_from_url(user_id=user.pk, url=f"{server}/moved", network_source="pharmacy", request_id="r1")
+        snapshot_ingest_from_url(
+            user_id=user.pk, url=f"{server}/moved", network_source="pharmacy", request_id="r1", retire=True
+        )
     assert Resource.objects.filter(user=user).count() == 1
     assert Snapshot.objects.filter(user=user, status=Snapshot.STATUS_FAILED).count() == 2
     assert set(Snapshot.objects.filter(status="failed").values_list("failure_reason", flat=True)) == {

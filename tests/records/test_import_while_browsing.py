@@ -32,7 +32,7 @@ _INGEST = """
 import django, sys
 django.setup()
 from records.services import snapshot_ingest_file
-snapshot_ingest_file(user_id=int(sys.argv[1]), path=sys.argv[2], network_source="hie", request_id="large")
+snapshot_ingest_file(user_id=int(sys.argv[1]), path=sys.argv[2], network_source="hie", request_id="large", retire=True)
 """
 
 

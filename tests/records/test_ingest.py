@@ -83,7 +83,7 @@ def test_missing_items_are_retired_changed_updated_and_returning_restored(user, 
 def test_early_partial_delivery_retires_nothing(user, small_bundle, private_storage_dir):
     ingest_bundle(user, small_bundle)
     partial = {"resourceType": "Bundle", "entry": small_bundle["entry"][:3]}
-    snapshot = ingest_bundle(user, partial, network_source="hie.first-data-ready", request_id="req-2")
+    snapshot = ingest_bundle(user, partial, network_source="hie.first-data-ready", request_id="req-2", retire=False)
     assert snapshot.retired_count == 0
     assert not Resource.objects.filter(user=user, retired_at__isnull=False).exists()
 
@@ -124,7 +124,7 @@ def test_unreadable_bundles_fail_without_partial_data(user, data, private_storag
         handle.write(data)
         handle.flush()
         with pytest.raises(BundleInvalid):
-            snapshot_ingest_file(user_id=user.pk, path=handle.name, network_source="hie")
+            snapshot_ingest_file(user_id=user.pk, path=handle.name, network_source="hie", retire=True)
     assert not Resource.objects.filter(user=user).exists()
     assert not Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE).exists()
 

@@ -165,4 +165,4 @@ def ingest_for(*, user_id: int, bundle: dict, tmp_path: Path, name: str = "bundl
 
     path = tmp_path / name
     path.write_text(json.dumps(bundle))
-    return snapshot_ingest_file(user_id=user_id, path=str(path), network_source="test", keep_bundle=True)
+    return snapshot_ingest_file(user_id=user_id, path=str(path), network_source="test", retire=True, keep_bundle=True)

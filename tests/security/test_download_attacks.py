@@ -226,6 +226,8 @@ def test_a_refused_link_stores_nothing_for_the_person(server, dev, mfa_user):
     from records.services import snapshot_ingest_from_url
 
     with pytest.raises(BundleDownloadError):
-        snapshot_ingest_from_url(user_id=mfa_user.pk, url=f"{server}/bomb", network_source="hie", request_id="r1")
+        snapshot_ingest_from_url(
+            user_id=mfa_user.pk, url=f"{server}/bomb", network_source="hie", request_id="r1", retire=True
+        )
     assert not Resource.objects.filter(user=mfa_user).exists()
     assert not Snapshot.objects.filter(user=mfa_user, status=Snapshot.STATUS_COMPLETE).exists()

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from accounts.crypto import DecryptionError
 from accounts.services import person_name_index
 from ias.models import NetworkPatient
-from ias.services import network_patient_demographics
+from ias.selectors import network_patient_demographics
 
 
 class Command(BaseCommand):

@@ -40,6 +40,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     UNITS_US = "us"
     UNITS_METRIC = "metric"
     UNITS_CHOICES = [(UNITS_US, "US (lb, ft and in, °F)"), (UNITS_METRIC, "Metric (kg, cm, °C)")]
+    LANGUAGE_CHOICES = [("en", "English"), ("es", "Español")]
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=LANGUAGE_CHOICES,
+        help_text="The language Homeport speaks to this person in; empty means taken from the browser.",
+    )
     time_zone = models.CharField(
         max_length=64, blank=True, help_text="IANA time zone for showing times; empty means taken from the address."
     )

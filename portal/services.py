@@ -23,6 +23,12 @@ def email_hash(email: str) -> str:
     return salted_hmac("homeport.account-deletion", email.strip().lower(), algorithm="sha256").hexdigest()
 
 
+def account_language_save(*, user: User, language: str) -> None:
+    """Remember the language the person chose, so every page and email speaks it."""
+    user.language = language
+    user.save(update_fields=["language"])
+
+
 def account_preferences_save(*, user: User, time_zone: str, measurement_units: str, email_notifications: bool) -> None:
     """Store how the person wants their record shown and whether to get notice emails."""
     user.time_zone = time_zone

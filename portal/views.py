@@ -14,8 +14,11 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.i18n import set_language
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu import Connection
 
 from accounts.decorators import health_data_required
@@ -31,10 +34,20 @@ from portal.selectors import (
     privacy_notice_get,
     privacy_notice_versions,
 )
-from portal.services import account_consent_revoke, account_preferences_save
+from portal.services import account_consent_revoke, account_language_save, account_preferences_save
 from portal.services import account_delete as delete_account
 
 ACCESS_LOG_ON_PAGE = 50
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The header's language switch: Django's set_language, and stored on the account when signed in."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        account_language_save(user=request.user, language=language)
+    return response
 
 
 def home(request):
@@ -133,8 +146,12 @@ def account(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         preferences = PreferencesForm(request.POST, address_zone=address_zone)
         if preferences.is_valid():
+            language = preferences.cleaned_data.pop("language")
             account_preferences_save(user=request.user, **preferences.cleaned_data)
-            messages.success(request, "Your preferences are saved.")
+            if language != request.user.language:
+                account_language_save(user=request.user, language=language)
+                translation.activate(language)
+            messages.success(request, _("Your preferences are saved."))
             return redirect(reverse("account") + "#preferences")
     else:
         preferences = PreferencesForm(
@@ -142,6 +159,7 @@ def account(request: HttpRequest) -> HttpResponse:
                 "time_zone": request.user.time_zone or PreferencesForm.FROM_ADDRESS,
                 "measurement_units": request.user.measurement_units,
                 "email_notifications": request.user.email_notifications,
+                "language": request.user.language or translation.get_language(),
             },
             address_zone=address_zone,
         )

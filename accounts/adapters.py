@@ -8,6 +8,7 @@ from allauth.mfa.adapter import DefaultMFAAdapter
 from django import forms
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.crypto import decrypt_text, encrypt_text
 from accounts.models import User
@@ -31,9 +32,14 @@ class AccountAdapter(DefaultAccountAdapter):
         return message
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
-        """Every email allauth sends is noted for staff (which message, to whom, when; never its links)."""
-        super().send_mail(template_prefix, email, context)
+        """Every email allauth sends is noted for staff (which message, to whom, when; never its links).
+
+        It is written in the person's stored language when they have one, else the page's language.
+        """
         user = context.get("user")
+        language = user.language if isinstance(user, User) and user.language else translation.get_language()
+        with translation.override(language):
+            super().send_mail(template_prefix, email, context)
         email_send_record(
             to_email=email,
             template_prefix=template_prefix,

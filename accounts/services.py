@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.http import client_ip
 from accounts.models import AccessLogEntry, Consent, EmailSent, PersonNameToken, User
@@ -168,24 +169,36 @@ def email_resend(*, email_id: int, request: HttpRequest) -> EmailSent | None:
 
 log = logging.getLogger(__name__)
 
-LOCKED_MESSAGE = (
+LOCKED_MESSAGE = gettext_lazy(
     "Sign-in to this account is locked after too many wrong attempts. We have emailed you: "
     "reset your password from that email (or ask Homeport support) to unlock it."
 )
 
 
-def _lock_email_send(*, email: str) -> None:
-    """A plain notice, no health data; the link is built from PORTAL_BASE_URL, never the request."""
+def _lock_email_send(*, email: str, language: str) -> None:
+    """A plain notice, no health data; the link is built from PORTAL_BASE_URL, never the request.
+
+    Written in the person's stored language (the site's default when they never chose one).
+    """
     reset_url = settings.PORTAL_BASE_URL + reverse("account_reset_password")
+    with translation.override(language or settings.LANGUAGE_CODE):
+        subject = gettext("Sign-in locked after too many wrong attempts")
+        message = "\n\n".join(
+            [
+                gettext(
+                    "Someone, perhaps you, got your password or second-factor code wrong too many times in a row, "
+                    "so we locked sign-in to your Homeport account."
+                ),
+                gettext("To unlock it, reset your password here: %(url)s") % {"url": reset_url},
+                gettext(
+                    "If this was not you, resetting your password also keeps the other person out. "
+                    "Homeport support can unlock the account too."
+                ),
+            ]
+        )
     send_mail(
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Sign-in locked after too many wrong attempts",
-        message=(
-            "Someone, perhaps you, got your password or second-factor code wrong too many times in a row, "
-            "so we locked sign-in to your Homeport account.\n\n"
-            f"To unlock it, reset your password here: {reset_url}\n\n"
-            "If this was not you, resetting your password also keeps the other person out. "
-            "Homeport support can unlock the account too."
-        ),
+        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}",
+        message=message,
         from_email=None,
         recipient_list=[email],
     )
@@ -201,8 +214,8 @@ def _failure_count(*, user_id: int, field: str, limit: int) -> bool:
             return False
         user.mfa_locked_at = timezone.now()
         user.save(update_fields=["mfa_locked_at"])
-        email = user.email
-        transaction.on_commit(lambda: _lock_email_send(email=email))
+        email, language = user.email, user.language
+        transaction.on_commit(lambda: _lock_email_send(email=email, language=language))
     log.warning("account %s locked after %s consecutive failures (%s)", user_id, limit, field)
     return True
 

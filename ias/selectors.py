@@ -11,6 +11,7 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.crypto import decrypt_text
 from accounts.selectors import consent_current
@@ -103,18 +104,21 @@ def _records_url() -> str:
 def journey_next_step(*, user) -> JourneyStep:
     """Where the person stands in the journey, and the one thing to do next."""
     if not getattr(user, "is_authenticated", False):
-        return JourneyStep("sign-in", reverse("account_login"), "Sign in", "Sign in to continue.")
+        return JourneyStep("sign-in", reverse("account_login"), gettext("Sign in"), gettext("Sign in to continue."))
     if consent_current(user=user) is None:
         return JourneyStep(
-            "consent", reverse("ias:consent"), "Give your consent", "Read what we will fetch and agree to it."
+            "consent",
+            reverse("ias:consent"),
+            gettext("Give your consent"),
+            gettext("Read what we will fetch and agree to it."),
         )
     link = network_patient_for(user=user)
     if link is None or not link.patient_id:
         return JourneyStep(
             "demographics",
             reverse("ias:demographics"),
-            "Enter your details",
-            "Your name, date of birth and address, so the networks can find your records.",
+            gettext("Enter your details"),
+            gettext("Your name, date of birth and address, so the networks can find your records."),
         )
     identity = identity_latest(user=user)
     if identity is None or identity.status != IdentityVerification.Status.VERIFIED:
@@ -122,37 +126,39 @@ def journey_next_step(*, user) -> JourneyStep:
             return JourneyStep(
                 "identity-wait",
                 reverse("ias:identity_wait"),
-                "Identity check in progress",
-                "We are waiting for the result of your identity check.",
+                gettext("Identity check in progress"),
+                gettext("We are waiting for the result of your identity check."),
             )
         return JourneyStep(
             "identity",
             reverse("ias:identity"),
-            "Verify your identity",
-            "A one-time identity check with the network's identity service.",
+            gettext("Verify your identity"),
+            gettext("A one-time identity check with the network's identity service."),
         )
     active = query_active(user=user)
     if active is not None:
         return JourneyStep(
             "progress",
             reverse("ias:progress", args=[active.public_id]),
-            "Your search is running",
-            "See which sources have answered so far.",
+            gettext("Your search is running"),
+            gettext("See which sources have answered so far."),
         )
     if aal2_fresh(user=user) is not None:
-        return JourneyStep("sources", reverse("ias:sources"), "Choose where to search", "Pick the sources to search.")
+        return JourneyStep(
+            "sources", reverse("ias:sources"), gettext("Choose where to search"), gettext("Pick the sources to search.")
+        )
     if query_latest(user=user) is not None:
         return JourneyStep(
             "records",
             _records_url(),
-            "Read your record",
-            "Your record is ready. To fetch it again, confirm it's you and start a new search.",
+            gettext("Read your record"),
+            gettext("Your record is ready. To fetch it again, confirm it's you and start a new search."),
         )
     return JourneyStep(
         "aal2",
         reverse("ias:aal2"),
-        "Confirm it's you",
-        "A quick security check with the network before each search.",
+        gettext("Confirm it's you"),
+        gettext("A quick security check with the network before each search."),
     )
 
 
@@ -172,7 +178,7 @@ def progress_for(*, query: NetworkQuery) -> dict[str, Any]:
                 else source.source_type,
                 "status": source.status,
                 "status_label": source.get_status_display(),
-                "reason": source.reason,
+                "reason": gettext(source.reason) if source.reason else "",
                 "records": source.records,
                 # A failed source's webhook still links the record as it stands, but saying
                 # "records saved" beside "failed" would read as a contradiction.
@@ -193,7 +199,7 @@ def progress_for(*, query: NetworkQuery) -> dict[str, Any]:
         "status": query.status,
         "status_label": query.get_status_display(),
         "terminal": query.is_terminal,
-        "reason": query.failure_reason,
+        "reason": gettext(query.failure_reason) if query.failure_reason else "",
         "sources": rows,
         "records_url": _records_url(),
     }

@@ -116,6 +116,7 @@ def account_deletion_notify_send(*, deletion_id: int) -> bool:
     from django.conf import settings
     from django.core.mail import send_mail
     from django.template.loader import render_to_string
+    from django.utils.translation import gettext
 
     from accounts.crypto import decrypt_text
 
@@ -127,7 +128,7 @@ def account_deletion_notify_send(*, deletion_id: int) -> bool:
     address = decrypt_text(deletion.notify_email_encrypted)
     context = {"deletion": deletion, "contact": settings.OPERATOR_CONTACT_EMAIL}
     send_mail(
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Your account has been deleted",
+        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{gettext('Your account has been deleted')}",
         message=render_to_string("portal/email/account_deleted.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[address],

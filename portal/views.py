@@ -13,12 +13,11 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.i18n import set_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import set_language
 from kombu import Connection
 
 from accounts.decorators import health_data_required
@@ -187,10 +186,10 @@ def consent_revoke(request):
         if revoked:
             messages.success(
                 request,
-                "Your consent is withdrawn. Homeport will not ask the networks for your records again.",
+                _("Your consent is withdrawn. Homeport will not ask the networks for your records again."),
             )
         else:
-            messages.info(request, "You had no active consent to withdraw.")
+            messages.info(request, _("You had no active consent to withdraw."))
         return redirect("account")
     return render(
         request,

@@ -98,8 +98,6 @@ class DemographicsForm(forms.Form):
     phone = forms.CharField(
         label=_("Mobile phone"), max_length=20, required=False, help_text=_("10 digits, US number.")
     )
-        label=_("Mobile phone"), max_length=20, required=False, help_text=_("10 digits, US number.")
-    )
     email = forms.EmailField(label=_("Email"), required=False)
 
     def _clean_name(self, field: str) -> str:

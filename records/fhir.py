@@ -15,6 +15,9 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from html.parser import HTMLParser
 from typing import Any
 
+from django.utils import translation
+from django.utils.dates import MONTHS_3
+
 from records import terminology
 
 LOINC = "http://loinc.org"
@@ -346,7 +349,22 @@ def display_zone() -> tzinfo:
         return UTC
 
 
+def _in_english() -> bool:
+    """Dates follow the active language: "Mar 14, 2019, 5:00 PM" in English, "14 mar 2019, 17:00" in Spanish."""
+    return not (translation.get_language() or "en").startswith("es")
+
+
+def _month(number: int) -> str:
+    return _MONTHS[number - 1] if _in_english() else str(MONTHS_3[number])
+
+
+def _day_month_year(day: int, month: int, year: int | str) -> str:
+    return f"{_month(month)} {day}, {year}" if _in_english() else f"{day} {_month(month)} {year}"
+
+
 def _clock(moment: datetime) -> str:
+    if not _in_english():
+        return f"{moment.hour:02d}:{moment.minute:02d}"
     return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
 
 
@@ -354,7 +372,7 @@ def format_instant(moment: datetime, *, zone: tzinfo | None = None) -> str:
     """An aware moment in the one format every page uses: "Aug 15, 2012, 5:00 AM EDT"."""
     local = moment.astimezone(zone or display_zone())
     label = local.strftime("%Z") or "UTC"
-    return f"{_MONTHS[local.month - 1]} {local.day}, {local.year}, {_clock(local)} {label}"
+    return f"{_day_month_year(local.day, local.month, local.year)}, {_clock(local)} {label}"
 
 
 def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
@@ -372,16 +390,16 @@ def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
     year = match["y"]
     if not match["m"]:
         return year
-    month = _MONTHS[int(match["m"]) - 1]
     if not match["d"]:
-        return f"{month} {year}"
+        return f"{_month(int(match['m']))} {year}"
     day = int(match["d"])
+    date_text = _day_month_year(day, int(match["m"]), year)
     if not match["H"]:
-        return f"{month} {day}, {year}"
+        return date_text
     if match["tz"]:
         return format_instant(parsed.sort_key, zone=zone)
     hour, minute = int(match["H"]), int(match["M"])
-    return f"{month} {day}, {year}, {_clock(datetime(2000, 1, 1, hour % 24, minute))}"
+    return f"{date_text}, {_clock(datetime(2000, 1, 1, hour % 24, minute))}"
 
 
 def _period_start(value: Any) -> str:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class UserManager(BaseUserManager):
@@ -81,7 +82,7 @@ class Consent(models.Model):
     """One express consent for one purpose under one version of the privacy notice."""
 
     PURPOSE_IAS = "ias"
-    PURPOSE_CHOICES = [(PURPOSE_IAS, "Retrieve my records from health networks (Individual Access Services)")]
+    PURPOSE_CHOICES = [(PURPOSE_IAS, _("Retrieve my records from health networks (Individual Access Services)"))]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
     purpose = models.CharField(max_length=32, choices=PURPOSE_CHOICES, default=PURPOSE_IAS)
@@ -139,29 +140,29 @@ class AccessLogEntry(models.Model):
         """The action in words for the person reading their access history."""
         known = ACCESS_ACTION_LABELS.get(self.action)
         if known:
-            return known
+            return str(known)
         return self.action.rsplit(":", 1)[-1].replace("-", " ").replace("_", " ").capitalize()
 
 
 ACCESS_ACTION_LABELS = {
-    "records:summary": "Record summary",
-    "records:timeline": "Timeline",
-    "records:item": "One item in the record",
-    "records:trend": "A results chart",
-    "records:explain": "A plain-language explanation of one item",
-    "records:document": "A document",
-    "records:download": "Record download",
-    "records:downloads": "Downloads page",
-    "records:print": "Printable summary",
-    "records:access-history": "Access history",
-    "records:labs": "Lab results",
-    "export": "Download of all your data",
-    "staff:person": "Your account and request history",
-    "staff:demographics": "The details you gave for your request",
-    "staff:webhook-body": "A message from the health network",
-    "staff:snapshot": "A copy of your record as it arrived",
-    "staff:resource": "One item in the record",
-    "staff:export": "Download of your record",
+    "records:summary": _("Record summary"),
+    "records:timeline": _("Timeline"),
+    "records:item": _("One item in the record"),
+    "records:trend": _("A results chart"),
+    "records:explain": _("A plain-language explanation of one item"),
+    "records:document": _("A document"),
+    "records:download": _("Record download"),
+    "records:downloads": _("Downloads page"),
+    "records:print": _("Printable summary"),
+    "records:access-history": _("Access history"),
+    "records:labs": _("Lab results"),
+    "export": _("Download of all your data"),
+    "staff:person": _("Your account and request history"),
+    "staff:demographics": _("The details you gave for your request"),
+    "staff:webhook-body": _("A message from the health network"),
+    "staff:snapshot": _("A copy of your record as it arrived"),
+    "staff:resource": _("One item in the record"),
+    "staff:export": _("Download of your record"),
 }
 
 

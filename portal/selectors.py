@@ -14,6 +14,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Consent, User
 from accounts.selectors import access_log_for, consent_current, consent_history
@@ -37,7 +38,7 @@ PRIVACY_NOTICES: dict[str, PrivacyNotice] = {
         version="2026-11-01",
         effective=date(2026, 11, 1),
         template="portal/notices/2026-11-01.html",
-        changes="First published version.",
+        changes=gettext_lazy("First published version."),
     ),
 }
 

@@ -45,6 +45,7 @@ class PreferencesForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language"),
         choices=settings.LANGUAGES,
+        required=False,
         help_text=_("Pages and emails from Homeport are in this language."),
         error_messages={
             "required": _("Choose a language from the list."),

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
+from django.template.loader import render_to_string, select_template
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -104,11 +104,14 @@ def healthz(request):
 
 
 def _render_notice(request, notice, *, status: int = 200):
+    """The notice in the reader's language when a translation of that version exists, else as published."""
+    localized = notice.template.removesuffix(".html") + f".{translation.get_language()}.html"
     return render(
         request,
         "portal/privacy.html",
         {
             "notice": notice,
+            "notice_template": select_template([localized, notice.template]).template.name,
             "notice_version": notice.version,
             "is_current": notice.version == settings.PRIVACY_NOTICE_VERSION,
             "versions": privacy_notice_versions(),
@@ -147,7 +150,7 @@ def account(request: HttpRequest) -> HttpResponse:
         if preferences.is_valid():
             language = preferences.cleaned_data.pop("language")
             account_preferences_save(user=request.user, **preferences.cleaned_data)
-            if language != request.user.language:
+            if language and language != request.user.language:
                 account_language_save(user=request.user, language=language)
                 translation.activate(language)
             messages.success(request, _("Your preferences are saved."))

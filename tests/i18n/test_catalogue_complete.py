@@ -34,9 +34,8 @@ def test_placeholders_survive_translation():
         names = set(re.findall(r"%\((\w+)\)", entry.msgid + entry.msgid_plural))
         translations = entry.msgstr_plural.values() if entry.msgid_plural else [entry.msgstr]
         for text in translations:
-            if set(re.findall(r"%\((\w+)\)", text)) - names:
-                broken.append(entry.msgid)
-            elif not entry.msgid_plural and names != set(re.findall(r"%\((\w+)\)", text)):
+            used = set(re.findall(r"%\((\w+)\)", text))
+            if used - names or (not entry.msgid_plural and used != names):
                 broken.append(entry.msgid)
     assert broken == []
 

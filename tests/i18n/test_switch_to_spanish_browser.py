@@ -40,7 +40,7 @@ def test_header_switch_to_spanish_then_the_journey_reads_in_spanish(
 
     expect(page.locator("html")).to_have_attribute("lang", "es")
     expect(page.get_by_role("heading", name="Su próximo paso")).to_be_visible()
-    expect(page.get_by_role("link", name="Mi registro")).to_be_visible()
+    expect(page.get_by_role("link", name="Mi registro", exact=True)).to_be_visible()
     person.refresh_from_db()
     assert person.language == "es"
 

@@ -67,9 +67,9 @@
       overall.textContent = data.status_label;
       if (data.terminal) {
         overall.className = "badge badge--" + (data.status === "completed" ? "ok" : data.status === "partial" ? "warn" : "bad");
-        var read = text("a", "Read my record", "button");
+        var read = text("a", progress.getAttribute("data-ias-read-label"), "button");
         read.href = data.records_url;
-        var again = text("a", "Search again", "button button--secondary");
+        var again = text("a", progress.getAttribute("data-ias-again-label"), "button button--secondary");
         again.href = progress.getAttribute("data-ias-again");
         actions.replaceChildren(read, document.createTextNode(" "), again);
         return false;

@@ -71,7 +71,7 @@ def _query_running(user) -> list:
     verified(user)
     earlier = NetworkQuery.objects.create(user=user, status="completed", created_at=timezone.now())
     query = NetworkQuery.objects.create(user=user, request_id="req_i18n", status="processing")
-    QuerySource.objects.create(query=query, source_type="hie", status="completed", records="saved")
+    QuerySource.objects.create(query=query, source_type="hie", status="completed", records="fetched")
     refusal = wording.refused_reason(403)
     QuerySource.objects.create(query=query, source_type="pharmacy", status="refused", reason=refusal)
     QuerySource.objects.create(query=query, source_type="lab", status="processing")

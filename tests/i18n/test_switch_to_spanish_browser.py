@@ -23,7 +23,7 @@ def test_header_switch_to_spanish_then_the_journey_reads_in_spanish(
     person = User.objects.get(pk=make_mfa_client().session["_auth_user_id"])
     verified(person, patient_id="pat_espanol")
     query = NetworkQuery.objects.create(user=person, request_id="req_espanol", status="processing")
-    QuerySource.objects.create(query=query, source_type="hie", status="completed", records="saved")
+    QuerySource.objects.create(query=query, source_type="hie", status="completed", records="fetched")
     QuerySource.objects.create(query=query, source_type="pharmacy", status="processing")
     QuerySource.objects.create(
         query=query, source_type="lab", status="refused", reason="This source could not be searched."

@@ -269,6 +269,8 @@ LANGUAGE_CODE = "en"
 # stored on the account (User.language).
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# US Spanish writes numbers as US English does (decimal point); see portal/formats/es.
+FORMAT_MODULE_PATH = ["portal.formats"]
 LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
 LANGUAGE_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SAMESITE = "Lax"

@@ -7,7 +7,7 @@ import logging
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 
 from accounts.crypto import encrypt_text
@@ -99,6 +99,7 @@ def account_delete(*, user_id: int) -> AccountDeletion:
             counts=counts,
             network_deletion_scheduled=network_linked,
             notify_email_encrypted=encrypt_text(user.email),
+            notify_language=user.language or translation.get_language() or "",
         )
         counts["sessions_ended"] = sessions_end_for(user_id=user_id)
         user.delete()
@@ -127,11 +128,16 @@ def account_deletion_notify_send(*, deletion_id: int) -> bool:
         AccountDeletion.objects.filter(pk=deletion_id).update(notify_attempts=deletion.notify_attempts + 1)
     address = decrypt_text(deletion.notify_email_encrypted)
     context = {"deletion": deletion, "contact": settings.OPERATOR_CONTACT_EMAIL}
+    with translation.override(deletion.notify_language or settings.LANGUAGE_CODE):
+        subject = gettext("Your account has been deleted")
+        body = render_to_string("portal/email/account_deleted.txt", context)
     send_mail(
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{gettext('Your account has been deleted')}",
-        message=render_to_string("portal/email/account_deleted.txt", context),
+        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}",
+        message=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[address],
     )
-    AccountDeletion.objects.filter(pk=deletion_id).update(notify_email_encrypted="", notified_at=timezone.now())
+    AccountDeletion.objects.filter(pk=deletion_id).update(
+        notify_email_encrypted="", notify_language="", notified_at=timezone.now()
+    )
     return True

@@ -94,3 +94,18 @@ def test_sign_in_lock_email_is_in_the_stored_language(db, settings, django_captu
     assert locked[-1] is True
     assert "bloqueado" in mail.outbox[-1].subject.lower()
     assert "restablezca su contraseña" in mail.outbox[-1].body
+
+
+def test_account_deleted_email_is_in_the_language_the_person_used(mfa_user, django_capture_on_commit_callbacks):
+    from portal import services
+    from portal.models import AccountDeletion
+
+    mfa_user.language = "es"
+    mfa_user.save(update_fields=["language"])
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=False):
+        audit = services.account_delete(user_id=mfa_user.pk)
+    with translation.override("en"):
+        assert services.account_deletion_notify_send(deletion_id=audit.pk) is True
+    assert "Su cuenta" in mail.outbox[0].subject
+    assert "Su cuenta de Homeport fue eliminada" in mail.outbox[0].body
+    assert AccountDeletion.objects.get(pk=audit.pk).notify_language == ""  # not kept once sent

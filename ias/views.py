@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -36,7 +37,7 @@ def _next(request: HttpRequest) -> HttpResponse:
 
 
 def _to_step(request: HttpRequest, exc: JourneyError) -> HttpResponse:
-    messages.error(request, str(exc))
+    messages.error(request, gettext(str(exc)))
     return _next(request)
 
 
@@ -52,7 +53,7 @@ def consent(request: HttpRequest) -> HttpResponse:
             purpose=Consent.PURPOSE_IAS,
             ip=client_ip(request),
         )
-        messages.success(request, "Thank you. Your consent is recorded; you can withdraw it at any time.")
+        messages.success(request, gettext("Thank you. Your consent is recorded; you can withdraw it at any time."))
         return _next(request)
     return render(
         request,
@@ -81,9 +82,11 @@ def demographics(request: HttpRequest) -> HttpResponse:
                 selectors.query_latest(user=request.user) is not None
                 and selectors.query_active(user=request.user) is None
             ):
-                messages.success(request, "Your details are saved. Confirm it's you to search again with them.")
+                messages.success(
+                    request, gettext("Your details are saved. Confirm it's you to search again with them.")
+                )
                 return redirect("ias:aal2")
-            messages.success(request, "Your details are saved.")
+            messages.success(request, gettext("Your details are saved."))
             return _next(request)
     return render(
         request,
@@ -104,7 +107,7 @@ def identity(request: HttpRequest) -> HttpResponse:
         except JourneyError as exc:
             return _to_step(request, exc)
         except (NetworkPermanentError, NetworkTransientError) as exc:
-            messages.error(request, wording.network_problem(exc))
+            messages.error(request, gettext(wording.network_problem(exc)))
         else:
             if verification.status == IdentityVerification.Status.VERIFIED:
                 return _next(request)
@@ -154,7 +157,7 @@ def identity_wait(request: HttpRequest) -> HttpResponse:
     if verification is None:
         return redirect("ias:identity")
     if verification.status == IdentityVerification.Status.VERIFIED:
-        messages.success(request, "Your identity is verified.")
+        messages.success(request, gettext("Your identity is verified."))
         return _next(request)
     if verification.status == IdentityVerification.Status.PENDING:
         _identity_nudge(verification)
@@ -193,7 +196,7 @@ def aal2(request: HttpRequest) -> HttpResponse:
         except JourneyError as exc:
             return _to_step(request, exc)
         except (NetworkPermanentError, NetworkTransientError) as exc:
-            messages.error(request, wording.network_problem(exc))
+            messages.error(request, gettext(wording.network_problem(exc)))
         else:
             return HttpResponseRedirect(challenge.challenge_url)
     return render(
@@ -215,7 +218,7 @@ def aal2_return(request: HttpRequest, state: str) -> HttpResponse:
             challenge_id=request.GET.get("challengeId", ""),
         )
     except (Aal2Mismatch, Aal2Refused) as exc:
-        messages.error(request, str(exc))
+        messages.error(request, gettext(str(exc)))
         return redirect("ias:aal2")
     retry = request.session.pop(RETRY_SESSION_KEY, None)
     if isinstance(retry, list) and retry:
@@ -261,7 +264,7 @@ def sources(request: HttpRequest) -> HttpResponse:
         return redirect("ias:progress", public_id=active.public_id)
     if selectors.aal2_fresh(user=request.user) is None:
         if selectors.identity_verified(user=request.user) and consent_current(user=request.user):
-            messages.info(request, "Before each search, the network asks you to confirm it's you.")
+            messages.info(request, gettext("Before each search, the network asks you to confirm it's you."))
             return redirect("ias:aal2")
         return _next(request)
     form = SourcesForm(request.POST if request.method == "POST" else None)
@@ -270,7 +273,7 @@ def sources(request: HttpRequest) -> HttpResponse:
         try:
             query = services.network_query_start(user=request.user, sources=choice)
         except Aal2Refused as exc:
-            messages.error(request, str(exc))
+            messages.error(request, gettext(str(exc)))
             return redirect("ias:aal2")
         except (QueryRefused, NetworkUnavailable) as exc:
             form.add_error(None, str(exc))

@@ -15,6 +15,7 @@ from django.core.exceptions import DisallowedHost
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.crypto import decrypt_text, encrypt_text
 from accounts.mail import email_html_from_text, email_send_record, email_site_context, portal_url
@@ -51,15 +52,20 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """Every email allauth sends is branded, links only to PORTAL_BASE_URL (never the request's
-        Host header), and is noted for staff (which message, to whom, when; never its links)."""
+        Host header), and is noted for staff (which message, to whom, when; never its links).
+
+        It is written in the person's stored language when they have one, else the page's language.
+        """
         site = email_site_context()
         branded = {
             **site,
             "current_site": SimpleNamespace(name=site["site_name"], domain=site["site_domain"]),
         }
         branded.update({key: _rebase(value) if isinstance(value, str) else value for key, value in context.items()})
-        super().send_mail(template_prefix, email, branded)
         user = context.get("user")
+        language = user.language if isinstance(user, User) and user.language else translation.get_language()
+        with translation.override(language):
+            super().send_mail(template_prefix, email, branded)
         email_send_record(
             to_email=email,
             template_prefix=template_prefix,

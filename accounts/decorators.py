@@ -12,17 +12,18 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from accounts.http import AuthedRequest
 from accounts.selectors import health_session_state
 from accounts.services import access_log_record
 
-EXPIRED_MESSAGE = "For your security, sessions end after 12 hours. Please sign in again."
+EXPIRED_MESSAGE = gettext_lazy("For your security, sessions end after 12 hours. Please sign in again.")
 
 _MESSAGES = {
-    "no-factor": "Before you can see health information, protect your account with a second factor.",
-    "mfa-needed": "Confirm it's you with your second factor to continue.",
-    "idle": "You were inactive for a while, so we need you to confirm it's you again.",
+    "no-factor": gettext_lazy("Before you can see health information, protect your account with a second factor."),
+    "mfa-needed": gettext_lazy("Confirm it's you with your second factor to continue."),
+    "idle": gettext_lazy("You were inactive for a while, so we need you to confirm it's you again."),
     "expired": EXPIRED_MESSAGE,
 }
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 
@@ -43,6 +44,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     UNITS_US = "us"
     UNITS_METRIC = "metric"
     UNITS_CHOICES = [(UNITS_US, "US (lb, ft and in, °F)"), (UNITS_METRIC, "Metric (kg, cm, °C)")]
+    LANGUAGE_CHOICES = [("en", "English"), ("es", "Español")]
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=LANGUAGE_CHOICES,
+        help_text="The language Homeport speaks to this person in; empty means taken from the browser.",
+    )
     time_zone = models.CharField(
         max_length=64, blank=True, help_text="IANA time zone for showing times; empty means taken from the address."
     )
@@ -77,7 +85,7 @@ class Consent(models.Model):
     """One express consent for one purpose under one version of the privacy notice."""
 
     PURPOSE_IAS = "ias"
-    PURPOSE_CHOICES = [(PURPOSE_IAS, "Retrieve my records from health networks (Individual Access Services)")]
+    PURPOSE_CHOICES = [(PURPOSE_IAS, _("Retrieve my records from health networks (Individual Access Services)"))]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
     purpose = models.CharField(max_length=32, choices=PURPOSE_CHOICES, default=PURPOSE_IAS)
@@ -135,7 +143,7 @@ class AccessLogEntry(models.Model):
         """The action in words for the person reading their access history."""
         known = ACCESS_ACTION_LABELS.get(self.action)
         if known:
-            return known
+            return str(known)
         return self.action.rsplit(":", 1)[-1].replace("-", " ").replace("_", " ").capitalize()
 
 

@@ -12,7 +12,8 @@ from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.http import AuthedRequest, client_ip
 from accounts.mail import branded_email_send, portal_url
@@ -91,20 +92,24 @@ def person_name_index(*, user: User, names: Iterable[str]) -> int:
 
 log = logging.getLogger(__name__)
 
-LOCKED_MESSAGE = (
+LOCKED_MESSAGE = gettext_lazy(
     "Sign-in to this account is locked after too many wrong attempts. We have emailed you: "
     "reset your password from that email (or ask Homeport support) to unlock it."
 )
 
 
-def _lock_email_send(*, email: str) -> None:
-    """A plain notice, no health data; the link is built from PORTAL_BASE_URL, never the request."""
-    branded_email_send(
-        to=email,
-        subject="Sign-in locked after too many wrong attempts",
-        template="accounts/email/sign_in_locked",
-        context={"reset_url": portal_url(reverse("account_reset_password"))},
-    )
+def _lock_email_send(*, email: str, language: str) -> None:
+    """A plain notice, no health data; the link is built from PORTAL_BASE_URL, never the request.
+
+    Written in the person's stored language (the site's default when they never chose one).
+    """
+    with translation.override(language or settings.LANGUAGE_CODE):
+        branded_email_send(
+            to=email,
+            subject=gettext("Sign-in locked after too many wrong attempts"),
+            template="accounts/email/sign_in_locked",
+            context={"reset_url": portal_url(reverse("account_reset_password"))},
+        )
 
 
 def _failure_count(*, user_id: int, field: str, limit: int) -> bool:
@@ -116,8 +121,8 @@ def _failure_count(*, user_id: int, field: str, limit: int) -> bool:
             return False
         user.mfa_locked_at = timezone.now()
         user.save(update_fields=["mfa_locked_at"])
-        email = user.email
-        transaction.on_commit(lambda: _lock_email_send(email=email))
+        email, language = user.email, user.language
+        transaction.on_commit(lambda: _lock_email_send(email=email, language=language))
     log.warning("account %s locked after %s consecutive failures (%s)", user_id, limit, field)
     return True
 

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 US_STATES = [
     ("AL", "Alabama"),
@@ -67,42 +68,44 @@ US_STATES = [
     ("PR", "Puerto Rico"),
     ("VI", "U.S. Virgin Islands"),
 ]
-SEX_AT_BIRTH = [("F", "Female"), ("M", "Male"), ("O", "Other"), ("U", "Unknown / prefer not to say")]
+SEX_AT_BIRTH = [("F", _("Female")), ("M", _("Male")), ("O", _("Other")), ("U", _("Unknown / prefer not to say"))]
 _NAME = re.compile(r"^[^\d<>{}\[\]\\/@#$%^*=+|~`]+$")
 
 
 class ConsentForm(forms.Form):
     agree = forms.BooleanField(
         required=True,
-        label="I agree: fetch my records from the health networks and keep them in Homeport for me.",
-        error_messages={"required": "Tick the box to give your consent, or leave this page if you do not agree."},
+        label=_("I agree: fetch my records from the health networks and keep them in Homeport for me."),
+        error_messages={"required": _("Tick the box to give your consent, or leave this page if you do not agree.")},
     )
 
 
 class DemographicsForm(forms.Form):
-    first_name = forms.CharField(label="First name", max_length=100)
-    last_name = forms.CharField(label="Last name", max_length=100)
+    first_name = forms.CharField(label=_("First name"), max_length=100)
+    last_name = forms.CharField(label=_("Last name"), max_length=100)
     dob = forms.DateField(
-        label="Date of birth",
+        label=_("Date of birth"),
         widget=forms.DateInput(attrs={"type": "date"}),
         input_formats=["%Y-%m-%d", "%m/%d/%Y"],
-        help_text="As on your ID, for example 1980-04-23.",
+        help_text=_("As on your ID, for example 1980-04-23."),
     )
-    gender_at_birth = forms.ChoiceField(label="Sex at birth", choices=SEX_AT_BIRTH)
-    address_line1 = forms.CharField(label="Street address", max_length=200)
-    address_line2 = forms.CharField(label="Apartment, suite", max_length=200, required=False)
-    city = forms.CharField(label="City", max_length=100)
-    state = forms.ChoiceField(label="State", choices=[("", "Choose a state"), *US_STATES])
-    zip = forms.CharField(label="ZIP code", max_length=10, help_text="5 digits.")
-    phone = forms.CharField(label="Mobile phone", max_length=20, required=False, help_text="10 digits, US number.")
-    email = forms.EmailField(label="Email", required=False)
+    gender_at_birth = forms.ChoiceField(label=_("Sex at birth"), choices=SEX_AT_BIRTH)
+    address_line1 = forms.CharField(label=_("Street address"), max_length=200)
+    address_line2 = forms.CharField(label=_("Apartment, suite"), max_length=200, required=False)
+    city = forms.CharField(label=_("City"), max_length=100)
+    state = forms.ChoiceField(label=_("State"), choices=[("", _("Choose a state")), *US_STATES])
+    zip = forms.CharField(label=_("ZIP code"), max_length=10, help_text=_("5 digits."))
+    phone = forms.CharField(
+        label=_("Mobile phone"), max_length=20, required=False, help_text=_("10 digits, US number.")
+    )
+    email = forms.EmailField(label=_("Email"), required=False)
 
     def _clean_name(self, field: str) -> str:
         value = " ".join(self.cleaned_data[field].split())
         if not value:
-            raise forms.ValidationError("This field is required.")
+            raise forms.ValidationError(_("This field is required."))
         if not _NAME.match(value):
-            raise forms.ValidationError("Use letters, spaces, hyphens and apostrophes only.")
+            raise forms.ValidationError(_("Use letters, spaces, hyphens and apostrophes only."))
         return value
 
     def clean_first_name(self) -> str:
@@ -114,28 +117,28 @@ class DemographicsForm(forms.Form):
     def clean_dob(self) -> datetime.date:
         dob = self.cleaned_data["dob"]
         if dob > datetime.date.today():
-            raise forms.ValidationError("The date of birth cannot be in the future.")
+            raise forms.ValidationError(_("The date of birth cannot be in the future."))
         if dob.year < 1900:
-            raise forms.ValidationError("Please check the year of birth.")
+            raise forms.ValidationError(_("Please check the year of birth."))
         return dob
 
     def clean_address_line1(self) -> str:
         value = " ".join(self.cleaned_data["address_line1"].split())
         if not value:
-            raise forms.ValidationError("This field is required.")
+            raise forms.ValidationError(_("This field is required."))
         return value
 
     def clean_city(self) -> str:
         value = " ".join(self.cleaned_data["city"].split())
         if not value:
-            raise forms.ValidationError("This field is required.")
+            raise forms.ValidationError(_("This field is required."))
         return value
 
     def clean_zip(self) -> str:
         value = self.cleaned_data["zip"].strip()
         match = re.fullmatch(r"(\d{5})(?:-\d{4})?", value)
         if not match:
-            raise forms.ValidationError("Enter a 5-digit ZIP code, for example 02139.")
+            raise forms.ValidationError(_("Enter a 5-digit ZIP code, for example 02139."))
         return match.group(1)
 
     def clean_phone(self) -> str:
@@ -145,7 +148,7 @@ class DemographicsForm(forms.Form):
         if len(digits) == 11 and digits.startswith("1"):
             digits = digits[1:]
         if len(digits) != 10:
-            raise forms.ValidationError("Enter a 10-digit US phone number, for example 617-555-0123.")
+            raise forms.ValidationError(_("Enter a 10-digit US phone number, for example 617-555-0123."))
         return digits
 
     def to_network(self) -> dict[str, Any]:
@@ -195,13 +198,13 @@ class DemographicsForm(forms.Form):
 
 class SourcesForm(forms.Form):
     hie = forms.BooleanField(
-        label="Health information exchanges (hospitals, clinics, doctors)", required=False, initial=True
+        label=_("Health information exchanges (hospitals, clinics, doctors)"), required=False, initial=True
     )
-    pharmacy = forms.BooleanField(label="Pharmacies (medicines dispensed)", required=False, initial=True)
-    lab = forms.BooleanField(label="Laboratories (test results)", required=False, initial=True)
+    pharmacy = forms.BooleanField(label=_("Pharmacies (medicines dispensed)"), required=False, initial=True)
+    lab = forms.BooleanField(label=_("Laboratories (test results)"), required=False, initial=True)
 
     def clean(self):
         data = super().clean() or {}
         if not any(data.get(name) for name in ("hie", "pharmacy", "lab")):
-            raise forms.ValidationError("Choose at least one place to search.")
+            raise forms.ValidationError(_("Choose at least one place to search."))
         return data

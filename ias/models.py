@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def _token() -> str:
@@ -46,10 +47,10 @@ class IdentityVerification(models.Model):
     """One IAL2 identity-proofing session at the network."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "waiting for the result"
-        VERIFIED = "verified", "verified"
-        FAILED = "failed", "not verified"
-        EXPIRED = "expired", "expired"
+        PENDING = "pending", _("waiting for the result")
+        VERIFIED = "verified", _("verified")
+        FAILED = "failed", _("not verified")
+        EXPIRED = "expired", _("expired")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identity_verifications")
     session_id = models.CharField(max_length=100, unique=True)
@@ -77,11 +78,11 @@ class Aal2Challenge(models.Model):
     """One AAL2 challenge; `state` binds the browser's return to this person's challenge."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "waiting for the person"
-        VERIFIED = "verified", "passed, not used yet"
-        USED = "used", "used for a query"
-        REFUSED = "refused", "refused by the network"
-        EXPIRED = "expired", "expired"
+        PENDING = "pending", _("waiting for the person")
+        VERIFIED = "verified", _("passed, not used yet")
+        USED = "used", _("used for a query")
+        REFUSED = "refused", _("refused by the network")
+        EXPIRED = "expired", _("expired")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="aal2_challenges")
     state = models.CharField(max_length=64, unique=True, default=_token)
@@ -108,16 +109,16 @@ class NetworkQuery(models.Model):
     """A network query (`kind=network`) or a consolidated-data query (`kind=consolidated`)."""
 
     class Kind(models.TextChoices):
-        NETWORK = "network", "network query"
-        CONSOLIDATED = "consolidated", "consolidated-data query"
+        NETWORK = "network", _("network query")
+        CONSOLIDATED = "consolidated", _("consolidated-data query")
 
     class Status(models.TextChoices):
-        STARTING = "starting", "starting"
-        PROCESSING = "processing", "in progress"
-        COMPLETED = "completed", "completed"
-        PARTIAL = "partial", "partly completed"
-        FAILED = "failed", "failed"
-        TIMED_OUT = "timed_out", "timed out"
+        STARTING = "starting", _("starting")
+        PROCESSING = "processing", _("in progress")
+        COMPLETED = "completed", _("completed")
+        PARTIAL = "partial", _("partly completed")
+        FAILED = "failed", _("failed")
+        TIMED_OUT = "timed_out", _("timed out")
 
     TERMINAL = (Status.COMPLETED, Status.PARTIAL, Status.FAILED, Status.TIMED_OUT)
 
@@ -161,28 +162,28 @@ class QuerySource(models.Model):
     """One source (HIE, pharmacy, lab) of a network query."""
 
     class Type(models.TextChoices):
-        HIE = "hie", "Health information exchanges"
-        PHARMACY = "pharmacy", "Pharmacies"
-        LAB = "lab", "Laboratories"
+        HIE = "hie", _("Health information exchanges")
+        PHARMACY = "pharmacy", _("Pharmacies")
+        LAB = "lab", _("Laboratories")
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", "requested"
-        PROCESSING = "processing", "in progress"
-        COMPLETED = "completed", "done"
-        FAILED = "failed", "failed"
-        REFUSED = "refused", "could not start"
-        TIMED_OUT = "timed_out", "timed out"
+        REQUESTED = "requested", _("requested")
+        PROCESSING = "processing", _("in progress")
+        COMPLETED = "completed", _("done")
+        FAILED = "failed", _("failed")
+        REFUSED = "refused", _("could not start")
+        TIMED_OUT = "timed_out", _("timed out")
 
     TERMINAL = (Status.COMPLETED, Status.FAILED, Status.REFUSED, Status.TIMED_OUT)
 
     class Records(models.TextChoices):
-        NONE = "none", "nothing to fetch yet"
-        SAVING = "saving", "saving your records"
-        FETCHED = "fetched", "records saved"
-        SKIPPED = "skipped", "newer records already saved"
-        AWAITING = "awaiting", "waiting for a fresh copy"
-        EMPTY = "empty", "no records found"
-        FAILED = "failed", "could not be saved"
+        NONE = "none", _("nothing to fetch yet")
+        SAVING = "saving", _("saving your records")
+        FETCHED = "fetched", _("records saved")
+        SKIPPED = "skipped", _("newer records already saved")
+        AWAITING = "awaiting", _("waiting for a fresh copy")
+        EMPTY = "empty", _("no records found")
+        FAILED = "failed", _("could not be saved")
 
     # Until its records are one of these, a source's answer is not yet in the person's record.
     RECORDS_SETTLED = (Records.FETCHED, Records.SKIPPED, Records.EMPTY, Records.FAILED)
@@ -225,10 +226,10 @@ class WebhookEvent(models.Model):
     """One delivery from the network, stored once per `meta.messageId` before anything else happens."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "waiting to be processed"
-        PROCESSED = "processed", "processed"
-        IGNORED = "ignored", "stored, nothing to do"
-        FAILED = "failed", "failed (gave up)"
+        PENDING = "pending", _("waiting to be processed")
+        PROCESSED = "processed", _("processed")
+        IGNORED = "ignored", _("stored, nothing to do")
+        FAILED = "failed", _("failed (gave up)")
 
     message_id = models.CharField(max_length=200, unique=True)
     event_type = models.CharField(max_length=100, db_index=True)
@@ -261,8 +262,8 @@ class PatientDeletion(models.Model):
     """A durable promise to delete a patient at the network; retried until the network confirms."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "pending"
-        DONE = "done", "done"
+        PENDING = "pending", _("pending")
+        DONE = "done", _("done")
 
     network_patient_id = models.CharField(max_length=100, unique=True)
     facility_id = models.CharField(max_length=100)

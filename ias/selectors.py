@@ -12,6 +12,7 @@ from django.core.cache import caches
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.crypto import decrypt_text
 from accounts.selectors import consent_current
@@ -118,18 +119,21 @@ def _records_url() -> str:
 def journey_next_step(*, user) -> JourneyStep:
     """Where the person stands in the journey, and the one thing to do next."""
     if not getattr(user, "is_authenticated", False):
-        return JourneyStep("sign-in", reverse("account_login"), "Sign in", "Sign in to continue.")
+        return JourneyStep("sign-in", reverse("account_login"), gettext("Sign in"), gettext("Sign in to continue."))
     if consent_current(user=user) is None:
         return JourneyStep(
-            "consent", reverse("ias:consent"), "Give your consent", "Read what we will fetch and agree to it."
+            "consent",
+            reverse("ias:consent"),
+            gettext("Give your consent"),
+            gettext("Read what we will fetch and agree to it."),
         )
     link = network_patient_for(user=user)
     if link is None or not link.patient_id:
         return JourneyStep(
             "demographics",
             reverse("ias:demographics"),
-            "Enter your details",
-            "Your name, date of birth and address, so the networks can find your records.",
+            gettext("Enter your details"),
+            gettext("Your name, date of birth and address, so the networks can find your records."),
         )
     identity = identity_latest(user=user)
     if identity is None or identity.status != IdentityVerification.Status.VERIFIED:
@@ -137,37 +141,39 @@ def journey_next_step(*, user) -> JourneyStep:
             return JourneyStep(
                 "identity-wait",
                 reverse("ias:identity_wait"),
-                "Identity check in progress",
-                "We are waiting for the result of your identity check.",
+                gettext("Identity check in progress"),
+                gettext("We are waiting for the result of your identity check."),
             )
         return JourneyStep(
             "identity",
             reverse("ias:identity"),
-            "Verify your identity",
-            "A one-time identity check with the network's identity service.",
+            gettext("Verify your identity"),
+            gettext("A one-time identity check with the network's identity service."),
         )
     active = query_active(user=user)
     if active is not None:
         return JourneyStep(
             "progress",
             reverse("ias:progress", args=[active.public_id]),
-            "Your search is running",
-            "See which sources have answered so far.",
+            gettext("Your search is running"),
+            gettext("See which sources have answered so far."),
         )
     if aal2_fresh(user=user) is not None:
-        return JourneyStep("sources", reverse("ias:sources"), "Choose where to search", "Pick the sources to search.")
+        return JourneyStep(
+            "sources", reverse("ias:sources"), gettext("Choose where to search"), gettext("Pick the sources to search.")
+        )
     if query_latest(user=user) is not None:
         return JourneyStep(
             "records",
             _records_url(),
-            "Read your record",
-            "Your record is ready. To fetch it again, confirm it's you and start a new search.",
+            gettext("Read your record"),
+            gettext("Your record is ready. To fetch it again, confirm it's you and start a new search."),
         )
     return JourneyStep(
         "aal2",
         reverse("ias:aal2"),
-        "Confirm it's you",
-        "A quick security check with the network before each search.",
+        gettext("Confirm it's you"),
+        gettext("A quick security check with the network before each search."),
     )
 
 
@@ -236,7 +242,7 @@ RETRYABLE = (QuerySource.Status.FAILED, QuerySource.Status.REFUSED, QuerySource.
 
 def _source_label(source_type: str) -> str:
     if source_type in QuerySource.Type.values:
-        return QuerySource.Type(source_type).label
+        return str(QuerySource.Type(source_type).label)
     return source_type
 
 
@@ -248,52 +254,55 @@ def source_retryable(*, source: QuerySource) -> bool:
 
 def _source_row_view(source: QuerySource, saving_count: int | None) -> dict[str, Any]:
     """One source in words: what it is doing now, and whether it is finished for the person."""
-    badge, label, detail = "info", "Searching…", ""
+    badge, label, detail = "info", gettext("Searching…"), ""
     status, records = source.status, source.records
+    reason = gettext(source.reason) if source.reason else ""
     if status in (QuerySource.Status.REQUESTED, QuerySource.Status.PROCESSING):
-        detail = "Waiting for this source to answer."
+        detail = gettext("Waiting for this source to answer.")
         if records == QuerySource.Records.FETCHED:
-            detail = "The first records are saved; this source is still searching."
+            detail = gettext("The first records are saved; this source is still searching.")
         elif records == QuerySource.Records.SAVING:
-            detail = "Saving the first records; this source is still searching."
+            detail = gettext("Saving the first records; this source is still searching.")
     elif status == QuerySource.Status.COMPLETED:
         if records == QuerySource.Records.NONE:
-            label, detail = "Getting records…", "This source answered; its records are on their way."
+            label = gettext("Getting records…")
+            detail = gettext("This source answered; its records are on their way.")
         elif records == QuerySource.Records.SAVING:
-            label = "Saving…"
-            detail = "Saving your records…"
+            label = gettext("Saving…")
+            detail = gettext("Saving your records…")
             if saving_count:
-                detail = f"Saving your records… {saving_count:,} so far."
+                detail = gettext("Saving your records… %(count)s so far.") % {"count": f"{saving_count:,}"}
         elif records == QuerySource.Records.AWAITING:
-            label, detail = "Getting a fresh copy…", wording.RECORDS_LINK_EXPIRED
+            label, detail = gettext("Getting a fresh copy…"), gettext(wording.RECORDS_LINK_EXPIRED)
         elif records == QuerySource.Records.FETCHED:
-            badge, label = "ok", "Done"
+            badge, label = "ok", gettext("Done")
             # Each source's bundle is the whole record as of then, so the count is the record's size.
             detail = (
-                f"Saved. Your record now holds {source.records_saved:,} items."
+                gettext("Saved. Your record now holds %(count)s items.") % {"count": f"{source.records_saved:,}"}
                 if source.records_saved
-                else "Records saved."
+                else gettext("Records saved.")
             )
         elif records == QuerySource.Records.SKIPPED:
-            badge, label, detail = "ok", "Done", "Your record already held these records."
+            badge, label, detail = "ok", gettext("Done"), gettext("Your record already held these records.")
         elif records == QuerySource.Records.EMPTY:
-            badge, label, detail = "neutral", "No records", "This source found no records for you."
+            badge, label = "neutral", gettext("No records")
+            detail = gettext("This source found no records for you.")
         else:
-            badge, label = "bad", "Not saved"
-            detail = "The records arrived but could not be saved. You can ask this source again."
+            badge, label = "bad", gettext("Not saved")
+            detail = gettext("The records arrived but could not be saved. You can ask this source again.")
     elif status == QuerySource.Status.TIMED_OUT:
-        badge, label, detail = "warn", "No answer", source.reason or wording.SOURCE_TIMED_OUT
+        badge, label, detail = "warn", gettext("No answer"), reason or gettext(wording.SOURCE_TIMED_OUT)
     elif status == QuerySource.Status.REFUSED:
-        badge, label, detail = "bad", "Could not start", source.reason
+        badge, label, detail = "bad", gettext("Could not start"), reason
     else:
-        badge, label, detail = "bad", "Failed", source.reason or wording.SOURCE_FAILED
+        badge, label, detail = "bad", gettext("Failed"), reason or gettext(wording.SOURCE_FAILED)
     return {
         "type": source.source_type,
         "label": _source_label(source.source_type),
         "status": status,
         "records": records,
         "status_label": label,
-        "reason": source.reason,
+        "reason": reason,
         "detail": detail,
         "badge": badge,
         "done": source.is_settled,
@@ -310,16 +319,16 @@ def progress_for(*, query: NetworkQuery) -> dict[str, Any]:
     rows = [_source_row_view(source, count) for source in sources]
     settled = query.is_terminal and all(s.is_settled for s in sources)
     if not query.is_terminal:
-        label, badge = "Searching", "info"
+        label, badge = gettext("Searching"), "info"
     elif not settled:
-        label, badge = "Still adding records", "info"
+        label, badge = gettext("Still adding records"), "info"
     else:
         outcome = _outcome(query=query, sources=sources)
         label, badge = {
-            "ready": ("Done", "ok"),
-            "partial": ("Partly done", "warn"),
-            "no_records": ("No records found", "neutral"),
-            "failed": ("Not completed", "bad"),
+            "ready": (gettext("Done"), "ok"),
+            "partial": (gettext("Partly done"), "warn"),
+            "no_records": (gettext("No records found"), "neutral"),
+            "failed": (gettext("Not completed"), "bad"),
         }[outcome]
     return {
         "id": str(query.public_id),
@@ -329,7 +338,7 @@ def progress_for(*, query: NetworkQuery) -> dict[str, Any]:
         "terminal": query.is_terminal,
         "settled": settled,
         "outcome": _outcome(query=query, sources=sources) if settled else "",
-        "reason": query.failure_reason,
+        "reason": gettext(query.failure_reason) if query.failure_reason else "",
         "sources": rows,
         "retry_sources": [r["type"] for r in rows if r["retry"]],
         "records_url": _records_url(),

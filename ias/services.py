@@ -21,8 +21,9 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.crypto import encrypt_text
 from accounts.selectors import consent_current
@@ -98,7 +99,7 @@ def network_errors_as_journey(func: Callable[..., T]) -> Callable[..., T]:
 def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatient:
     """Create the person's patient at the network the first time; update it afterwards."""
     if consent_current(user=user) is None:
-        raise JourneyError("Please give your consent first.", step="consent")
+        raise JourneyError(gettext_noop("Please give your consent first."), step="consent")
     link, _ = NetworkPatient.objects.get_or_create(user=user, defaults={"facility_id": settings.METRIPORT_FACILITY_ID})
     body = {**demographics, "externalId": f"homeport-{user.pk}"}
     created_id = ""
@@ -132,7 +133,7 @@ def identity_session_start(*, user) -> IdentityVerification:
     """Open an identity-proofing session at the network; the view redirects to its `session_url`."""
     link = NetworkPatient.objects.filter(user=user, patient_id__isnull=False).first()
     if link is None:
-        raise JourneyError("Please enter your details first.", step="demographics")
+        raise JourneyError(gettext_noop("Please enter your details first."), step="demographics")
     verified = IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.VERIFIED).first()
     if verified is not None:
         return verified
@@ -269,7 +270,7 @@ def aal2_challenge_start(*, user) -> Aal2Challenge:
     """Open an AAL2 challenge; its return URL carries our own `state`, binding the answer to this person."""
     identity = IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.VERIFIED).first()
     if identity is None:
-        raise JourneyError("Please verify your identity first.", step="identity")
+        raise JourneyError(gettext_noop("Please verify your identity first."), step="identity")
     challenge = Aal2Challenge.objects.create(user=user, proofed_identity_id=identity.proofed_identity_id)
     try:
         with metriport.client() as api:
@@ -307,13 +308,15 @@ def aal2_challenge_complete(
     with transaction.atomic():
         challenge = Aal2Challenge.objects.select_for_update().filter(state=state, user=user).first()
         if challenge is None:
-            raise Aal2Mismatch("This security check does not belong to your session.", step="aal2")
+            raise Aal2Mismatch(gettext_noop("This security check does not belong to your session."), step="aal2")
         if challenge.status == Aal2Challenge.Status.VERIFIED and challenge.aal2_session_id == aal2_session_id:
             return challenge
         if challenge.status != Aal2Challenge.Status.PENDING:
-            raise Aal2Mismatch("This security check was already used. Please start a new one.", step="aal2")
+            raise Aal2Mismatch(
+                gettext_noop("This security check was already used. Please start a new one."), step="aal2"
+            )
         if challenge_id and challenge.challenge_id and challenge_id != challenge.challenge_id:
-            raise Aal2Mismatch("This security check does not belong to your session.", step="aal2")
+            raise Aal2Mismatch(gettext_noop("This security check does not belong to your session."), step="aal2")
         if now - challenge.created_at > AAL2_FRESH_FOR or (challenge.expires_at and challenge.expires_at < now):
             challenge.status = Aal2Challenge.Status.EXPIRED
             refusal = "The security check took too long and expired. Please do it again."
@@ -342,12 +345,12 @@ def aal2_challenge_complete(
 def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
     """Spend this person's fresh AAL2 session on one IAS network query."""
     if consent_current(user=user) is None:
-        raise JourneyError("Please give your consent first.", step="consent")
+        raise JourneyError(gettext_noop("Please give your consent first."), step="consent")
     link = NetworkPatient.objects.filter(user=user, patient_id__isnull=False).first()
     if link is None:
-        raise JourneyError("Please enter your details first.", step="demographics")
+        raise JourneyError(gettext_noop("Please enter your details first."), step="demographics")
     if not sources.enabled():
-        raise JourneyError("Choose at least one place to search.", step="sources")
+        raise JourneyError(gettext_noop("Choose at least one place to search."), step="sources")
     now = timezone.now()
     stale = False
     with transaction.atomic():
@@ -368,7 +371,9 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
             query = NetworkQuery.objects.create(user=user, kind=NetworkQuery.Kind.NETWORK)
             QuerySource.objects.bulk_create([QuerySource(query=query, source_type=name) for name in sources.enabled()])
     if challenge is None or stale:
-        raise Aal2Refused("Your security check has expired. Please pass it again before searching.", step="aal2")
+        raise Aal2Refused(
+            gettext_noop("Your security check has expired. Please pass it again before searching."), step="aal2"
+        )
     try:
         with metriport.client() as api:
             answer = api.network_query_start(
@@ -386,7 +391,9 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
                 status=Aal2Challenge.Status.REFUSED, failure_reason=f"Query refused: HTTP {exc.status}"
             )
             raise Aal2Refused(
-                "The network did not accept your security check (it may have expired). Please pass it again.",
+                gettext_noop(
+                    "The network did not accept your security check (it may have expired). Please pass it again."
+                ),
                 step="aal2",
             ) from None
         raise QueryRefused(wording.network_refusal(exc.detail, exc.status), step="sources") from None
@@ -395,7 +402,8 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
         # The network never saw the session, so the person may use it again.
         Aal2Challenge.objects.filter(pk=challenge.pk).update(status=Aal2Challenge.Status.VERIFIED)
         raise NetworkUnavailable(
-            "The health network could not be reached just now. Please try again in a minute.", step="sources"
+            gettext_noop("The health network could not be reached just now. Please try again in a minute."),
+            step="sources",
         ) from None
     return query_apply_network_status(query_id=query.pk, body=answer)
 
@@ -936,11 +944,14 @@ def query_outcome_notify(*, query_id: int) -> bool:
         "account_url": portal_url(reverse("account")),
     }
     try:
-        if kind in ("ready", "partial"):
-            subject, template = "Your records are ready", "ias/email/records_ready"
-        else:
-            subject, template = "Your search for records did not finish as hoped", "ias/email/search_failed"
-        branded_email_send(to=query.user.email, subject=subject, template=template, context=context)
+        # Written in the person's stored language (the site's default when they never chose one).
+        with translation.override(query.user.language or settings.LANGUAGE_CODE):
+            if kind in ("ready", "partial"):
+                subject, template = gettext("Your records are ready"), "ias/email/records_ready"
+            else:
+                subject = gettext("Your search for records did not finish as hoped")
+                template = "ias/email/search_failed"
+            branded_email_send(to=query.user.email, subject=subject, template=template, context=context)
     except Exception:
         NetworkQuery.objects.filter(pk=query_id).update(notified_at=None)
         raise

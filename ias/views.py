@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -36,7 +37,7 @@ def _next(request: AuthedRequest) -> HttpResponse:
 
 
 def _to_step(request: AuthedRequest, exc: JourneyError) -> HttpResponse:
-    messages.error(request, str(exc))
+    messages.error(request, gettext(str(exc)))
     return _next(request)
 
 
@@ -52,7 +53,7 @@ def consent(request: AuthedRequest) -> HttpResponse:
             purpose=Consent.PURPOSE_IAS,
             ip=client_ip(request),
         )
-        messages.success(request, "Thank you. Your consent is recorded; you can withdraw it at any time.")
+        messages.success(request, gettext("Thank you. Your consent is recorded; you can withdraw it at any time."))
         return _next(request)
     return render(
         request,
@@ -81,9 +82,11 @@ def demographics(request: AuthedRequest) -> HttpResponse:
                 selectors.query_latest(user=request.user) is not None
                 and selectors.query_active(user=request.user) is None
             ):
-                messages.success(request, "Your details are saved. Confirm it's you to search again with them.")
+                messages.success(
+                    request, gettext("Your details are saved. Confirm it's you to search again with them.")
+                )
                 return redirect("ias:aal2")
-            messages.success(request, "Your details are saved.")
+            messages.success(request, gettext("Your details are saved."))
             return _next(request)
     return render(
         request,
@@ -102,7 +105,7 @@ def identity(request: AuthedRequest) -> HttpResponse:
         try:
             verification = services.identity_session_start(user=request.user)
         except (NetworkRefused, NetworkUnavailable) as exc:
-            messages.error(request, str(exc))
+            messages.error(request, gettext(str(exc)))
         except JourneyError as exc:
             return _to_step(request, exc)
         else:
@@ -154,7 +157,7 @@ def identity_wait(request: AuthedRequest) -> HttpResponse:
     if verification is None:
         return redirect("ias:identity")
     if verification.status == IdentityVerification.Status.VERIFIED:
-        messages.success(request, "Your identity is verified.")
+        messages.success(request, gettext("Your identity is verified."))
         return _next(request)
     if verification.status == IdentityVerification.Status.PENDING:
         _identity_nudge(verification)
@@ -191,7 +194,7 @@ def aal2(request: AuthedRequest) -> HttpResponse:
         try:
             challenge = services.aal2_challenge_start(user=request.user)
         except (NetworkRefused, NetworkUnavailable) as exc:
-            messages.error(request, str(exc))
+            messages.error(request, gettext(str(exc)))
         except JourneyError as exc:
             return _to_step(request, exc)
         else:
@@ -215,7 +218,7 @@ def aal2_return(request: AuthedRequest, state: str) -> HttpResponse:
             challenge_id=request.GET.get("challengeId", ""),
         )
     except (Aal2Mismatch, Aal2Refused) as exc:
-        messages.error(request, str(exc))
+        messages.error(request, gettext(str(exc)))
         return redirect("ias:aal2")
     retry = request.session.pop(RETRY_SESSION_KEY, None)
     if isinstance(retry, list) and retry:
@@ -261,7 +264,7 @@ def sources(request: AuthedRequest) -> HttpResponse:
         return redirect("ias:progress", public_id=active.public_id)
     if selectors.aal2_fresh(user=request.user) is None:
         if selectors.identity_verified(user=request.user) and consent_current(user=request.user):
-            messages.info(request, "Before each search, the network asks you to confirm it's you.")
+            messages.info(request, gettext("Before each search, the network asks you to confirm it's you."))
             return redirect("ias:aal2")
         return _next(request)
     form = SourcesForm(request.POST if request.method == "POST" else None)
@@ -270,7 +273,7 @@ def sources(request: AuthedRequest) -> HttpResponse:
         try:
             query = services.network_query_start(user=request.user, sources=choice)
         except Aal2Refused as exc:
-            messages.error(request, str(exc))
+            messages.error(request, gettext(str(exc)))
             return redirect("ias:aal2")
         except (QueryRefused, NetworkUnavailable) as exc:
             form.add_error(None, str(exc))

@@ -1,30 +1,35 @@
-"""Plain words for what the network reports, shown to the person next to each source."""
+"""Plain words for what the network reports, shown to the person next to each source.
+
+They are stored in English (marked for translation with gettext_noop) and translated when shown.
+"""
+
+from django.utils.translation import gettext_noop
 
 from ias.metriport import NetworkPermanentError
 
-SOURCE_FAILED = "This source reported a problem and sent no records."
-SOURCE_TIMED_OUT = "This source did not answer in time."
-QUERY_TIMED_OUT = "The search took too long and was stopped. You can start a new one."
-QUERY_START_FAILED = "The search could not be started."
-RECORDS_LINK_EXPIRED = "The download link expired; a fresh copy of your records has been requested."
+SOURCE_FAILED = gettext_noop("This source reported a problem and sent no records.")
+SOURCE_TIMED_OUT = gettext_noop("This source did not answer in time.")
+QUERY_TIMED_OUT = gettext_noop("The search took too long and was stopped. You can start a new one.")
+QUERY_START_FAILED = gettext_noop("The search could not be started.")
+RECORDS_LINK_EXPIRED = gettext_noop("The download link expired; a fresh copy of your records has been requested.")
 
 
 def refused_reason(http_status: int | None) -> str:
     """Why a source could not start, from the HTTP status in the response's `errors` list."""
     if http_status == 429:
-        return "This source is busy right now (too many searches). Try again in a few minutes."
+        return gettext_noop("This source is busy right now (too many searches). Try again in a few minutes.")
     if http_status in (401, 403):
-        return "This source is not available for searches from Homeport."
+        return gettext_noop("This source is not available for searches from Homeport.")
     if http_status == 404:
-        return "This source could not find anyone matching your details."
+        return gettext_noop("This source could not find anyone matching your details.")
     if http_status is not None and http_status >= 500:
-        return "This source had a technical problem and could not be searched."
+        return gettext_noop("This source had a technical problem and could not be searched.")
     if http_status == 400:
-        return "This source did not accept the search request."
-    return "This source could not be searched."
+        return gettext_noop("This source did not accept the search request.")
+    return gettext_noop("This source could not be searched.")
 
 
-UNREACHABLE = "The health network could not be reached just now. Please try again in a minute."
+UNREACHABLE = gettext_noop("The health network could not be reached just now. Please try again in a minute.")
 
 
 def network_problem(exc: Exception) -> str:
@@ -37,9 +42,11 @@ def network_problem(exc: Exception) -> str:
 def network_refusal(detail: str, status: int | None) -> str:
     """A 4xx answer to one of the person's own steps, in words they can act on."""
     if status in (401, 403):
-        return "The network did not accept the request. Please try again; if it keeps happening, contact us."
+        return gettext_noop(
+            "The network did not accept the request. Please try again; if it keeps happening, contact us."
+        )
     if status == 404:
-        return "The network no longer knows this record. Please check your details and try again."
+        return gettext_noop("The network no longer knows this record. Please check your details and try again.")
     if detail:
         return f"The network did not accept this: {detail}"
-    return "The network did not accept this request."
+    return gettext_noop("The network did not accept this request.")

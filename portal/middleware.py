@@ -1,15 +1,16 @@
-"""Security headers Django does not set itself (Content Security Policy, Permissions-Policy), and
-the signed-in person's time zone for every time a page shows, and friendly pages in place of
+"""Security headers Django does not set itself (Content Security Policy, Permissions-Policy), the
+signed-in person's time zone and language for every page, and friendly pages in place of
 tracebacks."""
 
 import logging
 from collections.abc import Callable
+from typing import Literal, cast
 
 from django.conf import settings
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from portal.error_pages import RETRY_AFTER_SECONDS, is_staff
 from portal.selectors import time_zone_for
@@ -61,6 +62,35 @@ def person_time_zone(get_response: Callable[[HttpRequest], HttpResponse]) -> Cal
             return get_response(request)
         finally:
             timezone.deactivate()
+
+    return middleware
+
+
+def person_language(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """Speak the language stored on the signed-in person's account, whatever the browser asks for.
+
+    Runs after LocaleMiddleware (which picked the language from the cookie or Accept-Language) and
+    after authentication. The cookie follows the account, so the language stays after signing out.
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        language = user.language if user is not None and user.is_authenticated else ""
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        response = get_response(request)
+        language = user.language if user is not None and user.is_authenticated else ""
+        if language and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != language:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=cast(Literal["Lax", "Strict", "None", False] | None, settings.LANGUAGE_COOKIE_SAMESITE),
+            )
+        return response
 
     return middleware
 

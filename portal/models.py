@@ -18,6 +18,9 @@ class AccountDeletion(models.Model):
     counts = models.JSONField(default=dict, blank=True, help_text="How many rows of each kind were removed.")
     network_deletion_scheduled = models.BooleanField(default=False)
     notify_email_encrypted = models.TextField(blank=True, default="")
+    notify_language = models.CharField(
+        max_length=8, blank=True, help_text="The language of the confirmation email: the person's, when they deleted."
+    )
     notified_at = models.DateTimeField(null=True, blank=True)
     notify_attempts = models.PositiveIntegerField(default=0)
 

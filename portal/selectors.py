@@ -14,6 +14,8 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Consent, User
 from accounts.selectors import access_log_for, consent_current, consent_history
@@ -28,7 +30,7 @@ class PrivacyNotice:
     version: str
     effective: date
     template: str
-    changes: str
+    changes: str | Promise  # translated when shown
 
 
 # Every version ever published stays here, so a consent can always be shown next to the text agreed to.
@@ -37,7 +39,7 @@ PRIVACY_NOTICES: dict[str, PrivacyNotice] = {
         version="2026-11-01",
         effective=date(2026, 11, 1),
         template="portal/notices/2026-11-01.html",
-        changes="First published version.",
+        changes=gettext_lazy("First published version."),
     ),
 }
 
@@ -56,7 +58,7 @@ class ConsentState:
     """What the account page says about consent for one purpose."""
 
     purpose: str
-    purpose_label: str
+    purpose_label: str | Promise  # translated when shown
     current: Consent | None
     outdated: Consent | None
 

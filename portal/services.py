@@ -10,7 +10,7 @@ import logging
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 
 from accounts.crypto import encrypt_text
@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 def email_hash(email: str) -> str:
     """A keyed hash, so the audit row can be matched to an address we are given, never read back."""
     return salted_hmac("homeport.account-deletion", email.strip().lower(), algorithm="sha256").hexdigest()
+
+
+def account_language_save(*, user: User, language: str) -> None:
+    """Remember the language the person chose, so every page and email speaks it."""
+    user.language = language
+    user.save(update_fields=["language"])
 
 
 def account_preferences_save(*, user: User, time_zone: str, measurement_units: str, email_notifications: bool) -> None:
@@ -95,6 +101,7 @@ def account_delete(*, user_id: int) -> AccountDeletion:
             counts=counts,
             network_deletion_scheduled=network_linked,
             notify_email_encrypted=encrypt_text(user.email),
+            notify_language=user.language or translation.get_language() or "",
         )
         counts["sessions_ended"] = sessions_end_for(user_id=user_id)
         user.delete()
@@ -110,6 +117,7 @@ def account_delete(*, user_id: int) -> AccountDeletion:
 def account_deletion_notify_send(*, deletion_id: int) -> bool:
     """Send the confirmation email once; the address is erased from the row as soon as it has gone."""
     from django.conf import settings
+    from django.utils.translation import gettext
 
     from accounts.crypto import decrypt_text
     from accounts.mail import branded_email_send
@@ -121,8 +129,14 @@ def account_deletion_notify_send(*, deletion_id: int) -> bool:
         AccountDeletion.objects.filter(pk=deletion_id).update(notify_attempts=deletion.notify_attempts + 1)
     address = decrypt_text(deletion.notify_email_encrypted)
     context = {"deletion": deletion, "contact": settings.OPERATOR_CONTACT_EMAIL}
-    branded_email_send(
-        to=address, subject="Your account has been deleted", template="portal/email/account_deleted", context=context
+    with translation.override(deletion.notify_language or settings.LANGUAGE_CODE):
+        branded_email_send(
+            to=address,
+            subject=gettext("Your account has been deleted"),
+            template="portal/email/account_deleted",
+            context=context,
+        )
+    AccountDeletion.objects.filter(pk=deletion_id).update(
+        notify_email_encrypted="", notify_language="", notified_at=timezone.now()
     )
-    AccountDeletion.objects.filter(pk=deletion_id).update(notify_email_encrypted="", notified_at=timezone.now())
     return True

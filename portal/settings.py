@@ -116,6 +116,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.person_language",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.session_max_age",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -268,7 +269,17 @@ X_FRAME_OPTIONS = "DENY"
 CSP_FORM_ACTION_EXTRA = env_list("CSP_FORM_ACTION_EXTRA", [])
 
 # --- i18n and static ---
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The languages a person can read Homeport in: picked from the browser, changeable in the header,
+# stored on the account (User.language).
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# US Spanish writes numbers as US English does (decimal point); see portal/formats/es.
+FORMAT_MODULE_PATH = ["portal.formats"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = not DEBUG
 TIME_ZONE = env_str("TIME_ZONE", "America/New_York")
 USE_I18N = True
 LANGUAGES = [("en", "English"), ("es", "Español")]

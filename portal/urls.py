@@ -16,6 +16,7 @@ urlpatterns = [
     path("start/", views.start, name="start"),
     path("healthz", views.healthz, name="healthz"),
     path("privacy/", views.privacy, name="privacy"),
+    path("language/", views.language_set, name="set_language"),
     path("account/", views.account, name="account"),
     path("privacy/v/<str:version>/", views.privacy_version, name="privacy_version"),
     path("account/consent/revoke/", views.consent_revoke, name="account_consent_revoke"),

@@ -1,6 +1,7 @@
 """The shell every person passes through: home, journey router, health check, notice, account rights."""
 
 import time
+from typing import cast
 
 from allauth.account.decorators import reauthentication_required
 from django.conf import settings
@@ -11,11 +12,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
+from django.template.loader import render_to_string, select_template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import set_language
 from kombu import Connection
 
 from accounts.decorators import health_data_required
@@ -32,10 +35,20 @@ from portal.selectors import (
     privacy_notice_get,
     privacy_notice_versions,
 )
-from portal.services import account_consent_revoke, account_preferences_save
+from portal.services import account_consent_revoke, account_language_save, account_preferences_save
 from portal.services import account_delete as delete_account
 
 ACCESS_LOG_ON_PAGE = 50
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The header's language switch: Django's set_language, and stored on the account when signed in."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        account_language_save(user=cast(AuthedRequest, request).user, language=language)
+    return response
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -93,11 +106,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def _render_notice(request: HttpRequest, notice: PrivacyNotice, *, status: int = 200) -> HttpResponse:
+    """The notice in the reader's language when a translation of that version exists, else as published."""
+    localized = notice.template.removesuffix(".html") + f".{translation.get_language()}.html"
     return render(
         request,
         "portal/privacy.html",
         {
             "notice": notice,
+            "notice_template": select_template([localized, notice.template]).template.name,
             "notice_version": notice.version,
             "is_current": notice.version == settings.PRIVACY_NOTICE_VERSION,
             "versions": privacy_notice_versions(),
@@ -134,8 +150,12 @@ def account(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         preferences = PreferencesForm(request.POST, address_zone=address_zone)
         if preferences.is_valid():
+            language = preferences.cleaned_data.pop("language")
             account_preferences_save(user=request.user, **preferences.cleaned_data)
-            messages.success(request, "Your preferences are saved.")
+            if language and language != request.user.language:
+                account_language_save(user=request.user, language=language)
+                translation.activate(language)
+            messages.success(request, _("Your preferences are saved."))
             return redirect(reverse("account") + "#preferences")
     else:
         preferences = PreferencesForm(
@@ -143,6 +163,7 @@ def account(request: AuthedRequest) -> HttpResponse:
                 "time_zone": request.user.time_zone or PreferencesForm.FROM_ADDRESS,
                 "measurement_units": request.user.measurement_units,
                 "email_notifications": request.user.email_notifications,
+                "language": request.user.language or translation.get_language(),
             },
             address_zone=address_zone,
         )
@@ -170,10 +191,10 @@ def consent_revoke(request: AuthedRequest) -> HttpResponse:
         if revoked:
             messages.success(
                 request,
-                "Your consent is withdrawn. Homeport will not ask the networks for your records again.",
+                _("Your consent is withdrawn. Homeport will not ask the networks for your records again."),
             )
         else:
-            messages.info(request, "You had no active consent to withdraw.")
+            messages.info(request, _("You had no active consent to withdraw."))
         return redirect("account")
     return render(
         request,

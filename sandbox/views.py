@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods
 
 from sandbox import links, records, services, totp
@@ -37,8 +38,8 @@ def identity_page(request, session_id: str):
         back = with_params(session.redirect_url, sessionId=session.id, status=session.outcome or "expired")
         return _message(
             request,
-            title="This identity session has ended",
-            text="Identity sessions can be used once and expire. Start again from Homeport.",
+            title=gettext("This identity session has ended"),
+            text=gettext("Identity sessions can be used once and expire. Start again from Homeport."),
             status=410,
             back_url=back,
         )
@@ -48,12 +49,12 @@ def identity_page(request, session_id: str):
     if request.method == "POST":
         outcome = request.POST.get("outcome", "")
         if outcome not in ("verified", "failed", "abandoned"):
-            errors["outcome"] = "Choose an outcome."
+            errors["outcome"] = gettext("Choose an outcome.")
         if outcome == "verified":
             if request.POST.get("document") != "on":
-                errors["document"] = "Photograph your identity document first (simulated: tick the box)."
+                errors["document"] = gettext("Photograph your identity document first (simulated: tick the box).")
             if request.POST.get("selfie") != "on":
-                errors["selfie"] = "Take a selfie first (simulated: tick the box)."
+                errors["selfie"] = gettext("Take a selfie first (simulated: tick the box).")
         if not errors:
             session = services.identity_session_complete(session_id=session.id, outcome=outcome)
             status = session.outcome or "expired"
@@ -85,8 +86,8 @@ def aal2_page(request, challenge_id: str):
         status = "expired" if challenge.status == "pending" else challenge.status
         return _message(
             request,
-            title="This challenge has ended",
-            text="Multifactor challenges can be used once and expire. Start again from Homeport.",
+            title=gettext("This challenge has ended"),
+            text=gettext("Multifactor challenges can be used once and expire. Start again from Homeport."),
             status=410,
             back_url=with_params(challenge.redirect_url, status=status),
         )
@@ -102,7 +103,9 @@ def aal2_page(request, challenge_id: str):
         if challenge.status == "failed":
             return HttpResponseRedirect(with_params(challenge.redirect_url, status="failed"))
         left = services.MAX_AAL2_FAILURES - challenge.failed_attempts
-        error = f"That code is not right. {left} attempt{'s' if left != 1 else ''} left."
+        error = ngettext(
+            "That code is not right. %(left)d attempt left.", "That code is not right. %(left)d attempts left.", left
+        ) % {"left": left}
     secret = challenge.identity.totp_secret
     now = time.time()
     return render(

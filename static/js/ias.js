@@ -69,9 +69,10 @@
       overall.textContent = data.status_label;
       overall.className = "badge badge--" + data.badge;
       if (note) {
+        // The words come from the page, in its language.
         note.textContent = data.terminal
-          ? "The search has finished; we are still adding records to your record."
-          : "Searching the sources you chose.";
+          ? progress.getAttribute("data-ias-note-adding")
+          : progress.getAttribute("data-ias-note-searching");
       }
       return true;
     }, 2000);

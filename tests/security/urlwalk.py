@@ -163,6 +163,7 @@ REGISTRY = Registry(
         "healthz": "liveness probe: database and broker up or down, no personal data",
         "privacy": "the public privacy notice",
         "privacy_version": "the public privacy notice, earlier versions",
+        "set_language": "the header's language switch: public, CSRF-protected; signed in, it stores only the language",
         "account": "login only: sign-in settings, consent state and the access log (no health data)",
         "account_consent_revoke": "login only: withdrawing consent must be simple and never blocked",
         "account_deleted": "public: confirms a deletion after the session has ended",

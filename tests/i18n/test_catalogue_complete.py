@@ -47,6 +47,9 @@ def test_compiled_catalogue_matches_the_source():
     stale = [
         entry.msgid
         for entry in _entries()
-        if not entry.msgid_plural and entry.msgid and compiled.gettext(entry.msgid) != entry.msgstr
+        if not entry.msgid_plural
+        and entry.msgid
+        and (compiled.pgettext(entry.msgctxt, entry.msgid) if entry.msgctxt else compiled.gettext(entry.msgid))
+        != entry.msgstr
     ]
     assert stale == [], f"run compilemessages: {stale[:5]}"

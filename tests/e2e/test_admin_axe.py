@@ -4,53 +4,29 @@ axe-core is installed from the npm registry into `.data/` on first use (like Met
 tests/sandbox/test_metriport_sdk.py) and injected into each page with Playwright."""
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
+from tests.e2e.axe import axe_script, axe_violations
 from tests.e2e.test_staff_console_browser import signed_in
 from tests.ias import conftest as ias_fixtures
 from tests.portal.staff_story import person_story
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-AXE = "axe-core@4.14.1"
 network = ias_fixtures.network
 
 
-def _axe_script() -> Path:
-    folder = Path(settings.DATA_DIR) / "axe" / AXE.replace("@", "-")
-    script = folder / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        assert npm, "npm (Node.js) is needed to install axe-core"
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), AXE],
-            check=True,
-            timeout=300,
-        )
-    return script
-
-
 def _serious(page, script: Path) -> list[dict]:
-    page.add_script_tag(path=str(script))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-        if v["impact"] in ("critical", "serious")
-    ]
+    return [v for v in axe_violations(page, script) if v["impact"] in ("critical", "serious")]
 
 
 def test_the_admin_pages_staff_use_have_no_serious_violation(
     browser_instance, live_server, screenshot_dir, staff_user, mfa_user, network
 ):
-    script = _axe_script()
+    script = axe_script()
     story = person_story(mfa_user, network=network)
     pages = [
         reverse("admin:index"),

@@ -4,6 +4,7 @@ axe-core is installed from the npm registry into `.data/` on first use (like Met
 tests/sandbox/test_metriport_sdk.py) and injected into each page with Playwright."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tests.e2e.axe import axe_script, axe_violations
 from tests.e2e.test_staff_console_browser import signed_in
 from tests.ias import conftest as ias_fixtures
 from tests.portal.staff_story import person_story
+from tests.records.sharing_helpers import make_share
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,9 +30,11 @@ def test_the_admin_pages_staff_use_have_no_serious_violation(
 ):
     script = axe_script()
     story = person_story(mfa_user, network=network)
+    share = make_share(mfa_user).share
     pages = [
         reverse("admin:index"),
         reverse("admin:accounts_user_changelist") + "?q=pharmacyfail",
+        reverse("admin:accounts_user_changelist") + "?sign_in=locked",
         reverse("admin:accounts_user_change", args=[mfa_user.pk]),
         reverse("admin:accounts_user_access_reason", args=[mfa_user.pk]) + "?next=/admin/",
         reverse("admin:accounts_user_journey", args=[mfa_user.pk]),
@@ -44,6 +48,8 @@ def test_the_admin_pages_staff_use_have_no_serious_violation(
         reverse("admin:records_resource_changelist"),
         reverse("admin:accounts_accesslogentry_changelist"),
         reverse("admin:accounts_emailsent_changelist"),
+        reverse("admin:records_share_changelist"),
+        reverse("admin:records_share_change", args=[share.pk]),
         reverse("admin:sandbox_fault_add"),
     ]
     found = {}
@@ -56,6 +62,8 @@ def test_the_admin_pages_staff_use_have_no_serious_violation(
         for path in pages:
             response = page.goto(f"{live_server.url}{path}")
             assert response.status == 200, path
+            slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
+            page.screenshot(path=str(screenshot_dir / f"admin-{width}-{slug}.png"), full_page=True)
             violations = _serious(page, script)
             if width == 1280 and page.evaluate("document.documentElement.scrollWidth") > width:
                 violations.append({"id": "wider-than-the-screen", "impact": "serious", "nodes": []})

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from html.parser import HTMLParser
 from typing import Any
 
-from django.utils.translation import get_language, gettext, gettext_noop, pgettext
+from django.conf import settings
+from django.utils.translation import get_language, gettext, gettext_noop, override, pgettext
 
 from records import terminology
 
@@ -1682,7 +1683,7 @@ def _family_history_name(resource: dict) -> str:
     conditions = [concept_name(c.get("code")) for c in _dicts(resource.get("condition"))[:5]]
     conditions = [c for c in conditions if c]
     if conditions:
-        return f"{relation or 'Family member (relation not given)'}: {', '.join(conditions)}"
+        return f"{relation or gettext('Family member (relation not given)')}: {', '.join(conditions)}"
     return relation
 
 
@@ -1717,7 +1718,7 @@ def _device_name(resource: dict) -> str:
     for carrier in _dicts(resource.get("udiCarrier"))[:3]:
         name = _text(carrier.get("deviceIdentifier"))
         if name:
-            return f"Device {name}"
+            return gettext("Device %(identifier)s") % {"identifier": name}
     return ""
 
 
@@ -1736,7 +1737,7 @@ def _own_name(resource: dict, kind: str, resolve: Resolver | None) -> str:
         if name:
             return name
         measures = [concept_name(t.get("measure")) for t in _dicts(resource.get("target"))[:3]]
-        return f"Target for {', '.join(m for m in measures if m)}" if any(measures) else ""
+        return gettext("Target for %(measures)s") % {"measures": ", ".join(m for m in measures if m)} if any(measures) else ""
     if kind in ("Device", "DeviceUseStatement"):
         if kind == "DeviceUseStatement":
             device = _resolve_reference(resource.get("device"), resource=resource, resolve=resolve)
@@ -1754,13 +1755,13 @@ def _own_name(resource: dict, kind: str, resolve: Resolver | None) -> str:
         kind_name = _text(concept.get("text")) or next(
             (_text(c.get("display")) or _text(c.get("code")) for c in _dicts(concept.get("coding"))), ""
         )
-        return f"{TYPE_WORDS[kind]}: {kind_name.lower()}" if kind_name else ""
+        return f"{gettext(TYPE_WORDS[kind])}: {kind_name.lower()}" if kind_name else ""
     if kind == "Provenance":
         names = [
             reference_label(a.get("who"), resource=resource, resolve=resolve) for a in _dicts(resource.get("agent"))
         ]
         names = [n for n in names if n]
-        return f"Provided by {', '.join(names[:3])}" if names else ""
+        return gettext("Provided by %(names)s") % {"names": ", ".join(names[:3])} if names else ""
     if kind in ("Observation", "DiagnosticReport"):
         for system, code in sorted(concept_codes(resource.get("code")), key=lambda c: _system_rank(c[0])):
             if terminology.canonical_system(system) == LOINC and terminology.lab_everyday_name(code):
@@ -1796,6 +1797,23 @@ def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
         return name
     found = any_text(resource)
     return f"{type_words(resource)}: {found}" if found else ""
+
+
+def name_in_language(*, stored: str, resource: Any, current: str | None = None) -> str:
+    """A name kept at import, shown in the active language.
+
+    When a resource gives no name, Homeport names it ("Visit", "Document", "Target for ...") in the
+    language the import ran in; such a name is chosen again now. A name from the record itself, or one
+    found through a reference at import (a medication's), is kept as written. `current` is the name
+    just worked out from the resource in the active language, when the caller has it."""
+    current = resource_name(resource) if current is None else current
+    if not stored or stored == current:
+        return stored or current
+    for language, _label in settings.LANGUAGES:
+        with override(language):
+            if resource_name(resource) == stored:
+                return current
+    return stored
 
 
 _TEXT_KEYS = ("text", "title", "description")
@@ -1845,8 +1863,8 @@ def _named(resource: dict, kind: str, resolve: Resolver | None) -> str:
         name = concept_name(first_concept(resource.get("type"))) or concept_name(resource.get("serviceType"))
         if not name:
             kind_of_visit = _text(_dict(resource.get("class")).get("display"))
-            name = f"{kind_of_visit.capitalize()} visit" if kind_of_visit else ""
-        return name or "Visit"
+            name = gettext("%(kind)s visit") % {"kind": kind_of_visit.capitalize()} if kind_of_visit else ""
+        return name or gettext("Visit")
     if kind == "DocumentReference":
         name = _str(resource.get("description")) or concept_name(resource.get("type"))
         if not name:
@@ -1854,7 +1872,7 @@ def _named(resource: dict, kind: str, resolve: Resolver | None) -> str:
                 name = _str(_dict(content.get("attachment")).get("title"))
                 if name:
                     break
-        return name or "Document"
+        return name or gettext("Document")
     if kind in ("Organization", "Practitioner", "Patient", "Location"):
         return resource_label(resource)
     return _own_name(resource, kind, resolve)

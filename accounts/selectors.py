@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy
 
 from accounts.http import AuthedRequest
 from accounts.models import AccessLogEntry, Consent, EmailSent, PersonNameToken, User
@@ -99,11 +100,11 @@ def access_log_for(*, subject: User) -> QuerySet[AccessLogEntry]:
 STAFF_REASON_TTL_SECONDS = 15 * 60
 STAFF_REASONS_SESSION_KEY = "staff_access_reasons"
 STAFF_REASON_CHOICES = [
-    ("The person asked support for help", "The person asked support for help"),
-    ("Investigating a failed or stuck request", "Investigating a failed or stuck request"),
-    ("Checking a data-quality problem", "Checking a data-quality problem"),
-    ("Security or privacy investigation", "Security or privacy investigation"),
-    ("Other (explain below)", "Other (explain below)"),
+    ("The person asked support for help", gettext_lazy("The person asked support for help")),
+    ("Investigating a failed or stuck request", gettext_lazy("Investigating a failed or stuck request")),
+    ("Checking a data-quality problem", gettext_lazy("Checking a data-quality problem")),
+    ("Security or privacy investigation", gettext_lazy("Security or privacy investigation")),
+    ("Other (explain below)", gettext_lazy("Other (explain below)")),
 ]
 
 

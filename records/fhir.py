@@ -1737,7 +1737,11 @@ def _own_name(resource: dict, kind: str, resolve: Resolver | None) -> str:
         if name:
             return name
         measures = [concept_name(t.get("measure")) for t in _dicts(resource.get("target"))[:3]]
-        return gettext("Target for %(measures)s") % {"measures": ", ".join(m for m in measures if m)} if any(measures) else ""
+        return (
+            gettext("Target for %(measures)s") % {"measures": ", ".join(m for m in measures if m)}
+            if any(measures)
+            else ""
+        )
     if kind in ("Device", "DeviceUseStatement"):
         if kind == "DeviceUseStatement":
             device = _resolve_reference(resource.get("device"), resource=resource, resolve=resolve)

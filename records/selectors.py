@@ -661,9 +661,9 @@ def resource_detail(*, user: User, pk: int) -> Detail:
     attachments = [
         {
             "index": index,
-            "title": documents.attachment_label(
-                title=str(attachment.get("title") or ""), fallback=item.display.name
-            )[:200],
+            "title": documents.attachment_label(title=str(attachment.get("title") or ""), fallback=item.display.name)[
+                :200
+            ],
             "content_type": str(attachment.get("contentType") or "")[:100],
             "available": bool(attachment.get("url") or attachment.get("data")),
             "readable": documents.is_ccda(str(attachment.get("contentType") or "")),

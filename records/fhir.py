@@ -369,7 +369,8 @@ def display_zone() -> tzinfo:
         return UTC
 
 
-def _clock(moment: datetime) -> str:
+def clock_words(moment: datetime) -> str:
+    """ "5:30 PM" in English, "5:30 p. m." in US Spanish."""
     if _in_spanish():
         return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'a. m.' if moment.hour < 12 else 'p. m.'}"
     return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
@@ -379,7 +380,7 @@ def format_instant(moment: datetime, *, zone: tzinfo | None = None) -> str:
     """An aware moment in the one format every page uses: "Aug 15, 2012, 5:00 AM EDT"."""
     local = moment.astimezone(zone or display_zone())
     label = local.strftime("%Z") or "UTC"
-    return f"{_day_month_year(local.day, local.month, local.year)}, {_clock(local)} {label}"
+    return f"{_day_month_year(local.day, local.month, local.year)}, {clock_words(local)} {label}"
 
 
 def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
@@ -406,7 +407,7 @@ def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
     if match["tz"]:
         return format_instant(parsed.sort_key, zone=zone)
     hour, minute = int(match["H"]), int(match["M"])
-    return f"{_day_month_year(day, month, year)}, {_clock(datetime(2000, 1, 1, hour % 24, minute))}"
+    return f"{_day_month_year(day, month, year)}, {clock_words(datetime(2000, 1, 1, hour % 24, minute))}"
 
 
 def _period_start(value: Any) -> str:
@@ -499,6 +500,21 @@ _UCUM_ATOMS = {
     "[drp]": "drops",
     "[arb'U]": "arb. units",
 }
+# Unit words a Spanish reader would not know in their English form; symbols (lb, mg, mmHg) stay.
+_SPANISH_UNITS = {
+    "in": "pulg",
+    "ft": "pies",
+    "beats/min": "latidos/min",
+    "drops": "gotas",
+    "arb. units": "unidades arb.",
+    "IU": "UI",
+}
+
+
+def _unit_in_language(shown: str) -> str:
+    return _SPANISH_UNITS.get(shown, shown) if _in_spanish() else shown
+
+
 TIMES = "\u00d7"  # the multiplication sign, as in "10*9/L" shown for people
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _ANNOTATION = re.compile(r"\{([^{}]*)\}")
@@ -520,9 +536,9 @@ def ucum_display(code: Any) -> str:
     if not text:
         return ""
     if text in _UCUM_WHOLE:
-        return _UCUM_WHOLE[text]
+        return _unit_in_language(_UCUM_WHOLE[text])
     for atom, shown in _UCUM_ATOMS.items():
-        text = text.replace(atom, shown)
+        text = text.replace(atom, _unit_in_language(shown))
 
     def annotation(match: re.Match) -> str:
         start = match.start()
@@ -721,7 +737,7 @@ def vital_text(value: float, unit_key: str, *, code: str = "", comparator: str =
     """A converted vital as a person reads it: "154.3 lb", "5 ft 7 in", "98.6 °F", "172.7 cm"."""
     if unit_key == "[in_i]" and code in BODY_HEIGHT_LOINC and value >= 12:
         inches = round(value)
-        text = f"{inches // 12} ft {inches % 12} in"
+        text = f"{inches // 12} {_unit_in_language('ft')} {inches % 12} {_unit_in_language('in')}"
     else:
         text = _join_unit(format_number(round(value, 1)), ucum_display(unit_key))
     return f"{comparator} {text}" if comparator else text
@@ -1806,8 +1822,8 @@ def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
 def name_in_language(*, stored: str, resource: Any, current: str | None = None) -> str:
     """A name kept at import, shown in the active language.
 
-    When a resource gives no name, Homeport names it ("Visit", "Document", "Target for ...") in the
-    language the import ran in; such a name is chosen again now. A name from the record itself, or one
+    When a resource gives no name, Homeport names it ("Visit", "Document", "Target for ...") at import,
+    where the language is English; such a name is chosen again now. A name from the record itself, or one
     found through a reference at import (a medication's), is kept as written. `current` is the name
     just worked out from the resource in the active language, when the caller has it."""
     current = resource_name(resource) if current is None else current

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 
 class UserManager(BaseUserManager["User"]):
@@ -122,7 +122,11 @@ class AccessLogEntry(models.Model):
     ACTOR_SELF = "self"
     ACTOR_STAFF = "staff"
     ACTOR_SHARE = "share"
-    ACTOR_KIND_CHOICES = [(ACTOR_SELF, "The person"), (ACTOR_STAFF, "Homeport support"), (ACTOR_SHARE, "A share")]
+    ACTOR_KIND_CHOICES = [
+        (ACTOR_SELF, _("The person")),
+        (ACTOR_STAFF, _("Homeport support")),
+        (ACTOR_SHARE, _("A share")),
+    ]
     actor_kind = models.CharField(max_length=8, choices=ACTOR_KIND_CHOICES, default=ACTOR_SELF)
     action = models.CharField(max_length=64)
     target = models.CharField(max_length=200, blank=True)
@@ -145,6 +149,29 @@ class AccessLogEntry(models.Model):
         if known:
             return str(known)
         return self.action.rsplit(":", 1)[-1].replace("-", " ").replace("_", " ").capitalize()
+
+    @property
+    def reason_words(self) -> str:
+        """The reason in the reader's language: a staff member's chosen reason is kept in English
+        ("Checking a data-quality problem: ticket 12"), their details as they typed them."""
+        if self.actor_kind != self.ACTOR_STAFF:
+            return self.reason
+        choice, colon, details = self.reason.partition(": ")
+        if choice == STAFF_OTHER_REASON:
+            return pgettext("staff reason", "Other") + colon + details
+        if choice in STAFF_REASONS:
+            return gettext(choice) + colon + details
+        return self.reason
+
+
+# Why staff open a person's health data: stored in English, shown in the reader's language.
+STAFF_REASONS = (
+    gettext_noop("The person asked support for help"),
+    gettext_noop("Investigating a failed or stuck request"),
+    gettext_noop("Checking a data-quality problem"),
+    gettext_noop("Security or privacy investigation"),
+)
+STAFF_OTHER_REASON = "Other"
 
 
 # Marked for translation; the access history page shows them in the reader's language.

@@ -13,7 +13,15 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy
 
 from accounts.http import AuthedRequest
-from accounts.models import AccessLogEntry, Consent, EmailSent, PersonNameToken, User
+from accounts.models import (
+    STAFF_OTHER_REASON,
+    STAFF_REASONS,
+    AccessLogEntry,
+    Consent,
+    EmailSent,
+    PersonNameToken,
+    User,
+)
 
 
 def user_has_second_factor(*, user: User) -> bool:
@@ -100,11 +108,8 @@ def access_log_for(*, subject: User) -> QuerySet[AccessLogEntry]:
 STAFF_REASON_TTL_SECONDS = 15 * 60
 STAFF_REASONS_SESSION_KEY = "staff_access_reasons"
 STAFF_REASON_CHOICES = [
-    ("The person asked support for help", gettext_lazy("The person asked support for help")),
-    ("Investigating a failed or stuck request", gettext_lazy("Investigating a failed or stuck request")),
-    ("Checking a data-quality problem", gettext_lazy("Checking a data-quality problem")),
-    ("Security or privacy investigation", gettext_lazy("Security or privacy investigation")),
-    ("Other (explain below)", gettext_lazy("Other (explain below)")),
+    *((reason, gettext_lazy(reason)) for reason in STAFF_REASONS),
+    (f"{STAFF_OTHER_REASON} (explain below)", gettext_lazy("Other (explain below)")),
 ]
 
 

@@ -360,7 +360,7 @@ def _email_and_access_moments(user: User) -> list[Moment]:
         kind = "document" if entry.action == "records:document" else "access"
         detail = [gettext("by %(who)s") % {"who": _actor_words(entry)}]
         if entry.reason:
-            detail.append(gettext("reason: %(reason)s") % {"reason": entry.reason})
+            detail.append(gettext("reason: %(reason)s") % {"reason": entry.reason_words})
         if entry.target:
             detail.append(entry.target)
         title = gettext("Opened: %(what)s") % {"what": gettext(entry.action_label)}

@@ -1699,7 +1699,8 @@ def _family_history_name(resource: dict) -> str:
     conditions = [concept_name(c.get("code")) for c in _dicts(resource.get("condition"))[:5]]
     conditions = [c for c in conditions if c]
     if conditions:
-        return f"{relation or gettext('Family member (relation not given)')}: {', '.join(conditions)}"
+        relation = relation or gettext("Family member (relation not given)")
+        return f"{relation}: {', '.join(conditions)}"
     return relation
 
 

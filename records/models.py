@@ -13,7 +13,7 @@ class Snapshot(models.Model):
     STATUS_RUNNING = "running"
     STATUS_COMPLETE = "complete"
     STATUS_FAILED = "failed"
-    STATUS_CHOICES = [(STATUS_RUNNING, "Running"), (STATUS_COMPLETE, "Complete"), (STATUS_FAILED, "Failed")]
+    STATUS_CHOICES = [(STATUS_RUNNING, _("Running")), (STATUS_COMPLETE, _("Complete")), (STATUS_FAILED, _("Failed"))]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_snapshots")
     network_source = models.CharField(max_length=64, blank=True)

@@ -122,3 +122,16 @@ def test_staff_action_messages_in_spanish(staff_client_mfa, mfa_user, story, no_
     ]
     assert WebhookEvent.objects.get(pk=story.event.pk).status == WebhookEvent.Status.PENDING
     assert NetworkQuery.objects.filter(user=mfa_user).exists()
+
+
+def test_the_person_reads_the_staff_reason_in_spanish(staff_client_mfa, client_mfa, mfa_user, story):
+    give_reason(staff_client_mfa, mfa_user, choice="Other (explain below)", details="ticket 4711")
+    staff_client_mfa.get(reverse("admin:accounts_user_journey", args=[mfa_user.pk]))
+    give_reason(staff_client_mfa, mfa_user)
+    staff_client_mfa.post(
+        reverse("admin:accounts_user_journey_act", args=[mfa_user.pk]), {"action": "export"}
+    ).getvalue()
+    page = client_mfa.get(reverse("records:access_history"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "(Otro motivo: ticket 4711)" in page
+    assert "(Investigar una solicitud que falló o está detenida)" in page
+    assert "Investigating a failed" not in page and "Other: ticket" not in page

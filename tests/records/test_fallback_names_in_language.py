@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _unnamed_bundle() -> dict:
-    resources = [
+    resources: list[dict] = [
         {"resourceType": "Patient", "id": "p1", "name": [{"given": ["Ana"], "family": "Ruiz"}]},
         {"resourceType": "Encounter", "id": "visit-plain", "status": "finished", "period": {"start": "2024-02-01"}},
         {

@@ -10,18 +10,15 @@ from django.urls import reverse
 from ias.models import NetworkQuery, WebhookEvent
 from records.models import ExplanationSetting
 from tests.i18n.pages import sentences, text_nodes
-from tests.ias import conftest as ias_fixtures
-from tests.portal.staff_story import give_reason, person_story
+from tests.portal import test_staff_person_page as person_page
+from tests.portal.staff_story import give_reason
 
 pytestmark = pytest.mark.django_db
 
-network = ias_fixtures.network
-no_enqueue = ias_fixtures.no_enqueue
-
-
-@pytest.fixture
-def story(mfa_user, network):
-    return person_story(mfa_user, network=network)
+# The person page's fixtures: one person's journey with something of every kind.
+network = person_page.network
+no_enqueue = person_page.no_enqueue
+story = person_page.story
 
 
 def _both(client, url: str) -> tuple[str, str]:

@@ -30,14 +30,14 @@ class NetworkPatient(models.Model):
     last_ingested_data_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="`meta.when` of the newest bundle ingested; older bundles are skipped.",
+        help_text=_("`meta.when` of the newest bundle ingested; older bundles are skipped."),
     )
     last_ingested_message_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "network patient link"
+        verbose_name = _("network patient link")
 
     def __str__(self) -> str:
         return self.patient_id or f"(not created yet, user {self.user_id})"
@@ -99,7 +99,7 @@ class Aal2Challenge(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "AAL2 challenge"
+        verbose_name = _("AAL2 challenge")
 
     def __str__(self) -> str:
         return f"{self.challenge_id or self.state[:8]} ({self.status})"
@@ -131,7 +131,7 @@ class NetworkQuery(models.Model):
     request_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTING, db_index=True)
     placeholder = models.BooleanField(
-        default=False, help_text="Created from a webhook that arrived before the query's own response."
+        default=False, help_text=_("Created from a webhook that arrived before the query's own response.")
     )
     failure_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -141,13 +141,13 @@ class NetworkQuery(models.Model):
     last_polled_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
     settled_at = models.DateTimeField(
-        null=True, blank=True, help_text="When every source's records were in; the person is told once, then."
+        null=True, blank=True, help_text=_("When every source's records were in; the person is told once, then.")
     )
-    notified_at = models.DateTimeField(null=True, blank=True, help_text="When the outcome email went out.")
+    notified_at = models.DateTimeField(null=True, blank=True, help_text=_("When the outcome email went out."))
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name_plural = "network queries"
+        verbose_name_plural = _("network queries")
         indexes = [models.Index(fields=["status", "last_activity_at"])]
 
     def __str__(self) -> str:
@@ -193,11 +193,11 @@ class QuerySource(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     records = models.CharField(max_length=16, choices=Records.choices, default=Records.NONE)
     records_saved = models.PositiveIntegerField(
-        default=0, help_text="Resources the last bundle saved for this source held (a count, no health data)."
+        default=0, help_text=_("Resources the last bundle saved for this source held (a count, no health data).")
     )
-    reason = models.CharField(max_length=300, blank=True, help_text="Plain words, shown to the person.")
+    reason = models.CharField(max_length=300, blank=True, help_text=_("Plain words, shown to the person."))
     http_status = models.PositiveIntegerField(null=True, blank=True)
-    network_message = models.CharField(max_length=500, blank=True, help_text="The network's own words, for staff.")
+    network_message = models.CharField(max_length=500, blank=True, help_text=_("The network's own words, for staff."))
     started_at = models.DateTimeField(null=True, blank=True)
     first_data_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -235,7 +235,7 @@ class WebhookEvent(models.Model):
     event_type = models.CharField(max_length=100, db_index=True)
     request_id = models.CharField(max_length=100, blank=True, db_index=True)
     network_patient_id = models.CharField(max_length=100, blank=True, db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True, help_text="`meta.when`")
+    sent_at = models.DateTimeField(null=True, blank=True, help_text=_("`meta.when`"))
     body_encrypted = models.BinaryField(editable=False)
     body_size = models.PositiveIntegerField(default=0)
     signature_valid = models.BooleanField(default=True)
@@ -246,7 +246,7 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_enqueued_at = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(
-        null=True, blank=True, help_text="A worker is processing this event until then (a lease, not a lock)."
+        null=True, blank=True, help_text=_("A worker is processing this event until then (a lease, not a lock).")
     )
     processed_at = models.DateTimeField(null=True, blank=True)
 

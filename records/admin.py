@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from accounts.admin import HealthDataAdmin, ReadOnlyAdmin
 from records.explanations import explanation_setting_save
@@ -16,12 +16,12 @@ from records.sharing import share_revoke
 class NetworkSourceFilter(admin.SimpleListFilter):
     """Filter by network source; the blank source (an upload) gets a name, so its link has text."""
 
-    title = "network source"
+    title = gettext_lazy("network source")
     parameter_name = "network_source"
 
     def lookups(self, request, model_admin):
         values = model_admin.model.objects.order_by().values_list("network_source", flat=True).distinct()
-        return [(value or "-", value or "(none: uploaded)") for value in sorted(set(values))]
+        return [(value or "-", value or gettext("(none: uploaded)")) for value in sorted(set(values))]
 
     def queryset(self, request, queryset):
         if self.value() is None:

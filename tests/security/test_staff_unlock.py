@@ -78,5 +78,5 @@ def test_the_unlock_email_is_in_the_persons_language(staff_client_mfa, mfa_user,
     with django_capture_on_commit_callbacks(execute=True):
         _unlock(staff_client_mfa, mfa_user)
     (sent,) = mail.outbox
-    assert sent.subject.endswith("El equipo de soporte desbloqueó el inicio de sesión")
+    assert sent.subject.endswith("El equipo de ayuda desbloqueó el inicio de sesión")
     assert "restablezca su contraseña" in sent.body

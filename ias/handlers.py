@@ -15,6 +15,7 @@ from django.db import transaction
 from ias import services
 from ias.errors import EventMismatch
 from ias.models import NetworkPatient, NetworkQuery, PatientDeletion, QuerySource, WebhookEvent
+from ias.network import NETWORK_ID, QUERY_REF_KEY, parse_when, plain_reason
 
 Result = tuple[str, str]
 PROCESSED = WebhookEvent.Status.PROCESSED
@@ -39,8 +40,17 @@ def _payload(body: dict[str, Any]) -> dict[str, Any]:
 def _query_ref(body: dict[str, Any]) -> str:
     """Our own query id, sent as metadata; often missing on redeliveries, so only a hint."""
     for container in (_meta(body).get("data"), _payload(body).get("metadata")):
-        if isinstance(container, dict) and container.get(services.QUERY_REF_KEY):
-            return str(container[services.QUERY_REF_KEY])
+        if isinstance(container, dict) and container.get(QUERY_REF_KEY):
+            return str(container[QUERY_REF_KEY])
+    return ""
+
+
+def _reason(payload: dict[str, Any]) -> str:
+    """The network's own words for why a check failed: the first of its usual keys that says something."""
+    for key in ("reason", "failureReason", "message"):
+        reason = plain_reason(payload.get(key))
+        if reason:
+            return reason
     return ""
 
 
@@ -80,7 +90,7 @@ def _identity_apply(event: WebhookEvent, body: dict[str, Any]) -> Result:
         return _unknown_patient(event, payload.get("patientId"))
     event_type = event.event_type
     proofed = str(payload.get("proofedIdentityId") or "")
-    verified = event_type == "ias.identity.verified" and bool(services.NETWORK_ID.match(proofed))
+    verified = event_type == "ias.identity.verified" and bool(NETWORK_ID.match(proofed))
     expired = "expire" in event_type or str(payload.get("status", "")).lower() == "expired"
     verification = services.identity_result_apply(
         user_id=link.user_id,
@@ -88,7 +98,7 @@ def _identity_apply(event: WebhookEvent, body: dict[str, Any]) -> Result:
         verified=verified,
         proofed_identity_id=proofed,
         expired=expired,
-        reason="" if verified else services.identity_reason_read(payload),
+        reason="" if verified else _reason(payload),
     )
     return PROCESSED, f"identity {verification.status}"
 
@@ -116,7 +126,7 @@ def _network_query_source_apply(event: WebhookEvent, body: dict[str, Any]) -> Re
         query_ref=_query_ref(body),
         source_type=source_type,
         status=str(source.get("status") or ""),
-        completed_at=services.parse_when(source.get("completedAt")),
+        completed_at=parse_when(source.get("completedAt")),
         first_data=first_data,
     )
     url = payload.get("consolidatedDataUrl")

@@ -11,9 +11,8 @@ import contextlib
 import functools
 import json
 import logging
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -22,13 +21,12 @@ from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, gettext_noop
 
 from accounts.crypto import encrypt_text
 from accounts.selectors import consent_current
 from accounts.services import person_name_index
-from ias import metriport, wording
+from ias import wording
 from ias.errors import (
     Aal2Mismatch,
     Aal2Refused,
@@ -38,7 +36,6 @@ from ias.errors import (
     NetworkUnavailable,
     QueryRefused,
 )
-from ias.metriport import NetworkPermanentError, NetworkTransientError, SourceChoice
 from ias.models import (
     AAL2_FRESH_FOR,
     Aal2Challenge,
@@ -49,6 +46,17 @@ from ias.models import (
     QuerySource,
     WebhookEvent,
 )
+from ias.network import (
+    NETWORK_ID,
+    NetworkPermanentError,
+    NetworkTransientError,
+    PatientDetails,
+    PatientRef,
+    QueryRequest,
+    QueryStatus,
+    SourceChoice,
+    network_for,
+)
 from ias.selectors import SAVING_COUNT_KEY, query_outcome
 
 log = logging.getLogger(__name__)
@@ -56,24 +64,10 @@ T = TypeVar("T")
 
 # After this many failed identity checks the person is sent to support instead of trying again.
 IDENTITY_MAX_ATTEMPTS = 3
-QUERY_REF_KEY = "homeportQueryId"
-NETWORK_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
 
 
 def absolute_url(name: str, *args: Any) -> str:
     return settings.PORTAL_BASE_URL + reverse(name, args=args)
-
-
-def parse_when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = parse_datetime(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
-    return parsed
 
 
 # --- patient link ---------------------------------------------------------------------------
@@ -96,21 +90,22 @@ def network_errors_as_journey(func: Callable[..., T]) -> Callable[..., T]:
 
 
 @network_errors_as_journey
-def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatient:
+def network_patient_save(*, user, details: PatientDetails) -> NetworkPatient:
     """Create the person's patient at the network the first time; update it afterwards."""
     if consent_current(user=user) is None:
         raise JourneyError(gettext_noop("Please give your consent first."), step="consent")
     link, _ = NetworkPatient.objects.get_or_create(user=user, defaults={"facility_id": settings.METRIPORT_FACILITY_ID})
-    body = {**demographics, "externalId": f"homeport-{user.pk}"}
+    external_id = f"homeport-{user.pk}"
     created_id = ""
-    with metriport.client() as api:
-        if link.patient_id:
-            api.patient_update(patient_id=link.patient_id, facility_id=link.facility_id, demographics=body)
-        else:
-            created = api.patient_create(facility_id=link.facility_id, demographics=body)
-            created_id = str(created.get("id") or "")
-            if not NETWORK_ID.match(created_id):
-                raise NetworkTransientError("POST /medical/v1/patient: answer without a usable id")
+    network = network_for()
+    if link.patient_id:
+        patient = PatientRef(patient_id=link.patient_id, facility_id=link.facility_id)
+        network.patient_update(patient=patient, details=details, external_id=external_id)
+    else:
+        created_id = network.patient_register(
+            facility_id=link.facility_id, details=details, external_id=external_id
+        ).patient_id
+    demographics = details_stored(details)
     with transaction.atomic():
         link = NetworkPatient.objects.select_for_update().get(pk=link.pk)
         if created_id:
@@ -123,6 +118,31 @@ def network_patient_save(*, user, demographics: dict[str, Any]) -> NetworkPatien
         link.save()
         person_name_index(user=user, names=[str(demographics.get(key) or "") for key in ("firstName", "lastName")])
     return link
+
+
+def details_stored(details: PatientDetails) -> dict[str, Any]:
+    """The details as kept (encrypted) on the link: the field names rows have always held, which the
+    form, the staff page, the name index and the account export read back."""
+    address: dict[str, str] = {
+        "addressLine1": details.address.line1,
+        "city": details.address.city,
+        "state": details.address.state,
+        "zip": details.address.zip,
+        "country": details.address.country,
+    }
+    if details.address.line2:
+        address["addressLine2"] = details.address.line2
+    stored: dict[str, Any] = {
+        "firstName": details.first_name,
+        "lastName": details.last_name,
+        "dob": details.dob,
+        "genderAtBirth": details.gender_at_birth,
+        "address": [address],
+    }
+    contact = {k: v for k, v in (("phone", details.phone), ("email", details.email)) if v}
+    if contact:
+        stored["contact"] = [contact]
+    return stored
 
 
 # --- identity (IAL2) ------------------------------------------------------------------------------
@@ -144,20 +164,15 @@ def identity_session_start(*, user) -> IdentityVerification:
             f"Please write to {settings.SUPPORT_EMAIL}: we will help you finish it.",
             step="identity",
         )
-    with metriport.client() as api:
-        answer = api.identity_session_create(
-            patient_id=str(link.patient_id), redirect_url=absolute_url("ias:identity_return")
-        )
-    session_id = str(answer.get("sessionId") or "")
-    session_url = str(answer.get("sessionUrl") or "")
-    if not NETWORK_ID.match(session_id) or not session_url.startswith(("https://", "http://")):
-        raise NetworkTransientError("POST /medical/v1/identity/session: answer without a session")
+    session = network_for().identity_session_start(
+        patient_id=str(link.patient_id), return_url=absolute_url("ias:identity_return")
+    )
     with transaction.atomic():
         verification, _ = IdentityVerification.objects.select_for_update().get_or_create(
-            session_id=session_id, defaults={"user": user}
+            session_id=session.session_id, defaults={"user": user}
         )
-        verification.session_url = session_url
-        verification.expires_at = parse_when(answer.get("expiresAt"))
+        verification.session_url = session.session_url
+        verification.expires_at = session.expires_at
         verification.save(update_fields=["session_url", "expires_at"])
     return verification
 
@@ -205,60 +220,39 @@ def identity_result_apply(
     return verification
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def identity_reason_read(payload: Any) -> str:
-    """The network's own words for why a check failed, read defensively: a short single line of
-    text or nothing (it is shown escaped, next to our own advice)."""
-    if not isinstance(payload, dict):
-        return ""
-    for key in ("reason", "failureReason", "message"):
-        value = payload.get(key)
-        if isinstance(value, str) and value.strip():
-            text = " ".join(_CONTROL.sub(" ", value).split())
-            return text[:200]
-    return ""
-
-
 def identity_poll(*, verification_id: int) -> IdentityVerification:
     """The fallback when the webhook is late: ask the network about the session, then ask it to resend."""
     verification = IdentityVerification.objects.get(pk=verification_id)
     if verification.status != IdentityVerification.Status.PENDING:
         return verification
     IdentityVerification.objects.filter(pk=verification_id).update(last_polled_at=timezone.now())
-    with metriport.client() as api:
-        try:
-            answer = api.identity_session_get(session_id=verification.session_id)
-        except NetworkPermanentError:
-            answer = {}
-        status = str(answer.get("status") or "")
-        proofed = str(answer.get("proofedIdentityId") or "")
-        if status in ("completed", "verified") and NETWORK_ID.match(proofed):
-            return identity_result_apply(
-                user_id=verification.user_id,
-                session_id=verification.session_id,
-                verified=True,
-                proofed_identity_id=proofed,
-            )
-        if status == "expired":
-            return identity_result_apply(
-                user_id=verification.user_id,
-                session_id=verification.session_id,
-                verified=False,
-                expired=True,
-                reason="The identity check expired before it was finished.",
-            )
-        if status in ("failed", "rejected") or str(answer.get("result") or "") == "failed":
-            return identity_result_apply(
-                user_id=verification.user_id,
-                session_id=verification.session_id,
-                verified=False,
-                reason=identity_reason_read(answer),
-            )
-        # The network keeps undelivered webhooks until asked: ask for them again.
-        with contextlib.suppress(NetworkPermanentError):
-            api.settings_webhook_retry()
+    network = network_for()
+    answer = network.identity_session_status(session_id=verification.session_id)
+    if answer.state == "verified":
+        return identity_result_apply(
+            user_id=verification.user_id,
+            session_id=verification.session_id,
+            verified=True,
+            proofed_identity_id=answer.proofed_identity_id,
+        )
+    if answer.state == "expired":
+        return identity_result_apply(
+            user_id=verification.user_id,
+            session_id=verification.session_id,
+            verified=False,
+            expired=True,
+            reason="The identity check expired before it was finished.",
+        )
+    if answer.state == "failed":
+        return identity_result_apply(
+            user_id=verification.user_id,
+            session_id=verification.session_id,
+            verified=False,
+            reason=answer.reason,
+        )
+    # The network keeps undelivered webhooks until asked: ask for them again.
+    with contextlib.suppress(NetworkPermanentError):
+        network.events_resend()
     return verification
 
 
@@ -273,11 +267,10 @@ def aal2_challenge_start(*, user) -> Aal2Challenge:
         raise JourneyError(gettext_noop("Please verify your identity first."), step="identity")
     challenge = Aal2Challenge.objects.create(user=user, proofed_identity_id=identity.proofed_identity_id)
     try:
-        with metriport.client() as api:
-            answer = api.aal2_challenge_create(
-                proofed_identity_id=identity.proofed_identity_id,
-                redirect_url=absolute_url("ias:aal2_return", challenge.state),
-            )
+        opened = network_for().aal2_challenge_start(
+            proofed_identity_id=identity.proofed_identity_id,
+            return_url=absolute_url("ias:aal2_return", challenge.state),
+        )
     except NetworkPermanentError as exc:
         Aal2Challenge.objects.filter(pk=challenge.pk).update(
             status=Aal2Challenge.Status.REFUSED, failure_reason=f"HTTP {exc.status}"
@@ -286,15 +279,10 @@ def aal2_challenge_start(*, user) -> Aal2Challenge:
     except NetworkTransientError:
         challenge.delete()
         raise
-    challenge_url = str(answer.get("challengeUrl") or "")
-    challenge_id = str(answer.get("challengeId") or "")
-    if not challenge_url.startswith(("https://", "http://")) or not NETWORK_ID.match(challenge_id):
-        challenge.delete()
-        raise NetworkTransientError("POST /medical/v1/identity/aal2/challenge: answer without a challenge")
-    challenge.challenge_id = challenge_id
-    challenge.challenge_url = challenge_url
-    challenge.method = str(answer.get("method") or "")[:20]
-    challenge.expires_at = parse_when(answer.get("expiresAt"))
+    challenge.challenge_id = opened.challenge_id
+    challenge.challenge_url = opened.challenge_url
+    challenge.method = opened.method
+    challenge.expires_at = opened.expires_at
     challenge.save(update_fields=["challenge_id", "challenge_url", "method", "expires_at"])
     return challenge
 
@@ -374,15 +362,17 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
         raise Aal2Refused(
             gettext_noop("Your security check has expired. Please pass it again before searching."), step="aal2"
         )
+    network = network_for()
+    request = QueryRequest(
+        patient_id=str(link.patient_id),
+        sources=sources.enabled(),
+        query_ref=str(query.public_id),
+        proofed_identity_id=challenge.proofed_identity_id,
+        aal2_session_id=challenge.aal2_session_id,
+        purpose_of_use=network.purpose_of_use,
+    )
     try:
-        with metriport.client() as api:
-            answer = api.network_query_start(
-                patient_id=str(link.patient_id),
-                proofed_identity_id=challenge.proofed_identity_id,
-                aal2_session_id=challenge.aal2_session_id,
-                sources=sources,
-                metadata={QUERY_REF_KEY: str(query.public_id)},
-            )
+        answer = network.query_start(request=request)
     except NetworkPermanentError as exc:
         about_aal2 = exc.status in (401, 403) or "aal2" in f"{exc.name} {exc.detail}".lower()
         query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
@@ -405,7 +395,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
             gettext_noop("The health network could not be reached just now. Please try again in a minute."),
             step="sources",
         ) from None
-    return query_apply_network_status(query_id=query.pk, body=answer)
+    return query_apply_network_status(query_id=query.pk, status=answer)
 
 
 def query_fail_to_start(*, query: NetworkQuery, reason: str) -> None:
@@ -536,39 +526,31 @@ def _query_bind_request_id(query: NetworkQuery, request_id: str) -> NetworkQuery
     return query
 
 
-def query_apply_network_status(*, query_id: int, body: dict[str, Any]) -> NetworkQuery:
-    """Apply a Start/Get Network Query answer: the sources it lists and the ones refused in `errors`."""
+def query_apply_network_status(*, query_id: int, status: QueryStatus) -> NetworkQuery:
+    """Apply what the network says of a query: the sources it lists and the ones it refused."""
     now = timezone.now()
     with transaction.atomic():
         query = NetworkQuery.objects.select_for_update().get(pk=query_id)
-        query = _query_bind_request_id(query, str(body.get("requestId") or ""))
-        query.started_at = query.started_at or parse_when(body.get("startedAt")) or now
+        query = _query_bind_request_id(query, status.request_id)
+        query.started_at = query.started_at or status.started_at or now
         if query.status == NetworkQuery.Status.STARTING:
             query.status = NetworkQuery.Status.PROCESSING
-        for item in body.get("sources") or []:
-            if not isinstance(item, dict):
-                continue
-            status = _NETWORK_SOURCE_STATUS.get(str(item.get("status") or ""))
-            if status is None:
-                continue
+        for item in status.sources:
+            state = _NETWORK_SOURCE_STATUS[item.state]
             _source_advance(
-                _source_row(query, str(item.get("type") or "")),
-                status,
-                reason=wording.SOURCE_FAILED if status == QuerySource.Status.FAILED else "",
-                started_at=parse_when(item.get("startedAt")),
-                completed_at=parse_when(item.get("completedAt")),
+                _source_row(query, item.source_type),
+                state,
+                reason=wording.SOURCE_FAILED if state == QuerySource.Status.FAILED else "",
+                started_at=item.started_at,
+                completed_at=item.completed_at,
             )
-        for error in body.get("errors") or []:
-            if not isinstance(error, dict):
-                continue
-            http_status = error.get("httpStatus")
-            http_status = http_status if isinstance(http_status, int) else None
+        for refusal in status.refusals:
             _source_advance(
-                _source_row(query, str(error.get("source") or "")),
+                _source_row(query, refusal.source_type),
                 QuerySource.Status.REFUSED,
-                reason=wording.refused_reason(http_status),
-                http_status=http_status,
-                network_message=str(error.get("message") or ""),
+                reason=wording.refused_reason(refusal.http_status),
+                http_status=refusal.http_status,
+                network_message=refusal.message,
             )
         _query_recompute(query)
         query.last_activity_at = now
@@ -680,20 +662,20 @@ def query_poll(*, query_id: int) -> NetworkQuery:
         return query
     NetworkQuery.objects.filter(pk=query_id).update(last_polled_at=timezone.now(), poll_count=query.poll_count + 1)
     link = NetworkPatient.objects.filter(user_id=query.user_id).first()
-    with metriport.client() as api:
-        if query.kind == NetworkQuery.Kind.CONSOLIDATED:
-            if link is None or not link.patient_id:
-                return query
-            answer = api.consolidated_query_get(patient_id=link.patient_id, request_id=query.request_id)
-            if str(answer.get("status")) == "failed":
-                consolidated_result_apply(query_id=query.pk, outcome="failed")
-            elif str(answer.get("status")) == "completed":
-                # The result only travels by webhook: ask the network to send what it still holds.
-                with contextlib.suppress(NetworkPermanentError):
-                    api.settings_webhook_retry()
-            return NetworkQuery.objects.get(pk=query_id)
-        answer = api.network_query_get(request_id=query.request_id)
-    query = query_apply_network_status(query_id=query_id, body=answer)
+    network = network_for()
+    if query.kind == NetworkQuery.Kind.CONSOLIDATED:
+        if link is None or not link.patient_id:
+            return query
+        records = network.records_status(patient_id=link.patient_id, request_id=query.request_id)
+        if records.state == "failed":
+            consolidated_result_apply(query_id=query.pk, outcome="failed")
+        elif records.state == "completed":
+            # The result only travels by webhook: ask the network to send what it still holds.
+            with contextlib.suppress(NetworkPermanentError):
+                network.events_resend()
+        return NetworkQuery.objects.get(pk=query_id)
+    answer = network.query_status(request_id=query.request_id)
+    query = query_apply_network_status(query_id=query_id, status=answer)
     if query.is_terminal:
         missing = query.sources.filter(status=QuerySource.Status.COMPLETED, records=QuerySource.Records.NONE)
         if missing.exists():
@@ -871,21 +853,16 @@ def consolidated_query_start(*, user_id: int, parent_id: int | None = None) -> N
         return None
     query = NetworkQuery.objects.create(user_id=user_id, kind=NetworkQuery.Kind.CONSOLIDATED, parent_id=parent_id)
     try:
-        with metriport.client() as api:
-            answer = api.consolidated_query_start(
-                patient_id=str(link.patient_id),
-                conversion_type="json",
-                metadata={QUERY_REF_KEY: str(query.public_id)},
-            )
+        answer = network_for().records_request(patient_id=str(link.patient_id), query_ref=str(query.public_id))
     except (NetworkTransientError, NetworkPermanentError):
         query.delete()
         raise
     with transaction.atomic():
         query = NetworkQuery.objects.select_for_update().get(pk=query.pk)
-        query = _query_bind_request_id(query, str(answer.get("requestId") or ""))
+        query = _query_bind_request_id(query, answer.request_id)
         if query.status == NetworkQuery.Status.STARTING:
             query.status = NetworkQuery.Status.PROCESSING
-        query.started_at = query.started_at or parse_when(answer.get("startedAt")) or timezone.now()
+        query.started_at = query.started_at or answer.started_at or timezone.now()
         query.last_activity_at = timezone.now()
         query.save()
     return query
@@ -1014,8 +991,9 @@ def patient_delete_at_network(*, deletion_id: int) -> PatientDeletion:
         return deletion
     PatientDeletion.objects.filter(pk=deletion_id).update(attempts=deletion.attempts + 1)
     try:
-        with metriport.client() as api:
-            api.patient_delete(patient_id=deletion.network_patient_id, facility_id=deletion.facility_id)
+        network_for().patient_delete(
+            patient=PatientRef(patient_id=deletion.network_patient_id, facility_id=deletion.facility_id)
+        )
     except NetworkPermanentError as exc:
         if not exc.is_not_found:
             PatientDeletion.objects.filter(pk=deletion_id).update(last_error=str(exc)[:500])
@@ -1043,6 +1021,4 @@ def document_link_for(*, user_id: int, attachment_url: str, content_type: str = 
     file_name = (parse_qs(parts.query).get("fileName") or [""])[0] or unquote(parts.path).lstrip("/")
     if not file_name:
         raise JourneyError("The document has no file name the network would know.")
-    conversion = "pdf" if content_type == "application/pdf" else None
-    with metriport.client() as api:
-        return api.document_download_url(file_name=file_name, conversion_type=conversion)
+    return network_for().document_link(file_name=file_name, content_type=content_type)

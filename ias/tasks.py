@@ -11,8 +11,8 @@ import random
 
 from celery import shared_task
 
-from ias.metriport import NetworkTransientError
 from ias.models import WebhookEvent
+from ias.network import NetworkTransientError
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from accounts.services import consent_record
 from ias import selectors, services, webhooks
 from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkRefused, NetworkUnavailable, QueryRefused
 from ias.forms import ConsentForm, DemographicsForm, SourcesForm
-from ias.metriport import SourceChoice
 from ias.models import IdentityVerification
+from ias.network import SourceChoice
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,11 @@ def demographics(request: AuthedRequest) -> HttpResponse:
     if consent_current(user=request.user) is None:
         return redirect("ias:consent")
     link = selectors.network_patient_for(user=request.user)
-    initial = DemographicsForm.initial_from_network(selectors.network_patient_demographics(link=link) if link else {})
+    initial = DemographicsForm.initial_from_stored(selectors.network_patient_demographics(link=link) if link else {})
     form = DemographicsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.network_patient_save(user=request.user, demographics=form.to_network())
+            services.network_patient_save(user=request.user, details=form.to_details())
         except (NetworkRefused, NetworkUnavailable) as exc:
             form.add_error(None, str(exc))
         except JourneyError as exc:

@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.crypto import decrypt_bytes, encrypt_bytes
 from ias.handlers import handler_for
 from ias.models import WebhookEvent
-from ias.services import parse_when
+from ias.network import parse_when
 
 log = logging.getLogger(__name__)
 

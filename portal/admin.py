@@ -23,8 +23,8 @@ from accounts.mail import email_resend
 from accounts.models import EmailSent, User
 from ias import services as ias_services
 from ias.lookup import events_for_person
-from ias.metriport import NetworkPermanentError, NetworkTransientError
 from ias.models import NetworkQuery, QuerySource
+from ias.network import NetworkPermanentError, NetworkTransientError
 from portal import staff
 from portal.models import AccountDeletion
 from records.exports import bundle_stream

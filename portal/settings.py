@@ -364,6 +364,10 @@ CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
 
+# --- networks ---
+# The networks the journey talks to, by key (ias.network.IMPLEMENTATIONS); the first one proves identity.
+HOMEPORT_NETWORKS = env_list("HOMEPORT_NETWORKS", ["metriport"])
+
 # --- network (Metriport) ---
 METRIPORT_BASE_URL = env_str("METRIPORT_BASE_URL", f"{PORTAL_BASE_URL}/sandbox").rstrip("/")
 METRIPORT_FACILITY_ID = env_str("METRIPORT_FACILITY_ID", "fac_homeport_dev")

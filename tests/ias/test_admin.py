@@ -11,7 +11,6 @@ from django.urls import reverse
 
 from accounts.crypto import encrypt_text
 from ias import services, webhooks
-from ias.metriport import SourceChoice
 from ias.models import (
     Aal2Challenge,
     IdentityVerification,
@@ -21,6 +20,7 @@ from ias.models import (
     QuerySource,
     WebhookEvent,
 )
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, verified
 from tests.ias.fakes import source_event
 from tests.ias.helpers import store

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 
 from ias import services, webhooks
-from ias.metriport import SourceChoice
 from ias.models import QuerySource, WebhookEvent
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, saved_snapshot, verified
 from tests.ias.fakes import post_webhook, source_event
 from tests.ias.helpers import store

@@ -4,7 +4,6 @@ import httpx
 import pytest
 
 from ias import services
-from ias.metriport import SourceChoice
 from ias.models import (
     Aal2Challenge,
     IdentityVerification,
@@ -13,6 +12,7 @@ from ias.models import (
     PatientDeletion,
     WebhookEvent,
 )
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, verified
 from tests.ias.fakes import source_event
 from tests.ias.helpers import store
@@ -52,7 +52,7 @@ def test_deletion_at_the_network_succeeds_and_404_counts_as_done(network):
 
 
 def test_deletion_stays_pending_while_the_network_is_down(network):
-    from ias.metriport import NetworkTransientError
+    from ias.network import NetworkTransientError
 
     network.on("DELETE", "/medical/v1/patient/", httpx.Response(503))
     deletion = PatientDeletion.objects.create(network_patient_id="pat_1", facility_id="f")

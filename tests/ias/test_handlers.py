@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from ias import services, webhooks
-from ias.metriport import NetworkTransientError, SourceChoice
 from ias.models import IdentityVerification, NetworkPatient, NetworkQuery, WebhookEvent
+from ias.network import NetworkTransientError, SourceChoice
 from records.errors import BundleDownloadError, BundleLinkExpired
 from tests.ias.conftest import aal2_passed, linked, verified
 from tests.ias.fakes import consolidated_event, envelope, source_event

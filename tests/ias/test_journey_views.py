@@ -287,7 +287,7 @@ def test_another_persons_progress_page_is_404(client_mfa, other_user, network, n
     verified(other_user, "pat_other")
     aal2_passed(other_user)
     from ias import services
-    from ias.metriport import SourceChoice
+    from ias.network import SourceChoice
 
     theirs = services.network_query_start(user=other_user, sources=SourceChoice())
     assert client_mfa.get(reverse("ias:progress", args=[theirs.public_id])).status_code == 404
@@ -296,7 +296,7 @@ def test_another_persons_progress_page_is_404(client_mfa, other_user, network, n
 
 def test_next_url_at_every_step_and_returning_person_repeats_only_aal2(mfa_user, network, no_enqueue):
     from ias import services
-    from ias.metriport import SourceChoice
+    from ias.network import SourceChoice
 
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:consent")
     consented(mfa_user)
@@ -333,7 +333,7 @@ def test_revoked_consent_stops_new_queries(client_mfa, mfa_user, network):
 
 def test_export_has_no_secrets(mfa_user, network, no_enqueue):
     from ias import services
-    from ias.metriport import SourceChoice
+    from ias.network import SourceChoice
 
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)

@@ -5,8 +5,8 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 
 from ias import services
-from ias.metriport import SourceChoice
 from ias.models import NetworkQuery
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, saved_snapshot, verified
 from tests.ias.fakes import source_event
 from tests.ias.helpers import deliver

@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from ias import services
 from ias.errors import JourneyError
-from ias.metriport import SourceChoice
 from ias.models import Aal2Challenge, IdentityVerification, NetworkQuery
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, linked, saved_snapshot, verified
 from tests.ias.fakes import envelope, source_event
 from tests.ias.helpers import deliver

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from ias import selectors, services, webhooks
-from ias.metriport import SourceChoice
 from ias.models import NetworkQuery, QuerySource
+from ias.network import SourceChoice
 from records.errors import BundleDownloadError, BundleLinkExpired
 from tests.ias.conftest import aal2_passed, saved_snapshot, verified
 from tests.ias.fakes import consolidated_event, source_event

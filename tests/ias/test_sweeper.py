@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from ias import services, sweeper
-from ias.metriport import SourceChoice
 from ias.models import IdentityVerification, NetworkQuery, PatientDeletion, WebhookEvent
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, linked, verified
 from tests.ias.fakes import post_webhook, source_event
 from tests.ias.helpers import store

@@ -190,8 +190,8 @@ def test_failed_network_delete_is_retried_never_forgotten(
     """The network fails twice (503, then 500); the pending row survives, the sweeper re-sends, it ends done."""
     from ias import services as ias_services
     from ias import sweeper, tasks
-    from ias.metriport import NetworkTransientError
     from ias.models import PatientDeletion
+    from ias.network import NetworkTransientError
 
     _give_the_person_everything(mfa_user, tmp_path)
     network.answers = [503, 500]

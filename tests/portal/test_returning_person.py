@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from ias import services
-from ias.metriport import SourceChoice
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, verified
 from tests.ias.fakes import FakeNetwork, install, source_event
 from tests.ias.helpers import deliver

@@ -8,8 +8,8 @@ import pytest
 
 from ias import services
 from ias.errors import Aal2Mismatch, Aal2Refused
-from ias.metriport import SourceChoice
 from ias.models import Aal2Challenge
+from ias.network import SourceChoice
 from tests.ias.conftest import network, no_enqueue, verified  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db

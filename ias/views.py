@@ -23,9 +23,11 @@ from accounts.http import AuthedRequest, client_ip
 from accounts.models import Consent
 from accounts.selectors import consent_current
 from accounts.services import consent_record
-from ias import selectors, services, webhooks
+from ias import patients, queries, selectors, webhooks
+from ias.aal2 import aal2_challenge_complete, aal2_challenge_start
 from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkRefused, NetworkUnavailable, QueryRefused
 from ias.forms import ConsentForm, DemographicsForm, SourcesForm
+from ias.identity import IDENTITY_MAX_ATTEMPTS, identity_session_start
 from ias.models import IdentityVerification
 from ias.network import SourceChoice
 
@@ -72,7 +74,7 @@ def demographics(request: AuthedRequest) -> HttpResponse:
     form = DemographicsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.network_patient_save(user=request.user, details=form.to_details())
+            patients.network_patient_save(user=request.user, details=form.to_details())
         except (NetworkRefused, NetworkUnavailable) as exc:
             form.add_error(None, str(exc))
         except JourneyError as exc:
@@ -103,7 +105,7 @@ def identity(request: AuthedRequest) -> HttpResponse:
     latest = selectors.identity_latest(user=request.user)
     if request.method == "POST":
         try:
-            verification = services.identity_session_start(user=request.user)
+            verification = identity_session_start(user=request.user)
         except (NetworkRefused, NetworkUnavailable) as exc:
             messages.error(request, gettext(str(exc)))
         except JourneyError as exc:
@@ -118,8 +120,8 @@ def identity(request: AuthedRequest) -> HttpResponse:
 def _identity_attempts(request: HttpRequest) -> dict:
     failures = selectors.identity_failures(user=request.user)
     return {
-        "attempts_left": max(0, services.IDENTITY_MAX_ATTEMPTS - failures),
-        "attempts_used_up": failures >= services.IDENTITY_MAX_ATTEMPTS,
+        "attempts_left": max(0, IDENTITY_MAX_ATTEMPTS - failures),
+        "attempts_used_up": failures >= IDENTITY_MAX_ATTEMPTS,
         "support_email": settings.SUPPORT_EMAIL,
     }
 
@@ -192,7 +194,7 @@ def aal2(request: AuthedRequest) -> HttpResponse:
         return _next(request)
     if request.method == "POST":
         try:
-            challenge = services.aal2_challenge_start(user=request.user)
+            challenge = aal2_challenge_start(user=request.user)
         except (NetworkRefused, NetworkUnavailable) as exc:
             messages.error(request, gettext(str(exc)))
         except JourneyError as exc:
@@ -210,7 +212,7 @@ def aal2(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def aal2_return(request: AuthedRequest, state: str) -> HttpResponse:
     try:
-        services.aal2_challenge_complete(
+        aal2_challenge_complete(
             user=request.user,
             state=state,
             aal2_session_id=request.GET.get("aal2SessionId", ""),
@@ -224,7 +226,7 @@ def aal2_return(request: AuthedRequest, state: str) -> HttpResponse:
     if isinstance(retry, list) and retry:
         choice = SourceChoice(**{name: name in retry for name in ("hie", "pharmacy", "lab")})
         try:
-            query = services.network_query_start(user=request.user, sources=choice)
+            query = queries.network_query_start(user=request.user, sources=choice)
         except Aal2Refused as exc:
             messages.error(request, str(exc))
             return redirect("ias:aal2")
@@ -271,7 +273,7 @@ def sources(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         choice = SourceChoice(**{k: bool(form.cleaned_data[k]) for k in ("hie", "pharmacy", "lab")})
         try:
-            query = services.network_query_start(user=request.user, sources=choice)
+            query = queries.network_query_start(user=request.user, sources=choice)
         except Aal2Refused as exc:
             messages.error(request, gettext(str(exc)))
             return redirect("ias:aal2")

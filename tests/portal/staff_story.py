@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.mail import email_send_record
 from accounts.models import AccessLogEntry, EmailSent
-from ias import services
+from ias import patients, queries
 from ias.models import NetworkPatient, NetworkQuery, QuerySource, WebhookEvent
 from ias.network import Address, PatientDetails, SourceChoice
 from records.models import Resource, Snapshot
@@ -44,7 +44,7 @@ def person_story(user, *, network) -> Story:
     from ias.models import IdentityVerification
 
     consented(user)
-    link = services.network_patient_save(user=user, details=DETAILS)
+    link = patients.network_patient_save(user=user, details=DETAILS)
     IdentityVerification.objects.create(
         user=user,
         session_id=f"ids_{link.patient_id}",
@@ -53,7 +53,7 @@ def person_story(user, *, network) -> Story:
         verified_at=timezone.now(),
     )
     aal2_passed(user)
-    query = services.network_query_start(user=user, sources=SourceChoice(hie=True, pharmacy=True, lab=True))
+    query = queries.network_query_start(user=user, sources=SourceChoice(hie=True, pharmacy=True, lab=True))
     failed_source = query.sources.get(source_type="pharmacy")
     QuerySource.objects.filter(pk=failed_source.pk).update(
         status=QuerySource.Status.FAILED, reason="The pharmacy network did not answer.", network_message="timeout"

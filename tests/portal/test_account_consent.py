@@ -110,8 +110,8 @@ def test_after_revocation_no_query_can_start(client_mfa, mfa_user, consented):
     """The journey refuses to start a network query, and sends the person back to consent."""
     from ias.errors import JourneyError
     from ias.network import SourceChoice
+    from ias.queries import network_query_start
     from ias.selectors import journey_next_url
-    from ias.services import network_query_start
 
     client_mfa.post(reverse("account_consent_revoke"), {"confirm": "on"})
     with pytest.raises(JourneyError):

@@ -19,6 +19,7 @@ from django.utils import timezone
 from ias import delivery, identity, query_state
 from ias.errors import EventMismatch
 from ias.models import NetworkPatient, NetworkQuery, PatientDeletion, QuerySource, WebhookEvent
+from ias.queueing import enqueue_after_commit
 
 Outcome = tuple[str, str]
 PROCESSED = WebhookEvent.Status.PROCESSED
@@ -221,4 +222,4 @@ def webhook_event_reprocess(*, event_id: int) -> None:
             claimed_until=None,
             last_enqueued_at=timezone.now(),
         )
-        transaction.on_commit(lambda: event_process.delay(event_id=event_id), robust=True)
+        enqueue_after_commit(event_process, event_id=event_id)

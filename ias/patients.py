@@ -36,6 +36,7 @@ from ias.network import (
     PatientRef,
     network_for,
 )
+from ias.queueing import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def deletion_schedule(*, network_patient_id: str, facility_id: str) -> PatientDe
     deletion, _ = PatientDeletion.objects.get_or_create(
         network_patient_id=network_patient_id, defaults={"facility_id": facility_id}
     )
-    transaction.on_commit(lambda: patient_delete_at_network.delay(deletion_id=deletion.pk), robust=True)
+    enqueue_after_commit(patient_delete_at_network, deletion_id=deletion.pk)
     return deletion
 
 

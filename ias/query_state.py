@@ -26,6 +26,7 @@ from ias.models import (
 from ias.network import (
     QueryStatus,
 )
+from ias.queueing import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ def query_settle(query: NetworkQuery) -> None:
     query.settled_at = timezone.now()
     query.save(update_fields=["settled_at"])
     query_id = query.pk
-    transaction.on_commit(lambda: query_outcome_notify.delay(query_id=query_id), robust=True)
+    enqueue_after_commit(query_outcome_notify, query_id=query_id)
 
 
 def query_for_event(

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ias import wording
 from ias.models import IdentityVerification, NetworkQuery, PatientDeletion, WebhookEvent
-from ias.webhooks import send_quietly
+from ias.queueing import send_quietly
 
 log = logging.getLogger(__name__)
 

@@ -13,17 +13,9 @@ from celery import shared_task
 
 from ias.models import WebhookEvent
 from ias.network import NetworkTransientError
+from ias.queueing import retry_in
 
 log = logging.getLogger(__name__)
-
-
-def _retry_in(exc: BaseException, attempt: int) -> float:
-    from ias import webhooks
-
-    hint = getattr(exc, "retry_after", None)
-    if isinstance(exc, NetworkTransientError) and hint:
-        return hint + random.uniform(0, 5)
-    return webhooks.backoff_seconds(attempt)
 
 
 @shared_task(bind=True, acks_late=True, name="ias.event_process")
@@ -39,7 +31,7 @@ def event_process(self, event_id: int) -> str:
         if row is None or row["status"] != WebhookEvent.Status.PENDING:
             log.warning("webhook event %s gave up: %s", event_id, type(exc).__name__)
             return "gave up"
-        raise self.retry(countdown=_retry_in(exc, row["attempts"]), max_retries=None) from None
+        raise self.retry(countdown=retry_in(exc, row["attempts"]), max_retries=None) from None
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, name="ias.query_poll")
@@ -49,7 +41,7 @@ def query_poll(self, query_id: int) -> str:
     try:
         return queries.query_poll(query_id=query_id).status
     except NetworkTransientError as exc:
-        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+        raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, name="ias.identity_poll")
@@ -59,7 +51,7 @@ def identity_poll(self, verification_id: int) -> str:
     try:
         return identity.identity_poll(verification_id=verification_id).status
     except NetworkTransientError as exc:
-        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+        raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None
 
 
 @shared_task(bind=True, acks_late=True, max_retries=10, name="ias.patient_delete_at_network")
@@ -70,7 +62,7 @@ def patient_delete_at_network(self, deletion_id: int) -> str:
     try:
         return patients.patient_delete_at_network(deletion_id=deletion_id).status
     except Exception as exc:
-        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+        raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, name="ias.query_outcome_notify")
@@ -82,7 +74,7 @@ def query_outcome_notify(self, query_id: int) -> str:
         return "sent" if queries.query_outcome_notify(query_id=query_id) else "nothing to do"
     except Exception as exc:
         log.warning("outcome email for query %s failed: %s", query_id, type(exc).__name__)
-        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+        raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None
 
 
 @shared_task(acks_late=True, name="ias.sweep")

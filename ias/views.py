@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -30,6 +29,7 @@ from ias.forms import ConsentForm, DemographicsForm, SourcesForm
 from ias.identity import IDENTITY_MAX_ATTEMPTS, identity_session_start
 from ias.models import IdentityVerification
 from ias.network import SourceChoice
+from ias.queueing import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +147,7 @@ def _identity_nudge(verification: IdentityVerification) -> None:
         .update(last_polled_at=now)
     )
     if updated:
-        transaction.on_commit(
-            lambda: webhooks.send_quietly(identity_poll, verification_id=verification.pk), robust=True
-        )
+        enqueue_after_commit(identity_poll, verification_id=verification.pk)
 
 
 @health_data_required

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ias import identity, patients, queries, webhooks
+from ias import identity, patients, queries, queueing, webhooks
 from ias.models import IdentityVerification, NetworkPatient, NetworkQuery, WebhookEvent
 from ias.network import NetworkTransientError, SourceChoice
 from records.errors import BundleDownloadError, BundleLinkExpired
@@ -369,10 +369,10 @@ def test_task_retries_transient_errors_with_backoff(mfa_user, network, ingested,
 
 
 def test_backoff_grows_and_is_jittered():
-    values = [webhooks.backoff_seconds(n) for n in range(1, 8)]
+    values = [queueing.backoff_seconds(n) for n in range(1, 8)]
     assert all(2.5 <= values[0] <= 7.5 for _ in [0])
     assert values[-1] > values[0]
-    assert webhooks.backoff_seconds(50) <= 900
+    assert queueing.backoff_seconds(50) <= 900
 
 
 # --- documents, unknown, forgotten -------------------------------------------------------------------

@@ -115,9 +115,12 @@ def consolidated_query_start(*, user_id: int, parent_id: int | None = None) -> N
         >= MAX_CONSOLIDATED_PER_QUERY
     ):
         return None
-    query = NetworkQuery.objects.create(user_id=user_id, kind=NetworkQuery.Kind.CONSOLIDATED, parent_id=parent_id)
+    query = NetworkQuery.objects.create(
+        user_id=user_id, kind=NetworkQuery.Kind.CONSOLIDATED, parent_id=parent_id, network=link.network
+    )
     try:
-        answer = network_for().records_request(patient_id=str(link.patient_id), query_ref=str(query.public_id))
+        network = network_for(link.network)
+        answer = network.records_request(patient_id=str(link.patient_id), query_ref=str(query.public_id))
     except (NetworkTransientError, NetworkPermanentError):
         query.delete()
         raise

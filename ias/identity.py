@@ -53,7 +53,7 @@ def identity_session_start(*, user) -> IdentityVerification:
             f"Please write to {settings.SUPPORT_EMAIL}: we will help you finish it.",
             step="identity",
         )
-    session = network_for().identity_session_start(
+    session = network_for(link.network).identity_session_start(
         patient_id=str(link.patient_id), return_url=absolute_url("ias:identity_return")
     )
     with transaction.atomic():

@@ -225,8 +225,10 @@ IMPLEMENTATIONS = {
 }
 
 
-def network_for(key: str = "metriport") -> Network:
-    """The network a row belongs to; an unknown or disabled key is a programming error."""
+def network_for(key: str = "") -> Network:
+    """The network a row belongs to (without a key, the first enabled one: the network that proves
+    identity); an unknown or disabled key is a programming error."""
+    key = key or settings.HOMEPORT_NETWORKS[0]
     if key not in settings.HOMEPORT_NETWORKS or key not in IMPLEMENTATIONS:
         raise LookupError(f"network {key!r} is not enabled")
     network: Network = import_string(IMPLEMENTATIONS[key])()

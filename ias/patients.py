@@ -74,7 +74,7 @@ def network_patient_save(*, user, details: PatientDetails) -> NetworkPatient:
     link, _ = NetworkPatient.objects.get_or_create(user=user, defaults={"facility_id": settings.METRIPORT_FACILITY_ID})
     external_id = f"homeport-{user.pk}"
     created_id = ""
-    network = network_for()
+    network = network_for(link.network)
     if link.patient_id:
         patient = PatientRef(patient_id=link.patient_id, facility_id=link.facility_id)
         network.patient_update(patient=patient, details=details, external_id=external_id)
@@ -157,10 +157,11 @@ def document_link_for(*, user_id: int, attachment_url: str, content_type: str = 
     cannot import it). The file name is the attachment URL's `fileName` parameter, else its path;
     the attachment comes from the person's own stored record, and the person must have a network link.
     """
-    if not NetworkPatient.objects.filter(user_id=user_id, patient_id__isnull=False).exists():
+    link = NetworkPatient.objects.filter(user_id=user_id, patient_id__isnull=False).first()
+    if link is None:
         raise JourneyError("This person has no patient record at the network yet.")
     parts = urlsplit(attachment_url)
     file_name = (parse_qs(parts.query).get("fileName") or [""])[0] or unquote(parts.path).lstrip("/")
     if not file_name:
         raise JourneyError("The document has no file name the network would know.")
-    return network_for().document_link(file_name=file_name, content_type=content_type)
+    return network_for(link.network).document_link(file_name=file_name, content_type=content_type)

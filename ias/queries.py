@@ -69,13 +69,13 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
         if challenge is not None and not stale:
             challenge.status = Aal2Challenge.Status.USED
             challenge.save(update_fields=["status"])
-            query = NetworkQuery.objects.create(user=user, kind=NetworkQuery.Kind.NETWORK)
+            query = NetworkQuery.objects.create(user=user, kind=NetworkQuery.Kind.NETWORK, network=link.network)
             QuerySource.objects.bulk_create([QuerySource(query=query, source_type=name) for name in sources.enabled()])
     if challenge is None or stale:
         raise Aal2Refused(
             gettext_noop("Your security check has expired. Please pass it again before searching."), step="aal2"
         )
-    network = network_for()
+    network = network_for(link.network)
     request = QueryRequest(
         patient_id=str(link.patient_id),
         sources=sources.enabled(),
@@ -125,8 +125,8 @@ def query_poll(*, query_id: int) -> NetworkQuery:
     if query.is_terminal or not query.request_id:
         return query
     NetworkQuery.objects.filter(pk=query_id).update(last_polled_at=timezone.now(), poll_count=query.poll_count + 1)
-    link = NetworkPatient.objects.filter(user_id=query.user_id).first()
-    network = network_for()
+    link = NetworkPatient.objects.filter(user_id=query.user_id, network=query.network).first()
+    network = network_for(query.network)
     if query.kind == NetworkQuery.Kind.CONSOLIDATED:
         if link is None or not link.patient_id:
             return query

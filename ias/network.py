@@ -1,7 +1,7 @@
 """The seam between the journey and a health network: what the journey exchanges with any network.
 
 Services talk to "the network" only through `network_for(key)`, which answers a `Network`: the
-Metriport client is its first implementation (`ias.metriport.MetriportNetwork`), Particle its
+Metriport client is its first implementation (`ias.metriport_network.MetriportNetwork`), Particle its
 second. An implementation decodes its network's JSON once, at the edge, into the structs below,
 and raises only the two error classes here: `NetworkTransientError` (worth retrying later) and
 `NetworkPermanentError` (the request itself is wrong). Exception messages carry the status and the

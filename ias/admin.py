@@ -17,7 +17,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from accounts.admin import HealthDataAdmin, ReadOnlyAdmin
 from accounts.models import User
-from ias import selectors, services, webhooks
+from ias import events, queries, selectors, webhooks
 from ias.lookup import events_for_person, person_for_event
 from ias.models import (
     Aal2Challenge,
@@ -105,7 +105,7 @@ class NetworkQueryAdmin(ReadOnlyAdmin):
         polled = 0
         for query in queryset:
             try:
-                services.query_poll(query_id=query.pk)
+                queries.query_poll(query_id=query.pk)
                 polled += 1
             except Exception as exc:
                 self.message_user(request, f"{query}: {type(exc).__name__}: {exc}", messages.ERROR)
@@ -114,7 +114,7 @@ class NetworkQueryAdmin(ReadOnlyAdmin):
     @admin.action(description=gettext_lazy("Mark stuck queries failed"))
     def mark_failed(self, request, queryset):
         for query in queryset:
-            services.query_mark_failed(query_id=query.pk, reason="Stopped by Homeport staff.")
+            queries.query_mark_failed(query_id=query.pk, reason="Stopped by Homeport staff.")
         marked = queryset.count()
         self.message_user(
             request,
@@ -210,7 +210,7 @@ class WebhookEventAdmin(HealthDataAdmin):
     @admin.action(description=gettext_lazy("Reprocess selected events"))
     def reprocess(self, request, queryset):
         for event_id in queryset.values_list("pk", flat=True):
-            services.webhook_event_reprocess(event_id=event_id)
+            events.webhook_event_reprocess(event_id=event_id)
         queued = queryset.count()
         self.message_user(
             request,

@@ -20,11 +20,21 @@ def _token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class NetworkPatient(models.Model):
-    """This person's patient record at the network (created once, updated on later edits)."""
+# The network a row belongs to (`ias.network.network_for(row.network)`); rows made before a second
+# network existed are Metriport's.
+NETWORK_DEFAULT = "metriport"
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_patient")
-    patient_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+
+def network_field(*, db_index: bool = False) -> models.CharField:
+    return models.CharField(max_length=20, default=NETWORK_DEFAULT, db_index=db_index)
+
+
+class NetworkPatient(models.Model):
+    """This person's patient record at one network (created once, updated on later edits)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_patients")
+    network = network_field()
+    patient_id = models.CharField(max_length=100, null=True, blank=True, db_index=True)  # noqa: DJ001 (NULLs never collide in the unique constraint)
     facility_id = models.CharField(max_length=100)
     demographics_encrypted = models.TextField(blank=True, default="")
     last_ingested_data_at = models.DateTimeField(
@@ -38,6 +48,10 @@ class NetworkPatient(models.Model):
 
     class Meta:
         verbose_name = _("network patient link")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "network"], name="ias_one_patient_per_network"),
+            models.UniqueConstraint(fields=["network", "patient_id"], name="ias_patient_id_per_network"),
+        ]
 
     def __str__(self) -> str:
         return self.patient_id or f"(not created yet, user {self.user_id})"
@@ -128,7 +142,8 @@ class NetworkQuery(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="consolidated_queries"
     )
-    request_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    network = network_field()
+    request_id = models.CharField(max_length=100, null=True, blank=True, db_index=True)  # noqa: DJ001 (NULLs never collide in the unique constraint)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTING, db_index=True)
     placeholder = models.BooleanField(
         default=False, help_text=_("Created from a webhook that arrived before the query's own response.")
@@ -149,6 +164,7 @@ class NetworkQuery(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = _("network queries")
         indexes = [models.Index(fields=["status", "last_activity_at"])]
+        constraints = [models.UniqueConstraint(fields=["network", "request_id"], name="ias_request_id_per_network")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.request_id or self.public_id} ({self.status})"
@@ -231,7 +247,8 @@ class WebhookEvent(models.Model):
         IGNORED = "ignored", _("stored, nothing to do")
         FAILED = "failed", _("failed (gave up)")
 
-    message_id = models.CharField(max_length=200, unique=True)
+    network = network_field()
+    message_id = models.CharField(max_length=200, db_index=True)
     event_type = models.CharField(max_length=100, db_index=True)
     request_id = models.CharField(max_length=100, blank=True, db_index=True)
     network_patient_id = models.CharField(max_length=100, blank=True, db_index=True)
@@ -253,6 +270,7 @@ class WebhookEvent(models.Model):
     class Meta:
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["status", "received_at"])]
+        constraints = [models.UniqueConstraint(fields=["network", "message_id"], name="ias_event_once_per_network")]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.message_id}"

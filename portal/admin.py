@@ -22,10 +22,10 @@ from accounts.admin import ReadOnlyAdmin, UserAdmin, staff_read
 from accounts.http import AuthedRequest
 from accounts.mail import email_resend
 from accounts.models import EmailSent, User
-from ias import services as ias_services
+from ias import delivery, events, queries, query_state
 from ias.lookup import events_for_person
-from ias.metriport import NetworkPermanentError, NetworkTransientError
 from ias.models import NetworkQuery, QuerySource
+from ias.network import NetworkPermanentError, NetworkTransientError
 from portal import staff
 from portal.models import AccountDeletion
 from records.exports import bundle_stream
@@ -110,21 +110,21 @@ class PersonUserAdmin(UserAdmin):
         if action == "reprocess":
             if not events_for_person(user=person).filter(pk=target).exists():
                 return None
-            ias_services.webhook_event_reprocess(event_id=target)
+            events.webhook_event_reprocess(event_id=target)
             return gettext("The event is queued again; reload this page in a moment to see its outcome.")
         if action == "poll":
             if not NetworkQuery.objects.filter(pk=target, user=person).exists():
                 return None
-            query = ias_services.query_poll(query_id=target)
+            query = queries.query_poll(query_id=target)
             return gettext("Polled the network: the query is %(status)s.") % {"status": query.get_status_display()}
         if action == "retry_source":
             source = QuerySource.objects.filter(pk=target, query__user=person).first()
             if source is None:
                 return None
-            again = ias_services.consolidated_query_start(user_id=person.pk, parent_id=source.query_id)
+            again = delivery.consolidated_query_start(user_id=person.pk, parent_id=source.query_id)
             if again is None:
                 return gettext("Not asked again: no network link, or this query already asked three times.")
-            ias_services.source_records_set(source_id=source.pk, records=QuerySource.Records.AWAITING)
+            query_state.source_records_set(source_id=source.pk, records=QuerySource.Records.AWAITING)
             return gettext("Asked the network for the record again; the source shows the result when it arrives.")
         if action == "resend_email":
             if not EmailSent.objects.filter(pk=target, user=person).exists():

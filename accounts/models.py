@@ -194,6 +194,7 @@ ACCESS_ACTION_LABELS = {
     "staff:snapshot": gettext_noop("A copy of your record as it arrived"),
     "staff:resource": gettext_noop("One item in the record"),
     "staff:export": gettext_noop("Download of your record"),
+    "staff:share": gettext_noop("A link you made to share your record"),
 }
 
 

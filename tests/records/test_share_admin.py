@@ -41,6 +41,13 @@ def test_opening_a_share_asks_why_and_is_logged(staff_client_mfa, shared, mfa_us
     assert AccessLogEntry.objects.filter(subject=mfa_user, action="staff:share").count() == 1
 
 
+def test_the_person_sees_what_support_opened(staff_client_mfa, client_mfa, shared, mfa_user):
+    give_reason(staff_client_mfa, mfa_user)
+    staff_client_mfa.get(reverse("admin:records_share_change", args=[shared.pk]))
+    page = client_mfa.get(reverse("records:access_history")).content.decode()
+    assert "Homeport support" in page and "A link you made to share your record" in page
+
+
 def test_staff_stop_a_share_and_its_files_are_deleted(staff_client_mfa, shared):
     assert ShareFile.objects.filter(share=shared).exists()
     response = staff_client_mfa.post(

@@ -143,6 +143,7 @@ STAFF_ADMIN_PAGES = (
     "admin:ias_networkpatient_change",
     "admin:ias_webhookevent_change",
     "admin:records_resource_change",
+    "admin:records_share_change",
     "admin:records_snapshot_change",
 )
 

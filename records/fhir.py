@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 
@@ -520,6 +521,12 @@ def ucum_display(code: Any) -> str:
         return ""
     if text in _UCUM_WHOLE:
         return _UCUM_WHOLE[text]
+    return _ucum_rendered(text)
+
+
+@lru_cache(maxsize=4096)
+def _ucum_rendered(text: str) -> str:
+    """The rendering itself: a record repeats a few dozen units tens of thousands of times."""
     for atom, shown in _UCUM_ATOMS.items():
         text = text.replace(atom, shown)
 

@@ -198,7 +198,7 @@ def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts
     # insertion order), which is what `_mark_primary_portable` would decide afterwards.
     first_import = not existing
     primaries: set[str] = set()
-    adapted: dict[datetime, str] = {}
+    adapted: dict[datetime, str | None] = {}
     for chunk in chunks:
         new, changed = [], []
         for row in chunk:
@@ -236,7 +236,7 @@ def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts
 _DATE_AT = COLUMNS.index("clinical_date")
 
 
-def _prepared(row: Row, adapted: dict[datetime, str]) -> list:
+def _prepared(row: Row, adapted: dict[datetime, str | None]) -> list:
     """The row's values in COLUMNS order as the database takes them (raw JSON stays text); a record
     repeats its dates, so each is adapted once (`adapted` is the ingest's own memo)."""
     values = row.copy_values()

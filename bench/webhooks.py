@@ -234,6 +234,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="target requests/s (0 = as fast as possible)")
     parser.add_argument("--url", default="", help="base URL of a running portal")
     parser.add_argument("--start", action="store_true", help="start gunicorn and a worker here")
+    parser.add_argument("--port", type=int, default=0, help="with --start: gunicorn's port (0 = any free one)")
     # Three sync workers measured best on two cores shared with PostgreSQL, Redis, the Celery worker
     # and this load generator (4 gave p99 ~60-90 ms, 2 ~55 ms, 3 ~30-60 ms at 200/s).
     parser.add_argument("--web-workers", type=int, default=3)
@@ -265,7 +266,7 @@ def main() -> None:
     base = args.url.rstrip("/")
     if args.start:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
-        port = free_port()
+        port = args.port or free_port()
         base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "PORTAL_BASE_URL": base}
         procs.append(

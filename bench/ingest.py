@@ -125,7 +125,7 @@ def child_floor(path: str, count: int) -> dict:
         os.unlink(plain)
     user = User.objects.create_user(email=f"bench-floor-{time.time_ns()}@example.com", password=None)
     table, scratch = Resource._meta.db_table, "bench_floor_resource"
-    columns = [*ingest.COLUMNS, "user_id", "network_source", "is_primary", "created_at", "updated_at"]
+    columns = [*ingest.COLUMNS, "user_id", "is_primary", "created_at", "updated_at"]
     baseline = _peak_rss_mb()
     try:
         with connection.cursor() as cursor:
@@ -153,7 +153,7 @@ def child_floor(path: str, count: int) -> dict:
                     rest = extracted.pop(key, None)
                     if rest is None:  # a row Homeport skips (invalid or repeated) is not written here either
                         continue
-                    copy.write_row([*key, orjson.dumps(resource).decode(), *rest, user.pk, "hie", True, now, now])
+                    copy.write_row([*key, orjson.dumps(resource).decode(), *rest, user.pk, True, now, now])
                     written += 1
         elapsed = time.perf_counter() - started
     finally:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 
@@ -537,8 +538,14 @@ def ucum_display(code: Any) -> str:
         return ""
     if text in _UCUM_WHOLE:
         return _unit_in_language(_UCUM_WHOLE[text])
+    return _ucum_rendered(text, spanish=_in_spanish())
+
+
+@lru_cache(maxsize=4096)
+def _ucum_rendered(text: str, *, spanish: bool) -> str:
+    """The rendering itself, per language: a record repeats a few dozen units tens of thousands of times."""
     for atom, shown in _UCUM_ATOMS.items():
-        text = text.replace(atom, _unit_in_language(shown))
+        text = text.replace(atom, _SPANISH_UNITS.get(shown, shown) if spanish else shown)
 
     def annotation(match: re.Match) -> str:
         start = match.start()

@@ -207,6 +207,20 @@ def open_bundle(path: str) -> tuple[mmap.mmap | bytes, list[msgspec.Raw]]:
     return buffer, split_entries(buffer)
 
 
+def pages_release(buffer: mmap.mmap | bytes) -> None:
+    """Let the kernel take back the bundle's pages read so far: the map stays valid (a page read
+    again comes back from the page cache), but they no longer count in this process's memory."""
+    if isinstance(buffer, mmap.mmap) and len(buffer) and hasattr(mmap, "MADV_DONTNEED"):
+        buffer.madvise(mmap.MADV_DONTNEED)
+
+
+def releasing(chunks: Iterator[list[Row]], buffer: mmap.mmap | bytes) -> Iterator[list[Row]]:
+    """The chunks, releasing the pages behind each one once it has been read (the pass is in file order)."""
+    for chunk in chunks:
+        pages_release(buffer)
+        yield chunk
+
+
 def split_entries(data: Any) -> list[msgspec.Raw]:
     try:
         bundle = msgspec.json.decode(data, type=_Bundle)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from django.core.paginator import Page, Paginator
 from django.db import connections
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext, gettext_noop
@@ -134,23 +134,19 @@ def new_since_snapshot_id(*, user: User) -> int | None:
     """The first snapshot of the person's latest search: items first seen in it or after are "new".
 
     None when there is nothing to compare with (no search yet, or only one search so far)."""
-    latest = (
-        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE, network_source__in=NETWORK_SOURCES)
-        .exclude(request_id="")
-        .only("id", "request_id")
-        .order_by("-id")
-        .first()
-    )
-    if latest is None:
+    complete = Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
+    return _new_since(list(complete.values_list("id", "request_id", "network_source")))
+
+
+def _new_since(snapshots: list[tuple[int, str, str]]) -> int | None:
+    """`new_since_snapshot_id` from the person's complete snapshots as (id, request id, source): one
+    query for the whole decision instead of three."""
+    searches = [(pk, request_id) for pk, request_id, source in snapshots if source in NETWORK_SOURCES and request_id]
+    if not searches:
         return None
-    boundary = (
-        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE, request_id=latest.request_id)
-        .order_by("id")
-        .values_list("id", flat=True)
-        .first()
-    )
-    earlier = Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE, id__lt=boundary).exists()
-    return boundary if earlier else None
+    latest = max(searches)[1]
+    boundary = min(pk for pk, request_id, _source in snapshots if request_id == latest)
+    return boundary if any(pk < boundary for pk, _request_id, _source in snapshots) else None
 
 
 def _mark_new(items: list[Item], boundary: int | None) -> list[Item]:
@@ -203,55 +199,80 @@ def _primary(user: User) -> QuerySet[Resource]:
 
 
 def _newest_abnormal(base: QuerySet[Resource], *, limit: int) -> list[Resource]:
-    """The newest abnormal labs and vitals (undated first, as PostgreSQL orders them): one query, each
-    category walking its own date index backwards instead of sorting every result of both."""
-    flagged = base.filter(flag__in=ABNORMAL_FLAGS)
-    if not connections[flagged.db].features.supports_slicing_ordering_in_compound:
-        return list(flagged.filter(category__in=("labs", "vitals")).order_by("-clinical_date")[:limit])
-    labs, vitals = (flagged.filter(category=c).order_by("-clinical_date")[:limit] for c in ("labs", "vitals"))
-    rows = list(labs.union(vitals, all=True))
+    """The newest abnormal labs and vitals in one query, where a union cannot order and slice its parts
+    (PostgreSQL gets them within `summary_for`'s one union)."""
+    flagged = base.filter(flag__in=ABNORMAL_FLAGS, category__in=("labs", "vitals"))
+    return list(flagged.order_by("-clinical_date")[:limit])
+
+
+def _newest_first(groups: list[list[Resource]]) -> list[Resource]:
+    rows = [r for group in groups for r in group]
     rows.sort(
         key=lambda r: (r.clinical_date is None, r.clinical_date or datetime.min.replace(tzinfo=UTC)), reverse=True
     )
-    return rows[:limit]
+    return rows
+
+
+def _newest_together(lists: dict[str, tuple[Q, int]], base: QuerySet[Resource]) -> dict[str, list[Resource]]:
+    """Several "newest N of ..." lists of one person in one query (a UNION ALL, each part walking its
+    own date index backwards), undated first as PostgreSQL orders them; one query per list where a
+    union cannot order and slice its parts."""
+    if not connections[base.db].features.supports_slicing_ordering_in_compound:
+        return {name: list(base.filter(cond).order_by("-clinical_date")[:n]) for name, (cond, n) in lists.items()}
+    parts = [
+        base.filter(cond).annotate(summary_list=Value(name)).order_by("-clinical_date")[:n]
+        for name, (cond, n) in lists.items()
+    ]
+    found: dict[str, list[Resource]] = {name: [] for name in lists}
+    for row in parts[0].union(*parts[1:], all=True):
+        found[row.summary_list].append(row)
+    return {name: _newest_first([rows]) for name, rows in found.items()}
 
 
 def summary_for(*, user: User) -> Summary:
     """What the summary page shows, in a fixed small number of queries."""
     base = _primary(user).exclude(status__in=("entered-in-error", "refuted"))
-    allergies = [
-        to_item(r, units=user.measurement_units)
-        for r in base.filter(category="allergies")
-        .exclude(status__in=("inactive", "resolved"))
-        .order_by("-clinical_date")[:20]
-    ]
-    conditions = [
-        to_item(r, units=user.measurement_units)
-        for r in base.filter(category="conditions", status__in=ACTIVE_CONDITION).order_by("-clinical_date")[:20]
-    ]
-    conditions_without_status = [
-        to_item(r, units=user.measurement_units)
-        for r in base.filter(category="conditions", status="").order_by("-clinical_date")[:20]
-    ]
+    together = connections[base.db].features.supports_slicing_ordering_in_compound
+    wanted = {
+        "allergies": (Q(category="allergies") & ~Q(status__in=("inactive", "resolved")), 20),
+        "conditions": (Q(category="conditions", status__in=ACTIVE_CONDITION), 20),
+        "conditions_without_status": (Q(category="conditions", status=""), 20),
+        "immunizations": (Q(category="immunizations"), 8),
+        "encounters": (Q(category="encounters"), 5),
+    }
+    if together:
+        wanted["abnormal_labs"] = (Q(flag__in=ABNORMAL_FLAGS, category="labs"), 8)
+        wanted["abnormal_vitals"] = (Q(flag__in=ABNORMAL_FLAGS, category="vitals"), 8)
+    lists = _newest_together(wanted, base)
+    units = user.measurement_units
+    allergies = [to_item(r, units=units) for r in lists["allergies"]]
+    conditions = [to_item(r, units=units) for r in lists["conditions"]]
+    conditions_without_status = [to_item(r, units=units) for r in lists["conditions_without_status"]]
     reconciled = medications_reconciled(user=user)
     medications = reconciled.current[:20]
-    abnormal = [to_item(r, units=user.measurement_units) for r in _newest_abnormal(base, limit=8)]
-    immunizations = [
-        to_item(r, units=user.measurement_units)
-        for r in base.filter(category="immunizations").order_by("-clinical_date")[:8]
-    ]
-    encounters = [
-        to_item(r, units=user.measurement_units)
-        for r in base.filter(category="encounters").order_by("-clinical_date")[:5]
-    ]
+    abnormal_rows = (
+        _newest_first([lists["abnormal_labs"], lists["abnormal_vitals"]])[:8]
+        if together
+        else _newest_abnormal(base, limit=8)
+    )
+    abnormal = [to_item(r, units=units) for r in abnormal_rows]
+    immunizations = [to_item(r, units=units) for r in lists["immunizations"]]
+    encounters = [to_item(r, units=units) for r in lists["encounters"]]
     counts = category_counts(user=user, medications=reconciled)
-    last = snapshot_latest(user=user)
+    # One query for the "last updated" time and the "new" boundary (the pages show only `finished_at`).
+    snapshots = list(
+        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
+        .order_by("-id")
+        .only("id", "user_id", "status", "request_id", "network_source", "finished_at")
+    )
+    last = snapshots[0] if snapshots else None
+    complete = [(row.pk, row.request_id, row.network_source) for row in snapshots]
     new_items: list[Item] = []
     new_count = 0
-    boundary = new_since_snapshot_id(user=user)
+    boundary = _new_since(complete)
     if boundary is not None:
         new_qs = base.filter(first_snapshot_id__gte=boundary).exclude(category="other")
-        new_items = [to_item(r, units=user.measurement_units) for r in new_qs.order_by("-clinical_date")[:10]]
+        new_items = [to_item(r, units=units) for r in new_qs.order_by("-clinical_date")[:10]]
         new_count = len(new_items) if len(new_items) < 10 else new_qs.count()
     for group in (allergies, conditions, abnormal, immunizations, encounters, new_items):
         _mark_new(group, boundary)
@@ -282,8 +303,10 @@ def category_counts(*, user: User, medications: Medications | None = None) -> di
     """Items per category, counted as the category pages list them (so the summary and pages agree):
     lab panels once, medications once per drug after reconciling."""
     rows = resources_for(user=user).filter(is_primary=True)
-    counts = dict(rows.exclude(category="labs").values_list("category").annotate(n=Count("id")))
-    counts["labs"] = rows.filter(_listed("labs"), category="labs").count()
+    listed_lab = Q(resource_type="DiagnosticReport") | Q(parent_ref="")  # `_listed("labs")`, in one pass
+    grouped = list(rows.values_list("category").annotate(n=Count("id"), listed=Count("id", filter=listed_lab)))
+    counts = {category: n for category, n, _listed_n in grouped if category != "labs"}
+    counts["labs"] = next((listed_n for category, _n, listed_n in grouped if category == "labs"), 0)
     medications = medications or medications_reconciled(user=user)
     counts["medications"] = len(medications.current) + len(medications.past)
     return counts

@@ -141,6 +141,7 @@ def snapshot_ingest_file(
     snapshot: Snapshot | None = None
     try:
         lookup = ingest.build_lookup(entries)
+        ingest.pages_release(buffer)
         if patient_id and entries and lookup.patient_ids != {patient_id}:
             raise BundleForAnotherPatient()
         with transaction.atomic() if in_one_transaction else nullcontext():
@@ -159,7 +160,7 @@ def snapshot_ingest_file(
             counts = rows_write(
                 user_id=user_id,
                 snapshot_id=snapshot.pk,
-                chunks=_counted(ingest.iter_rows(entries, lookup, stats), on_progress),
+                chunks=_counted(ingest.releasing(ingest.iter_rows(entries, lookup, stats), buffer), on_progress),
                 now=now,
                 retire=retire,
             )

@@ -8,7 +8,8 @@ snapshot no longer has, and mark the first row of each group of same items as th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,7 +44,26 @@ def rows_write(
     """Each row carries the network source its resource names (never the delivering webhook's)."""
     if connection.vendor == "postgresql":
         return _write_postgres(user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now, retire=retire)
-    return _write_portable(user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now, retire=retire)
+    with _checkpoint_deferred():
+        return _write_portable(user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now, retire=retire)
+
+
+@contextmanager
+def _checkpoint_deferred() -> Iterator[None]:
+    """SQLite in WAL mode copies the log into the database (and syncs it) whenever the log passes
+    1000 pages; an ingest would pay that on most of its short commits. This connection leaves it
+    to the end of the ingest instead (other connections keep the default)."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint = 1000")
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _fast_toast(cursor) -> None:
@@ -174,6 +194,11 @@ def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts
     )
     stamp = connection.ops.adapt_datetimefield_value(now)
     seen: set[int] = set()
+    # A first import marks the first of each same-item group primary as it inserts (ids follow the
+    # insertion order), which is what `_mark_primary_portable` would decide afterwards.
+    first_import = not existing
+    primaries: set[str] = set()
+    adapted: dict[datetime, str | None] = {}
     for chunk in chunks:
         new, changed = [], []
         for row in chunk:
@@ -184,9 +209,13 @@ def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts
                 if digest == row.content_hash and not was_retired:
                     counts.unchanged += 1
                     continue
-            values = _prepared(row)
+            values = _prepared(row, adapted)
             if found is None:
-                new.append([*values, user_id, snapshot_id, snapshot_id, stamp, stamp, True])
+                primary = True
+                if first_import:
+                    primary = row.dedupe_key not in primaries
+                    primaries.add(row.dedupe_key)
+                new.append([*values, user_id, snapshot_id, snapshot_id, stamp, stamp, primary])
             else:
                 changed.append([*values[2:], snapshot_id, stamp, found[0]])
         _execute_in_batches(insert_sql, new)
@@ -199,15 +228,24 @@ def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts
             counts.retired += Resource.objects.filter(pk__in=stale[start : start + WRITE_BATCH]).update(
                 retired_at=now, updated_at=now
             )
-    _mark_primary_portable(user_id=user_id)
+    if not first_import:
+        _mark_primary_portable(user_id=user_id)
     return counts
 
 
-def _prepared(row: Row) -> list:
-    """The row's values in COLUMNS order as the database takes them (raw JSON stays text)."""
+_DATE_AT = COLUMNS.index("clinical_date")
+
+
+def _prepared(row: Row, adapted: dict[datetime, str | None]) -> list:
+    """The row's values in COLUMNS order as the database takes them (raw JSON stays text); a record
+    repeats its dates, so each is adapted once (`adapted` is the ingest's own memo)."""
     values = row.copy_values()
-    date_at = COLUMNS.index("clinical_date")
-    values[date_at] = connection.ops.adapt_datetimefield_value(values[date_at])
+    when = values[_DATE_AT]
+    if when is not None:
+        text = adapted.get(when)
+        if text is None:
+            text = adapted[when] = connection.ops.adapt_datetimefield_value(when)
+        values[_DATE_AT] = text
     return values
 
 

@@ -155,6 +155,7 @@ class Lookup:
     patient_sex: str = ""
     patient_birth: datetime | None = None
     patient_ids: set[str] = field(default_factory=set)
+    network: str = "metriport"
 
     def add(self, resource: dict, full_url: str) -> None:
         kind, rid = resource.get("resourceType"), resource.get("id")
@@ -371,17 +372,21 @@ def dedupe_key(
     *,
     status: str = "",
     ongoing: bool = False,
+    network: str = "metriport",
 ) -> str:
     """Items that are the same clinical fact share a key, whichever organization or network reported
     them; when unsure, the key differs and both are shown.
 
-    Same type and code (system canonical, else the name) and: a result, the same day as given and
-    the same value; a condition or allergy, both still going on (active, no end), else the same start
-    day; anything else (medications, immunizations, procedures), the same day. Visits, documents,
-    refuted or mistaken items and items with neither code nor name never merge."""
+    Same code (system canonical, else the name) and: a medication, any request, statement or fill
+    (the medication pages reconcile them by drug); a result, the same type, day as given and value;
+    a condition or allergy, both still going on (active, no end), else the same start day; anything
+    else (immunizations, procedures, reports), the same type and day. Visits, documents, refuted or
+    mistaken items and items with neither code nor name never merge."""
     what = (code and f"{terminology.canonical_system(system)}|{code}") or display.lower()
     if not what or row_type in _NEVER_MERGED or status in ("entered-in-error", "refuted"):
-        return _digest("self", row_type, resource_id)
+        return _digest("self", network, row_type, resource_id)  # ids are unique within a network only
+    if row_type in _MED_TYPES:  # one drug is one line, however many requests and fills mention it
+        return _digest("med", what)
     if row_type in ("Condition", "AllergyIntolerance") and ongoing and status in _ONGOING:
         return _digest(row_type, what, "ongoing")
     return _digest(row_type, what, date_text[:10], value)
@@ -490,6 +495,7 @@ def extract(resource: dict, *, full_url: str, lookup: Lookup) -> Row | None:
             value_key(value_num, value_unit, value_text) if kind == "Observation" else "",
             status=status,
             ongoing=not any(key.startswith("abatement") for key in resource),
+            network=lookup.network,
         ),
     )
     row.content_hash = hashlib.blake2b(

@@ -5,7 +5,6 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-
 # The health networks a record can hold items from, with the names people know them by.
 NETWORK_DEFAULT = "metriport"
 NETWORK_NAMES = {"metriport": "Metriport", "particle": "Particle"}

@@ -719,9 +719,7 @@ def resource_detail(*, user: User, pk: int) -> Detail:
     if resource.resource_type in ("DiagnosticReport", "Observation"):
         children = [
             to_item(r, units=user.measurement_units)
-            for r in same_network.filter(parent_ref=resource.reference)
-            .only(*LIST_FIELDS)
-            .order_by("display")[:200]
+            for r in same_network.filter(parent_ref=resource.reference).only(*LIST_FIELDS).order_by("display")[:200]
         ]
     elif resource.resource_type == "Encounter":
         children = [
@@ -990,21 +988,43 @@ def timeline_for(*, user: User, page: int = 1, per_page: int = 15) -> tuple[Page
 # ---------------------------------------------------------------- exports
 
 
+NETWORK_TAG_SYSTEM = "https://homeport.example/fhir/CodeSystem/network"
+
+
+def _tagged(raw: dict, network: str) -> dict:
+    """A copy of a resource carrying, in `meta.tag`, the network that delivered it: exports keep
+    each copy of an item reported through two networks, and say which network each came from."""
+    if not isinstance(raw, dict):
+        return raw
+    found = raw.get("meta")
+    meta: dict = found if isinstance(found, dict) else {}
+    tags = [t for t in meta.get("tag") or [] if not (isinstance(t, dict) and t.get("system") == NETWORK_TAG_SYSTEM)]
+    tags.append({"system": NETWORK_TAG_SYSTEM, "code": network, "display": network_name(network)})
+    return {**raw, "meta": {**meta, "tag": tags}}
+
+
+def _export_rows(user_id: int) -> Iterator[tuple[str, str, dict]]:
+    qs = Resource.objects.filter(user_id=user_id, retired_at__isnull=True).order_by("resource_type", "id")
+    yield from qs.values_list("resource_type", "network", "raw").iterator(chunk_size=2000)
+
+
 def record_iter_resources(*, user_id: int) -> Iterator[tuple[str, bytes]]:
     """(resourceType, JSON bytes) of every current resource, by type, streamed from the database."""
-    qs = Resource.objects.filter(user_id=user_id, retired_at__isnull=True).order_by("resource_type", "id")
-    for kind, raw in qs.values_list("resource_type", "raw").iterator(chunk_size=2000):
-        yield kind, orjson.dumps(raw)
+    for kind, network, raw in _export_rows(user_id):
+        yield kind, orjson.dumps(_tagged(raw, network))
 
 
 def record_export_bundle(*, user_id: int) -> dict:
-    """The whole current record as a FHIR Bundle of type collection."""
+    """The whole current record as a FHIR Bundle of type collection; a resource from a network other
+    than the first has its network in its `fullUrl`, so two networks' ids never clash."""
     entries = [
-        {"fullUrl": f"{kind}/{raw.get('id', '')}", "resource": raw}
-        for kind, raw in Resource.objects.filter(user_id=user_id, retired_at__isnull=True)
-        .order_by("resource_type", "id")
-        .values_list("resource_type", "raw")
-        .iterator(chunk_size=2000)
+        {
+            "fullUrl": f"{kind}/{raw.get('id', '')}"
+            if network == NETWORK_DEFAULT
+            else f"https://homeport.example/fhir/{network}/{kind}/{raw.get('id', '')}",
+            "resource": _tagged(raw, network),
+        }
+        for kind, network, raw in _export_rows(user_id)
     ]
     return {"resourceType": "Bundle", "type": "collection", "total": len(entries), "entry": entries}
 

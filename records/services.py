@@ -155,6 +155,7 @@ def snapshot_ingest_file(
     snapshot: Snapshot | None = None
     try:
         lookup = ingest.build_lookup(entries)
+        lookup.network = network
         if patient_id and entries and lookup.patient_ids != {patient_id}:
             raise BundleForAnotherPatient()
         with transaction.atomic() if in_one_transaction else nullcontext():

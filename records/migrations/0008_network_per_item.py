@@ -12,8 +12,8 @@ def rederive_dedupe(apps, schema_editor):
     from records import fhir, ingest
 
     Resource = apps.get_model("records", "Resource")
-    fields = ("id", "user_id", "raw", "resource_type", "resource_id", "code_system", "code", "display")
-    fields += ("status", "clinical_date_text", "value_num", "value_unit", "dedupe_key", "is_primary", "retired_at")
+    fields = ["id", "user_id", "network", "raw", "resource_type", "resource_id", "code_system", "code", "display"]
+    fields += ["status", "clinical_date_text", "value_num", "value_unit", "dedupe_key", "is_primary", "retired_at"]
     changed = []
     first: dict[tuple[int, str], int] = {}
     rows = Resource.objects.only(*fields).order_by("user_id", "id")
@@ -32,6 +32,7 @@ def rederive_dedupe(apps, schema_editor):
             value,
             status=row.status,
             ongoing=not any(name.startswith("abatement") for name in raw),
+            network=row.network,
         )
         primary = row.is_primary
         if row.retired_at is None:

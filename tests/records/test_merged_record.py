@@ -225,3 +225,19 @@ def test_exports_keep_every_copy_with_its_network(merged, client_mfa):
     assert len(networks) == 21
     streamed = b"".join(client_mfa.get(reverse("records:download_bundle")).streaming_content).decode()
     assert streamed.count('"code":"particle"') == 11 and streamed.count('"code":"metriport"') == 10
+
+
+def test_a_share_keeps_two_networks_items_with_the_same_id_apart(merged):
+    from datetime import UTC, datetime
+
+    from records.sharing import ips_bundle
+    from records.sharing_selectors import share_sections_for
+
+    sections = share_sections_for(user=merged, scope="everything", categories=[])
+    bundle = ips_bundle(user=merged, sections=sections, extra=[], patient_raw=None, made_at=datetime.now(UTC))
+    labs = [e["resource"] for e in bundle["entry"] if e["resource"].get("resourceType") == "Observation"]
+    assert sorted(r["code"]["coding"][0]["code"] for r in labs if r["id"] == "obs-1") == ["2345-7", "4548-4"]
+    urls = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    glucose = next(r for r in labs if r["id"] == "obs-1" and r["code"]["coding"][0]["code"] == "2345-7")
+    visit = urls[glucose["encounter"]["reference"]]
+    assert visit["type"] == [{"text": "Lab visit"}]  # Particle's enc-1, not Metriport's

@@ -118,6 +118,11 @@ class Resource(models.Model):
     def reference(self) -> str:
         return f"{self.resource_type}/{self.resource_id}"
 
+    @property
+    def logged_reference(self) -> str:
+        """The reference an access-log line names: another network's ids say which network."""
+        return self.reference if self.network == NETWORK_DEFAULT else f"{self.network}:{self.reference}"
+
 
 class Explanation(models.Model):
     """MedlinePlus Connect's answer for one code in one language, kept so each code is asked once.

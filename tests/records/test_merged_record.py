@@ -241,3 +241,12 @@ def test_a_share_keeps_two_networks_items_with_the_same_id_apart(merged):
     glucose = next(r for r in labs if r["id"] == "obs-1" and r["code"]["coding"][0]["code"] == "2345-7")
     visit = urls[glucose["encounter"]["reference"]]
     assert visit["type"] == [{"text": "Lab visit"}]  # Particle's enc-1, not Metriport's
+
+
+def test_the_access_log_names_the_network_of_another_network_s_item(merged, client_mfa):
+    from accounts.models import AccessLogEntry
+
+    _page(client_mfa, "records:item", _row(merged, "particle", "Observation/obs-1").pk)
+    _page(client_mfa, "records:item", _row(merged, "metriport", "Observation/obs-1").pk)
+    targets = list(AccessLogEntry.objects.filter(action="records:item").order_by("id").values_list("target", flat=True))
+    assert targets == ["resource:particle:Observation/obs-1", "resource:Observation/obs-1"]

@@ -768,9 +768,12 @@ def records_saving_note(*, user_id: int, count: int | None) -> None:
             caches["progress"].set(key, count, timeout=3600)
 
 
-def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str, patient_id: str):
+def records_ingest_from_url(
+    *, user_id: int, url: str, network_source: str, request_id: str, patient_id: str, network: str = "metriport"
+):
     """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far.
-    A consolidated link is the whole record as of its time, so what it no longer holds is retired."""
+    A consolidated link is the whole record as of its time, so what it no longer holds is retired;
+    `network` names the network that sent it, whose ids and retirements are its own."""
     from records.services import snapshot_ingest_from_url
 
     records_saving_note(user_id=user_id, count=0)
@@ -783,6 +786,7 @@ def records_ingest_from_url(*, user_id: int, url: str, network_source: str, requ
             patient_id=patient_id,
             retire=True,
             on_progress=lambda count: records_saving_note(user_id=user_id, count=count),
+            network=network,
         )
     finally:
         records_saving_note(user_id=user_id, count=None)

@@ -38,9 +38,12 @@ def records_saving_note(*, user_id: int, count: int | None) -> None:
             caches["progress"].set(key, count, timeout=3600)
 
 
-def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str, patient_id: str):
+def records_ingest_from_url(
+    *, user_id: int, url: str, network_source: str, request_id: str, patient_id: str, network: str = "metriport"
+):
     """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far.
-    A consolidated link is the whole record as of its time, so what it no longer holds is retired."""
+    A consolidated link is the whole record as of its time, so what it no longer holds is retired (within
+    the delivering `network`: ids are that network's own)."""
     from records.services import snapshot_ingest_from_url
 
     records_saving_note(user_id=user_id, count=0)
@@ -52,6 +55,7 @@ def records_ingest_from_url(*, user_id: int, url: str, network_source: str, requ
             request_id=request_id,
             patient_id=patient_id,
             retire=True,
+            network=network,
             on_progress=lambda count: records_saving_note(user_id=user_id, count=count),
         )
     finally:
@@ -82,6 +86,7 @@ def bundle_fetch(
             network_source=network_source,
             request_id=request_id,
             patient_id=link.patient_id or "",
+            network=link.network,
         )
     except BundleLinkExpired:
         return QuerySource.Records.AWAITING, 0

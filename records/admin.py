@@ -36,6 +36,7 @@ class SnapshotAdmin(HealthDataAdmin):
     list_display = (
         "id",
         "user",
+        "network",
         "network_source",
         "status",
         "resource_count",
@@ -46,7 +47,7 @@ class SnapshotAdmin(HealthDataAdmin):
         "ingest_ms",
         "started_at",
     )
-    list_filter = ("status", NetworkSourceFilter)
+    list_filter = ("status", "network", NetworkSourceFilter)
     search_fields = ("user__email", "request_id")
     readonly_fields = [f.name for f in Snapshot._meta.fields]
     list_select_related = ("user",)
@@ -57,15 +58,15 @@ class ResourceAdmin(HealthDataAdmin):
     """The list names no clinical content (it mixes people); one resource opens after a reason."""
 
     health_action = "staff:resource"
-    list_display = ("resource_type", "resource_id", "network_source", "user", "retired_at")
-    list_filter = ("resource_type", NetworkSourceFilter)
+    list_display = ("resource_type", "resource_id", "network", "network_source", "user", "retired_at")
+    list_filter = ("resource_type", "network", NetworkSourceFilter)
     search_fields = ("user__email", "resource_id")
     readonly_fields = [f.name for f in Resource._meta.fields]
     list_select_related = ("user",)
     show_full_result_count = False
 
     def health_target(self, obj: Resource) -> str:
-        return obj.reference
+        return obj.logged_reference
 
 
 @admin.register(ExplanationSetting)

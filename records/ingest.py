@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from records import fhir
+from records import fhir, terminology
 from records.errors import BundleInvalid
 
 CHUNK = 2000
@@ -155,6 +155,7 @@ class Lookup:
     patient_sex: str = ""
     patient_birth: datetime | None = None
     patient_ids: set[str] = field(default_factory=set)
+    network: str = "metriport"
 
     def add(self, resource: dict, full_url: str) -> None:
         kind, rid = resource.get("resourceType"), resource.get("id")
@@ -370,21 +371,46 @@ def _digest(*parts: str) -> str:
 
 
 _MED_TYPES = {"MedicationRequest", "MedicationStatement", "MedicationAdministration", "MedicationDispense"}
+_NEVER_MERGED = ("Encounter", "DocumentReference", "Patient", "Provenance", "Organization")
+_ONGOING = ("active", "recurrence", "relapse")
 
 
 def dedupe_key(
-    row_type: str, resource_id: str, system: str, code: str, display: str, date_text: str, value: str
+    row_type: str,
+    resource_id: str,
+    system: str,
+    code: str,
+    display: str,
+    date_text: str,
+    value: str,
+    *,
+    status: str = "",
+    ongoing: bool = False,
+    network: str = "metriport",
 ) -> str:
-    """Items that are the same clinical fact share a key (the same condition reported by two
-    organizations); visits, documents and items with neither code nor name never merge."""
-    what = (code and f"{system}|{code}") or display.lower()
-    if not what or row_type in ("Encounter", "DocumentReference", "Patient", "Provenance", "Organization"):
-        return _digest("self", row_type, resource_id)
-    if row_type in _MED_TYPES:
+    """Items that are the same clinical fact share a key, whichever organization or network reported
+    them; when unsure, the key differs and both are shown.
+
+    Same code (system canonical, else the name) and: a medication, any request, statement or fill
+    (the medication pages reconcile them by drug); a result, the same type, day as given and value;
+    a condition or allergy, both still going on (active, no end), else the same start day; anything
+    else (immunizations, procedures, reports), the same type and day. Visits, documents, refuted or
+    mistaken items and items with neither code nor name never merge."""
+    what = (code and f"{terminology.canonical_system(system)}|{code}") or display.lower()
+    if not what or row_type in _NEVER_MERGED or status in ("entered-in-error", "refuted"):
+        return _digest("self", network, row_type, resource_id)  # ids are unique within a network only
+    if row_type in _MED_TYPES:  # one drug is one line, however many requests and fills mention it
         return _digest("med", what)
-    if row_type in ("Condition", "AllergyIntolerance"):
-        return _digest(row_type, what)
-    return _digest(row_type, what, date_text[:16], value)
+    if row_type in ("Condition", "AllergyIntolerance") and ongoing and status in _ONGOING:
+        return _digest(row_type, what, "ongoing")
+    return _digest(row_type, what, date_text[:10], value)
+
+
+def value_key(value_num: float | None, value_unit: str, value_text: str) -> str:
+    """A result's value as two networks would both write it (7.2 and 7.20 % are the same)."""
+    if value_num is not None:
+        return f"{value_num:.6g}|{value_unit}"
+    return " ".join(value_text.lower().split())
 
 
 def _age_at(lookup: Lookup, when: datetime | None) -> float | None:
@@ -453,6 +479,7 @@ def extract(resource: dict, *, full_url: str, lookup: Lookup) -> Row | None:
             parent_ref = lookup.canonical(first["reference"])
     date_text = date.text if date else ""
     display = _clean(display, 500)
+    status = _clean(fhir.status_code(resource), 64)
     row = Row(
         resource_type=kind,
         resource_id=rid,
@@ -462,7 +489,7 @@ def extract(resource: dict, *, full_url: str, lookup: Lookup) -> Row | None:
         code_system=_clean(system, 255),
         code=_clean(code, 128),
         display=display,
-        status=_clean(fhir.status_code(resource), 64),
+        status=status,
         clinical_date=date.sort_key if date else None,
         clinical_date_text=_clean(date_text, 64),
         value_num=value_num,
@@ -472,7 +499,18 @@ def extract(resource: dict, *, full_url: str, lookup: Lookup) -> Row | None:
         network_source=lookup.network_source_of(resource),
         encounter_ref=_clean(encounter_ref, 200),
         parent_ref=_clean(parent_ref, 200),
-        dedupe_key=dedupe_key(kind, rid, system, code, display, date_text, value_text),
+        dedupe_key=dedupe_key(
+            kind,
+            rid,
+            system,
+            code,
+            display,
+            date_text,
+            value_key(value_num, value_unit, value_text) if kind == "Observation" else "",
+            status=status,
+            ongoing=not any(key.startswith("abatement") for key in resource),
+            network=lookup.network,
+        ),
     )
     row.content_hash = hashlib.blake2b(
         raw

@@ -6,6 +6,10 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+# The health networks a record can hold items from, with the names people know them by.
+NETWORK_DEFAULT = "metriport"
+NETWORK_NAMES = {"metriport": "Metriport", "particle": "Particle"}
+
 
 class Snapshot(models.Model):
     """One fetch of a consolidated bundle: where it came from, what it held, how long it took."""
@@ -16,6 +20,9 @@ class Snapshot(models.Model):
     STATUS_CHOICES = [(STATUS_RUNNING, _("Running")), (STATUS_COMPLETE, _("Complete")), (STATUS_FAILED, _("Failed"))]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_snapshots")
+    network = models.CharField(
+        max_length=16, default=NETWORK_DEFAULT, help_text="The health network that delivered the bundle."
+    )
     network_source = models.CharField(max_length=64, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=STATUS_RUNNING)
@@ -51,6 +58,9 @@ class Resource(models.Model):
     # below cover it; each index dropped makes the bulk COPY of an ingest measurably faster.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_resources", db_index=False
+    )
+    network = models.CharField(
+        max_length=16, default=NETWORK_DEFAULT, help_text="Ids and references are unique within one network."
     )
     resource_type = models.CharField(max_length=64)
     resource_id = models.CharField(max_length=128)
@@ -89,7 +99,9 @@ class Resource(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "resource_type", "resource_id"], name="records_resource_unique"),
+            models.UniqueConstraint(
+                fields=["user", "network", "resource_type", "resource_id"], name="records_resource_unique_in_network"
+            ),
         ]
         indexes = [
             models.Index(fields=["user", "category", "clinical_date"], name="records_res_cat_date"),
@@ -106,6 +118,11 @@ class Resource(models.Model):
     @property
     def reference(self) -> str:
         return f"{self.resource_type}/{self.resource_id}"
+
+    @property
+    def logged_reference(self) -> str:
+        """The reference an access-log line names: another network's ids say which network."""
+        return self.reference if self.network == NETWORK_DEFAULT else f"{self.network}:{self.reference}"
 
 
 class Explanation(models.Model):

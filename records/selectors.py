@@ -14,11 +14,12 @@ from django.db import connections
 from django.db.models import Count, Max, Q, QuerySet, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.text import get_text_list
 from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import User
 from records import documents, fhir, terminology
-from records.models import Resource, Snapshot
+from records.models import NETWORK_DEFAULT, NETWORK_NAMES, Resource, Snapshot
 
 PAGE_SIZE = 25
 ABNORMAL_FLAGS = ("H", "L", "HH", "LL", "A", "AA", "HU", "LU")
@@ -26,6 +27,7 @@ ACTIVE_CONDITION = ("active", "recurrence", "relapse")
 CATEGORIES = tuple(fhir.CATEGORY_LABELS)
 LIST_FIELDS = (
     "id",
+    "network",
     "resource_type",
     "resource_id",
     "raw",
@@ -98,6 +100,8 @@ class Item:
     sources: list[str] = field(default_factory=list)
     children: list[Item] = field(default_factory=list)
     is_new: bool = False
+    networks: list[str] = field(default_factory=list)
+    network_words: str = ""
 
     @property
     def pk(self) -> int:
@@ -121,10 +125,35 @@ def to_item(resource: Resource, *, units: str = "") -> Item:
         label, tone = fhir.FLAG_LABELS.get(code, ("", "info"))
         label = fhir.words_in_language(label)
         display.flag = fhir.Flag(code=code, label=label, tone=tone, computed=True)
-    item = Item(resource=resource, display=display)
+    item = Item(resource=resource, display=display, networks=[resource.network])
     if resource.source_org:
         item.sources.append(resource.source_org)
     return item
+
+
+def network_name(network: str) -> str:
+    """A network as people know it ("Metriport", "Particle"); names are not translated."""
+    return NETWORK_NAMES.get(network, network.capitalize())
+
+
+def networks_words(networks: list[str]) -> str:
+    """ "via Metriport and via Particle": every network that delivered an item, in a fixed order."""
+    known = list(NETWORK_NAMES)
+    ordered = sorted(set(networks), key=lambda n: (known.index(n) if n in known else len(known), n))
+    parts = [gettext("via %(network)s") % {"network": network_name(n)} for n in ordered]
+    return str(get_text_list(parts, gettext("and")))
+
+
+def record_networks(*, user: User) -> list[str]:
+    """The networks the person's record holds items from (one small query on the snapshots)."""
+    return sorted(
+        set(
+            Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
+            .order_by()
+            .values_list("network", flat=True)
+            .distinct()
+        )
+    )
 
 
 NETWORK_SOURCES = ("hie", "pharmacy", "lab")
@@ -159,20 +188,33 @@ def _mark_new(items: list[Item], boundary: int | None) -> list[Item]:
 
 
 def _with_all_sources(user: User, items: list[Item]) -> list[Item]:
-    """Fill `sources` with every organization that reported the same item (one query)."""
-    keys = {i.resource.dedupe_key for i in items if i.resource.dedupe_key}
+    """Fill `sources` with every organization that reported the same item, and `networks` with every
+    network that delivered it; in a record from more than one network, each item says which
+    (two queries, whatever the number of items)."""
+    everything = [*items, *(child for i in items for child in i.children)]
+    keys = {i.resource.dedupe_key for i in everything if i.resource.dedupe_key}
     if not keys:
         return items
     by_key: dict[str, list[str]] = {}
+    networks_by_key: dict[str, list[str]] = {}
     rows = (
-        resources_for(user=user).filter(dedupe_key__in=keys).values_list("dedupe_key", "source_org", "network_source")
+        resources_for(user=user)
+        .filter(dedupe_key__in=keys)
+        .order_by("id")
+        .values_list("dedupe_key", "source_org", "network_source", "network")
     )
-    for key, org, network in rows:
-        label = org or fhir.network_source_words(network)
+    for key, org, source, network in rows:
+        label = org or fhir.network_source_words(source)
         if label and label not in by_key.setdefault(key, []):
             by_key[key].append(label)
-    for item in items:
+        if network not in networks_by_key.setdefault(key, []):
+            networks_by_key[key].append(network)
+    several = len(record_networks(user=user)) > 1
+    for item in everything:
         item.sources = by_key.get(item.resource.dedupe_key, item.sources)
+        item.networks = networks_by_key.get(item.resource.dedupe_key, item.networks)
+        if several:
+            item.network_words = networks_words(item.networks)
     return items
 
 
@@ -276,6 +318,9 @@ def summary_for(*, user: User) -> Summary:
         new_count = len(new_items) if len(new_items) < 10 else new_qs.count()
     for group in (allergies, conditions, abnormal, immunizations, encounters, new_items):
         _mark_new(group, boundary)
+    _with_all_sources(
+        user, [*allergies, *conditions, *conditions_without_status, *abnormal, *immunizations, *encounters, *new_items]
+    )
     return Summary(
         allergies,
         conditions,
@@ -335,6 +380,7 @@ class MedicationGroup:
     items: list[Item]
     last_filled: fhir.FhirDate | None
     status: str
+    network_words: str = ""
 
     @property
     def pk(self) -> int:
@@ -393,6 +439,7 @@ def medications_reconciled(*, user: User, now: datetime | None = None, limit: in
         groups.setdefault(_medication_key(row), []).append(to_item(row))
     current: list[MedicationGroup] = []
     past: list[MedicationGroup] = []
+    several = len(record_networks(user=user)) > 1 if groups else False
     for items in groups.values():
         items.sort(key=_sort_moment, reverse=True)
         dispenses = [i for i in items if i.resource.resource_type == "MedicationDispense" and i.display.date]
@@ -414,6 +461,7 @@ def medications_reconciled(*, user: User, now: datetime | None = None, limit: in
             items=items,
             last_filled=last_filled,
             status=status or fhir.STATUS_NOT_GIVEN,
+            network_words=networks_words([i.resource.network for i in items]) if several else "",
         )
         (current if group.current else past).append(group)
     for bucket in (current, past):
@@ -519,9 +567,9 @@ def category_list(
     paginator = _CountedPaginator(qs, per_page, count=total)
     page_obj = paginator.get_page(page)
     items = [to_item(r, units=user.measurement_units) for r in page_obj.object_list]
-    _with_all_sources(user, items)
     if category == "labs":
         _attach_results(user, items, matches=matches if q else None)
+    _with_all_sources(user, items)
     _mark_new(items, new_since_snapshot_id(user=user))
     return Listing(page=page_obj, items=items, sources=sources, total=total)
 
@@ -535,20 +583,20 @@ def _search(words: str) -> Q:
 
 
 def _panels_holding(user: User, matches: Q) -> Q:
-    """The panels (by reference) holding a result that matches."""
+    """The panels (by reference, within the network of the result) holding a result that matches."""
     refs = set(
         resources_for(user=user)
         .filter(matches, category="labs")
         .exclude(parent_ref="")
-        .values_list("parent_ref", flat=True)[:2000]
+        .values_list("network", "parent_ref")[:2000]
     )
-    by_type: dict[str, list[str]] = {}
-    for ref in refs:
+    by_type: dict[tuple[str, str], list[str]] = {}
+    for network, ref in refs:
         kind, _, rid = ref.partition("/")
-        by_type.setdefault(kind, []).append(rid)
+        by_type.setdefault((network, kind), []).append(rid)
     cond = Q(pk__in=[])
-    for kind, ids in by_type.items():
-        cond |= Q(resource_type=kind, resource_id__in=ids)
+    for (network, kind), ids in by_type.items():
+        cond |= Q(network=network, resource_type=kind, resource_id__in=ids)
     return cond
 
 
@@ -557,36 +605,56 @@ def _attach_results(user: User, items: list[Item], *, matches: Q | None = None) 
 
     With a search, a panel found through its results shows only the results that match.
     """
-    parents = {i.resource.reference: i for i in items}
+    parents = {(i.resource.network, i.resource.reference): i for i in items}
     if not parents:
         return
-    children_qs = resources_for(user=user).filter(parent_ref__in=list(parents))
+    children_qs = resources_for(user=user).filter(parent_ref__in=sorted({ref for _n, ref in parents}))
     if matches is not None:
         found = set(Resource.objects.filter(matches, pk__in=[i.pk for i in items]).values_list("pk", flat=True))
-        matched_panels = {i.resource.reference for i in items if i.pk in found}
-        children_qs = children_qs.filter(matches | Q(parent_ref__in=sorted(matched_panels)))
+        whole_panels = Q(pk__in=[])
+        for item in items:
+            if item.pk in found:
+                whole_panels |= Q(network=item.resource.network, parent_ref=item.resource.reference)
+        children_qs = children_qs.filter(matches | whole_panels)
     children = list(children_qs.only(*LIST_FIELDS).order_by("display"))
     nested = {}
     for child in children:
+        parent = parents.get((child.network, child.parent_ref))
+        if parent is None:  # the same reference in another network's record names another panel
+            continue
         item = to_item(child, units=user.measurement_units)
-        parents[child.parent_ref].children.append(item)
-        nested[child.reference] = item
+        parent.children.append(item)
+        nested[(child.network, child.reference)] = item
     if nested:
         for child in (
-            resources_for(user=user).filter(parent_ref__in=list(nested)).only(*LIST_FIELDS).order_by("display")[:500]
+            resources_for(user=user)
+            .filter(parent_ref__in=sorted({ref for _n, ref in nested}))
+            .only(*LIST_FIELDS)
+            .order_by("display")[:500]
         ):
-            if child.reference not in parents:
-                nested[child.parent_ref].children.append(to_item(child, units=user.measurement_units))
+            holder = nested.get((child.network, child.parent_ref))
+            if holder is not None and (child.network, child.reference) not in parents:
+                holder.children.append(to_item(child, units=user.measurement_units))
 
 
 # ---------------------------------------------------------------- detail, trend, timeline
 
 
 @dataclass
+class ReportedCopy:
+    """One copy of an item as a source reported it; `network` is named when the record has several."""
+
+    pk: int
+    source_org: str
+    clinical_date_text: str
+    network: str
+
+
+@dataclass
 class Detail:
     item: Item
     sources: list[fhir.Source]
-    reported_by: list[Resource]
+    reported_by: list[ReportedCopy]
     children: list[Item]
     provenances: list[dict]
     ranges: list[fhir.ReferenceRange]
@@ -594,6 +662,8 @@ class Detail:
     raw_json: str
     attachments: list[dict]
     encounter: Item | None
+    network: str = ""
+    network_words: str = ""
 
 
 def _reference_keys(value, found: set[str]) -> None:
@@ -609,7 +679,8 @@ def _reference_keys(value, found: set[str]) -> None:
             _reference_keys(v, found)
 
 
-def _load_refs(user: User, keys: set[str]) -> dict[str, dict]:
+def _load_refs(user: User, keys: set[str], *, network: str) -> dict[str, dict]:
+    """The resources references name, within the network that sent the item (ids are its own)."""
     pairs = [k.split("/", 1) for k in keys if k.count("/") == 1]
     if not pairs:
         return {}
@@ -617,7 +688,8 @@ def _load_refs(user: User, keys: set[str]) -> dict[str, dict]:
     for kind, rid in pairs[:200]:
         cond |= Q(resource_type=kind, resource_id=rid)
     return {
-        r.reference: r.raw for r in Resource.objects.filter(cond, user=user).only("resource_type", "resource_id", "raw")
+        r.reference: r.raw
+        for r in Resource.objects.filter(cond, user=user, network=network).only("resource_type", "resource_id", "raw")
     }
 
 
@@ -626,17 +698,16 @@ def resource_detail(*, user: User, pk: int) -> Detail:
     raw = resource.raw if isinstance(resource.raw, dict) else {}
     keys: set[str] = set()
     _reference_keys(raw, keys)
-    provenance_rows = list(
-        resources_for(user=user).filter(resource_type="Provenance", parent_ref=resource.reference)[:20]
-    )
+    same_network = resources_for(user=user).filter(network=resource.network)
+    provenance_rows = list(same_network.filter(resource_type="Provenance", parent_ref=resource.reference)[:20])
     provenances = [p.raw for p in provenance_rows]
     for provenance in provenances:
         _reference_keys(provenance.get("agent"), keys)
-    refs = _load_refs(user, keys)
+    refs = _load_refs(user, keys, network=resource.network)
     second: set[str] = set()
     for target in refs.values():
         _reference_keys({k: target.get(k) for k in ("serviceProvider", "organization", "practitioner")}, second)
-    refs.update(_load_refs(user, second - set(refs)))
+    refs.update(_load_refs(user, second - set(refs), network=resource.network))
 
     def resolve(reference: str) -> dict | None:
         return refs.get("/".join(reference.split("/_history/")[0].rstrip("/").split("/")[-2:]))
@@ -649,26 +720,34 @@ def resource_detail(*, user: User, pk: int) -> Detail:
     sources = fhir.provenance_sources(
         raw, resolve=resolve, provenances=provenances, network_source=resource.network_source
     )
-    reported_by = list(
+    copies = list(
         resources_for(user=user)
         .filter(dedupe_key=resource.dedupe_key)
         .order_by("id")
-        .only("id", "source_org", "network_source", "clinical_date_text", "resource_type")[:20]
+        .only("id", "network", "source_org", "clinical_date_text")[:20]
     )
+    networks = [other.network for other in copies] or [resource.network]
+    several = len(set(networks)) > 1 or len(record_networks(user=user)) > 1
+    reported_by = [
+        ReportedCopy(
+            pk=other.pk,
+            source_org=other.source_org,
+            clinical_date_text=other.clinical_date_text,
+            network=network_name(other.network) if several else "",
+        )
+        for other in copies
+    ]
+    item.sources = list(dict.fromkeys(other.source_org for other in copies if other.source_org))
     children: list[Item] = []
     if resource.resource_type in ("DiagnosticReport", "Observation"):
         children = [
             to_item(r, units=user.measurement_units)
-            for r in resources_for(user=user)
-            .filter(parent_ref=resource.reference)
-            .only(*LIST_FIELDS)
-            .order_by("display")[:200]
+            for r in same_network.filter(parent_ref=resource.reference).only(*LIST_FIELDS).order_by("display")[:200]
         ]
     elif resource.resource_type == "Encounter":
         children = [
             to_item(r, units=user.measurement_units)
-            for r in resources_for(user=user)
-            .filter(encounter_ref=resource.reference)
+            for r in same_network.filter(encounter_ref=resource.reference)
             .exclude(pk=resource.pk)
             .only(*LIST_FIELDS)
             .order_by("category", "display")[:200]
@@ -676,8 +755,7 @@ def resource_detail(*, user: User, pk: int) -> Detail:
     encounter = None
     if resource.encounter_ref and resource.resource_type != "Encounter":
         encounter = (
-            resources_for(user=user)
-            .filter(resource_type="Encounter", resource_id=resource.encounter_ref.split("/", 1)[-1])
+            same_network.filter(resource_type="Encounter", resource_id=resource.encounter_ref.split("/", 1)[-1])
             .only(*LIST_FIELDS)
             .first()
         )
@@ -705,6 +783,8 @@ def resource_detail(*, user: User, pk: int) -> Detail:
         raw_json=orjson.dumps(raw, option=orjson.OPT_INDENT_2).decode(),
         attachments=attachments,
         encounter=to_item(encounter) if encounter is not None else None,
+        network=network_name(resource.network),
+        network_words=networks_words(networks) if several else "",
     )
 
 
@@ -902,39 +982,72 @@ def timeline_for(*, user: User, page: int = 1, per_page: int = 15) -> tuple[Page
     qs = _primary(user).filter(resource_type="Encounter").order_by("-clinical_date", "-id")
     page_obj = Paginator(qs, per_page).get_page(page)
     visits = {
-        r.reference: Visit(encounter=to_item(r, units=user.measurement_units), items={}) for r in page_obj.object_list
+        (r.network, r.reference): Visit(encounter=to_item(r, units=user.measurement_units), items={})
+        for r in page_obj.object_list
     }
     if visits:
         for row in (
             _primary(user)
-            .filter(encounter_ref__in=list(visits))
+            .filter(encounter_ref__in=sorted({ref for _n, ref in visits}))
             .exclude(resource_type="Encounter")
             .exclude(resource_type="Provenance")
             .order_by("category", "display")[:1500]
         ):
+            visit = visits.get((row.network, row.encounter_ref))
+            if visit is None:  # the same reference in another network's record names another visit
+                continue
             label = gettext(fhir.CATEGORY_LABELS.get(row.category, gettext_noop("Other")))
-            visits[row.encounter_ref].items.setdefault(label, []).append(to_item(row, units=user.measurement_units))
+            visit.items.setdefault(label, []).append(to_item(row, units=user.measurement_units))
+        _with_all_sources(
+            user,
+            [
+                *(v.encounter for v in visits.values()),
+                *(i for v in visits.values() for items in v.items.values() for i in items),
+            ],
+        )
     return page_obj, list(visits.values())
 
 
 # ---------------------------------------------------------------- exports
 
 
+NETWORK_TAG_SYSTEM = "https://homeport.example/fhir/CodeSystem/network"
+
+
+def _tagged(raw: dict, network: str) -> dict:
+    """A copy of a resource carrying, in `meta.tag`, the network that delivered it: exports keep
+    each copy of an item reported through two networks, and say which network each came from."""
+    if not isinstance(raw, dict):
+        return raw
+    found = raw.get("meta")
+    meta: dict = found if isinstance(found, dict) else {}
+    tags = [t for t in meta.get("tag") or [] if not (isinstance(t, dict) and t.get("system") == NETWORK_TAG_SYSTEM)]
+    tags.append({"system": NETWORK_TAG_SYSTEM, "code": network, "display": network_name(network)})
+    return {**raw, "meta": {**meta, "tag": tags}}
+
+
+def _export_rows(user_id: int) -> Iterator[tuple[str, str, dict]]:
+    qs = Resource.objects.filter(user_id=user_id, retired_at__isnull=True).order_by("resource_type", "id")
+    yield from qs.values_list("resource_type", "network", "raw").iterator(chunk_size=2000)
+
+
 def record_iter_resources(*, user_id: int) -> Iterator[tuple[str, bytes]]:
     """(resourceType, JSON bytes) of every current resource, by type, streamed from the database."""
-    qs = Resource.objects.filter(user_id=user_id, retired_at__isnull=True).order_by("resource_type", "id")
-    for kind, raw in qs.values_list("resource_type", "raw").iterator(chunk_size=2000):
-        yield kind, orjson.dumps(raw)
+    for kind, network, raw in _export_rows(user_id):
+        yield kind, orjson.dumps(_tagged(raw, network))
 
 
 def record_export_bundle(*, user_id: int) -> dict:
-    """The whole current record as a FHIR Bundle of type collection."""
+    """The whole current record as a FHIR Bundle of type collection; a resource from a network other
+    than the first has its network in its `fullUrl`, so two networks' ids never clash."""
     entries = [
-        {"fullUrl": f"{kind}/{raw.get('id', '')}", "resource": raw}
-        for kind, raw in Resource.objects.filter(user_id=user_id, retired_at__isnull=True)
-        .order_by("resource_type", "id")
-        .values_list("resource_type", "raw")
-        .iterator(chunk_size=2000)
+        {
+            "fullUrl": f"{kind}/{raw.get('id', '')}"
+            if network == NETWORK_DEFAULT
+            else f"https://homeport.example/fhir/{network}/{kind}/{raw.get('id', '')}",
+            "resource": _tagged(raw, network),
+        }
+        for kind, network, raw in _export_rows(user_id)
     ]
     return {"resourceType": "Bundle", "type": "collection", "total": len(entries), "entry": entries}
 

@@ -20,7 +20,7 @@ from accounts.storage import private_storage
 from records import ingest
 from records.download import bundle_download
 from records.errors import BundleDownloadError, BundleForAnotherPatient
-from records.models import Resource, Snapshot
+from records.models import NETWORK_DEFAULT, Resource, Snapshot
 from records.store import rows_write
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ def snapshot_ingest_from_url(
     retire: bool,
     patient_id: str = "",
     on_progress: ProgressCallback | None = None,
+    network: str = NETWORK_DEFAULT,
 ) -> Snapshot:
     """Download a consolidated bundle and ingest it as one snapshot.
 
@@ -57,13 +58,16 @@ def snapshot_ingest_from_url(
     `patient_id` is the person's network patient id: a bundle whose Patient is anyone else is
     refused (BundleForAnotherPatient) and the refusal is kept as a failed snapshot.
 
-    Idempotent: a snapshot already completed for the same (person, request, source) is returned
+    `network` names the network that delivered the bundle; its ids never meet another network's.
+
+    Idempotent: a snapshot already completed for the same (person, network, request, source) is returned
     without downloading again. Raises BundleLinkExpired (ask the network again) or
     BundleDownloadError (`.transient` says whether to retry); nothing is stored on failure.
     """
     done = (
         Snapshot.objects.filter(
             user_id=user_id,
+            network=network,
             request_id=request_id,
             network_source=network_source,
             status=Snapshot.STATUS_COMPLETE,
@@ -76,7 +80,9 @@ def snapshot_ingest_from_url(
     try:
         downloaded = bundle_download(url=url)
     except BundleDownloadError as exc:
-        _snapshot_failed(user_id=user_id, request_id=request_id, network_source=network_source, reason=exc.reason)
+        _snapshot_failed(
+            user_id=user_id, network=network, request_id=request_id, network_source=network_source, reason=exc.reason
+        )
         raise
     try:
         return snapshot_ingest_file(
@@ -89,17 +95,21 @@ def snapshot_ingest_from_url(
             sha256=downloaded.sha256,
             patient_id=patient_id,
             on_progress=on_progress,
+            network=network,
         )
     except BundleForAnotherPatient as exc:
-        _snapshot_failed(user_id=user_id, request_id=request_id, network_source=network_source, reason=exc.reason)
+        _snapshot_failed(
+            user_id=user_id, network=network, request_id=request_id, network_source=network_source, reason=exc.reason
+        )
         raise
     finally:
         os.unlink(downloaded.path)
 
 
-def _snapshot_failed(*, user_id: int, request_id: str, network_source: str, reason: str) -> None:
+def _snapshot_failed(*, user_id: int, network: str, request_id: str, network_source: str, reason: str) -> None:
     Snapshot.objects.create(
         user_id=user_id,
+        network=network,
         request_id=request_id,
         network_source=network_source,
         status=Snapshot.STATUS_FAILED,
@@ -121,6 +131,7 @@ def snapshot_ingest_file(
     keep_bundle: bool = True,
     patient_id: str = "",
     on_progress: ProgressCallback | None = None,
+    network: str = NETWORK_DEFAULT,
 ) -> Snapshot:
     """Ingest a bundle file (plain JSON): all of it or none of it.
 
@@ -133,6 +144,9 @@ def snapshot_ingest_file(
 
     `on_progress(count)` is called after each chunk with the resources written so far, so a caller
     can tell the person how far along the save is (it sees counts only, never the resources).
+
+    `network` is the network that delivered the bundle: its ids and references are its own, and
+    retiring what the bundle no longer holds touches only that network's items.
     """
     started = time.monotonic()
     buffer, entries = ingest.open_bundle(path)
@@ -141,6 +155,7 @@ def snapshot_ingest_file(
     snapshot: Snapshot | None = None
     try:
         lookup = ingest.build_lookup(entries)
+        lookup.network = network
         ingest.pages_release(buffer)
         if patient_id and entries and lookup.patient_ids != {patient_id}:
             raise BundleForAnotherPatient()
@@ -149,6 +164,7 @@ def snapshot_ingest_file(
                 get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
                 snapshot = Snapshot.objects.create(
                     user_id=user_id,
+                    network=network,
                     request_id=request_id,
                     network_source=network_source,
                     bundle_sha256=sha256,
@@ -163,6 +179,7 @@ def snapshot_ingest_file(
                 chunks=_counted(ingest.releasing(ingest.iter_rows(entries, lookup, stats), buffer), on_progress),
                 now=now,
                 retire=retire,
+                network=network,
             )
             if keep_bundle:
                 stored_name = _bundle_keep(user_id=user_id, snapshot_id=snapshot.pk, path=path)

@@ -213,14 +213,16 @@ def ips_bundle(
     the Patient and every item, all references pointing inside the bundle."""
     patient_url = _urn()
     composition_url = _urn()
-    mapping: dict[str, str] = {}
+    # Ids and references are unique within one network only: each network's items point at its own.
+    mapping: dict[str, dict[str, str]] = {}
     included: list[tuple[str, Resource]] = []
     for resource in [r for s in sections for r in s.resources] + extra:
-        if any(key in mapping for key in _reference_keys(resource)):
+        own = mapping.setdefault(resource.network, {})
+        if any(key in own for key in _reference_keys(resource)):
             continue
         url = _urn()
         for key in _reference_keys(resource):
-            mapping[key] = url
+            own[key] = url
         included.append((url, resource))
     timestamp = made_at.isoformat(timespec="seconds")
     composition_sections = []
@@ -235,7 +237,7 @@ def ips_bundle(
             "code": {"coding": [{"system": LOINC, "code": spec.loinc, "display": spec.loinc_display}]},
             "text": {"status": "generated", "div": _section_narrative(section)},
         }
-        refs = [{"reference": mapping[_reference_keys(r)[0]]} for r in section.resources]
+        refs = [{"reference": mapping[r.network][_reference_keys(r)[0]]} for r in section.resources]
         if refs:
             entry["entry"] = refs
         else:
@@ -266,7 +268,7 @@ def ips_bundle(
     ]
     for url, resource in included:
         raw = resource.raw if isinstance(resource.raw, dict) else {}
-        entries.append({"fullUrl": url, "resource": _rewrite_references(raw, mapping, patient_url)})
+        entries.append({"fullUrl": url, "resource": _rewrite_references(raw, mapping[resource.network], patient_url)})
     return {
         "resourceType": "Bundle",
         "identifier": {"system": "urn:ietf:rfc:3986", "value": _urn()},

@@ -16,7 +16,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from records.ingest import COLUMNS, Row
-from records.models import Resource
+from records.models import NETWORK_DEFAULT, Resource
 
 
 @dataclass
@@ -40,12 +40,20 @@ def rows_write(
     chunks: Iterable[list[Row]],
     now: datetime,
     retire: bool = True,
+    network: str = NETWORK_DEFAULT,
 ) -> WriteCounts:
-    """Each row carries the network source its resource names (never the delivering webhook's)."""
+    """Each row carries the network source its resource names (never the delivering webhook's).
+
+    Ids are the delivering `network`'s: rows are matched and retired within that network only, so a
+    bundle from one network never overwrites or retires another network's items."""
     if connection.vendor == "postgresql":
-        return _write_postgres(user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now, retire=retire)
+        return _write_postgres(
+            user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now, retire=retire, network=network
+        )
     with _checkpoint_deferred():
-        return _write_portable(user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now, retire=retire)
+        return _write_portable(
+            user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now, retire=retire, network=network
+        )
 
 
 @contextmanager
@@ -75,11 +83,11 @@ def _fast_toast(cursor) -> None:
     )
 
 
-def _write_postgres(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts:
+def _write_postgres(*, user_id, snapshot_id, chunks, now, retire, network) -> WriteCounts:
     with connection.cursor() as cursor:
         _fast_toast(cursor)
     if not Resource.objects.filter(user_id=user_id).exists():
-        return _copy_first_import(user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now)
+        return _copy_first_import(user_id=user_id, snapshot_id=snapshot_id, chunks=chunks, now=now, network=network)
     counts = WriteCounts()
     table = Resource._meta.db_table
     with connection.cursor() as cursor:
@@ -106,26 +114,26 @@ def _write_postgres(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _DATA_COLUMNS)
         cursor.execute(
             f"WITH up AS ("  # noqa: S608 - names are ours, values are parameters
-            f" INSERT INTO {table} (user_id, {column_list}, is_primary, first_snapshot_id,"
+            f" INSERT INTO {table} (user_id, network, {column_list}, is_primary, first_snapshot_id,"
             f"  last_snapshot_id, retired_at, created_at, updated_at)"
-            f" SELECT %s, {column_list}, true, %s, %s, NULL, %s, %s FROM records_ingest_tmp"
-            f" ON CONFLICT (user_id, resource_type, resource_id) DO UPDATE SET {updates},"
+            f" SELECT %s, %s, {column_list}, true, %s, %s, NULL, %s, %s FROM records_ingest_tmp"
+            f" ON CONFLICT (user_id, network, resource_type, resource_id) DO UPDATE SET {updates},"
             f"  last_snapshot_id = EXCLUDED.last_snapshot_id,"
             f"  retired_at = NULL, updated_at = EXCLUDED.updated_at"
             f" WHERE {table}.content_hash <> EXCLUDED.content_hash OR {table}.retired_at IS NOT NULL"
             f" RETURNING (xmax = 0) AS inserted)"
             f" SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
-            [user_id, snapshot_id, snapshot_id, now, now],
+            [user_id, network, snapshot_id, snapshot_id, now, now],
         )
         counts.created, counts.updated = cursor.fetchone()
         counts.unchanged = total - counts.created - counts.updated
         if retire:
             cursor.execute(
                 f"UPDATE {table} r SET retired_at = %s, updated_at = %s"  # noqa: S608
-                f" WHERE r.user_id = %s AND r.retired_at IS NULL AND NOT EXISTS ("
+                f" WHERE r.user_id = %s AND r.network = %s AND r.retired_at IS NULL AND NOT EXISTS ("
                 f"  SELECT 1 FROM records_ingest_tmp t"
                 f"  WHERE t.resource_type = r.resource_type AND t.resource_id = r.resource_id)",
-                [now, now, user_id],
+                [now, now, user_id, network],
             )
             counts.retired = cursor.rowcount
         if counts.created or counts.updated or counts.retired:
@@ -140,12 +148,13 @@ def _write_postgres(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts
     return counts
 
 
-def _copy_first_import(*, user_id, snapshot_id, chunks, now) -> WriteCounts:
+def _copy_first_import(*, user_id, snapshot_id, chunks, now, network) -> WriteCounts:
     """A person's first bundle: COPY straight into the table, the first of each same-item group primary."""
     counts = WriteCounts()
     columns = [
         *COLUMNS,
         "user_id",
+        "network",
         "is_primary",
         "first_snapshot_id",
         "last_snapshot_id",
@@ -164,24 +173,24 @@ def _copy_first_import(*, user_id, snapshot_id, chunks, now) -> WriteCounts:
                 first = row.dedupe_key not in primaries
                 if first:
                     primaries.add(row.dedupe_key)
-                values += [user_id, first, snapshot_id, snapshot_id, now, now]
+                values += [user_id, network, first, snapshot_id, snapshot_id, now, now]
                 write_row(values)
             counts.created += len(chunk)
     return counts
 
 
-def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts:
+def _write_portable(*, user_id, snapshot_id, chunks, now, retire, network) -> WriteCounts:
     """Diff against what the person has, then insert and update with prepared parameters: every
     value is converted before a transaction opens, so each short transaction only executes SQL."""
     counts = WriteCounts()
     existing = {
         (kind, rid): (pk, digest, retired is not None)
-        for pk, kind, rid, digest, retired in Resource.objects.filter(user_id=user_id).values_list(
+        for pk, kind, rid, digest, retired in Resource.objects.filter(user_id=user_id, network=network).values_list(
             "pk", "resource_type", "resource_id", "content_hash", "retired_at"
         )
     }
     table = connection.ops.quote_name(Resource._meta.db_table)
-    insert_columns = [*COLUMNS, "user_id", "first_snapshot_id", "last_snapshot_id"]
+    insert_columns = [*COLUMNS, "user_id", "network", "first_snapshot_id", "last_snapshot_id"]
     insert_columns += ["created_at", "updated_at", "is_primary"]
     insert_sql = (
         f"INSERT INTO {table} ({', '.join(insert_columns)})"  # noqa: S608 - names are ours
@@ -195,8 +204,9 @@ def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts
     stamp = connection.ops.adapt_datetimefield_value(now)
     seen: set[int] = set()
     # A first import marks the first of each same-item group primary as it inserts (ids follow the
-    # insertion order), which is what `_mark_primary_portable` would decide afterwards.
-    first_import = not existing
+    # insertion order), which is what `_mark_primary_portable` would decide afterwards. Same-item
+    # groups span networks, so it is a first import only when the person has no item from any network.
+    first_import = not existing and not Resource.objects.filter(user_id=user_id).exists()
     primaries: set[str] = set()
     adapted: dict[datetime, str | None] = {}
     for chunk in chunks:
@@ -215,7 +225,7 @@ def _write_portable(*, user_id, snapshot_id, chunks, now, retire) -> WriteCounts
                 if first_import:
                     primary = row.dedupe_key not in primaries
                     primaries.add(row.dedupe_key)
-                new.append([*values, user_id, snapshot_id, snapshot_id, stamp, stamp, primary])
+                new.append([*values, user_id, network, snapshot_id, snapshot_id, stamp, stamp, primary])
             else:
                 changed.append([*values[2:], snapshot_id, stamp, found[0]])
         _execute_in_batches(insert_sql, new)

@@ -45,7 +45,7 @@ SEARCH_SESSION_KEY = "records_search"
 
 def resource_target(request: AuthedRequest, kwargs: dict) -> str:
     """The access-log target of a view of one resource (another person's is a 404 before any log)."""
-    return f"resource:{selectors.resource_get(user=request.user, pk=kwargs['pk']).reference}"
+    return f"resource:{selectors.resource_get(user=request.user, pk=kwargs['pk']).logged_reference}"
 
 
 def _page_number(request: HttpRequest) -> int:

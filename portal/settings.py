@@ -424,6 +424,10 @@ SANDBOX_PARTICLE_WEBHOOK_URL = env_str("SANDBOX_PARTICLE_WEBHOOK_URL", f"{PORTAL
 SANDBOX_PARTICLE_WEBHOOK_SECRET = env_str("SANDBOX_PARTICLE_WEBHOOK_SECRET", "homeport-dev-particle-webhook")
 SANDBOX_PARTICLE_TOKEN_TTL_SECONDS = env_int("SANDBOX_PARTICLE_TOKEN_TTL_SECONDS", 3600)
 SANDBOX_PARTICLE_QUERY_DELAY_SECONDS = float(env_str("SANDBOX_PARTICLE_QUERY_DELAY_SECONDS", "3"))
+# How long the status endpoint answers 404 after a submit (Particle's propagation delay).
+SANDBOX_PARTICLE_STATUS_404_SECONDS = float(env_str("SANDBOX_PARTICLE_STATUS_404_SECONDS", "1"))
+# The query notification's version: v2 (com.particlehealth.api.v2.query) or v1.
+SANDBOX_PARTICLE_EVENT_VERSION = env_str("SANDBOX_PARTICLE_EVENT_VERSION", "v2")
 
 # --- records ---
 _sandbox_host = urlsplit(METRIPORT_BASE_URL).hostname or "127.0.0.1"

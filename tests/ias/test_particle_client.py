@@ -2,6 +2,7 @@
 
 import base64
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from ias.particle import (
 )
 
 BASE = "https://particle.test"
-DEMOGRAPHICS = {
+DEMOGRAPHICS: dict[str, Any] = {
     "firstName": "Jane",
     "lastName": "Doe",
     "dob": "1968-04-12",
@@ -276,9 +277,9 @@ def test_error_messages_carry_the_path_template_not_ids_or_demographics(net, clo
         c.patient_register(patient=patient_from_demographics(demographics=DEMOGRAPHICS, patient_id="hp-1"))
     assert str(caught.value) == "POST /api/v2/patients: HTTP 422"
     net.routes = [httpx.Response(500)]
-    with make(net, clock) as c, pytest.raises(NetworkTransientError) as caught:
+    with make(net, clock) as c, pytest.raises(NetworkTransientError) as transient:
         c.query_status(particle_patient_id="pp-secret-id")
-    assert "pp-secret-id" not in str(caught.value)
+    assert "pp-secret-id" not in str(transient.value)
 
 
 # ---- patients --------------------------------------------------------------------------------------
@@ -312,9 +313,9 @@ def test_a_registration_answer_without_an_id_is_transient(net, clock):
         c.patient_register(patient=patient_from_demographics(demographics=DEMOGRAPHICS, patient_id="hp-1"))
 
 
-def demographics(**address_or_fields):
-    address = {**DEMOGRAPHICS["address"][0]}
-    fields = {}
+def demographics(**address_or_fields: str) -> dict[str, Any]:
+    address: dict[str, str] = {**DEMOGRAPHICS["address"][0]}
+    fields: dict[str, str] = {}
     for key, value in address_or_fields.items():
         (address if key in address or key == "zip" else fields)[key] = value
     return {**DEMOGRAPHICS, **fields, "address": [address]}

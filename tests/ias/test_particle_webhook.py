@@ -45,7 +45,7 @@ def test_the_signature_is_hmac_sha256_of_timestamp_dot_raw_body():
 def test_both_documented_query_events_are_accepted(example):
     raw = raw_of(example)
     event = receive(raw=raw, content_type=CT, signature=signed(raw), now=NOW)
-    assert event.id == example["id"] and event.type == example["type"] and event.is_query
+    assert event.id == example["id"] and event.type == example["type"] and event.query is not None
     assert event.query.query_id == example["data"]["query_id"]
     assert event.query.file_count == int(example["data"]["file_count"])
     assert event.phase == "complete"
@@ -55,6 +55,7 @@ def test_both_documented_query_events_are_accepted(example):
 
 def test_v1_nanosecond_time_is_read():
     event = event_read(raw_of(EVENT_V1))
+    assert event.sent_at is not None
     assert event.sent_at.isoformat() == "2023-05-15T12:00:14.694292+00:00"
 
 

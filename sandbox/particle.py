@@ -296,7 +296,7 @@ def query_status_json(query: ParticleQuery) -> dict[str, Any] | None:
     }
 
 
-def later(task, arg: str, countdown: float) -> None:
+def later(task, arg: str | int, countdown: float) -> None:
     def send() -> None:
         try:
             options = {"queue": conf("SANDBOX_TASK_QUEUE")} if conf("SANDBOX_TASK_QUEUE") else {}
@@ -371,19 +371,8 @@ def event_enqueue(*, query: ParticleQuery) -> WebhookDelivery:
     )
     if not dropped:
         delay = network.fault(specs, "delay")
-        later_delivery(delivery.pk, delay.seconds if delay and delay.target != "particle-query" else 0.0)
+        later(tasks.webhook_deliver, delivery.pk, delay.seconds if delay and delay.target != "particle-query" else 0.0)
     return delivery
-
-
-def later_delivery(delivery_id: int, countdown: float) -> None:
-    def send() -> None:
-        try:
-            options = {"queue": conf("SANDBOX_TASK_QUEUE")} if conf("SANDBOX_TASK_QUEUE") else {}
-            tasks.webhook_deliver.apply_async(args=[delivery_id], countdown=max(0.0, countdown), **options)
-        except Exception:
-            logger.warning("sandbox: could not enqueue the delivery of %s", delivery_id)
-
-    transaction.on_commit(send)
 
 
 def sweep() -> int:

@@ -750,36 +750,26 @@ def webhook_enqueue(
     return delivery
 
 
+def _send(url: str, raw: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
+    return httpx.post(url, content=raw, timeout=timeout, follow_redirects=False, headers=headers)
+
+
 def _post(url: str, raw: bytes, key: str, timeout: float) -> httpx.Response:
-    return httpx.post(
-        url,
-        content=raw,
-        timeout=timeout,
-        follow_redirects=False,
-        headers={
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "x-metriport-signature": sign(raw, key),
-        },
-    )
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT, "x-metriport-signature": sign(raw, key)}
+    return _send(url, raw, headers, timeout)
 
 
 def cloudevent_post(url: str, raw: bytes, key: str, timeout: float) -> httpx.Response:
     """A Particle notification: CloudEvents media type, `X-Ph-Signature-256: t=<now>,<HMAC of t.body>`."""
     stamp = int(time.time())
     digest = hmac.new(key.encode(), f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
-    return httpx.post(
-        url,
-        content=raw,
-        timeout=timeout,
-        follow_redirects=False,
-        headers={
-            "content-type": "application/cloudevents+json",
-            "accept": "*/*",
-            "user-agent": "Particle Health Notifications",
-            "x-ph-signature-256": f"t={stamp},{digest}",
-        },
-    )
+    headers = {
+        "content-type": "application/cloudevents+json",
+        "accept": "*/*",
+        "user-agent": "Particle Health Notifications",
+        "x-ph-signature-256": f"t={stamp},{digest}",
+    }
+    return _send(url, raw, headers, timeout)
 
 
 def webhook_deliver(*, delivery_id: int, resend: bool = False) -> WebhookDelivery | None:

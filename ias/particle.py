@@ -176,62 +176,90 @@ def refusal(field: str, detail: str) -> NetworkPermanentError:
     return NetworkPermanentError(f"particle patient: {field} not accepted", status=None, name=field, detail=detail)
 
 
-def patient_from_demographics(*, demographics: dict[str, Any], patient_id: str) -> ParticlePatient:
-    """Homeport's stored demographics (the journey's shape) as Particle's registration body.
+def patient_build(
+    *,
+    patient_id: str,
+    first_name: str,
+    last_name: str,
+    dob: str,
+    gender_at_birth: str,
+    line1: str = "",
+    line2: str = "",
+    city: str,
+    state: str,
+    zip: str,
+    phone: str = "",
+    email: str = "",
+) -> ParticlePatient:
+    """Particle's registration body from the person's details, checked the way Particle checks it.
 
-    Checks what Particle rejects: a two-letter state, a sex of male or female, a 5 or 9 digit
-    ZIP code, a date of birth. A refusal says in words what the person can do.
+    Refused before anything is sent: a missing name or birth date, a sex at birth other than male
+    or female, a state that is not a two-letter code, a ZIP code that is not 5 or 9 digits. A
+    refusal says in words what the person can do.
     """
-    first = str(demographics.get("firstName") or "").split(",")[0].strip()
-    last = str(demographics.get("lastName") or "").split(",")[0].strip()
+    first, last = first_name.split(",")[0].strip(), last_name.split(",")[0].strip()
     if not first or not last:
         raise refusal("name", "Particle needs both your first and last name. Add them on the details page.")
-    dob = str(demographics.get("dob") or "")
     try:
         date.fromisoformat(dob)
     except ValueError:
         raise refusal("date_of_birth", "Particle needs your date of birth. Check it on the details page.") from None
-    gender = GENDERS.get(str(demographics.get("genderAtBirth") or "").strip().upper())
+    gender = GENDERS.get(gender_at_birth.strip().upper())
     if gender is None:
         raise refusal(
             "gender",
             "Particle can only search for a person recorded as male or female at birth, so it cannot search "
             "with the sex at birth you gave. Your other networks are not affected.",
         )
-    addresses = demographics.get("address") or [{}]
-    address = addresses[0] if isinstance(addresses, list) and addresses and isinstance(addresses[0], dict) else {}
-    state = str(address.get("state") or "").strip().upper()
+    state = state.strip().upper()
     if state not in STATES:
         raise refusal(
             "address_state", "Particle needs your state as its two-letter code, for example MA. Check your address."
         )
-    postal = str(address.get("zip") or "").strip()
+    postal = zip.strip()
     if not POSTAL_CODE.match(postal):
         raise refusal("postal_code", "Particle needs a 5-digit ZIP code, for example 02139. Check your address.")
-    city = str(address.get("city") or "").strip()
-    if not city:
-        raise refusal("address_city", "Particle needs the city of your address. Check your address.")
-    lines = [str(address[k]).strip() for k in ("addressLine1", "addressLine2") if str(address.get(k) or "").strip()]
-    contacts = demographics.get("contact") or [{}]
-    contact = contacts[0] if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict) else {}
-    digits = re.sub(r"\D", "", str(contact.get("phone") or ""))
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    phone = f"{digits[:3]}-{digits[3:6]}-{digits[6:]}" if len(digits) == 10 else ""
     if len(postal) == 9:
         postal = f"{postal[:5]}-{postal[5:]}"
+    if not city.strip():
+        raise refusal("address_city", "Particle needs the city of your address. Check your address.")
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
     return ParticlePatient(
         given_name=first,
         family_name=last,
         date_of_birth=dob,
         gender=gender,
         postal_code=postal,
-        address_city=city,
+        address_city=city.strip(),
         address_state=state,
         patient_id=patient_id,
-        address_lines=lines,
-        telephone=phone,
-        email=str(contact.get("email") or "").strip(),
+        address_lines=[line.strip() for line in (line1, line2) if line.strip()],
+        telephone=f"{digits[:3]}-{digits[3:6]}-{digits[6:]}" if len(digits) == 10 else "",
+        email=email.strip(),
+    )
+
+
+def patient_from_demographics(*, demographics: dict[str, Any], patient_id: str) -> ParticlePatient:
+    """`patient_build` from demographics stored in the journey's (Metriport's) shape."""
+    addresses = demographics.get("address") or [{}]
+    address = addresses[0] if isinstance(addresses, list) and addresses and isinstance(addresses[0], dict) else {}
+    contacts = demographics.get("contact") or [{}]
+    contact = contacts[0] if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict) else {}
+    return patient_build(
+        patient_id=patient_id,
+        first_name=str(demographics.get("firstName") or ""),
+        last_name=str(demographics.get("lastName") or ""),
+        dob=str(demographics.get("dob") or ""),
+        gender_at_birth=str(demographics.get("genderAtBirth") or ""),
+        line1=str(address.get("addressLine1") or ""),
+        line2=str(address.get("addressLine2") or ""),
+        city=str(address.get("city") or ""),
+        state=str(address.get("state") or ""),
+        zip=str(address.get("zip") or ""),
+        phone=str(contact.get("phone") or ""),
+        email=str(contact.get("email") or ""),
     )
 
 

@@ -13,7 +13,6 @@ import time
 import zipfile
 from datetime import timedelta
 
-import httpx
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -25,6 +24,7 @@ from sandbox import particle, tasks
 from sandbox.models import Fault, ParticlePatient, ParticleQuery, WebhookDelivery
 from tests.sandbox import particle_examples as examples
 from tests.sandbox.conftest import Receiver
+from tests.sandbox.particle_helpers import DjangoTransport, advance
 
 CLIENT_ID = "particle-test-client"
 CLIENT_SECRET = "particle-test-secret"
@@ -101,20 +101,6 @@ def submit(papi, ppid, body=None):
     response = papi.post(f"/api/v2/patients/{ppid}/query", body or examples.QUERY_REQUEST)
     assert response.status_code == 200, response.content
     return response.json()
-
-
-def advance(query_id, *, to):
-    """Move a query's clock: `visible`, `running` or `finished` (and run its completion)."""
-    query = ParticleQuery.objects.get(pk=query_id)
-    past = timezone.now() - timedelta(seconds=1)
-    query.visible_at = past
-    if to in ("running", "finished"):
-        query.running_at = past
-    if to == "finished":
-        query.finish_at = past
-    query.save()
-    if to == "finished":
-        particle.query_complete(query_id=str(query_id))
 
 
 # ---- auth ------------------------------------------------------------------------------------------
@@ -517,24 +503,6 @@ def test_norecords_has_an_empty_zip_and_a_bundle_with_only_the_patient(papi):
 
 
 # ---- the portal's client against the sandbox ------------------------------------------------------------
-
-
-class DjangoTransport(httpx.BaseTransport):
-    """httpx requests answered by the whole Django stack (middleware, urls, views) in this thread."""
-
-    def __init__(self):
-        self.client = Client()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        skip = {"host", "content-length", "content-type"}
-        response = self.client.generic(
-            request.method,
-            request.url.raw_path.decode(),
-            data=request.read(),
-            content_type=request.headers.get("content-type", ""),
-            headers={k: v for k, v in request.headers.items() if k.lower() not in skip},
-        )
-        return httpx.Response(response.status_code, headers=dict(response.items()), content=response.content)
 
 
 def test_the_portal_client_walks_the_whole_query(db, settings):

@@ -61,6 +61,10 @@ TOKEN_DEFAULT_LIFETIME_SECONDS = 3600.0
 # a brief propagation delay), and how long a caller should wait before asking again.
 STATUS_404_GRACE_SECONDS = 120.0
 STATUS_404_RETRY_SECONDS = 5.0
+# The largest answer read for a call (JSON answers); results are capped by RECORDS_DOWNLOAD_MAX_BYTES.
+ANSWER_MAX_BYTES = 1024 * 1024
+# Headers that describe the bytes on the wire, not the (decoded) bytes kept.
+DECODED_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 
 STATE_PHASES = {
     "PENDING": "pending",
@@ -380,8 +384,10 @@ class ParticleClient:
         transport: httpx.BaseTransport | None = None,
         tokens: TokenCache | None = None,
         clock: Any = time.time,
+        results_max_bytes: int = 512 * 1024 * 1024,
     ):
         self.base_url = base_url.rstrip("/")
+        self.results_max_bytes = results_max_bytes
         self.client_id = client_id
         self.client_secret = client_secret
         self.scope = scope
@@ -409,13 +415,29 @@ class ParticleClient:
     def token_key(self) -> tuple[str, str, str]:
         return (self.base_url, self.client_id, self.scope)
 
-    def send(self, label: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def send(
+        self, label: str, method: str, path: str, *, limit: int = ANSWER_MAX_BYTES, **kwargs: Any
+    ) -> httpx.Response:
+        """One exchange, its answer read as a stream and refused beyond `limit` bytes (once decoded)."""
         try:
-            return self.http.request(method, path, **kwargs)
+            request = self.http.build_request(method, path, **kwargs)
+            streamed = self.http.send(request, stream=True)
+            try:
+                body = bytearray()
+                for chunk in streamed.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise NetworkPermanentError(
+                            f"{label}: answer larger than {limit} bytes", status=streamed.status_code, name="too_large"
+                        )
+            finally:
+                streamed.close()
         except httpx.TimeoutException as exc:
             raise NetworkTransientError(f"{label}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise NetworkTransientError(f"{label}: connection failed ({type(exc).__name__})") from None
+        headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in DECODED_HEADERS]
+        return httpx.Response(streamed.status_code, headers=headers, content=bytes(body), request=request)
 
     def token(self, *, renew: bool = False) -> str:
         """A token that stays valid for a while: the cached one, else a fresh one from `GET /auth`."""
@@ -450,6 +472,7 @@ class ParticleClient:
         params: dict[str, str] | None = None,
         json: Any = None,
         accept: str = "application/json",
+        limit: int = ANSWER_MAX_BYTES,
     ) -> httpx.Response:
         """An authenticated call; a 401 renews the token once and tries again."""
         label = f"{method} {template}"
@@ -463,6 +486,7 @@ class ParticleClient:
                 params=params,
                 json=json,
                 headers={"authorization": f"Bearer {token}", "accept": accept},
+                limit=limit,
             )
             if response.status_code != 401:
                 break
@@ -575,6 +599,7 @@ class ParticleClient:
             "GET",
             f"/api/v2/patients/{particle_patient_id}/fhir",
             template="/api/v2/patients/{id}/fhir",
+            limit=self.results_max_bytes,
         )
         if not response.content.lstrip().startswith(b"{"):
             raise NetworkTransientError("GET /api/v2/patients/{id}/fhir: HTTP 200 without a JSON bundle", status=200)
@@ -587,6 +612,7 @@ class ParticleClient:
             f"/api/v2/patients/{particle_patient_id}/ccda",
             template="/api/v2/patients/{id}/ccda",
             accept="application/zip, application/octet-stream",
+            limit=self.results_max_bytes,
         )
         content = response.content
         if response.status_code == 204 or not content:
@@ -609,6 +635,7 @@ def client() -> ParticleClient:
         connect_timeout=settings.PARTICLE_CONNECT_TIMEOUT,
         read_timeout=settings.PARTICLE_READ_TIMEOUT,
         transport=_transport_override,
+        results_max_bytes=settings.RECORDS_DOWNLOAD_MAX_BYTES,
     )
 
 

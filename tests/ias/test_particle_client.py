@@ -508,3 +508,21 @@ def test_the_struct_is_the_body():
         patient_id="p",
     )
     assert "address_lines" not in json.loads(json.dumps(__import__("msgspec").to_builtins(patient)))
+
+
+def test_answers_are_capped_and_gzip_is_decoded(net, clock):
+    import gzip
+
+    bundle = b'{"resourceType":"Bundle","entry":[' + b'{"x":1},' * 50 + b'{"x":1}]}'
+    net.routes = [
+        httpx.Response(200, content=gzip.compress(bundle), headers={"content-encoding": "gzip"}),
+        httpx.Response(200, content=bundle),
+        httpx.Response(200, content=b'{"state":"PENDING","pad":"' + b"x" * (1024 * 1024) + b'"}'),
+    ]
+    with make(net, clock, results_max_bytes=len(bundle)) as c:
+        assert c.fhir_bundle(particle_patient_id="pp1") == bundle
+    with make(net, clock, results_max_bytes=len(bundle) - 1) as c, pytest.raises(NetworkPermanentError) as caught:
+        c.fhir_bundle(particle_patient_id="pp1")
+    assert caught.value.name == "too_large"
+    with make(net, clock) as c, pytest.raises(NetworkPermanentError):
+        c.query_status(particle_patient_id="pp1")

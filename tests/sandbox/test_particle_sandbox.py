@@ -543,3 +543,13 @@ def test_the_portal_client_walks_the_whole_query(db, settings):
         client.patient_delete(particle_patient_id=registered.particle_patient_id)
         with pytest.raises(NetworkPermanentError):
             client.fhir_bundle(particle_patient_id=registered.particle_patient_id)
+
+
+def test_the_delay_fault_holds_the_cloudevent_back(papi, scheduled, django_capture_on_commit_callbacks):
+    Fault.objects.create(kind="delay", seconds=7)
+    ppid = register(papi)["particle_patient_id"]
+    query_id = submit(papi, ppid)["query_id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        advance(query_id, to="finished")
+    delivery = WebhookDelivery.objects.get(network="particle")
+    assert ("webhook_deliver", [delivery.pk], 7.0) in scheduled

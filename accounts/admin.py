@@ -17,11 +17,12 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from accounts.http import AuthedRequest
 from accounts.models import AccessLogEntry, Consent, EmailSent, User
 from accounts.selectors import STAFF_REASON_CHOICES, staff_reason_current
-from accounts.services import staff_access_record, staff_reason_remember
+from accounts.services import account_unlock_by_staff, staff_access_record, staff_reason_remember
 
 
 class LabelledSplitDateTime(AdminSplitDateTime):
@@ -30,8 +31,8 @@ class LabelledSplitDateTime(AdminSplitDateTime):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs)
-        self.widgets[0].attrs["aria-label"] = "Date"
-        self.widgets[1].attrs["aria-label"] = "Time"
+        self.widgets[0].attrs["aria-label"] = gettext_lazy("Date")
+        self.widgets[1].attrs["aria-label"] = gettext_lazy("Time")
 
 
 LABELLED_DATETIME: dict[type[models.Field], dict[str, Any]] = {models.DateTimeField: {"widget": LabelledSplitDateTime}}
@@ -39,10 +40,12 @@ LABELLED_DATETIME: dict[type[models.Field], dict[str, Any]] = {models.DateTimeFi
 
 class StaffReasonForm(forms.Form):
     choice = forms.ChoiceField(
-        label="Why are you opening this person's health data?", choices=STAFF_REASON_CHOICES, widget=forms.RadioSelect
+        label=gettext_lazy("Why are you opening this person's health data?"),
+        choices=STAFF_REASON_CHOICES,
+        widget=forms.RadioSelect,
     )
     details = forms.CharField(
-        label="Details (a ticket number, or what you are looking for)",
+        label=gettext_lazy("Details (a ticket number, or what you are looking for)"),
         required=False,
         max_length=200,
         widget=forms.TextInput(attrs={"size": 60}),
@@ -52,7 +55,7 @@ class StaffReasonForm(forms.Form):
         super().clean()
         data = self.cleaned_data
         if data.get("choice", "").startswith("Other") and not data.get("details", "").strip():
-            self.add_error("details", "Say why in a few words.")
+            self.add_error("details", gettext("Say why in a few words."))
         return data
 
     def reason(self) -> str:
@@ -115,21 +118,58 @@ class HealthDataAdmin(ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
+class SignInLockedFilter(admin.SimpleListFilter):
+    title = gettext_lazy("sign-in")
+    parameter_name = "sign_in"
+
+    def lookups(self, request, model_admin):
+        return [("locked", gettext_lazy("Locked after wrong attempts"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "locked":
+            return queryset.filter(mfa_locked_at__isnull=False)
+        return queryset
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
-    list_filter = ["is_staff", "is_active"]
+    list_filter = ["is_staff", "is_active", SignInLockedFilter]
+    actions = ["unlock_sign_in"]
+    readonly_fields = ["sign_in_locked_since"]
     search_fields = ["email", "full_name"]
     formfield_overrides = LABELLED_DATETIME
     filter_horizontal = ()  # plain multi-selects: the two-box widget's icons fail axe (aria on a span)
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        ("Person", {"fields": ["full_name"]}),
-        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
-        ("Dates", {"fields": ["last_login", "date_joined"]}),
+        (gettext_lazy("Person"), {"fields": ["full_name"]}),
+        (
+            gettext_lazy("Permissions"),
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
+        (gettext_lazy("Dates"), {"fields": ["last_login", "date_joined"]}),
+        (gettext_lazy("Sign-in"), {"fields": ["sign_in_locked_since"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    @admin.display(description=gettext_lazy("Locked since"))
+    def sign_in_locked_since(self, obj: User) -> Any:
+        return obj.mfa_locked_at or gettext_lazy("Not locked")
+
+    @admin.action(description=gettext_lazy("Unlock sign-in of the selected locked accounts"), permissions=["change"])
+    def unlock_sign_in(self, request: AuthedRequest, queryset: models.QuerySet[User]) -> None:
+        """For a person who asked support (identity checked outside Homeport); they are emailed."""
+        count = account_unlock_by_staff(user_ids=queryset.values_list("pk", flat=True), staff_id=request.user.pk)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d account unlocked; the person was emailed.",
+                "%(count)d accounts unlocked; each person was emailed.",
+                count,
+            )
+            % {"count": count},
+        )
 
     def get_urls(self):
         extra = [
@@ -153,7 +193,7 @@ class UserAdmin(DjangoUserAdmin):
             return HttpResponseRedirect(next_url)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Why are you opening this?",
+            "title": gettext("Why are you opening this?"),
             "subject": subject,
             "form": form,
             "next": next_url,

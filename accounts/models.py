@@ -6,8 +6,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 
 class UserManager(BaseUserManager["User"]):
@@ -37,7 +37,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField("email address", unique=True)
     full_name = models.CharField(max_length=200, blank=True)
-    is_staff = models.BooleanField(default=False, help_text="Can sign in to the staff admin.")
+    is_staff = models.BooleanField(default=False, help_text=_("Can sign in to the staff admin."))
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
 
@@ -49,14 +49,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         max_length=8,
         blank=True,
         choices=LANGUAGE_CHOICES,
-        help_text="The language Homeport speaks to this person in; empty means taken from the browser.",
+        help_text=_("The language Homeport speaks to this person in; empty means taken from the browser."),
     )
     time_zone = models.CharField(
-        max_length=64, blank=True, help_text="IANA time zone for showing times; empty means taken from the address."
+        max_length=64, blank=True, help_text=_("IANA time zone for showing times; empty means taken from the address.")
     )
     measurement_units = models.CharField(max_length=8, choices=UNITS_CHOICES, default=UNITS_US)
     email_notifications = models.BooleanField(
-        default=True, help_text="Send 'records ready' and 'search failed' emails (no health data, only a link)."
+        default=True, help_text=_("Send 'records ready' and 'search failed' emails (no health data, only a link).")
     )
     mfa_failures_in_a_row = models.PositiveIntegerField(default=0)
     password_failures_in_a_row = models.PositiveIntegerField(default=0)
@@ -122,17 +122,21 @@ class AccessLogEntry(models.Model):
     ACTOR_SELF = "self"
     ACTOR_STAFF = "staff"
     ACTOR_SHARE = "share"
-    ACTOR_KIND_CHOICES = [(ACTOR_SELF, "The person"), (ACTOR_STAFF, "Homeport support"), (ACTOR_SHARE, "A share")]
+    ACTOR_KIND_CHOICES = [
+        (ACTOR_SELF, _("The person")),
+        (ACTOR_STAFF, _("Homeport support")),
+        (ACTOR_SHARE, _("A share")),
+    ]
     actor_kind = models.CharField(max_length=8, choices=ACTOR_KIND_CHOICES, default=ACTOR_SELF)
     action = models.CharField(max_length=64)
     target = models.CharField(max_length=200, blank=True)
-    reason = models.CharField(max_length=300, blank=True, help_text="Why staff opened it, or who opened a share.")
+    reason = models.CharField(max_length=300, blank=True, help_text=_("Why staff opened it, or who opened a share."))
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-at"]
-        verbose_name_plural = "access log entries"
+        verbose_name_plural = _("access log entries")
         indexes = [models.Index(fields=["subject", "-at"])]
 
     def __str__(self) -> str:
@@ -145,6 +149,29 @@ class AccessLogEntry(models.Model):
         if known:
             return str(known)
         return self.action.rsplit(":", 1)[-1].replace("-", " ").replace("_", " ").capitalize()
+
+    @property
+    def reason_words(self) -> str:
+        """The reason in the reader's language: a staff member's chosen reason is kept in English
+        ("Checking a data-quality problem: ticket 12"), their details as they typed them."""
+        if self.actor_kind != self.ACTOR_STAFF:
+            return self.reason
+        choice, colon, details = self.reason.partition(": ")
+        if choice == STAFF_OTHER_REASON:
+            return pgettext("staff reason", "Other") + colon + details
+        if choice in STAFF_REASONS:
+            return gettext(choice) + colon + details
+        return self.reason
+
+
+# Why staff open a person's health data: stored in English, shown in the reader's language.
+STAFF_REASONS = (
+    gettext_noop("The person asked support for help"),
+    gettext_noop("Investigating a failed or stuck request"),
+    gettext_noop("Checking a data-quality problem"),
+    gettext_noop("Security or privacy investigation"),
+)
+STAFF_OTHER_REASON = "Other"
 
 
 # Marked for translation; the access history page shows them in the reader's language.
@@ -192,11 +219,11 @@ class EmailSent(models.Model):
     )
     to_email = models.EmailField()
     template_prefix = models.CharField(
-        max_length=120, help_text="Which message, e.g. account/email/email_confirmation."
+        max_length=120, help_text=_("Which message, e.g. account/email/email_confirmation.")
     )
     subject = models.CharField(max_length=300, blank=True)
     context = models.JSONField(
-        default=dict, blank=True, help_text="Plain values needed to send it again; never links or codes."
+        default=dict, blank=True, help_text=_("Plain values needed to send it again; never links or codes.")
     )
     sent_at = models.DateTimeField(default=timezone.now, db_index=True)
     resent_by = models.ForeignKey(
@@ -205,7 +232,7 @@ class EmailSent(models.Model):
 
     class Meta:
         ordering = ["-sent_at"]
-        verbose_name_plural = "emails sent"
+        verbose_name_plural = _("emails sent")
 
     def __str__(self) -> str:
         return f"{self.template_prefix} to user {self.user_id} at {self.sent_at:%Y-%m-%d %H:%M}"

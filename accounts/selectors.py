@@ -10,9 +10,18 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy
 
 from accounts.http import AuthedRequest
-from accounts.models import AccessLogEntry, Consent, EmailSent, PersonNameToken, User
+from accounts.models import (
+    STAFF_OTHER_REASON,
+    STAFF_REASONS,
+    AccessLogEntry,
+    Consent,
+    EmailSent,
+    PersonNameToken,
+    User,
+)
 
 
 def user_has_second_factor(*, user: User) -> bool:
@@ -99,11 +108,8 @@ def access_log_for(*, subject: User) -> QuerySet[AccessLogEntry]:
 STAFF_REASON_TTL_SECONDS = 15 * 60
 STAFF_REASONS_SESSION_KEY = "staff_access_reasons"
 STAFF_REASON_CHOICES = [
-    ("The person asked support for help", "The person asked support for help"),
-    ("Investigating a failed or stuck request", "Investigating a failed or stuck request"),
-    ("Checking a data-quality problem", "Checking a data-quality problem"),
-    ("Security or privacy investigation", "Security or privacy investigation"),
-    ("Other (explain below)", "Other (explain below)"),
+    *((reason, gettext_lazy(reason)) for reason in STAFF_REASONS),
+    (f"{STAFF_OTHER_REASON} (explain below)", gettext_lazy("Other (explain below)")),
 ]
 
 

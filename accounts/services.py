@@ -5,6 +5,7 @@ with the account locked after too many in a row."""
 import logging
 import time
 from collections.abc import Iterable
+from functools import partial
 from importlib import import_module
 
 from django.conf import settings
@@ -112,6 +113,17 @@ def _lock_email_send(*, email: str, language: str) -> None:
         )
 
 
+def _unlock_email_send(*, email: str, language: str) -> None:
+    """Tell the person support unlocked sign-in; no health data, links from PORTAL_BASE_URL."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        branded_email_send(
+            to=email,
+            subject=gettext("Sign-in unlocked by support"),
+            template="accounts/email/sign_in_unlocked",
+            context={"reset_url": portal_url(reverse("account_reset_password"))},
+        )
+
+
 def _failure_count(*, user_id: int, field: str, limit: int) -> bool:
     """Add one failure to `field`; lock the account when it reaches `limit`. True when locked now."""
     with transaction.atomic():
@@ -148,6 +160,25 @@ def password_success_record(*, user_id: int) -> None:
 def account_unlock(*, user_id: int) -> None:
     """The recovery path: a password reset by email, or staff. Clears the lock and both counts."""
     User.objects.filter(pk=user_id).update(mfa_locked_at=None, mfa_failures_in_a_row=0, password_failures_in_a_row=0)
+
+
+def account_unlock_by_staff(*, user_ids: Iterable[int], staff_id: int) -> int:
+    """Staff unlock sign-in for locked accounts (after checking who is asking, outside Homeport).
+
+    Each person is emailed that support unlocked it, so an unlock someone did not ask for is seen.
+    Returns how many accounts were unlocked; accounts that were not locked are left alone."""
+    with transaction.atomic():
+        locked = list(
+            User.objects.select_for_update()
+            .filter(pk__in=list(user_ids), mfa_locked_at__isnull=False)
+            .values_list("pk", "email", "language")
+        )
+        for user_id, email, language in locked:
+            account_unlock(user_id=user_id)
+            transaction.on_commit(partial(_unlock_email_send, email=email, language=language))
+    for user_id, _email, _language in locked:
+        log.info("account %s unlocked by staff %s", user_id, staff_id)
+    return len(locked)
 
 
 def sessions_end_for(*, user_id: int) -> int:

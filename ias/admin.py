@@ -13,10 +13,11 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.admin import HealthDataAdmin, ReadOnlyAdmin
 from accounts.models import User
-from ias import selectors, services, webhooks
+from ias import events, queries, selectors, webhooks
 from ias.lookup import events_for_person, person_for_event
 from ias.models import (
     Aal2Challenge,
@@ -47,7 +48,7 @@ class NetworkPatientAdmin(HealthDataAdmin):
     ]
     exclude = ["demographics_encrypted"]
 
-    @admin.display(description="Demographics sent to the network")
+    @admin.display(description=gettext_lazy("Demographics sent to the network"))
     def demographics(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(selectors.network_patient_demographics(link=obj), indent=2))
 
@@ -99,28 +100,32 @@ class NetworkQueryAdmin(ReadOnlyAdmin):
     inlines = [QuerySourceInline]
     actions = ["poll_now", "mark_failed"]
 
-    @admin.action(description="Poll the network now")
+    @admin.action(description=gettext_lazy("Poll the network now"))
     def poll_now(self, request, queryset):
         polled = 0
         for query in queryset:
             try:
-                services.query_poll(query_id=query.pk)
+                queries.query_poll(query_id=query.pk)
                 polled += 1
             except Exception as exc:
                 self.message_user(request, f"{query}: {type(exc).__name__}: {exc}", messages.ERROR)
-        self.message_user(request, f"Polled {polled} queries.")
+        self.message_user(request, gettext("Polled %(count)s queries.") % {"count": polled})
 
-    @admin.action(description="Mark stuck queries failed")
+    @admin.action(description=gettext_lazy("Mark stuck queries failed"))
     def mark_failed(self, request, queryset):
         for query in queryset:
-            services.query_mark_failed(query_id=query.pk, reason="Stopped by Homeport staff.")
-        self.message_user(request, f"Marked {queryset.count()} queries failed.")
+            queries.query_mark_failed(query_id=query.pk, reason="Stopped by Homeport staff.")
+        marked = queryset.count()
+        self.message_user(
+            request,
+            gettext("Marked %(count)s queries failed.") % {"count": marked},
+        )
 
 
 class PersonFilter(admin.SimpleListFilter):
     """Events of one person (`?person=<user id>`, linked from the person page and the person column)."""
 
-    title = "person"
+    title = gettext_lazy("person")
     parameter_name = "person"
 
     def lookups(self, request, model_admin):
@@ -144,7 +149,7 @@ class WebhookEventAdmin(HealthDataAdmin):
     list_display = ["short_message_id", "event_type", "person", "status", "attempts", "received"]
     list_filter = ["status", PersonFilter, "event_type", "signature_valid"]
     search_fields = ["message_id", "request_id", "network_patient_id"]
-    search_help_text = "A message id, request id, network patient id, or a person's email address."
+    search_help_text = gettext_lazy("A message id, request id, network patient id, or a person's email address.")
     date_hierarchy = "received_at"
     exclude = ["body_encrypted"]
     readonly_fields = [
@@ -177,15 +182,15 @@ class WebhookEventAdmin(HealthDataAdmin):
             found = found | queryset.filter(pk__in=events_for_person(user=person).values("pk"))
         return found, may_have_duplicates
 
-    @admin.display(description="Message id", ordering="message_id")
+    @admin.display(description=gettext_lazy("Message id"), ordering="message_id")
     def short_message_id(self, obj: WebhookEvent) -> str:
         return format_html('<span title="{}">{}…</span>', obj.message_id, obj.message_id[:8])
 
-    @admin.display(description="Received", ordering="received_at")
+    @admin.display(description=gettext_lazy("Received"), ordering="received_at")
     def received(self, obj: WebhookEvent) -> str:
         return timezone.localtime(obj.received_at).strftime("%Y-%m-%d %H:%M:%S")
 
-    @admin.display(description="Person")
+    @admin.display(description=gettext_lazy("Person"))
     def person(self, obj: WebhookEvent) -> str:
         person = person_for_event(event=obj)
         if person is None:
@@ -194,19 +199,23 @@ class WebhookEventAdmin(HealthDataAdmin):
             '<a href="{}">{}</a>', reverse("admin:accounts_user_journey", args=[person.pk]), person.email
         )
 
-    @admin.display(description="Raw body (decrypted)")
+    @admin.display(description=gettext_lazy("Raw body (decrypted)"))
     def raw_body(self, obj):
         try:
             body = webhooks.event_body(obj)
         except Exception as exc:
-            return f"cannot be read: {type(exc).__name__}"
+            return gettext("cannot be read: %(error)s") % {"error": type(exc).__name__}
         return format_html("<pre>{}</pre>", json.dumps(body, indent=2)[:200_000])
 
-    @admin.action(description="Reprocess selected events")
+    @admin.action(description=gettext_lazy("Reprocess selected events"))
     def reprocess(self, request, queryset):
         for event_id in queryset.values_list("pk", flat=True):
-            services.webhook_event_reprocess(event_id=event_id)
-        self.message_user(request, f"Queued {queryset.count()} events again.")
+            events.webhook_event_reprocess(event_id=event_id)
+        queued = queryset.count()
+        self.message_user(
+            request,
+            gettext("Queued %(count)s events again.") % {"count": queued},
+        )
 
 
 @admin.register(PatientDeletion)

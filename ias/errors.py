@@ -1,5 +1,16 @@
 """Journey errors the views turn into plain messages; none of them carries health data."""
 
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ias import wording
+from ias.network import NetworkPermanentError, NetworkTransientError
+
+T = TypeVar("T")
+
 
 class JourneyError(Exception):
     """The person is not at a point where this step can happen (`step` names where to go instead)."""
@@ -36,3 +47,19 @@ class EventNotReady(Exception):
 class EventMismatch(Exception):
     """An event names one patient but points at another person's query or identity session:
     recorded on the event, nothing is changed."""
+
+
+def network_errors_as_journey(func: Callable[..., T]) -> Callable[..., T]:
+    """A person's step that calls the network: transport errors leave it as journey errors with words
+    for people (NetworkRefused for a 4xx, NetworkUnavailable otherwise), so views never see transport."""
+
+    @functools.wraps(func)
+    def step(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except NetworkPermanentError as exc:
+            raise NetworkRefused(wording.network_problem(exc)) from None
+        except NetworkTransientError as exc:
+            raise NetworkUnavailable(wording.network_problem(exc)) from None
+
+    return step

@@ -10,6 +10,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ias.network import Address, PatientDetails
+
 US_STATES = [
     ("AL", "Alabama"),
     ("AK", "Alaska"),
@@ -151,32 +153,29 @@ class DemographicsForm(forms.Form):
             raise forms.ValidationError(_("Enter a 10-digit US phone number, for example 617-555-0123."))
         return digits
 
-    def to_network(self) -> dict[str, Any]:
-        """The body of Create/Update Patient, in the network's field names."""
+    def to_details(self) -> PatientDetails:
+        """What the person told us, in our own words; each network spells it its own way."""
         data = self.cleaned_data
-        address = {
-            "addressLine1": data["address_line1"],
-            "city": data["city"],
-            "state": data["state"],
-            "zip": data["zip"],
-            "country": "USA",
-        }
-        if data.get("address_line2"):
-            address["addressLine2"] = data["address_line2"].strip()
-        body: dict[str, Any] = {
-            "firstName": data["first_name"],
-            "lastName": data["last_name"],
-            "dob": data["dob"].isoformat(),
-            "genderAtBirth": data["gender_at_birth"],
-            "address": [address],
-        }
-        contact = {k: v for k, v in (("phone", data.get("phone")), ("email", data.get("email"))) if v}
-        if contact:
-            body["contact"] = [contact]
-        return body
+        address = Address(
+            line1=data["address_line1"],
+            line2=(data.get("address_line2") or "").strip(),
+            city=data["city"],
+            state=data["state"],
+            zip=data["zip"],
+        )
+        return PatientDetails(
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            dob=data["dob"].isoformat(),
+            gender_at_birth=data["gender_at_birth"],
+            address=address,
+            phone=data.get("phone") or "",
+            email=data.get("email") or "",
+        )
 
     @classmethod
-    def initial_from_network(cls, body: dict[str, Any]) -> dict[str, Any]:
+    def initial_from_stored(cls, body: dict[str, Any]) -> dict[str, Any]:
+        """The form filled from the details stored when they were last sent (`ias.patients.details_stored`)."""
         if not body:
             return {}
         address = (body.get("address") or [{}])[0]

@@ -1,69 +1,29 @@
-"""The one module that talks HTTP to the health network (Metriport's Medical API).
+"""The one module that talks HTTP to Metriport's Medical API: JSON in, JSON out, typed errors.
 
-Everything else in Homeport calls these functions and handles two error classes:
-`NetworkTransientError` (worth retrying later) and `NetworkPermanentError` (the request itself is
-wrong; tell the person or staff). Exception messages carry the status and the network's error
-name only: the `detail` text is kept on the exception for display, never put in str(exc), because
-it may echo demographics.
+The errors are `ias.network`'s: `NetworkTransientError` (worth retrying later) and
+`NetworkPermanentError` (the request itself is wrong). Nothing but `ias.metriport_network` (Metriport
+behind the network seam) calls this client; it decodes each answer into the seam's structs.
 """
 
 from __future__ import annotations
 
 import email.utils
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from django.conf import settings
 
+from ias.network import NetworkPermanentError, NetworkTransientError, SourceChoice
 from records.http import hardened_client
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 20.0
 
 
-class NetworkError(Exception):
-    """Base class of everything the network client raises."""
-
-    def __init__(self, message: str, *, status: int | None = None, name: str = "", detail: str = ""):
-        super().__init__(message)
-        self.status = status
-        self.name = name
-        self.detail = detail
-
-
-class NetworkTransientError(NetworkError):
-    """5xx, 429, timeouts and connection failures: retry later, honouring `retry_after` (seconds)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-class NetworkPermanentError(NetworkError):
-    """4xx (other than 429): the request will not succeed as sent; `detail` says why."""
-
-    @property
-    def is_not_found(self) -> bool:
-        return self.status == 404
-
-
-@dataclass(frozen=True)
-class SourceChoice:
-    hie: bool = True
-    pharmacy: bool = True
-    lab: bool = True
-
-    def as_body(self) -> dict[str, Any]:
-        return {
-            "hie": {"enabled": self.hie},
-            "pharmacy": {"enabled": self.pharmacy},
-            "lab": {"enabled": self.lab},
-        }
-
-    def enabled(self) -> list[str]:
-        return [name for name in ("hie", "pharmacy", "lab") if getattr(self, name)]
+def sources_body(sources: SourceChoice) -> dict[str, Any]:
+    """The `sources` object of Start Network Query."""
+    return {name: {"enabled": getattr(sources, name)} for name in ("hie", "pharmacy", "lab")}
 
 
 def _parse_retry_after(response: httpx.Response) -> float | None:
@@ -225,7 +185,7 @@ class MetriportClient:
         sources: SourceChoice,
         metadata: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"sources": sources.as_body(), "proofedIdentityId": proofed_identity_id}
+        body: dict[str, Any] = {"sources": sources_body(sources), "proofedIdentityId": proofed_identity_id}
         if metadata:
             body["metadata"] = metadata
         return self._request(

@@ -20,24 +20,38 @@ def _token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class NetworkPatient(models.Model):
-    """This person's patient record at the network (created once, updated on later edits)."""
+# The network a row belongs to (`ias.network.network_for(row.network)`); rows made before a second
+# network existed are Metriport's.
+NETWORK_DEFAULT = "metriport"
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_patient")
-    patient_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+
+def network_field(*, db_index: bool = False) -> models.CharField:
+    return models.CharField(max_length=20, default=NETWORK_DEFAULT, db_index=db_index)
+
+
+class NetworkPatient(models.Model):
+    """This person's patient record at one network (created once, updated on later edits)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_patients")
+    network = network_field()
+    patient_id = models.CharField(max_length=100, null=True, blank=True, db_index=True)  # noqa: DJ001 (NULLs never collide in the unique constraint)
     facility_id = models.CharField(max_length=100)
     demographics_encrypted = models.TextField(blank=True, default="")
     last_ingested_data_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="`meta.when` of the newest bundle ingested; older bundles are skipped.",
+        help_text=_("`meta.when` of the newest bundle ingested; older bundles are skipped."),
     )
     last_ingested_message_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "network patient link"
+        verbose_name = _("network patient link")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "network"], name="ias_one_patient_per_network"),
+            models.UniqueConstraint(fields=["network", "patient_id"], name="ias_patient_id_per_network"),
+        ]
 
     def __str__(self) -> str:
         return self.patient_id or f"(not created yet, user {self.user_id})"
@@ -99,7 +113,7 @@ class Aal2Challenge(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "AAL2 challenge"
+        verbose_name = _("AAL2 challenge")
 
     def __str__(self) -> str:
         return f"{self.challenge_id or self.state[:8]} ({self.status})"
@@ -128,10 +142,11 @@ class NetworkQuery(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="consolidated_queries"
     )
-    request_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    network = network_field()
+    request_id = models.CharField(max_length=100, null=True, blank=True, db_index=True)  # noqa: DJ001 (NULLs never collide in the unique constraint)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTING, db_index=True)
     placeholder = models.BooleanField(
-        default=False, help_text="Created from a webhook that arrived before the query's own response."
+        default=False, help_text=_("Created from a webhook that arrived before the query's own response.")
     )
     failure_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -141,14 +156,15 @@ class NetworkQuery(models.Model):
     last_polled_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
     settled_at = models.DateTimeField(
-        null=True, blank=True, help_text="When every source's records were in; the person is told once, then."
+        null=True, blank=True, help_text=_("When every source's records were in; the person is told once, then.")
     )
-    notified_at = models.DateTimeField(null=True, blank=True, help_text="When the outcome email went out.")
+    notified_at = models.DateTimeField(null=True, blank=True, help_text=_("When the outcome email went out."))
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name_plural = "network queries"
+        verbose_name_plural = _("network queries")
         indexes = [models.Index(fields=["status", "last_activity_at"])]
+        constraints = [models.UniqueConstraint(fields=["network", "request_id"], name="ias_request_id_per_network")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.request_id or self.public_id} ({self.status})"
@@ -193,11 +209,11 @@ class QuerySource(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     records = models.CharField(max_length=16, choices=Records.choices, default=Records.NONE)
     records_saved = models.PositiveIntegerField(
-        default=0, help_text="Resources the last bundle saved for this source held (a count, no health data)."
+        default=0, help_text=_("Resources the last bundle saved for this source held (a count, no health data).")
     )
-    reason = models.CharField(max_length=300, blank=True, help_text="Plain words, shown to the person.")
+    reason = models.CharField(max_length=300, blank=True, help_text=_("Plain words, shown to the person."))
     http_status = models.PositiveIntegerField(null=True, blank=True)
-    network_message = models.CharField(max_length=500, blank=True, help_text="The network's own words, for staff.")
+    network_message = models.CharField(max_length=500, blank=True, help_text=_("The network's own words, for staff."))
     started_at = models.DateTimeField(null=True, blank=True)
     first_data_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -231,11 +247,12 @@ class WebhookEvent(models.Model):
         IGNORED = "ignored", _("stored, nothing to do")
         FAILED = "failed", _("failed (gave up)")
 
-    message_id = models.CharField(max_length=200, unique=True)
+    network = network_field()
+    message_id = models.CharField(max_length=200, db_index=True)
     event_type = models.CharField(max_length=100, db_index=True)
     request_id = models.CharField(max_length=100, blank=True, db_index=True)
     network_patient_id = models.CharField(max_length=100, blank=True, db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True, help_text="`meta.when`")
+    sent_at = models.DateTimeField(null=True, blank=True, help_text=_("`meta.when`"))
     body_encrypted = models.BinaryField(editable=False)
     body_size = models.PositiveIntegerField(default=0)
     signature_valid = models.BooleanField(default=True)
@@ -246,13 +263,14 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_enqueued_at = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(
-        null=True, blank=True, help_text="A worker is processing this event until then (a lease, not a lock)."
+        null=True, blank=True, help_text=_("A worker is processing this event until then (a lease, not a lock).")
     )
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["status", "received_at"])]
+        constraints = [models.UniqueConstraint(fields=["network", "message_id"], name="ias_event_once_per_network")]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.message_id}"

@@ -16,13 +16,13 @@ from django.utils import timezone
 
 from ias import wording
 from ias.models import IdentityVerification, NetworkQuery, PatientDeletion, WebhookEvent
-from ias.webhooks import send_quietly
+from ias.queueing import send_quietly
 
 log = logging.getLogger(__name__)
 
 
 def sweep_run(*, now=None) -> dict[str, int]:
-    from ias import services, tasks
+    from ias import queries, tasks
 
     now = now or timezone.now()
     counts = {"events": 0, "polled": 0, "timed_out": 0, "start_failed": 0, "identities": 0, "deletions": 0}
@@ -45,7 +45,7 @@ def sweep_run(*, now=None) -> dict[str, int]:
     timeout = timedelta(seconds=settings.IAS_QUERY_TIMEOUT_SECONDS)
     open_queries = NetworkQuery.objects.exclude(status__in=NetworkQuery.TERMINAL)
     for query_id in open_queries.filter(created_at__lte=now - timeout).values_list("pk", flat=True):
-        services.query_time_out(query_id=query_id)
+        queries.query_time_out(query_id=query_id)
         counts["timed_out"] += 1
 
     unsettled = NetworkQuery.objects.filter(
@@ -55,7 +55,7 @@ def sweep_run(*, now=None) -> dict[str, int]:
         completed_at__lte=now - timeout,
     )
     for query_id in unsettled.values_list("pk", flat=True)[:200]:
-        services.query_records_give_up(query_id=query_id, older_than=now - timeout)
+        queries.query_records_give_up(query_id=query_id, older_than=now - timeout)
         counts["records_given_up"] += 1
 
     stuck_start = open_queries.filter(
@@ -64,7 +64,7 @@ def sweep_run(*, now=None) -> dict[str, int]:
         created_at__lte=now - timedelta(minutes=10),
     )
     for query in stuck_start:
-        services.query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
+        queries.query_fail_to_start(query=query, reason=wording.QUERY_START_FAILED)
         counts["start_failed"] += 1
 
     quiet = timedelta(seconds=settings.IAS_QUERY_QUIET_SECONDS)

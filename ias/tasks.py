@@ -11,19 +11,11 @@ import random
 
 from celery import shared_task
 
-from ias.metriport import NetworkTransientError
 from ias.models import WebhookEvent
+from ias.network import NetworkTransientError
+from ias.queueing import retry_in
 
 log = logging.getLogger(__name__)
-
-
-def _retry_in(exc: BaseException, attempt: int) -> float:
-    from ias import webhooks
-
-    hint = getattr(exc, "retry_after", None)
-    if isinstance(exc, NetworkTransientError) and hint:
-        return hint + random.uniform(0, 5)
-    return webhooks.backoff_seconds(attempt)
 
 
 @shared_task(bind=True, acks_late=True, name="ias.event_process")
@@ -39,50 +31,50 @@ def event_process(self, event_id: int) -> str:
         if row is None or row["status"] != WebhookEvent.Status.PENDING:
             log.warning("webhook event %s gave up: %s", event_id, type(exc).__name__)
             return "gave up"
-        raise self.retry(countdown=_retry_in(exc, row["attempts"]), max_retries=None) from None
+        raise self.retry(countdown=retry_in(exc, row["attempts"]), max_retries=None) from None
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, name="ias.query_poll")
 def query_poll(self, query_id: int) -> str:
-    from ias import services
+    from ias import queries
 
     try:
-        return services.query_poll(query_id=query_id).status
+        return queries.query_poll(query_id=query_id).status
     except NetworkTransientError as exc:
-        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+        raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, name="ias.identity_poll")
 def identity_poll(self, verification_id: int) -> str:
-    from ias import services
+    from ias import identity
 
     try:
-        return services.identity_poll(verification_id=verification_id).status
+        return identity.identity_poll(verification_id=verification_id).status
     except NetworkTransientError as exc:
-        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+        raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None
 
 
 @shared_task(bind=True, acks_late=True, max_retries=10, name="ias.patient_delete_at_network")
 def patient_delete_at_network(self, deletion_id: int) -> str:
     """Retried here with backoff, and again by the sweeper for as long as the row is pending."""
-    from ias import services
+    from ias import patients
 
     try:
-        return services.patient_delete_at_network(deletion_id=deletion_id).status
+        return patients.patient_delete_at_network(deletion_id=deletion_id).status
     except Exception as exc:
-        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+        raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, name="ias.query_outcome_notify")
 def query_outcome_notify(self, query_id: int) -> str:
     """The "records ready" / "search failed" email; sent at most once per query."""
-    from ias import services
+    from ias import queries
 
     try:
-        return "sent" if services.query_outcome_notify(query_id=query_id) else "nothing to do"
+        return "sent" if queries.query_outcome_notify(query_id=query_id) else "nothing to do"
     except Exception as exc:
         log.warning("outcome email for query %s failed: %s", query_id, type(exc).__name__)
-        raise self.retry(countdown=_retry_in(exc, self.request.retries + 1)) from None
+        raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None
 
 
 @shared_task(acks_late=True, name="ias.sweep")

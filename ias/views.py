@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -23,11 +22,14 @@ from accounts.http import AuthedRequest, client_ip
 from accounts.models import Consent
 from accounts.selectors import consent_current
 from accounts.services import consent_record
-from ias import selectors, services, webhooks
+from ias import patients, queries, selectors, webhooks
+from ias.aal2 import aal2_challenge_complete, aal2_challenge_start
 from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkRefused, NetworkUnavailable, QueryRefused
 from ias.forms import ConsentForm, DemographicsForm, SourcesForm
-from ias.metriport import SourceChoice
+from ias.identity import IDENTITY_MAX_ATTEMPTS, identity_session_start
 from ias.models import IdentityVerification
+from ias.network import SourceChoice
+from ias.queueing import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +70,11 @@ def demographics(request: AuthedRequest) -> HttpResponse:
     if consent_current(user=request.user) is None:
         return redirect("ias:consent")
     link = selectors.network_patient_for(user=request.user)
-    initial = DemographicsForm.initial_from_network(selectors.network_patient_demographics(link=link) if link else {})
+    initial = DemographicsForm.initial_from_stored(selectors.network_patient_demographics(link=link) if link else {})
     form = DemographicsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.network_patient_save(user=request.user, demographics=form.to_network())
+            patients.network_patient_save(user=request.user, details=form.to_details())
         except (NetworkRefused, NetworkUnavailable) as exc:
             form.add_error(None, str(exc))
         except JourneyError as exc:
@@ -103,7 +105,7 @@ def identity(request: AuthedRequest) -> HttpResponse:
     latest = selectors.identity_latest(user=request.user)
     if request.method == "POST":
         try:
-            verification = services.identity_session_start(user=request.user)
+            verification = identity_session_start(user=request.user)
         except (NetworkRefused, NetworkUnavailable) as exc:
             messages.error(request, gettext(str(exc)))
         except JourneyError as exc:
@@ -118,8 +120,8 @@ def identity(request: AuthedRequest) -> HttpResponse:
 def _identity_attempts(request: HttpRequest) -> dict:
     failures = selectors.identity_failures(user=request.user)
     return {
-        "attempts_left": max(0, services.IDENTITY_MAX_ATTEMPTS - failures),
-        "attempts_used_up": failures >= services.IDENTITY_MAX_ATTEMPTS,
+        "attempts_left": max(0, IDENTITY_MAX_ATTEMPTS - failures),
+        "attempts_used_up": failures >= IDENTITY_MAX_ATTEMPTS,
         "support_email": settings.SUPPORT_EMAIL,
     }
 
@@ -145,9 +147,7 @@ def _identity_nudge(verification: IdentityVerification) -> None:
         .update(last_polled_at=now)
     )
     if updated:
-        transaction.on_commit(
-            lambda: webhooks.send_quietly(identity_poll, verification_id=verification.pk), robust=True
-        )
+        enqueue_after_commit(identity_poll, verification_id=verification.pk)
 
 
 @health_data_required
@@ -192,7 +192,7 @@ def aal2(request: AuthedRequest) -> HttpResponse:
         return _next(request)
     if request.method == "POST":
         try:
-            challenge = services.aal2_challenge_start(user=request.user)
+            challenge = aal2_challenge_start(user=request.user)
         except (NetworkRefused, NetworkUnavailable) as exc:
             messages.error(request, gettext(str(exc)))
         except JourneyError as exc:
@@ -210,7 +210,7 @@ def aal2(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def aal2_return(request: AuthedRequest, state: str) -> HttpResponse:
     try:
-        services.aal2_challenge_complete(
+        aal2_challenge_complete(
             user=request.user,
             state=state,
             aal2_session_id=request.GET.get("aal2SessionId", ""),
@@ -224,7 +224,7 @@ def aal2_return(request: AuthedRequest, state: str) -> HttpResponse:
     if isinstance(retry, list) and retry:
         choice = SourceChoice(**{name: name in retry for name in ("hie", "pharmacy", "lab")})
         try:
-            query = services.network_query_start(user=request.user, sources=choice)
+            query = queries.network_query_start(user=request.user, sources=choice)
         except Aal2Refused as exc:
             messages.error(request, str(exc))
             return redirect("ias:aal2")
@@ -271,7 +271,7 @@ def sources(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         choice = SourceChoice(**{k: bool(form.cleaned_data[k]) for k in ("hie", "pharmacy", "lab")})
         try:
-            query = services.network_query_start(user=request.user, sources=choice)
+            query = queries.network_query_start(user=request.user, sources=choice)
         except Aal2Refused as exc:
             messages.error(request, gettext(str(exc)))
             return redirect("ias:aal2")

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,7 +24,8 @@ from django.utils import timezone
 from accounts.crypto import decrypt_bytes, encrypt_bytes
 from ias.handlers import handler_for
 from ias.models import WebhookEvent
-from ias.services import parse_when
+from ias.network import parse_when
+from ias.queueing import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -113,22 +113,6 @@ def envelope_read(raw: bytes) -> Envelope:
     )
 
 
-def send_quietly(task, **kwargs) -> bool:
-    """Publish without retrying; when the broker is down the sweeper catches up later."""
-    try:
-        task.apply_async(kwargs=kwargs, retry=False)
-    except Exception as exc:
-        log.warning("could not enqueue %s: %s", task.name, type(exc).__name__)
-        return False
-    return True
-
-
-def _enqueue(event_id: int) -> None:
-    from ias.tasks import event_process
-
-    send_quietly(event_process, event_id=event_id)
-
-
 def _statement_scope():
     """A savepoint when the caller already holds a transaction, so a duplicate does not spoil it;
     otherwise the INSERT commits on its own: one round trip on the webhook's hot path, and the
@@ -158,7 +142,9 @@ def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None,
                 status=WebhookEvent.Status.IGNORED if envelope.event_type == "ping" else WebhookEvent.Status.PENDING,
             )
             if event.status == WebhookEvent.Status.PENDING:
-                transaction.on_commit(lambda: _enqueue(event.pk))
+                from ias.tasks import event_process
+
+                enqueue_after_commit(event_process, event_id=event.pk)
     except IntegrityError:
         return None, False
     return event, True
@@ -241,9 +227,3 @@ def event_process(*, event_id: int) -> str:
         raise
     event_finish(event_id=event_id, status=status, outcome=outcome)
     return outcome
-
-
-def backoff_seconds(attempt: int, *, base: float = 5.0, cap: float = 600.0) -> float:
-    """Exponential backoff with full jitter around the exponential step."""
-    step = min(cap, base * (2 ** max(0, attempt - 1)))
-    return step * random.uniform(0.5, 1.5)

@@ -5,7 +5,7 @@ They are stored in English (marked for translation with gettext_noop) and transl
 
 from django.utils.translation import gettext_noop
 
-from ias.metriport import NetworkPermanentError
+from ias.network import NetworkPermanentError
 
 SOURCE_FAILED = gettext_noop("This source reported a problem and sent no records.")
 SOURCE_TIMED_OUT = gettext_noop("This source did not answer in time.")

@@ -15,16 +15,17 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.admin import ReadOnlyAdmin, UserAdmin, staff_read
 from accounts.http import AuthedRequest
 from accounts.mail import email_resend
 from accounts.models import EmailSent, User
-from ias import services as ias_services
+from ias import delivery, events, queries, query_state
 from ias.lookup import events_for_person
-from ias.metriport import NetworkPermanentError, NetworkTransientError
 from ias.models import NetworkQuery, QuerySource
+from ias.network import NetworkPermanentError, NetworkTransientError
 from portal import staff
 from portal.models import AccountDeletion
 from records.exports import bundle_stream
@@ -34,11 +35,15 @@ class PersonUserAdmin(UserAdmin):
     """Users, found by email, name, network patient id, request id or webhook message id."""
 
     list_display = ["email", "journey_link", "is_staff", "is_active", "date_joined"]
-    search_help_text = "Email, a name (whole words), a network patient id, a request id or a webhook message id."
+    search_help_text = gettext_lazy(
+        "Email, a name (whole words), a network patient id, a request id or a webhook message id."
+    )
 
-    @admin.display(description="Person page")
+    @admin.display(description=gettext_lazy("Person page"))
     def journey_link(self, obj: User) -> str:
-        return format_html('<a href="{}">Open journey</a>', reverse("admin:accounts_user_journey", args=[obj.pk]))
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:accounts_user_journey", args=[obj.pk]), gettext("Open journey")
+        )
 
     def get_search_results(self, request, queryset, search_term):
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
@@ -69,7 +74,7 @@ class PersonUserAdmin(UserAdmin):
         journey = staff.person_journey(user=person)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Journey of {person.email}",
+            "title": gettext("Journey of %(email)s") % {"email": person.email},
             "journey": journey,
             "person": person,
             "opts": self.opts,
@@ -93,10 +98,10 @@ class PersonUserAdmin(UserAdmin):
         try:
             message = self._act(request, person, action, target)
         except (NetworkTransientError, NetworkPermanentError) as exc:
-            messages.error(request, f"The network did not answer as expected: {exc}")
+            messages.error(request, gettext("The network did not answer as expected: %(error)s") % {"error": exc})
             return back
         if message is None:
-            messages.error(request, "That action does not apply to this person.")
+            messages.error(request, gettext("That action does not apply to this person."))
         else:
             messages.success(request, message)
         return back
@@ -105,29 +110,29 @@ class PersonUserAdmin(UserAdmin):
         if action == "reprocess":
             if not events_for_person(user=person).filter(pk=target).exists():
                 return None
-            ias_services.webhook_event_reprocess(event_id=target)
-            return "The event is queued again; reload this page in a moment to see its outcome."
+            events.webhook_event_reprocess(event_id=target)
+            return gettext("The event is queued again; reload this page in a moment to see its outcome.")
         if action == "poll":
             if not NetworkQuery.objects.filter(pk=target, user=person).exists():
                 return None
-            query = ias_services.query_poll(query_id=target)
-            return f"Polled the network: the query is {query.get_status_display()}."
+            query = queries.query_poll(query_id=target)
+            return gettext("Polled the network: the query is %(status)s.") % {"status": query.get_status_display()}
         if action == "retry_source":
             source = QuerySource.objects.filter(pk=target, query__user=person).first()
             if source is None:
                 return None
-            again = ias_services.consolidated_query_start(user_id=person.pk, parent_id=source.query_id)
+            again = delivery.consolidated_query_start(user_id=person.pk, parent_id=source.query_id)
             if again is None:
-                return "Not asked again: no network link, or this query already asked three times."
-            ias_services.source_records_set(source_id=source.pk, records=QuerySource.Records.AWAITING)
-            return "Asked the network for the record again; the source shows the result when it arrives."
+                return gettext("Not asked again: no network link, or this query already asked three times.")
+            query_state.source_records_set(source_id=source.pk, records=QuerySource.Records.AWAITING)
+            return gettext("Asked the network for the record again; the source shows the result when it arrives.")
         if action == "resend_email":
             if not EmailSent.objects.filter(pk=target, user=person).exists():
                 return None
             resent = email_resend(email_id=target, request=request)
             if resent is None:
-                return "Not sent: this message carries a secret link (or the address is already confirmed)."
-            return f"Sent again to {resent.to_email}."
+                return gettext("Not sent: this message carries a secret link (or the address is already confirmed).")
+            return gettext("Sent again to %(address)s.") % {"address": resent.to_email}
         return None
 
     def _export(self, request: AuthedRequest, person: User) -> HttpResponseBase:

@@ -64,7 +64,7 @@ def _shares_revoke(*, user_id: int) -> int:
 
 
 def _network_forget(*, user_id: int) -> None:
-    from ias.services import network_patient_forget
+    from ias.patients import network_patient_forget
 
     network_patient_forget(user_id=user_id)
 

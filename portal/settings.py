@@ -364,6 +364,10 @@ CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
 
+# --- networks ---
+# The networks the journey talks to, by key (ias.network.IMPLEMENTATIONS); the first one proves identity.
+HOMEPORT_NETWORKS = env_list("HOMEPORT_NETWORKS", ["metriport"])
+
 # --- network (Metriport) ---
 METRIPORT_BASE_URL = env_str("METRIPORT_BASE_URL", f"{PORTAL_BASE_URL}/sandbox").rstrip("/")
 METRIPORT_FACILITY_ID = env_str("METRIPORT_FACILITY_ID", "fac_homeport_dev")
@@ -459,7 +463,7 @@ RECORDS_DOWNLOAD_TIMEOUT_SECONDS = env_int("RECORDS_DOWNLOAD_TIMEOUT_SECONDS", 3
 
 # Where the records pages get a short-lived link for a document held at the network (a dotted path;
 # records sits below ias in the layers, so it is wired here).
-RECORDS_DOCUMENT_URL_PROVIDER = "ias.services.document_link_for"
+RECORDS_DOCUMENT_URL_PROVIDER = "ias.patients.document_link_for"
 # Where the PDF summary gets the name and date of birth the person gave in the journey.
 RECORDS_PERSON_DETAILS_PROVIDER = "ias.selectors.person_details_for"
 # Making a SMART Health Link needs a second factor used within this many seconds.

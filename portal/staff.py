@@ -11,6 +11,7 @@ from datetime import datetime
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import AccessLogEntry, User
 from accounts.selectors import access_log_for, consent_history, emails_sent_to, users_matching_name
@@ -30,6 +31,26 @@ from records.models import Snapshot
 TIMELINE_LIMIT = 200
 RETRYABLE_SOURCE_STATES = (QuerySource.Status.FAILED, QuerySource.Status.TIMED_OUT)
 RETRYABLE_RECORDS = (QuerySource.Records.FAILED, QuerySource.Records.AWAITING)
+# What each kind of moment is called on the page (the kind itself names its colour in the CSS).
+KIND_WORDS = {
+    "account": gettext_noop("account"),
+    "factor": gettext_noop("factor"),
+    "consent": gettext_noop("consent"),
+    "network": gettext_noop("network"),
+    "identity": gettext_noop("identity"),
+    "aal2": gettext_noop("aal2"),
+    "query": gettext_noop("query"),
+    "webhook": gettext_noop("webhook"),
+    "snapshot": gettext_noop("snapshot"),
+    "deletion": gettext_noop("deletion"),
+    "email": gettext_noop("email"),
+    "document": gettext_noop("document"),
+    "access": gettext_noop("access"),
+}
+
+
+def kind_words(kind: str) -> str:
+    return gettext(KIND_WORDS[kind]) if kind in KIND_WORDS else kind
 
 
 @dataclass
@@ -52,6 +73,10 @@ class Moment:
     actions: list[Action] = field(default_factory=list)
     problem: bool = False
 
+    @property
+    def kind_label(self) -> str:
+        return kind_words(self.kind)
+
 
 @dataclass
 class Journey:
@@ -62,6 +87,15 @@ class Journey:
     timeline: list[Moment]
     counts: dict[str, int]
     truncated: list[str]
+
+    @property
+    def count_labels(self) -> list[tuple[str, str, int]]:
+        """(kind, its words, how many) for the tags above the timeline."""
+        return [(kind, kind_words(kind), count) for kind, count in self.counts.items()]
+
+    @property
+    def truncated_words(self) -> str:
+        return ", ".join(kind_words(kind) for kind in self.truncated)
 
 
 def person_ids_matching(*, text: str) -> set[int]:
@@ -82,11 +116,24 @@ def _admin_url(model: str, pk: int) -> str:
     return reverse(f"admin:{model}_change", args=[pk])
 
 
+def _why(reason: str) -> str:
+    return gettext("why: %(reason)s") % {"reason": reason}
+
+
+def _attempts(count: int) -> str:
+    return gettext("attempts %(count)s") % {"count": count}
+
+
+def _notice(version: str) -> str:
+    return gettext("privacy notice v%(version)s") % {"version": version}
+
+
 def _actor_words(entry: AccessLogEntry) -> str:
     if entry.actor_kind == AccessLogEntry.ACTOR_STAFF:
-        return f"Homeport support ({entry.actor.email if entry.actor else 'removed staff account'})"
+        who = entry.actor.email if entry.actor else gettext("removed staff account")
+        return gettext("Homeport support (%(who)s)") % {"who": who}
     if entry.actor_id == entry.subject_id:
-        return "The person"
+        return gettext("The person")
     return entry.get_actor_kind_display()
 
 
@@ -94,23 +141,25 @@ def _query_moments(user: User) -> list[Moment]:
     moments = []
     queries = NetworkQuery.objects.filter(user=user).prefetch_related("sources").order_by("-created_at")
     for query in queries[:TIMELINE_LIMIT]:
-        detail = [f"request id {query.request_id or '(none yet)'}"]
+        detail = [gettext("request id %(id)s") % {"id": query.request_id or gettext("(none yet)")}]
         if query.failure_reason:
-            detail.append(f"why: {query.failure_reason}")
+            detail.append(_why(query.failure_reason))
         if query.poll_count:
-            detail.append(f"polled {query.poll_count} times")
+            detail.append(gettext("polled %(count)s times") % {"count": query.poll_count})
         actions = []
         if not query.is_terminal and query.request_id:
-            actions.append(Action("poll", query.pk, "Poll the network now"))
+            actions.append(Action("poll", query.pk, gettext("Poll the network now")))
         for source in query.sources.all():
             words = f"{source.get_source_type_display()}: {source.get_status_display()}, {source.get_records_display()}"
             if source.reason:
                 words += f" ({source.reason})"
             if source.network_message or source.http_status:
-                words += f"; network said {source.http_status or ''} {source.network_message}".rstrip()
+                said = f"{source.http_status or ''} {source.network_message}".strip()
+                words += "; " + gettext("network said %(answer)s") % {"answer": said}
             detail.append(words)
             if source.status in RETRYABLE_SOURCE_STATES or source.records in RETRYABLE_RECORDS:
-                actions.append(Action("retry_source", source.pk, f"Fetch {source.source_type} records again"))
+                label = gettext("Fetch %(source)s records again") % {"source": source.source_type}
+                actions.append(Action("retry_source", source.pk, label))
         moments.append(
             Moment(
                 at=query.created_at,
@@ -129,23 +178,23 @@ def _query_moments(user: User) -> list[Moment]:
 def _event_moments(user: User) -> list[Moment]:
     moments = []
     for event in events_for_person(user=user).order_by("-received_at")[:TIMELINE_LIMIT]:
-        detail = [f"message id {event.message_id}", f"attempts {event.attempts}"]
+        detail = [gettext("message id %(id)s") % {"id": event.message_id}, _attempts(event.attempts)]
         if event.request_id:
-            detail.append(f"request id {event.request_id}")
+            detail.append(gettext("request id %(id)s") % {"id": event.request_id})
         if event.outcome:
-            detail.append(f"outcome: {event.outcome}")
+            detail.append(gettext("outcome: %(outcome)s") % {"outcome": event.outcome})
         if event.last_error:
-            detail.append(f"last error: {event.last_error}")
+            detail.append(gettext("last error: %(error)s") % {"error": event.last_error})
         if not event.signature_valid:
-            detail.append("signature did not match")
+            detail.append(gettext("signature did not match"))
         actions = []
         if event.status != WebhookEvent.Status.PENDING or event.last_error:
-            actions.append(Action("reprocess", event.pk, "Reprocess this event"))
+            actions.append(Action("reprocess", event.pk, gettext("Reprocess this event")))
         moments.append(
             Moment(
                 at=event.received_at,
                 kind="webhook",
-                title=f"Webhook {event.event_type}",
+                title=gettext("Webhook %(type)s") % {"type": event.event_type},
                 status=event.get_status_display(),
                 detail=detail,
                 link=_admin_url("ias_webhookevent", event.pk),
@@ -157,18 +206,22 @@ def _event_moments(user: User) -> list[Moment]:
 
 
 def _account_moments(user: User, factors: list[Authenticator]) -> list[Moment]:
-    moments = [Moment(at=user.date_joined, kind="account", title="Account created", detail=[user.email])]
+    moments = [Moment(at=user.date_joined, kind="account", title=gettext("Account created"), detail=[user.email])]
     if user.last_login:
-        moments.append(Moment(at=user.last_login, kind="account", title="Last sign-in"))
+        moments.append(Moment(at=user.last_login, kind="account", title=gettext("Last sign-in")))
     if user.mfa_locked_at:
-        moments.append(Moment(at=user.mfa_locked_at, kind="account", title="Second factor locked", problem=True))
+        moments.append(
+            Moment(at=user.mfa_locked_at, kind="account", title=gettext("Second factor locked"), problem=True)
+        )
     for factor in factors:
         moments.append(
             Moment(
                 at=factor.created_at,
                 kind="factor",
-                title=f"Second factor enrolled: {factor.get_type_display()}",
-                detail=[f"last used {factor.last_used_at:%Y-%m-%d %H:%M}"] if factor.last_used_at else [],
+                title=gettext("Second factor enrolled: %(type)s") % {"type": factor.get_type_display()},
+                detail=[gettext("last used %(when)s") % {"when": f"{factor.last_used_at:%Y-%m-%d %H:%M}"}]
+                if factor.last_used_at
+                else [],
             )
         )
     for consent in consent_history(user=user):
@@ -176,8 +229,8 @@ def _account_moments(user: User, factors: list[Authenticator]) -> list[Moment]:
             Moment(
                 at=consent.given_at,
                 kind="consent",
-                title=f"Consent given ({consent.get_purpose_display()})",
-                detail=[f"privacy notice v{consent.notice_version}"],
+                title=gettext("Consent given (%(purpose)s)") % {"purpose": consent.get_purpose_display()},
+                detail=[_notice(consent.notice_version)],
             )
         )
         if consent.revoked_at:
@@ -185,8 +238,8 @@ def _account_moments(user: User, factors: list[Authenticator]) -> list[Moment]:
                 Moment(
                     at=consent.revoked_at,
                     kind="consent",
-                    title="Consent revoked",
-                    detail=[f"privacy notice v{consent.notice_version}"],
+                    title=gettext("Consent revoked"),
+                    detail=[_notice(consent.notice_version)],
                 )
             )
     return moments
@@ -199,22 +252,25 @@ def _identity_moments(user: User, link: NetworkPatient | None) -> list[Moment]:
             Moment(
                 at=link.created_at,
                 kind="network",
-                title="Network patient link created",
-                detail=[f"patient id {link.patient_id or '(not created)'}", f"facility {link.facility_id}"],
+                title=gettext("Network patient link created"),
+                detail=[
+                    gettext("patient id %(id)s") % {"id": link.patient_id or gettext("(not created)")},
+                    gettext("facility %(id)s") % {"id": link.facility_id},
+                ],
                 link=_admin_url("ias_networkpatient", link.pk),
             )
         )
         if link.updated_at and link.updated_at != link.created_at:
-            moments.append(Moment(at=link.updated_at, kind="network", title="Network patient details updated"))
+            moments.append(Moment(at=link.updated_at, kind="network", title=gettext("Network patient details updated")))
     for verification in IdentityVerification.objects.filter(user=user)[:TIMELINE_LIMIT]:
         moments.append(
             Moment(
                 at=verification.created_at,
                 kind="identity",
-                title="Identity verification (IAL2)",
+                title=gettext("Identity verification (IAL2)"),
                 status=verification.get_status_display(),
-                detail=[f"session {verification.session_id}"]
-                + ([f"why: {verification.failure_reason}"] if verification.failure_reason else []),
+                detail=[gettext("session %(id)s") % {"id": verification.session_id}]
+                + ([_why(verification.failure_reason)] if verification.failure_reason else []),
                 link=_admin_url("ias_identityverification", verification.pk),
                 problem=verification.status == IdentityVerification.Status.FAILED,
             )
@@ -224,10 +280,10 @@ def _identity_moments(user: User, link: NetworkPatient | None) -> list[Moment]:
             Moment(
                 at=challenge.created_at,
                 kind="aal2",
-                title="Confirm it's you (AAL2)",
+                title=gettext("Confirm it's you (AAL2)"),
                 status=challenge.get_status_display(),
-                detail=([f"method {challenge.method}"] if challenge.method else [])
-                + ([f"why: {challenge.failure_reason}"] if challenge.failure_reason else []),
+                detail=([gettext("method %(method)s") % {"method": challenge.method}] if challenge.method else [])
+                + ([_why(challenge.failure_reason)] if challenge.failure_reason else []),
                 link=_admin_url("ias_aal2challenge", challenge.pk),
                 problem=challenge.status == Aal2Challenge.Status.REFUSED,
             )
@@ -239,18 +295,30 @@ def _record_moments(user: User, link: NetworkPatient | None) -> list[Moment]:
     moments = []
     for snapshot in Snapshot.objects.filter(user=user)[:TIMELINE_LIMIT]:
         detail = [
-            f"{snapshot.resource_count} resources: {snapshot.created_count} new, {snapshot.updated_count} updated, "
-            f"{snapshot.unchanged_count} unchanged, {snapshot.retired_count} retired, {snapshot.skipped_count} skipped"
+            gettext(
+                "%(total)s resources: %(new)s new, %(updated)s updated, %(unchanged)s unchanged, "
+                "%(retired)s retired, %(skipped)s skipped"
+            )
+            % {
+                "total": snapshot.resource_count,
+                "new": snapshot.created_count,
+                "updated": snapshot.updated_count,
+                "unchanged": snapshot.unchanged_count,
+                "retired": snapshot.retired_count,
+                "skipped": snapshot.skipped_count,
+            }
         ]
         if snapshot.counts_by_source:
-            detail.append("by source: " + ", ".join(f"{k} {v}" for k, v in sorted(snapshot.counts_by_source.items())))
+            by_source = ", ".join(f"{k} {v}" for k, v in sorted(snapshot.counts_by_source.items()))
+            detail.append(gettext("by source: %(counts)s") % {"counts": by_source})
         if snapshot.failure_reason:
-            detail.append(f"why: {snapshot.failure_reason}")
+            detail.append(_why(snapshot.failure_reason))
         moments.append(
             Moment(
                 at=snapshot.started_at,
                 kind="snapshot",
-                title=f"Record snapshot from {snapshot.network_source or 'upload'}",
+                title=gettext("Record snapshot from %(source)s")
+                % {"source": snapshot.network_source or gettext("upload")},
                 status=snapshot.get_status_display(),
                 detail=detail,
                 link=_admin_url("records_snapshot", snapshot.pk),
@@ -263,13 +331,15 @@ def _record_moments(user: User, link: NetworkPatient | None) -> list[Moment]:
             Moment(
                 at=deletion.created_at,
                 kind="deletion",
-                title="Deletion at the network requested",
+                title=gettext("Deletion at the network requested"),
                 status=deletion.get_status_display(),
-                detail=[f"attempts {deletion.attempts}"] + ([deletion.last_error] if deletion.last_error else []),
+                detail=[_attempts(deletion.attempts)] + ([deletion.last_error] if deletion.last_error else []),
             )
         )
     for account_deletion in AccountDeletion.objects.filter(user_id_was=user.pk):
-        moments.append(Moment(at=account_deletion.requested_at, kind="deletion", title="Account deletion requested"))
+        moments.append(
+            Moment(at=account_deletion.requested_at, kind="deletion", title=gettext("Account deletion requested"))
+        )
     return moments
 
 
@@ -280,18 +350,21 @@ def _email_and_access_moments(user: User) -> list[Moment]:
             Moment(
                 at=sent.sent_at,
                 kind="email",
-                title=f"Email sent: {sent.subject or sent.template_prefix}",
-                detail=[f"to {sent.to_email}", sent.template_prefix]
-                + ([f"resent by {sent.resent_by.email}"] if sent.resent_by else []),
-                actions=[Action("resend_email", sent.pk, "Send this email again")],
+                title=gettext("Email sent: %(subject)s") % {"subject": sent.subject or sent.template_prefix},
+                detail=[gettext("to %(address)s") % {"address": sent.to_email}, sent.template_prefix]
+                + ([gettext("resent by %(who)s") % {"who": sent.resent_by.email}] if sent.resent_by else []),
+                actions=[Action("resend_email", sent.pk, gettext("Send this email again"))],
             )
         )
     for entry in access_log_for(subject=user)[:TIMELINE_LIMIT]:
         kind = "document" if entry.action == "records:document" else "access"
-        detail = [f"by {_actor_words(entry)}"] + ([f"reason: {entry.reason}"] if entry.reason else [])
+        detail = [gettext("by %(who)s") % {"who": _actor_words(entry)}]
+        if entry.reason:
+            detail.append(gettext("reason: %(reason)s") % {"reason": entry.reason_words})
         if entry.target:
             detail.append(entry.target)
-        moments.append(Moment(at=entry.at, kind=kind, title=f"Opened: {entry.action_label}", detail=detail))
+        title = gettext("Opened: %(what)s") % {"what": gettext(entry.action_label)}
+        moments.append(Moment(at=entry.at, kind=kind, title=title, detail=detail))
     return moments
 
 

@@ -6,19 +6,15 @@ Imports go one way: `portal.services` imports this module to enqueue; tasks impo
 from __future__ import annotations
 
 import logging
-import random
 from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
 
+from ias.queueing import backoff_seconds
 from portal.models import AccountDeletion
 
 log = logging.getLogger(__name__)
-
-
-def _backoff(attempt: int) -> float:
-    return min(600.0, 10.0 * (2 ** min(attempt, 6))) * random.uniform(0.5, 1.0)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=8, name="portal.account_deletion_notify")
@@ -30,7 +26,7 @@ def account_deletion_notify(self, deletion_id: int) -> str:
         return "sent" if services.account_deletion_notify_send(deletion_id=deletion_id) else "nothing to do"
     except Exception as exc:
         log.warning("account deletion email failed (deletion=%s): %s", deletion_id, type(exc).__name__)
-        raise self.retry(countdown=_backoff(self.request.retries)) from None
+        raise self.retry(countdown=backoff_seconds(self.request.retries + 1, base=10.0)) from None
 
 
 @shared_task(acks_late=True, name="portal.account_deletion_notify_sweep")

@@ -1,15 +1,16 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy
 
 from accounts import views as account_views
 from portal import views
 
 handler500 = "portal.views.server_error"
 
-admin.site.site_header = "Homeport staff"
-admin.site.site_title = "Homeport staff"
-admin.site.index_title = "Patients, queries, webhooks and records"
+admin.site.site_header = gettext_lazy("Homeport staff")
+admin.site.site_title = gettext_lazy("Homeport staff")
+admin.site.index_title = gettext_lazy("Patients, queries, webhooks and records")
 
 urlpatterns = [
     path("", views.home, name="home"),

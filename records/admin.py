@@ -3,22 +3,25 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from accounts.admin import HealthDataAdmin, ReadOnlyAdmin
 from records.explanations import explanation_setting_save
-from records.models import Explanation, ExplanationSetting, Resource, Snapshot
+from records.models import Explanation, ExplanationSetting, Resource, Share, ShareOpening, Snapshot
+from records.sharing import share_revoke
 
 
 class NetworkSourceFilter(admin.SimpleListFilter):
     """Filter by network source; the blank source (an upload) gets a name, so its link has text."""
 
-    title = "network source"
+    title = gettext_lazy("network source")
     parameter_name = "network_source"
 
     def lookups(self, request, model_admin):
         values = model_admin.model.objects.order_by().values_list("network_source", flat=True).distinct()
-        return [(value or "-", value or "(none: uploaded)") for value in sorted(set(values))]
+        return [(value or "-", value or gettext("(none: uploaded)")) for value in sorted(set(values))]
 
     def queryset(self, request, queryset):
         if self.value() is None:
@@ -90,3 +93,69 @@ class ExplanationAdmin(ReadOnlyAdmin):
     list_filter = ("language",)
     search_fields = ("code",)
     readonly_fields = ("code_system", "code", "language", "topics", "fetched_at")
+
+
+class ShareOpeningInline(admin.TabularInline):
+    model = ShareOpening
+    fields = ("at", "recipient", "ip", "user_agent")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Share)
+class ShareAdmin(HealthDataAdmin):
+    """A person's SMART Health Links: the list says only whose, what kind and whether it works; the
+    label and who opened it show after a reason. Staff can stop a share the person asks them to."""
+
+    health_action = "staff:share"
+    list_display = ("id", "user", "scope", "state", "has_passcode", "created_at", "expires_at", "open_count")
+    list_filter = ("scope",)
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+    fields = (
+        "user",
+        "label",
+        "scope",
+        "categories",
+        "state",
+        "has_passcode",
+        "failed_passcode_attempts",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "locked_at",
+        "files_deleted_at",
+        "open_count",
+    )
+    readonly_fields = fields
+    inlines = [ShareOpeningInline]
+    actions = ["revoke_shares"]
+
+    @admin.display(description=gettext_lazy("state"))
+    def state(self, obj: Share) -> str:
+        return obj.state
+
+    @admin.display(description=gettext_lazy("passcode"), boolean=True)
+    def has_passcode(self, obj: Share) -> bool:
+        return obj.has_passcode
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    @admin.action(description=gettext_lazy("Stop the selected shares now"), permissions=["revoke"])
+    def revoke_shares(self, request: HttpRequest, queryset: QuerySet[Share]) -> None:
+        """For a person who asks support to stop a link; the files are deleted at once."""
+        stopped = 0
+        for share in queryset.select_related("user").filter(revoked_at__isnull=True):
+            share_revoke(user=share.user, share_id=share.pk)
+            stopped += 1
+        self.message_user(
+            request, ngettext("%(count)d share stopped.", "%(count)d shares stopped.", stopped) % {"count": stopped}
+        )

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from records.fhir import ReferenceRange, format_number
+from records.fhir import ReferenceRange, format_fhir_date, format_number
 
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 20, 20, 44
@@ -101,5 +101,7 @@ def trend_chart(points: list[dict], band: ReferenceRange | None, *, series: list
         if t_min <= ts <= t_max:
             chart.x_ticks.append({"x": round(x_of(ts), 1), "label": str(year)})
     if not chart.x_ticks:
-        chart.x_ticks.append({"x": round(x_of(t_min), 1), "label": first.strftime("%b %Y")})
+        chart.x_ticks.append(
+            {"x": round(x_of(t_min), 1), "label": format_fhir_date(f"{first.year:04d}-{first.month:02d}")}
+        )
     return chart

@@ -12,6 +12,7 @@ from typing import IO
 from django.utils import formats, translation
 from django.utils.translation import gettext
 
+from records.fhir import clock_words
 from records.selectors import Item, MedicationGroup, Summary, record_iter_resources
 
 
@@ -82,7 +83,7 @@ def _long_date(moment: date | datetime) -> str:
 
 def _long_date_time(moment: datetime) -> str:
     if _in_spanish():
-        return f"{formats.date_format(moment, 'DATE_FORMAT')}, {moment.strftime('%H:%M %Z')}".strip()
+        return f"{formats.date_format(moment, 'DATE_FORMAT')}, {clock_words(moment)} {moment.strftime('%Z')}".strip()
     return moment.strftime("%B %-d, %Y at %-I:%M %p %Z").strip()
 
 

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from html.parser import HTMLParser
 from typing import Any
 
-from django.utils.translation import get_language, gettext, gettext_noop, pgettext
+from django.conf import settings
+from django.utils.translation import get_language, gettext, gettext_noop, override, pgettext
 
 from records import terminology
 
@@ -368,7 +369,8 @@ def display_zone() -> tzinfo:
         return UTC
 
 
-def _clock(moment: datetime) -> str:
+def clock_words(moment: datetime) -> str:
+    """ "5:30 PM" in English, "5:30 p. m." in US Spanish."""
     if _in_spanish():
         return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'a. m.' if moment.hour < 12 else 'p. m.'}"
     return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
@@ -378,7 +380,7 @@ def format_instant(moment: datetime, *, zone: tzinfo | None = None) -> str:
     """An aware moment in the one format every page uses: "Aug 15, 2012, 5:00 AM EDT"."""
     local = moment.astimezone(zone or display_zone())
     label = local.strftime("%Z") or "UTC"
-    return f"{_day_month_year(local.day, local.month, local.year)}, {_clock(local)} {label}"
+    return f"{_day_month_year(local.day, local.month, local.year)}, {clock_words(local)} {label}"
 
 
 def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
@@ -405,7 +407,7 @@ def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
     if match["tz"]:
         return format_instant(parsed.sort_key, zone=zone)
     hour, minute = int(match["H"]), int(match["M"])
-    return f"{_day_month_year(day, month, year)}, {_clock(datetime(2000, 1, 1, hour % 24, minute))}"
+    return f"{_day_month_year(day, month, year)}, {clock_words(datetime(2000, 1, 1, hour % 24, minute))}"
 
 
 def _period_start(value: Any) -> str:
@@ -498,6 +500,21 @@ _UCUM_ATOMS = {
     "[drp]": "drops",
     "[arb'U]": "arb. units",
 }
+# Unit words a Spanish reader would not know in their English form; symbols (lb, mg, mmHg) stay.
+_SPANISH_UNITS = {
+    "in": "pulg",
+    "ft": "pies",
+    "beats/min": "latidos/min",
+    "drops": "gotas",
+    "arb. units": "unidades arb.",
+    "IU": "UI",
+}
+
+
+def _unit_in_language(shown: str) -> str:
+    return _SPANISH_UNITS.get(shown, shown) if _in_spanish() else shown
+
+
 TIMES = "\u00d7"  # the multiplication sign, as in "10*9/L" shown for people
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _ANNOTATION = re.compile(r"\{([^{}]*)\}")
@@ -519,9 +536,9 @@ def ucum_display(code: Any) -> str:
     if not text:
         return ""
     if text in _UCUM_WHOLE:
-        return _UCUM_WHOLE[text]
+        return _unit_in_language(_UCUM_WHOLE[text])
     for atom, shown in _UCUM_ATOMS.items():
-        text = text.replace(atom, shown)
+        text = text.replace(atom, _unit_in_language(shown))
 
     def annotation(match: re.Match) -> str:
         start = match.start()
@@ -720,7 +737,7 @@ def vital_text(value: float, unit_key: str, *, code: str = "", comparator: str =
     """A converted vital as a person reads it: "154.3 lb", "5 ft 7 in", "98.6 °F", "172.7 cm"."""
     if unit_key == "[in_i]" and code in BODY_HEIGHT_LOINC and value >= 12:
         inches = round(value)
-        text = f"{inches // 12} ft {inches % 12} in"
+        text = f"{inches // 12} {_unit_in_language('ft')} {inches % 12} {_unit_in_language('in')}"
     else:
         text = _join_unit(format_number(round(value, 1)), ucum_display(unit_key))
     return f"{comparator} {text}" if comparator else text
@@ -1682,7 +1699,8 @@ def _family_history_name(resource: dict) -> str:
     conditions = [concept_name(c.get("code")) for c in _dicts(resource.get("condition"))[:5]]
     conditions = [c for c in conditions if c]
     if conditions:
-        return f"{relation or 'Family member (relation not given)'}: {', '.join(conditions)}"
+        relation = relation or gettext("Family member (relation not given)")
+        return f"{relation}: {', '.join(conditions)}"
     return relation
 
 
@@ -1717,7 +1735,7 @@ def _device_name(resource: dict) -> str:
     for carrier in _dicts(resource.get("udiCarrier"))[:3]:
         name = _text(carrier.get("deviceIdentifier"))
         if name:
-            return f"Device {name}"
+            return gettext("Device %(identifier)s") % {"identifier": name}
     return ""
 
 
@@ -1736,7 +1754,11 @@ def _own_name(resource: dict, kind: str, resolve: Resolver | None) -> str:
         if name:
             return name
         measures = [concept_name(t.get("measure")) for t in _dicts(resource.get("target"))[:3]]
-        return f"Target for {', '.join(m for m in measures if m)}" if any(measures) else ""
+        return (
+            gettext("Target for %(measures)s") % {"measures": ", ".join(m for m in measures if m)}
+            if any(measures)
+            else ""
+        )
     if kind in ("Device", "DeviceUseStatement"):
         if kind == "DeviceUseStatement":
             device = _resolve_reference(resource.get("device"), resource=resource, resolve=resolve)
@@ -1754,13 +1776,13 @@ def _own_name(resource: dict, kind: str, resolve: Resolver | None) -> str:
         kind_name = _text(concept.get("text")) or next(
             (_text(c.get("display")) or _text(c.get("code")) for c in _dicts(concept.get("coding"))), ""
         )
-        return f"{TYPE_WORDS[kind]}: {kind_name.lower()}" if kind_name else ""
+        return f"{gettext(TYPE_WORDS[kind])}: {kind_name.lower()}" if kind_name else ""
     if kind == "Provenance":
         names = [
             reference_label(a.get("who"), resource=resource, resolve=resolve) for a in _dicts(resource.get("agent"))
         ]
         names = [n for n in names if n]
-        return f"Provided by {', '.join(names[:3])}" if names else ""
+        return gettext("Provided by %(names)s") % {"names": ", ".join(names[:3])} if names else ""
     if kind in ("Observation", "DiagnosticReport"):
         for system, code in sorted(concept_codes(resource.get("code")), key=lambda c: _system_rank(c[0])):
             if terminology.canonical_system(system) == LOINC and terminology.lab_everyday_name(code):
@@ -1796,6 +1818,23 @@ def resource_name(resource: Any, *, resolve: Resolver | None = None) -> str:
         return name
     found = any_text(resource)
     return f"{type_words(resource)}: {found}" if found else ""
+
+
+def name_in_language(*, stored: str, resource: Any, current: str | None = None) -> str:
+    """A name kept at import, shown in the active language.
+
+    When a resource gives no name, Homeport names it ("Visit", "Document", "Target for ...") at import,
+    where the language is English; such a name is chosen again now. A name from the record itself, or one
+    found through a reference at import (a medication's), is kept as written. `current` is the name
+    just worked out from the resource in the active language, when the caller has it."""
+    current = resource_name(resource) if current is None else current
+    if not stored or stored == current:
+        return stored or current
+    for language, _label in settings.LANGUAGES:
+        with override(language):
+            if resource_name(resource) == stored:
+                return current
+    return stored
 
 
 _TEXT_KEYS = ("text", "title", "description")
@@ -1845,8 +1884,8 @@ def _named(resource: dict, kind: str, resolve: Resolver | None) -> str:
         name = concept_name(first_concept(resource.get("type"))) or concept_name(resource.get("serviceType"))
         if not name:
             kind_of_visit = _text(_dict(resource.get("class")).get("display"))
-            name = f"{kind_of_visit.capitalize()} visit" if kind_of_visit else ""
-        return name or "Visit"
+            name = gettext("%(kind)s visit") % {"kind": kind_of_visit.capitalize()} if kind_of_visit else ""
+        return name or gettext("Visit")
     if kind == "DocumentReference":
         name = _str(resource.get("description")) or concept_name(resource.get("type"))
         if not name:
@@ -1854,7 +1893,7 @@ def _named(resource: dict, kind: str, resolve: Resolver | None) -> str:
                 name = _str(_dict(content.get("attachment")).get("title"))
                 if name:
                     break
-        return name or "Document"
+        return name or gettext("Document")
     if kind in ("Organization", "Practitioner", "Patient", "Location"):
         return resource_label(resource)
     return _own_name(resource, kind, resolve)

@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 
 class Snapshot(models.Model):
@@ -12,14 +13,14 @@ class Snapshot(models.Model):
     STATUS_RUNNING = "running"
     STATUS_COMPLETE = "complete"
     STATUS_FAILED = "failed"
-    STATUS_CHOICES = [(STATUS_RUNNING, "Running"), (STATUS_COMPLETE, "Complete"), (STATUS_FAILED, "Failed")]
+    STATUS_CHOICES = [(STATUS_RUNNING, _("Running")), (STATUS_COMPLETE, _("Complete")), (STATUS_FAILED, _("Failed"))]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_snapshots")
     network_source = models.CharField(max_length=64, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=STATUS_RUNNING)
     failure_reason = models.CharField(max_length=200, blank=True)
-    bundle_file = models.CharField(max_length=255, blank=True, help_text="Encrypted, gzip-compressed copy.")
+    bundle_file = models.CharField(max_length=255, blank=True, help_text=_("Encrypted, gzip-compressed copy."))
     bundle_sha256 = models.CharField(max_length=64, blank=True)
     bundle_bytes = models.BigIntegerField(default=0)
     resource_count = models.IntegerField(default=0)
@@ -27,7 +28,7 @@ class Snapshot(models.Model):
     updated_count = models.IntegerField(default=0)
     unchanged_count = models.IntegerField(default=0)
     retired_count = models.IntegerField(default=0)
-    skipped_count = models.IntegerField(default=0, help_text="Entries that were not readable resources.")
+    skipped_count = models.IntegerField(default=0, help_text=_("Entries that were not readable resources."))
     counts_by_type = models.JSONField(default=dict, blank=True)
     counts_by_source = models.JSONField(default=dict, blank=True)
     download_ms = models.IntegerField(default=0)
@@ -61,18 +62,18 @@ class Resource(models.Model):
     display = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=64, blank=True)
     clinical_date = models.DateTimeField(null=True, blank=True)
-    clinical_date_text = models.CharField(max_length=64, blank=True, help_text="As given; partial dates kept.")
+    clinical_date_text = models.CharField(max_length=64, blank=True, help_text=_("As given; partial dates kept."))
     value_num = models.FloatField(null=True, blank=True)
-    value_unit = models.CharField(max_length=64, blank=True, help_text="Unit key: the UCUM code when coded.")
-    flag = models.CharField(max_length=8, blank=True, help_text="H, L, HH, LL, A, AA, N or empty.")
+    value_unit = models.CharField(max_length=64, blank=True, help_text=_("Unit key: the UCUM code when coded."))
+    flag = models.CharField(max_length=8, blank=True, help_text=_("H, L, HH, LL, A, AA, N or empty."))
     source_org = models.CharField(max_length=255, blank=True)
     network_source = models.CharField(max_length=64, blank=True)
     encounter_ref = models.CharField(max_length=200, blank=True)
     parent_ref = models.CharField(
-        max_length=200, blank=True, help_text="Panel holding a result, or the target of a Provenance."
+        max_length=200, blank=True, help_text=_("Panel holding a result, or the target of a Provenance.")
     )
     dedupe_key = models.CharField(max_length=32, blank=True)
-    is_primary = models.BooleanField(default=True, help_text="First row of the items that are the same.")
+    is_primary = models.BooleanField(default=True, help_text=_("First row of the items that are the same."))
     # Bookkeeping links written by the ingest in the same transaction that creates the snapshot; without
     # a database constraint PostgreSQL skips two deferred checks per row at commit (SET_NULL on delete
     # is Django's, so it still holds).
@@ -116,7 +117,7 @@ class Explanation(models.Model):
     code_system = models.CharField(max_length=255)
     code = models.CharField(max_length=64)
     language = models.CharField(max_length=8)
-    topics = models.JSONField(default=list, blank=True, help_text="[{title, url, summary_html}], sanitised.")
+    topics = models.JSONField(default=list, blank=True, help_text=_("[{title, url, summary_html}], sanitised."))
     fetched_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -132,16 +133,16 @@ class ExplanationSetting(models.Model):
     """Staff's switch for MedlinePlus explanations, and the shared count that keeps every process
     together under MedlinePlus's published limit (requests per rolling minute)."""
 
-    enabled = models.BooleanField(default=True, help_text="Offer 'What is this?' explanations from MedlinePlus.")
+    enabled = models.BooleanField(default=True, help_text=_("Offer 'What is this?' explanations from MedlinePlus."))
     recent_calls = models.JSONField(
-        default=list, blank=True, help_text="Times (epoch seconds) of the last minute's requests."
+        default=list, blank=True, help_text=_("Times (epoch seconds) of the last minute's requests.")
     )
 
     class Meta:
-        verbose_name = "plain-language explanations setting"
+        verbose_name = _("plain-language explanations setting")
 
     def __str__(self) -> str:
-        return "MedlinePlus explanations: " + ("on" if self.enabled else "off")
+        return gettext("MedlinePlus explanations: on") if self.enabled else gettext("MedlinePlus explanations: off")
 
 
 class Share(models.Model):
@@ -161,7 +162,7 @@ class Share(models.Model):
     ]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_shares")
-    manifest_id = models.CharField(max_length=64, unique=True, help_text="Random path segment of the manifest URL.")
+    manifest_id = models.CharField(max_length=64, unique=True, help_text=_("Random path segment of the manifest URL."))
     label = models.CharField(max_length=80)
     scope = models.CharField(max_length=16, choices=SCOPE_CHOICES, default=SCOPE_SUMMARY)
     categories = models.JSONField(default=list, blank=True)
@@ -171,7 +172,7 @@ class Share(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
-    locked_at = models.DateTimeField(null=True, blank=True, help_text="Too many wrong passcodes.")
+    locked_at = models.DateTimeField(null=True, blank=True, help_text=_("Too many wrong passcodes."))
     files_deleted_at = models.DateTimeField(null=True, blank=True)
     open_count = models.PositiveIntegerField(default=0)
 

@@ -111,8 +111,8 @@ class Item:
 def to_item(resource: Resource, *, units: str = "") -> Item:
     """`units` ("us" or "metric") converts vitals with known factors; "" shows them as given."""
     display = fhir.describe(resource.raw)
-    if resource.display:
-        display.name = resource.display  # resolved at ingest (medicationReference and the like)
+    if resource.display:  # resolved at ingest (medicationReference and the like)
+        display.name = fhir.name_in_language(stored=resource.display, resource=resource.raw, current=display.name)
     display.name = terminology.own_name_in_language(resource.code_system, resource.code, display.name)
     if units and resource.category == "vitals" and resource.value_num is not None:
         display.value = fhir.vital_value_text(resource.raw, units=units)
@@ -570,7 +570,7 @@ class Detail:
     narrative: str
     raw_json: str
     attachments: list[dict]
-    encounter: Resource | None
+    encounter: Item | None
 
 
 def _reference_keys(value, found: set[str]) -> None:
@@ -655,15 +655,15 @@ def resource_detail(*, user: User, pk: int) -> Detail:
         encounter = (
             resources_for(user=user)
             .filter(resource_type="Encounter", resource_id=resource.encounter_ref.split("/", 1)[-1])
-            .only("id", "display", "clinical_date_text")
+            .only(*LIST_FIELDS)
             .first()
         )
     attachments = [
         {
             "index": index,
-            "title": documents.attachment_label(
-                title=str(attachment.get("title") or ""), fallback=resource.display or ""
-            )[:200],
+            "title": documents.attachment_label(title=str(attachment.get("title") or ""), fallback=item.display.name)[
+                :200
+            ],
             "content_type": str(attachment.get("contentType") or "")[:100],
             "available": bool(attachment.get("url") or attachment.get("data")),
             "readable": documents.is_ccda(str(attachment.get("contentType") or "")),
@@ -681,7 +681,7 @@ def resource_detail(*, user: User, pk: int) -> Detail:
         narrative=fhir.narrative_text(raw),
         raw_json=orjson.dumps(raw, option=orjson.OPT_INDENT_2).decode(),
         attachments=attachments,
-        encounter=encounter,
+        encounter=to_item(encounter) if encounter is not None else None,
     )
 
 

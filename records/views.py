@@ -355,7 +355,8 @@ def document(request: AuthedRequest, pk: int, index: int) -> HttpResponse:
             body, content_type=content_type if content_type in _SAFE_TYPES else "application/octet-stream"
         )
         file_name = documents.document_file_name(
-            title=resource.display or str(attachment.get("title") or ""),
+            title=fhir.name_in_language(stored=resource.display, resource=resource.raw)
+            or str(attachment.get("title") or ""),
             date_text=resource.clinical_date_text or "",
             content_type=content_type,
         )
@@ -416,6 +417,7 @@ def document_read(request: AuthedRequest, pk: int, index: int) -> HttpResponse:
         "records/document.html",
         {
             "r": resource,
+            "name": fhir.name_in_language(stored=resource.display, resource=resource.raw),
             "index": index,
             "doc": document_read_result,
             "problem": problem,

@@ -4,57 +4,37 @@ axe-core is installed from the npm registry into `.data/` on first use (like Met
 tests/sandbox/test_metriport_sdk.py) and injected into each page with Playwright."""
 
 import json
-import shutil
-import subprocess
+import re
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
+from tests.e2e.axe import axe_script, axe_violations
 from tests.e2e.test_staff_console_browser import signed_in
 from tests.ias import conftest as ias_fixtures
 from tests.portal.staff_story import person_story
+from tests.records.sharing_helpers import make_share
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-AXE = "axe-core@4.14.1"
 network = ias_fixtures.network
 
 
-def _axe_script() -> Path:
-    folder = Path(settings.DATA_DIR) / "axe" / AXE.replace("@", "-")
-    script = folder / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        assert npm, "npm (Node.js) is needed to install axe-core"
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), AXE],
-            check=True,
-            timeout=300,
-        )
-    return script
-
-
 def _serious(page, script: Path) -> list[dict]:
-    page.add_script_tag(path=str(script))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-        if v["impact"] in ("critical", "serious")
-    ]
+    return [v for v in axe_violations(page, script) if v["impact"] in ("critical", "serious")]
 
 
 def test_the_admin_pages_staff_use_have_no_serious_violation(
     browser_instance, live_server, screenshot_dir, staff_user, mfa_user, network
 ):
-    script = _axe_script()
+    script = axe_script()
     story = person_story(mfa_user, network=network)
+    share = make_share(mfa_user).share
     pages = [
         reverse("admin:index"),
         reverse("admin:accounts_user_changelist") + "?q=pharmacyfail",
+        reverse("admin:accounts_user_changelist") + "?sign_in=locked",
         reverse("admin:accounts_user_change", args=[mfa_user.pk]),
         reverse("admin:accounts_user_access_reason", args=[mfa_user.pk]) + "?next=/admin/",
         reverse("admin:accounts_user_journey", args=[mfa_user.pk]),
@@ -68,6 +48,8 @@ def test_the_admin_pages_staff_use_have_no_serious_violation(
         reverse("admin:records_resource_changelist"),
         reverse("admin:accounts_accesslogentry_changelist"),
         reverse("admin:accounts_emailsent_changelist"),
+        reverse("admin:records_share_changelist"),
+        reverse("admin:records_share_change", args=[share.pk]),
         reverse("admin:sandbox_fault_add"),
     ]
     found = {}
@@ -80,6 +62,8 @@ def test_the_admin_pages_staff_use_have_no_serious_violation(
         for path in pages:
             response = page.goto(f"{live_server.url}{path}")
             assert response.status == 200, path
+            slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
+            page.screenshot(path=str(screenshot_dir / f"admin-{width}-{slug}.png"), full_page=True)
             violations = _serious(page, script)
             if width == 1280 and page.evaluate("document.documentElement.scrollWidth") > width:
                 violations.append({"id": "wider-than-the-screen", "impact": "serious", "nodes": []})

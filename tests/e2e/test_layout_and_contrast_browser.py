@@ -3,9 +3,6 @@ colour-contrast failure (other serious or critical findings are printed). Screen
 1280 px are kept. axe-core is installed from the npm registry into `.data/` on first use."""
 
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -18,29 +15,14 @@ from ias.models import IdentityVerification, NetworkQuery, QuerySource
 from records.fhir import CATEGORY_LABELS
 from records.models import Resource
 from tests.conftest import mfa_session
+from tests.e2e.axe import axe_script, axe_violations
 from tests.ias.conftest import aal2_passed, consented, linked, verified
 from tests.records.conftest import ingest_bundle
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-AXE = "axe-core@4.14.1"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-def _axe_script() -> Path:
-    folder = Path(settings.DATA_DIR) / "axe" / AXE.replace("@", "-")
-    script = folder / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        assert npm, "npm (Node.js) is needed to install axe-core for the contrast check"
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), AXE],
-            check=True,
-            timeout=300,
-        )
-    return script
 
 
 def _people(make_mfa_client, record_owner) -> dict[str, object]:
@@ -137,7 +119,7 @@ def record_owner(mfa_user, private_storage_dir):
 def test_every_page_fits_a_phone_and_passes_contrast(
     browser_instance, live_server, make_mfa_client, record_owner, screenshot_dir
 ):
-    axe = _axe_script()
+    axe = axe_script()
     verified(record_owner, patient_id="pat_owner")
     people = _people(make_mfa_client, record_owner)
     sessions: dict[str, str] = {}
@@ -164,13 +146,7 @@ def test_every_page_fits_a_phone_and_passes_contrast(
                 width = page.evaluate("document.documentElement.scrollWidth")
                 if width > PHONE["width"]:
                     too_wide.append(f"{name} ({path}): {width} px")
-                page.add_script_tag(path=str(axe))
-                result = page.evaluate(
-                    "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
-                    " return r.violations.map(v => ({id: v.id, impact: v.impact,"
-                    " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ' ' + n.failureSummary)})) }"
-                )
-                for violation in result:
+                for violation in axe_violations(page, axe):
                     line = f"{name} ({path}): {violation['id']} [{violation['impact']}] {violation['nodes']}"
                     if violation["id"] == "color-contrast":
                         contrast.append(line)

@@ -41,7 +41,7 @@ def ingested(monkeypatch):
 
     stub = Stub()
     stub.calls = calls
-    monkeypatch.setattr("ias.services.records_ingest_from_url", stub)
+    monkeypatch.setattr("ias.delivery.records_ingest_from_url", stub)
     return stub
 
 

@@ -10,8 +10,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from accounts.crypto import encrypt_text
-from ias import services, webhooks
-from ias.metriport import SourceChoice
+from ias import queries, webhooks
 from ias.models import (
     Aal2Challenge,
     IdentityVerification,
@@ -21,6 +20,7 @@ from ias.models import (
     QuerySource,
     WebhookEvent,
 )
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, verified
 from tests.ias.fakes import source_event
 from tests.ias.helpers import store
@@ -70,7 +70,7 @@ def journey(mfa_user, other_user, network):
         link.demographics_encrypted = encrypt_text(json.dumps({**DEMOGRAPHICS, "email": person.email}))
         link.save()
         aal2_passed(person)
-        query = services.network_query_start(user=person, sources=SourceChoice(hie=True, pharmacy=True, lab=True))
+        query = queries.network_query_start(user=person, sources=SourceChoice(hie=True, pharmacy=True, lab=True))
         assert query.request_id is not None
         event = store(
             source_event("hie", patient_id=patient_id, request_id=query.request_id, url=f"https://b.test/{patient_id}")
@@ -135,7 +135,7 @@ def test_lists_are_searchable_by_email_and_network_ids(staff_client_mfa, journey
 def test_lists_are_filterable(staff_client_mfa, journey, mfa_user, other_user):
     get = staff_client_mfa.get
     WebhookEvent.objects.filter(pk=journey[mfa_user.pk]["event"].pk).update(status=WebhookEvent.Status.FAILED)
-    services.query_mark_failed(query_id=journey[other_user.pk]["query"].pk, reason="test")
+    queries.query_mark_failed(query_id=journey[other_user.pk]["query"].pk, reason="test")
 
     failed_events = _results(get(_url(WebhookEvent, "changelist"), {"status__exact": "failed"}))
     assert failed_events == [journey[mfa_user.pk]["event"]]

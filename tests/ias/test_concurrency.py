@@ -6,9 +6,9 @@ import time
 import pytest
 from django.db import connection
 
-from ias import services, webhooks
-from ias.metriport import SourceChoice
+from ias import queries, webhooks
 from ias.models import QuerySource, WebhookEvent
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, saved_snapshot, verified
 from tests.ias.fakes import post_webhook, source_event
 from tests.ias.helpers import store
@@ -50,7 +50,7 @@ def test_same_message_posted_concurrently_is_stored_once(no_enqueue):
 def test_same_event_processed_concurrently_has_one_effect(mfa_user, network, monkeypatch, no_enqueue):
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    query = services.network_query_start(user=mfa_user, sources=SourceChoice())
+    query = queries.network_query_start(user=mfa_user, sources=SourceChoice())
     assert query.request_id is not None
     event = store(source_event("hie", patient_id="pat_1", request_id=query.request_id))
     calls = []
@@ -60,7 +60,7 @@ def test_same_event_processed_concurrently_has_one_effect(mfa_user, network, mon
         time.sleep(0.3)
         return saved_snapshot()
 
-    monkeypatch.setattr("ias.services.records_ingest_from_url", slow_ingest)
+    monkeypatch.setattr("ias.delivery.records_ingest_from_url", slow_ingest)
     results, errors = run_together(lambda: webhooks.event_process(event_id=event.pk))
     assert len(calls) == 1
     assert len(results) + len(errors) == 2
@@ -73,9 +73,9 @@ def test_same_event_processed_concurrently_has_one_effect(mfa_user, network, mon
 def test_two_source_events_for_one_query_concurrently_both_land(mfa_user, network, monkeypatch, no_enqueue):
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=True, lab=False))
+    query = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=True, lab=False))
     assert query.request_id is not None
-    monkeypatch.setattr("ias.services.records_ingest_from_url", lambda **kw: saved_snapshot())
+    monkeypatch.setattr("ias.delivery.records_ingest_from_url", lambda **kw: saved_snapshot())
     events = [
         store(source_event(s, patient_id="pat_1", request_id=query.request_id, when=f"2026-01-01T10:00:0{i}Z"))
         for i, s in enumerate(("hie", "pharmacy"))

@@ -5,7 +5,7 @@ import pytest
 
 from ias.errors import JourneyError
 from ias.models import NetworkPatient
-from ias.services import document_link_for
+from ias.patients import document_link_for
 from tests.records.conftest import ingest_bundle
 
 pytestmark = pytest.mark.django_db

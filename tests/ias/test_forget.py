@@ -3,8 +3,7 @@
 import httpx
 import pytest
 
-from ias import services
-from ias.metriport import SourceChoice
+from ias import patients, queries
 from ias.models import (
     Aal2Challenge,
     IdentityVerification,
@@ -13,6 +12,7 @@ from ias.models import (
     PatientDeletion,
     WebhookEvent,
 )
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, verified
 from tests.ias.fakes import source_event
 from tests.ias.helpers import store
@@ -25,13 +25,13 @@ def test_forget_removes_rows_and_bodies_and_schedules_the_deletion(
 ):
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    query = services.network_query_start(user=mfa_user, sources=SourceChoice())
+    query = queries.network_query_start(user=mfa_user, sources=SourceChoice())
     assert query.request_id is not None
     store(source_event("hie", patient_id="pat_1", request_id=query.request_id))
     verified(other_user, "pat_2")
     theirs = store(source_event("hie", patient_id="pat_2", request_id="req_other"))
     with django_capture_on_commit_callbacks(execute=True):
-        services.network_patient_forget(user_id=mfa_user.pk)
+        patients.network_patient_forget(user_id=mfa_user.pk)
     assert not NetworkPatient.objects.filter(user=mfa_user).exists()
     assert not NetworkQuery.objects.filter(user=mfa_user).exists()
     assert not IdentityVerification.objects.filter(user=mfa_user).exists()
@@ -44,20 +44,20 @@ def test_forget_removes_rows_and_bodies_and_schedules_the_deletion(
 
 def test_deletion_at_the_network_succeeds_and_404_counts_as_done(network):
     first = PatientDeletion.objects.create(network_patient_id="pat_1", facility_id="f")
-    assert services.patient_delete_at_network(deletion_id=first.pk).status == "done"
+    assert patients.patient_delete_at_network(deletion_id=first.pk).status == "done"
     assert network.calls_to("DELETE", "/medical/v1/patient/pat_1")[0][2] == {"facilityId": "f"}
     network.on("DELETE", "/medical/v1/patient/pat_2", httpx.Response(404, json={"status": 404}))
     second = PatientDeletion.objects.create(network_patient_id="pat_2", facility_id="f")
-    assert services.patient_delete_at_network(deletion_id=second.pk).status == "done"
+    assert patients.patient_delete_at_network(deletion_id=second.pk).status == "done"
 
 
 def test_deletion_stays_pending_while_the_network_is_down(network):
-    from ias.metriport import NetworkTransientError
+    from ias.network import NetworkTransientError
 
     network.on("DELETE", "/medical/v1/patient/", httpx.Response(503))
     deletion = PatientDeletion.objects.create(network_patient_id="pat_1", facility_id="f")
     with pytest.raises(NetworkTransientError):
-        services.patient_delete_at_network(deletion_id=deletion.pk)
+        patients.patient_delete_at_network(deletion_id=deletion.pk)
     deletion.refresh_from_db()
     assert (deletion.status, deletion.attempts) == ("pending", 1)
     assert "503" in deletion.last_error

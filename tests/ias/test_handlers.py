@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ias import services, webhooks
-from ias.metriport import NetworkTransientError, SourceChoice
+from ias import identity, patients, queries, queueing, webhooks
 from ias.models import IdentityVerification, NetworkPatient, NetworkQuery, WebhookEvent
+from ias.network import NetworkTransientError, SourceChoice
 from records.errors import BundleDownloadError, BundleLinkExpired
 from tests.ias.conftest import aal2_passed, linked, verified
 from tests.ias.fakes import consolidated_event, envelope, source_event
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def start_query(user, network, sources=("hie", "pharmacy", "lab")):
     aal2_passed(user)
-    return services.network_query_start(
+    return queries.network_query_start(
         user=user, sources=SourceChoice(**{s: s in sources for s in ("hie", "pharmacy", "lab")})
     )
 
@@ -28,7 +28,7 @@ def start_query(user, network, sources=("hie", "pharmacy", "lab")):
 
 def test_identity_verified_marks_the_session_verified(user, network, no_enqueue):
     linked(user, "pat_1")
-    verification = services.identity_session_start(user=user)
+    verification = identity.identity_session_start(user=user)
     event = deliver(
         envelope(
             "ias.identity.verified",
@@ -67,7 +67,7 @@ def test_identity_webhook_before_the_session_row_exists(user, no_enqueue):
 )
 def test_other_ias_types_mean_not_verified(user, network, no_enqueue, event_type, expected):
     linked(user, "pat_1")
-    verification = services.identity_session_start(user=user)
+    verification = identity.identity_session_start(user=user)
     deliver(envelope(event_type, payload={"patientId": "pat_1", "sessionId": verification.session_id}))
     verification.refresh_from_db()
     assert verification.status == expected
@@ -355,7 +355,7 @@ def test_task_retries_transient_errors_with_backoff(mfa_user, network, ingested,
     def raise_transient(**kwargs):
         raise NetworkTransientError("x", retry_after=30)
 
-    monkeypatch.setattr("ias.services.records_ingest_from_url", raise_transient)
+    monkeypatch.setattr("ias.delivery.records_ingest_from_url", raise_transient)
     seen = {}
 
     def fake_retry(self, countdown=None, **kwargs):
@@ -369,10 +369,10 @@ def test_task_retries_transient_errors_with_backoff(mfa_user, network, ingested,
 
 
 def test_backoff_grows_and_is_jittered():
-    values = [webhooks.backoff_seconds(n) for n in range(1, 8)]
+    values = [queueing.backoff_seconds(n) for n in range(1, 8)]
     assert all(2.5 <= values[0] <= 7.5 for _ in [0])
     assert values[-1] > values[0]
-    assert webhooks.backoff_seconds(50) <= 900
+    assert queueing.backoff_seconds(50) <= 900
 
 
 # --- documents, unknown, forgotten -------------------------------------------------------------------
@@ -413,7 +413,7 @@ def test_event_for_an_unknown_patient_is_ignored(no_enqueue, ingested):
 
 def test_event_for_a_forgotten_patient_keeps_no_body(user, network, no_enqueue):
     linked(user, "pat_gone")
-    services.network_patient_forget(user_id=user.pk)
+    patients.network_patient_forget(user_id=user.pk)
     event = deliver(source_event("hie", patient_id="pat_gone", request_id="r"))
     assert event.status == "ignored"
     assert bytes(event.body_encrypted) == b""
@@ -424,7 +424,7 @@ def test_query_timeout_marks_unfinished_sources(mfa_user, network, no_enqueue, i
     verified(mfa_user, "pat_1")
     query = start_query(mfa_user, network, sources=("hie", "lab"))
     deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id))
-    services.query_time_out(query_id=query.pk)
+    queries.query_time_out(query_id=query.pk)
     lab = query.sources.get(source_type="lab")
     assert lab.status == "timed_out"
     assert "did not answer" in lab.reason

@@ -146,10 +146,10 @@ def test_waiting_page_nudges_a_fallback_poll_when_the_webhook_is_late(
 def test_identity_poll_finishes_from_the_network_answer(mfa_user, network):
     import httpx
 
-    from ias import services
+    from ias import identity
 
     linked(mfa_user, "pat_1")
-    verification = services.identity_session_start(user=mfa_user)
+    verification = identity.identity_session_start(user=mfa_user)
     network.on(
         "GET",
         "/medical/v1/identity/session/",
@@ -158,7 +158,7 @@ def test_identity_poll_finishes_from_the_network_answer(mfa_user, network):
             json={"sessionId": verification.session_id, "status": "completed", "proofedIdentityId": "pid_7"},
         ),
     )
-    services.identity_poll(verification_id=verification.pk)
+    identity.identity_poll(verification_id=verification.pk)
     verification.refresh_from_db()
     assert (verification.status, verification.proofed_identity_id) == ("verified", "pid_7")
 
@@ -286,30 +286,30 @@ def test_no_source_chosen_is_an_error_next_to_the_form(client_mfa, mfa_user, net
 def test_another_persons_progress_page_is_404(client_mfa, other_user, network, no_enqueue):
     verified(other_user, "pat_other")
     aal2_passed(other_user)
-    from ias import services
-    from ias.metriport import SourceChoice
+    from ias import queries
+    from ias.network import SourceChoice
 
-    theirs = services.network_query_start(user=other_user, sources=SourceChoice())
+    theirs = queries.network_query_start(user=other_user, sources=SourceChoice())
     assert client_mfa.get(reverse("ias:progress", args=[theirs.public_id])).status_code == 404
     assert client_mfa.get(reverse("ias:progress_status", args=[theirs.public_id])).status_code == 404
 
 
 def test_next_url_at_every_step_and_returning_person_repeats_only_aal2(mfa_user, network, no_enqueue):
-    from ias import services
-    from ias.metriport import SourceChoice
+    from ias import identity, queries
+    from ias.network import SourceChoice
 
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:consent")
     consented(mfa_user)
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:demographics")
     NetworkPatient.objects.create(user=mfa_user, patient_id="pat_1", facility_id="f")
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:identity")
-    services.identity_session_start(user=mfa_user)
+    identity.identity_session_start(user=mfa_user)
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:identity_wait")
     IdentityVerification.objects.update(status="verified", proofed_identity_id="pid_1")
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:aal2")
     aal2_passed(mfa_user)
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:sources")
-    query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
+    query = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
     assert selectors.journey_next_url(user=mfa_user) == reverse("ias:progress", args=[query.public_id])
     assert query.request_id is not None
     deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id, url=""))
@@ -332,12 +332,12 @@ def test_revoked_consent_stops_new_queries(client_mfa, mfa_user, network):
 
 
 def test_export_has_no_secrets(mfa_user, network, no_enqueue):
-    from ias import services
-    from ias.metriport import SourceChoice
+    from ias import queries
+    from ias.network import SourceChoice
 
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    services.network_query_start(user=mfa_user, sources=SourceChoice())
+    queries.network_query_start(user=mfa_user, sources=SourceChoice())
     export = selectors.ias_export_for(user_id=mfa_user.pk)
     text = str(export)
     assert export["patient"]["network_patient_id"] == "pat_1"

@@ -5,12 +5,8 @@ import json
 import httpx
 import pytest
 
-from ias.metriport import (
-    MetriportClient,
-    NetworkPermanentError,
-    NetworkTransientError,
-    SourceChoice,
-)
+from ias.metriport import MetriportClient
+from ias.network import NetworkPermanentError, NetworkTransientError, SourceChoice
 
 
 def make_client(handler):

@@ -3,10 +3,10 @@
 import pytest
 from django.urls import reverse
 
-from ias import services
+from ias import identity, queries
 from ias.errors import JourneyError
-from ias.metriport import SourceChoice
 from ias.models import Aal2Challenge, IdentityVerification, NetworkQuery
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, linked, saved_snapshot, verified
 from tests.ias.fakes import envelope, source_event
 from tests.ias.helpers import deliver
@@ -27,14 +27,14 @@ DETAILS = {
 
 def search(user, sources=("hie", "pharmacy")):
     aal2_passed(user)
-    return services.network_query_start(
+    return queries.network_query_start(
         user=user, sources=SourceChoice(**{s: s in sources for s in ("hie", "pharmacy", "lab")})
     )
 
 
 def test_no_records_explains_and_offers_to_check_the_details(client_mfa, mfa_user, network, monkeypatch, no_enqueue):
     verified(mfa_user, "pat_1")
-    monkeypatch.setattr("ias.services.records_ingest_from_url", lambda **kw: saved_snapshot(Patient=1))
+    monkeypatch.setattr("ias.delivery.records_ingest_from_url", lambda **kw: saved_snapshot(Patient=1))
     query = search(mfa_user)
     for source in ("hie", "pharmacy"):
         deliver(source_event(source, patient_id="pat_1", request_id=query.request_id))
@@ -53,7 +53,7 @@ def test_no_records_explains_and_offers_to_check_the_details(client_mfa, mfa_use
 
 def test_identity_failure_shows_the_networks_reason_and_what_to_try(client_mfa, mfa_user, network, no_enqueue):
     linked(mfa_user, "pat_1")
-    session = services.identity_session_start(user=mfa_user)
+    session = identity.identity_session_start(user=mfa_user)
     deliver(
         envelope(
             "ias.identity.failed",
@@ -79,10 +79,10 @@ def test_identity_failure_shows_the_networks_reason_and_what_to_try(client_mfa, 
 def test_identity_retries_are_limited_then_support_is_named(client_mfa, mfa_user, network, no_enqueue, settings):
     settings.SUPPORT_EMAIL = "help@homeport.example.org"
     linked(mfa_user, "pat_1")
-    for n in range(services.IDENTITY_MAX_ATTEMPTS):
+    for n in range(identity.IDENTITY_MAX_ATTEMPTS):
         IdentityVerification.objects.create(user=mfa_user, session_id=f"ids_{n}", status="failed")
     with pytest.raises(JourneyError, match=r"help@homeport\.example\.org"):
-        services.identity_session_start(user=mfa_user)
+        identity.identity_session_start(user=mfa_user)
     page = client_mfa.get(reverse("ias:identity")).content.decode()
     assert "Try the identity check again" not in page
     assert "mailto:help@homeport.example.org" in page

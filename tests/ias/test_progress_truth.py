@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from ias import selectors, services, webhooks
-from ias.metriport import SourceChoice
+from ias import delivery, queries, selectors, webhooks
 from ias.models import NetworkQuery, QuerySource
+from ias.network import SourceChoice
 from records.errors import BundleDownloadError, BundleLinkExpired
 from tests.ias.conftest import aal2_passed, saved_snapshot, verified
 from tests.ias.fakes import consolidated_event, source_event
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def start_query(user, sources=("hie",)):
     aal2_passed(user)
-    return services.network_query_start(
+    return queries.network_query_start(
         user=user, sources=SourceChoice(**{s: s in sources for s in ("hie", "pharmacy", "lab")})
     )
 
@@ -73,14 +73,14 @@ def test_the_progress_json_says_not_settled_while_records_are_saving(client_mfa,
     row = query.sources.get()
     assert row.records == QuerySource.Records.EMPTY  # a finished source linking nothing added nothing
     QuerySource.objects.filter(pk=row.pk).update(records=QuerySource.Records.SAVING)
-    services.records_saving_note(user_id=mfa_user.pk, count=4000)
+    delivery.records_saving_note(user_id=mfa_user.pk, count=4000)
     data = client_mfa.get(reverse("ias:progress_status", args=[query.public_id])).json()
     assert data["terminal"] is True and data["settled"] is False
     assert data["sources"][0]["detail"] == "Saving your records… 4,000 so far."
     page = client_mfa.get(reverse("ias:progress", args=[query.public_id])).content.decode()
     assert "This page updates by itself until every source" in page
     assert "Read my record" not in page
-    services.records_saving_note(user_id=mfa_user.pk, count=None)
+    delivery.records_saving_note(user_id=mfa_user.pk, count=None)
 
 
 def test_an_expired_link_leaves_waiting_once_the_fresh_copy_arrives(mfa_user, network, ingested, no_enqueue):

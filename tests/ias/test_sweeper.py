@@ -6,9 +6,9 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from ias import services, sweeper
-from ias.metriport import SourceChoice
+from ias import identity, queries, sweeper
 from ias.models import IdentityVerification, NetworkQuery, PatientDeletion, WebhookEvent
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, linked, verified
 from tests.ias.fakes import post_webhook, source_event
 from tests.ias.helpers import store
@@ -44,7 +44,7 @@ def test_leased_and_finished_events_are_left_alone(no_enqueue):
 def test_quiet_query_is_polled_and_finished_from_the_poll(mfa_user, network, no_enqueue):
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=True))
+    query = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=True))
     age(NetworkQuery, 600, last_activity_at=True)
     assert sweeper.sweep_run()["polled"] == 1
     assert no_enqueue == [("ias.query_poll", {"query_id": query.pk})]
@@ -61,7 +61,7 @@ def test_quiet_query_is_polled_and_finished_from_the_poll(mfa_user, network, no_
             },
         ),
     )
-    services.query_poll(query_id=query.pk)
+    queries.query_poll(query_id=query.pk)
     query.refresh_from_db()
     assert query.status == "partial"
     assert query.sources.get(source_type="lab").reason
@@ -73,7 +73,7 @@ def test_quiet_query_is_polled_and_finished_from_the_poll(mfa_user, network, no_
 def test_hung_query_times_out_into_a_visible_state(mfa_user, network, no_enqueue, settings):
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
+    query = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
     age(NetworkQuery, settings.IAS_QUERY_TIMEOUT_SECONDS + 60, created_at=True)
     assert sweeper.sweep_run()["timed_out"] == 1
     query.refresh_from_db()
@@ -83,11 +83,11 @@ def test_hung_query_times_out_into_a_visible_state(mfa_user, network, no_enqueue
 
 def test_pending_identity_is_nudged(user, network, no_enqueue):
     linked(user, "pat_1")
-    verification = services.identity_session_start(user=user)
+    verification = identity.identity_session_start(user=user)
     age(IdentityVerification, 120, created_at=True)
     assert sweeper.sweep_run()["identities"] == 1
     assert ("ias.identity_poll", {"verification_id": verification.pk}) in no_enqueue
-    services.identity_poll(verification_id=verification.pk)
+    identity.identity_poll(verification_id=verification.pk)
     assert network.calls_to("POST", "/settings/webhook/retry")
 
 

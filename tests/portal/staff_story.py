@@ -9,21 +9,21 @@ from django.utils import timezone
 
 from accounts.mail import email_send_record
 from accounts.models import AccessLogEntry, EmailSent
-from ias import services
-from ias.metriport import SourceChoice
+from ias import patients, queries
 from ias.models import NetworkPatient, NetworkQuery, QuerySource, WebhookEvent
+from ias.network import Address, PatientDetails, SourceChoice
 from records.models import Resource, Snapshot
 from tests.ias.conftest import aal2_passed, consented
 from tests.ias.fakes import source_event
 from tests.ias.helpers import store
 
-DEMOGRAPHICS = {
-    "firstName": "Pat",
-    "lastName": "Pharmacyfail",
-    "dob": "1970-01-02",
-    "genderAtBirth": "F",
-    "address": [{"addressLine1": "1 Main St", "city": "Springfield", "state": "IL", "zip": "62704"}],
-}
+DETAILS = PatientDetails(
+    first_name="Pat",
+    last_name="Pharmacyfail",
+    dob="1970-01-02",
+    gender_at_birth="F",
+    address=Address(line1="1 Main St", city="Springfield", state="IL", zip="62704"),
+)
 REASON = "Investigating a failed or stuck request"
 
 
@@ -44,7 +44,7 @@ def person_story(user, *, network) -> Story:
     from ias.models import IdentityVerification
 
     consented(user)
-    link = services.network_patient_save(user=user, demographics=DEMOGRAPHICS)
+    link = patients.network_patient_save(user=user, details=DETAILS)
     IdentityVerification.objects.create(
         user=user,
         session_id=f"ids_{link.patient_id}",
@@ -53,7 +53,7 @@ def person_story(user, *, network) -> Story:
         verified_at=timezone.now(),
     )
     aal2_passed(user)
-    query = services.network_query_start(user=user, sources=SourceChoice(hie=True, pharmacy=True, lab=True))
+    query = queries.network_query_start(user=user, sources=SourceChoice(hie=True, pharmacy=True, lab=True))
     failed_source = query.sources.get(source_type="pharmacy")
     QuerySource.objects.filter(pk=failed_source.pk).update(
         status=QuerySource.Status.FAILED, reason="The pharmacy network did not answer.", network_message="timeout"

@@ -109,9 +109,9 @@ def test_revoke_needs_login(client):
 def test_after_revocation_no_query_can_start(client_mfa, mfa_user, consented):
     """The journey refuses to start a network query, and sends the person back to consent."""
     from ias.errors import JourneyError
-    from ias.metriport import SourceChoice
+    from ias.network import SourceChoice
+    from ias.queries import network_query_start
     from ias.selectors import journey_next_url
-    from ias.services import network_query_start
 
     client_mfa.post(reverse("account_consent_revoke"), {"confirm": "on"})
     with pytest.raises(JourneyError):

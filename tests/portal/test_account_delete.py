@@ -188,10 +188,9 @@ def test_failed_network_delete_is_retried_never_forgotten(
     client_mfa, mfa_user, reauth, tmp_path, network, django_capture_on_commit_callbacks, monkeypatch
 ):
     """The network fails twice (503, then 500); the pending row survives, the sweeper re-sends, it ends done."""
-    from ias import services as ias_services
-    from ias import sweeper, tasks
-    from ias.metriport import NetworkTransientError
+    from ias import patients, sweeper, tasks
     from ias.models import PatientDeletion
+    from ias.network import NetworkTransientError
 
     _give_the_person_everything(mfa_user, tmp_path)
     network.answers = [503, 500]
@@ -204,7 +203,7 @@ def test_failed_network_delete_is_retried_never_forgotten(
 
     for _ in range(2):
         with pytest.raises(NetworkTransientError):
-            ias_services.patient_delete_at_network(deletion_id=deletion.pk)
+            patients.patient_delete_at_network(deletion_id=deletion.pk)
     deletion.refresh_from_db()
     assert deletion.status == PatientDeletion.Status.PENDING
     assert deletion.attempts == 2
@@ -217,7 +216,7 @@ def test_failed_network_delete_is_retried_never_forgotten(
     assert sweeper.sweep_run()["deletions"] == 1
     assert sent == [{"deletion_id": deletion.pk}]
 
-    ias_services.patient_delete_at_network(deletion_id=deletion.pk)
+    patients.patient_delete_at_network(deletion_id=deletion.pk)
     deletion.refresh_from_db()
     assert deletion.status == PatientDeletion.Status.DONE
     assert len(network.deletes) == 3

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from ias import services
-from ias.metriport import SourceChoice
+from ias import queries
+from ias.network import SourceChoice
 from tests.ias.conftest import aal2_passed, verified
 from tests.ias.fakes import FakeNetwork, install, source_event
 from tests.ias.helpers import deliver
@@ -27,11 +27,11 @@ def returning(mfa_user, network, monkeypatch):
     """A person whose one search finished and whose records are saved."""
     from tests.ias.conftest import saved_snapshot
 
-    monkeypatch.setattr("ias.services.records_ingest_from_url", lambda **kw: saved_snapshot())
+    monkeypatch.setattr("ias.delivery.records_ingest_from_url", lambda **kw: saved_snapshot())
     monkeypatch.setattr("celery.app.task.Task.apply_async", lambda *a, **k: None)
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
+    query = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
     assert query.request_id is not None
     deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id))
     return query
@@ -59,7 +59,7 @@ def test_while_records_are_still_being_added_the_record_says_so(client_mfa, mfa_
     monkeypatch.setattr("celery.app.task.Task.apply_async", lambda *a, **k: None)
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
-    query = services.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
+    query = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
     page = client_mfa.get(reverse("records:summary")).content.decode()
     assert "Still adding records" in page
     assert f'href="{reverse("ias:progress", args=[query.public_id])}"' in page

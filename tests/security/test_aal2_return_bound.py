@@ -6,10 +6,10 @@ and expiry) when the query starts; its refusal sends the person back to a new ch
 
 import pytest
 
-from ias import services
+from ias import aal2, queries
 from ias.errors import Aal2Mismatch, Aal2Refused
-from ias.metriport import SourceChoice
 from ias.models import Aal2Challenge
+from ias.network import SourceChoice
 from tests.ias.conftest import network, no_enqueue, verified  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +18,8 @@ ALL = SourceChoice(hie=True, pharmacy=True, lab=True)
 
 
 def _pass(user, aal2_session_id: str) -> Aal2Challenge:
-    challenge = services.aal2_challenge_start(user=user)
-    return services.aal2_challenge_complete(
+    challenge = aal2.aal2_challenge_start(user=user)
+    return aal2.aal2_challenge_complete(
         user=user, state=challenge.state, aal2_session_id=aal2_session_id, status="verified"
     )
 
@@ -27,16 +27,14 @@ def _pass(user, aal2_session_id: str) -> Aal2Challenge:
 def test_replaying_an_earlier_aal2_session_id_does_not_pass_a_new_challenge(mfa_user, network, no_enqueue):  # noqa: F811
     verified(mfa_user, "pat_1")
     _pass(mfa_user, "aal2_first")
-    services.network_query_start(user=mfa_user, sources=ALL)
-    fresh = services.aal2_challenge_start(user=mfa_user)
+    queries.network_query_start(user=mfa_user, sources=ALL)
+    fresh = aal2.aal2_challenge_start(user=mfa_user)
     with pytest.raises((Aal2Refused, Aal2Mismatch)):
-        services.aal2_challenge_complete(
-            user=mfa_user, state=fresh.state, aal2_session_id="aal2_first", status="verified"
-        )
+        aal2.aal2_challenge_complete(user=mfa_user, state=fresh.state, aal2_session_id="aal2_first", status="verified")
     fresh.refresh_from_db()
     assert fresh.status != Aal2Challenge.Status.VERIFIED
     with pytest.raises(Aal2Refused):
-        services.network_query_start(user=mfa_user, sources=ALL)
+        queries.network_query_start(user=mfa_user, sources=ALL)
     assert len(network.calls_to("POST", "/medical/v1/network/query")) == 1
 
 
@@ -44,20 +42,18 @@ def test_someone_elses_aal2_session_id_does_not_pass_my_challenge(mfa_user, othe
     verified(mfa_user, "pat_1")
     verified(other_user, "pat_2")
     _pass(other_user, "aal2_olive")
-    mine = services.aal2_challenge_start(user=mfa_user)
+    mine = aal2.aal2_challenge_start(user=mfa_user)
     with pytest.raises((Aal2Refused, Aal2Mismatch)):
-        services.aal2_challenge_complete(
-            user=mfa_user, state=mine.state, aal2_session_id="aal2_olive", status="verified"
-        )
+        aal2.aal2_challenge_complete(user=mfa_user, state=mine.state, aal2_session_id="aal2_olive", status="verified")
     assert not Aal2Challenge.objects.filter(user=mfa_user, status=Aal2Challenge.Status.VERIFIED).exists()
 
 
 def test_one_aal2_session_starts_one_query(mfa_user, network, no_enqueue):  # noqa: F811
     verified(mfa_user, "pat_1")
     _pass(mfa_user, "aal2_once")
-    services.network_query_start(user=mfa_user, sources=ALL)
+    queries.network_query_start(user=mfa_user, sources=ALL)
     with pytest.raises(Aal2Refused):
-        services.network_query_start(user=mfa_user, sources=ALL)
+        queries.network_query_start(user=mfa_user, sources=ALL)
     sent = [call[4].get("x-aal2-session") for call in network.calls_to("POST", "/medical/v1/network/query")]
     assert sent == ["aal2_once"]
 
@@ -73,6 +69,6 @@ def test_the_networks_refusal_of_the_session_asks_for_a_new_challenge(mfa_user, 
         httpx.Response(401, json={"status": 401, "name": "Unauthorized", "detail": "x-aal2-session is not known"}),
     )
     with pytest.raises(Aal2Refused):
-        services.network_query_start(user=mfa_user, sources=ALL)
+        queries.network_query_start(user=mfa_user, sources=ALL)
     challenge.refresh_from_db()
     assert challenge.status == Aal2Challenge.Status.REFUSED

@@ -20,10 +20,8 @@ def url():
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
     """Enqueueing is not what is attacked here; record it instead of publishing."""
-    from ias import webhooks
-
     sent = []
-    monkeypatch.setattr(webhooks, "_enqueue", lambda event_id: sent.append(event_id))
+    monkeypatch.setattr("celery.app.task.Task.apply_async", lambda task, *args, **kwargs: sent.append(kwargs))
     return sent
 
 

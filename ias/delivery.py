@@ -1,0 +1,165 @@
+"""The bridge to records: fetch a linked bundle into the person's record (skipping older ones), and ask
+the network for the whole record again when a link expired or never came.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime
+
+from django.core.cache import caches
+from django.db import transaction
+from django.utils import timezone
+
+from ias.models import (
+    NetworkPatient,
+    NetworkQuery,
+    QuerySource,
+)
+from ias.network import (
+    NetworkPermanentError,
+    NetworkTransientError,
+    network_for,
+)
+from ias.query_state import query_bind_request_id, query_settle
+from ias.selectors import SAVING_COUNT_KEY
+
+log = logging.getLogger(__name__)
+
+
+def records_saving_note(*, user_id: int, count: int | None) -> None:
+    """Publish (or clear, with None) the running save's count; a shared cache, so no database lock."""
+    key = SAVING_COUNT_KEY.format(user_id=user_id)
+    with contextlib.suppress(Exception):
+        if count is None:
+            caches["progress"].delete(key)
+        else:
+            caches["progress"].set(key, count, timeout=3600)
+
+
+def records_ingest_from_url(*, user_id: int, url: str, network_source: str, request_id: str, patient_id: str):
+    """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far.
+    A consolidated link is the whole record as of its time, so what it no longer holds is retired."""
+    from records.services import snapshot_ingest_from_url
+
+    records_saving_note(user_id=user_id, count=0)
+    try:
+        return snapshot_ingest_from_url(
+            user_id=user_id,
+            url=url,
+            network_source=network_source,
+            request_id=request_id,
+            patient_id=patient_id,
+            retire=True,
+            on_progress=lambda count: records_saving_note(user_id=user_id, count=count),
+        )
+    finally:
+        records_saving_note(user_id=user_id, count=None)
+
+
+def bundle_fetch(
+    *, user_id: int, url: str, network_source: str, request_id: str, data_at: datetime, message_id: str
+) -> tuple[str, int]:
+    """Ingest a linked consolidated bundle unless a newer one is already in.
+
+    Returns (a Records value, resources saved). Each link is the WHOLE record as of `data_at`, so an
+    older bundle arriving late is skipped (order independence) and the same event processed twice
+    ingests once. A bundle holding only the Patient is "empty": the sources found nothing."""
+    from records.errors import BundleDownloadError, BundleLinkExpired
+    from records.services import snapshot_clinical_count
+
+    link = NetworkPatient.objects.get(user_id=user_id)
+    if link.last_ingested_data_at is not None and (
+        data_at < link.last_ingested_data_at
+        or (data_at == link.last_ingested_data_at and message_id == link.last_ingested_message_id)
+    ):
+        return QuerySource.Records.SKIPPED, 0
+    try:
+        snapshot = records_ingest_from_url(
+            user_id=user_id,
+            url=url,
+            network_source=network_source,
+            request_id=request_id,
+            patient_id=link.patient_id or "",
+        )
+    except BundleLinkExpired:
+        return QuerySource.Records.AWAITING, 0
+    except BundleDownloadError as exc:
+        if exc.transient:
+            raise
+        log.warning("bundle for request %s could not be ingested: %s", request_id, exc.reason)
+        return QuerySource.Records.FAILED, 0
+    with transaction.atomic():
+        link = NetworkPatient.objects.select_for_update().get(pk=link.pk)
+        if link.last_ingested_data_at is None or data_at >= link.last_ingested_data_at:
+            link.last_ingested_data_at = data_at
+            link.last_ingested_message_id = message_id
+            link.save(update_fields=["last_ingested_data_at", "last_ingested_message_id"])
+    clinical = snapshot_clinical_count(snapshot=snapshot)
+    if clinical == 0:
+        return QuerySource.Records.EMPTY, 0
+    return QuerySource.Records.FETCHED, clinical
+
+
+MAX_CONSOLIDATED_PER_QUERY = 3
+
+
+def consolidated_query_start(*, user_id: int, parent_id: int | None = None) -> NetworkQuery | None:
+    """Ask for the consolidated record again (an expired link or a lost webhook); its webhook finishes."""
+    link = NetworkPatient.objects.filter(user_id=user_id, patient_id__isnull=False).first()
+    if link is None:
+        return None
+    if parent_id and (
+        NetworkQuery.objects.filter(parent_id=parent_id, kind=NetworkQuery.Kind.CONSOLIDATED).count()
+        >= MAX_CONSOLIDATED_PER_QUERY
+    ):
+        return None
+    query = NetworkQuery.objects.create(
+        user_id=user_id, kind=NetworkQuery.Kind.CONSOLIDATED, parent_id=parent_id, network=link.network
+    )
+    try:
+        network = network_for(link.network)
+        answer = network.records_request(patient_id=str(link.patient_id), query_ref=str(query.public_id))
+    except (NetworkTransientError, NetworkPermanentError):
+        query.delete()
+        raise
+    with transaction.atomic():
+        query = NetworkQuery.objects.select_for_update().get(pk=query.pk)
+        query = query_bind_request_id(query, answer.request_id)
+        if query.status == NetworkQuery.Status.STARTING:
+            query.status = NetworkQuery.Status.PROCESSING
+        query.started_at = query.started_at or answer.started_at or timezone.now()
+        query.last_activity_at = timezone.now()
+        query.save()
+    return query
+
+
+def consolidated_result_apply(*, query_id: int, outcome: str) -> None:
+    """Finish a consolidated query and tell the sources that were waiting on it what happened.
+
+    The consolidated bundle is the person's whole record, so every source of theirs still waiting for
+    a fresh copy is answered by it, even if the link to the query that asked was lost on the way."""
+    now = timezone.now()
+    with transaction.atomic():
+        query = NetworkQuery.objects.select_for_update().get(pk=query_id)
+        query.status = NetworkQuery.Status.FAILED if outcome == "failed" else NetworkQuery.Status.COMPLETED
+        query.completed_at = query.completed_at or now
+        query.last_activity_at = now
+        query.save()
+        if outcome == QuerySource.Records.AWAITING:
+            return
+        records = {
+            "failed": QuerySource.Records.FAILED,
+            "empty": QuerySource.Records.EMPTY,
+            QuerySource.Records.SKIPPED: QuerySource.Records.FETCHED,
+        }.get(outcome, outcome)
+        waiting = QuerySource.objects.filter(
+            query__user_id=query.user_id,
+            query__kind=NetworkQuery.Kind.NETWORK,
+            records=QuerySource.Records.AWAITING,
+        )
+        parent_ids = set(waiting.values_list("query_id", flat=True))
+        waiting.update(records=records, updated_at=now)
+        for parent in NetworkQuery.objects.select_for_update().filter(pk__in=parent_ids):
+            query_settle(parent)

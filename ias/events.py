@@ -1,0 +1,225 @@
+"""One service per webhook event type: each owns its event's whole sequence (find the person, move
+the query, fetch the records, ask again when a link expired), in one place. `ias.handlers` decodes
+the body into the structs below and calls the service for its type; each returns (status, outcome),
+the outcome a short label for staff, never health data.
+
+The services are idempotent and order-independent: they only move state forward, create what an
+early event refers to, and skip bundles older than what is already ingested. The steps that fetch
+a bundle run outside any transaction (the house rule for network calls); each step owns its own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from django.db import transaction
+from django.utils import timezone
+
+from ias import delivery, identity, query_state
+from ias.errors import EventMismatch
+from ias.models import NetworkPatient, NetworkQuery, PatientDeletion, QuerySource, WebhookEvent
+from ias.queueing import enqueue_after_commit
+
+Outcome = tuple[str, str]
+PROCESSED = WebhookEvent.Status.PROCESSED
+IGNORED = WebhookEvent.Status.IGNORED
+
+
+class IdentityNews(msgspec.Struct, frozen=True, kw_only=True):
+    """An `ias.identity.*` event: how one identity session ended."""
+
+    patient_id: str
+    session_id: str
+    verified: bool
+    proofed_identity_id: str = ""
+    expired: bool = False
+    reason: str = ""
+
+
+class SourceNews(msgspec.Struct, frozen=True, kw_only=True):
+    """A `network-query.*` event: one source of a query has data, finished or failed."""
+
+    patient_id: str
+    request_id: str
+    query_ref: str
+    source_type: str
+    status: str
+    completed_at: datetime | None
+    first_data: bool
+    url: str = ""
+
+
+class ConsolidatedPatient(msgspec.Struct, frozen=True, kw_only=True):
+    patient_id: str
+    status: str
+    url: str = ""
+
+
+class ConsolidatedNews(msgspec.Struct, frozen=True, kw_only=True):
+    """A `medical.consolidated-data` event: the whole record of one or more patients, linked."""
+
+    request_id: str
+    query_ref: str
+    patients: list[ConsolidatedPatient]
+
+
+class DocumentsPatient(msgspec.Struct, frozen=True, kw_only=True):
+    patient_id: str
+    status: str
+    documents: int
+
+
+def link_for(patient_id: str) -> NetworkPatient | None:
+    if not patient_id:
+        return None
+    return NetworkPatient.objects.filter(patient_id=patient_id).first()
+
+
+def unknown_patient(event: WebhookEvent, patient_id: str) -> Outcome:
+    if patient_id and PatientDeletion.objects.filter(network_patient_id=patient_id).exists():
+        # This person asked to be forgotten: keep no copy of what the network still sends.
+        WebhookEvent.objects.filter(pk=event.pk).update(body_encrypted=b"", body_size=0)
+        return IGNORED, "patient was forgotten; body discarded"
+    return IGNORED, "unknown patient"
+
+
+def _refused(exc: EventMismatch) -> Outcome:
+    return IGNORED, f"refused: {exc}"[:300]
+
+
+def _data_at(event: WebhookEvent) -> datetime:
+    return event.sent_at or event.received_at
+
+
+def identity_event_process(*, event: WebhookEvent, news: IdentityNews) -> Outcome:
+    """Record how the person's identity check ended."""
+    link = link_for(news.patient_id)
+    if link is None:
+        return unknown_patient(event, news.patient_id)
+    try:
+        verification = identity.identity_result_apply(
+            user_id=link.user_id,
+            session_id=news.session_id,
+            verified=news.verified,
+            proofed_identity_id=news.proofed_identity_id,
+            expired=news.expired,
+            reason=news.reason,
+        )
+    except EventMismatch as exc:
+        return _refused(exc)
+    return PROCESSED, f"identity {verification.status}"
+
+
+def source_event_process(*, event: WebhookEvent, news: SourceNews) -> Outcome:
+    """Move the source forward, then bring its linked records in; an expired link asks the network
+    for the whole record again, with the source marked waiting for it first."""
+    link = link_for(news.patient_id)
+    if link is None:
+        return unknown_patient(event, news.patient_id)
+    try:
+        query_id, source_id = query_state.source_event_apply(
+            user_id=link.user_id,
+            request_id=news.request_id,
+            query_ref=news.query_ref,
+            source_type=news.source_type,
+            status=news.status,
+            completed_at=news.completed_at,
+            first_data=news.first_data,
+        )
+    except EventMismatch as exc:
+        return _refused(exc)
+    said = f"{news.source_type} {news.status or 'updated'}"
+    if not news.url:
+        if not news.first_data and news.status == "completed":
+            # A finished source that links nothing has nothing to add to the record.
+            query_state.source_records_set(source_id=source_id, records=QuerySource.Records.EMPTY)
+        return PROCESSED, f"{said}; no link"
+    query_state.source_records_set(source_id=source_id, records=QuerySource.Records.SAVING)
+    try:
+        records, saved = delivery.bundle_fetch(
+            user_id=link.user_id,
+            url=news.url,
+            network_source=news.source_type,
+            request_id=news.request_id,
+            data_at=_data_at(event),
+            message_id=event.message_id,
+        )
+    except Exception:
+        # A retry will save it again; until then the row must not claim a save is running.
+        query_state.source_records_set(source_id=source_id, records=QuerySource.Records.NONE)
+        raise
+    if records == QuerySource.Records.AWAITING:
+        # Marked before asking, so a fast answer to the consolidated query finds this source waiting.
+        query_state.source_records_set(source_id=source_id, records=records)
+        delivery.consolidated_query_start(user_id=link.user_id, parent_id=query_id)
+    else:
+        query_state.source_records_set(source_id=source_id, records=records, saved=saved)
+    return PROCESSED, f"{said}; records {records}"
+
+
+def consolidated_event_process(*, event: WebhookEvent, news: ConsolidatedNews) -> Outcome:
+    """Bring each patient's whole record in and answer the sources that were waiting for it."""
+    outcomes = []
+    for item in news.patients:
+        link = link_for(item.patient_id)
+        if link is None:
+            outcomes.append(unknown_patient(event, item.patient_id)[1])
+            continue
+        try:
+            with transaction.atomic():
+                query = query_state.query_for_event(
+                    user_id=link.user_id,
+                    request_id=news.request_id or f"consolidated-{event.message_id}",
+                    query_ref=news.query_ref,
+                    kind=NetworkQuery.Kind.CONSOLIDATED,
+                )
+        except EventMismatch as exc:
+            outcomes.append(_refused(exc)[1])
+            continue
+        if item.status == "failed":
+            outcome = "failed"
+        elif not item.url:
+            outcome = "empty"
+        else:
+            outcome, _saved = delivery.bundle_fetch(
+                user_id=link.user_id,
+                url=item.url,
+                network_source="consolidated",
+                request_id=news.request_id,
+                data_at=_data_at(event),
+                message_id=event.message_id,
+            )
+            if outcome == QuerySource.Records.AWAITING:
+                delivery.consolidated_query_start(user_id=link.user_id, parent_id=query.parent_id)
+        delivery.consolidated_result_apply(query_id=query.pk, outcome=outcome)
+        outcomes.append(f"consolidated {outcome}")
+    if not outcomes:
+        return IGNORED, "no patients"
+    return PROCESSED, "; ".join(outcomes)[:300]
+
+
+def documents_event_note(*, event: WebhookEvent, patients: list[DocumentsPatient]) -> Outcome:
+    """Document download, conversion and bulk-URL events: noted for staff; the consolidated bundle
+    (fetched by the query events) already carries the converted documents."""
+    counts = []
+    for item in patients:
+        if link_for(item.patient_id) is None:
+            counts.append("unknown patient")
+            continue
+        counts.append(f"{item.status} ({item.documents} documents)")
+    return PROCESSED, f"{event.event_type}: " + ("; ".join(counts) or "no patients")
+
+
+def webhook_event_reprocess(*, event_id: int) -> None:
+    """Staff action: put a failed or processed event back in the queue."""
+    from ias.tasks import event_process
+
+    with transaction.atomic():
+        WebhookEvent.objects.filter(pk=event_id).update(
+            status=WebhookEvent.Status.PENDING,
+            attempts=0,
+            claimed_until=None,
+            last_enqueued_at=timezone.now(),
+        )
+        enqueue_after_commit(event_process, event_id=event_id)

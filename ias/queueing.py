@@ -1,0 +1,44 @@
+"""Putting work on the broker: the one way to enqueue after commit, and the one backoff.
+
+Publishing never retries and never raises: when the broker is down the row stays as it is and the
+sweeper (`ias.sweeper`) enqueues it again later, so a broker outage loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def send_quietly(task: Any, **kwargs: Any) -> bool:
+    """Publish now, without retrying; False when the broker could not take it."""
+    try:
+        task.apply_async(kwargs=kwargs, retry=False)
+    except Exception as exc:
+        log.warning("could not enqueue %s: %s", task.name, type(exc).__name__)
+        return False
+    return True
+
+
+def enqueue_after_commit(task: Any, **kwargs: Any) -> None:
+    """Publish once the current transaction commits (at once outside one), so the task sees the rows."""
+    transaction.on_commit(lambda: send_quietly(task, **kwargs))
+
+
+def backoff_seconds(attempt: int, *, base: float = 5.0, cap: float = 600.0) -> float:
+    """Exponential backoff with full jitter around the exponential step."""
+    step = min(cap, base * (2 ** max(0, attempt - 1)))
+    return step * random.uniform(0.5, 1.5)
+
+
+def retry_in(exc: BaseException, attempt: int) -> float:
+    """When to retry a task: the network's own hint (`retry_after`) when it gave one, else the backoff."""
+    hint = getattr(exc, "retry_after", None)
+    if isinstance(hint, int | float) and hint:
+        return hint + random.uniform(0, 5)
+    return backoff_seconds(attempt)

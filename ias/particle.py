@@ -29,7 +29,7 @@ import httpx
 import msgspec
 from django.conf import settings
 
-from ias.metriport import NetworkPermanentError, NetworkTransientError
+from ias.network import NetworkPermanentError, NetworkTransientError
 from records.http import hardened_client
 
 NETWORK = "particle"

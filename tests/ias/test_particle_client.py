@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ias.metriport import NetworkPermanentError, NetworkTransientError
+from ias.network import NetworkPermanentError, NetworkTransientError
 from ias.particle import (
     STATUS_404_GRACE_SECONDS,
     ParticleClient,

@@ -18,7 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ias import particle as portal_particle
-from ias.metriport import NetworkPermanentError, NetworkTransientError
+from ias.network import NetworkPermanentError, NetworkTransientError
 from ias.particle_webhook import receive
 from sandbox import particle, tasks
 from sandbox.models import Fault, ParticlePatient, ParticleQuery, WebhookDelivery

@@ -16,7 +16,7 @@ import msgspec
 from ias import particle, query_state
 from ias.errors import EventMismatch
 from ias.events import IGNORED, PROCESSED, Outcome, unknown_patient
-from ias.models import NetworkPatient, QuerySource, WebhookEvent
+from ias.models import NetworkPatient, NetworkQuery, QuerySource, WebhookEvent
 from ias.network import NetworkPermanentError
 from ias.particle_network import SOURCE, request_id_make
 from ias.particle_webhook import ParticleEvent, event_read
@@ -80,6 +80,25 @@ def particle_query_event_process(*, event: WebhookEvent, news: ParticleEvent) ->
         raise
     query_state.source_records_set(source_id=source_id, records=records, saved=saved)
     return PROCESSED, f"{SOURCE} completed; records {records}"
+
+
+def particle_query_records_fetch(*, query_id: int) -> None:
+    """A Particle query found finished by polling (its notification never came): bring its records in."""
+    query = NetworkQuery.objects.get(pk=query_id)
+    link = NetworkPatient.objects.filter(user_id=query.user_id, network="particle").first()
+    if link is None or not link.patient_id or not query.request_id:
+        return
+    waiting = query.sources.filter(status=QuerySource.Status.COMPLETED, records=QuerySource.Records.NONE)
+    for source_id in list(waiting.values_list("pk", flat=True)):
+        query_state.source_records_set(source_id=source_id, records=QuerySource.Records.SAVING)
+        try:
+            records, saved = particle_records_fetch(
+                user_id=query.user_id, patient_id=link.patient_id, request_id=query.request_id
+            )
+        except Exception:
+            query_state.source_records_set(source_id=source_id, records=QuerySource.Records.NONE)
+            raise
+        query_state.source_records_set(source_id=source_id, records=records, saved=saved)
 
 
 def particle_news(body: object) -> ParticleEvent:

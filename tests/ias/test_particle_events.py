@@ -95,3 +95,16 @@ def test_a_notification_for_nobody_we_know_is_ignored(mfa_user, both, monkeypatc
     event = WebhookEvent.objects.get(network="particle")
     assert webhooks.event_process(event_id=event.pk) == "unknown patient"
     assert json.loads(raw)["type"] == "com.particlehealth.api.v2.query"
+
+
+def test_polling_finishes_a_query_whose_notification_never_came(mfa_user, both, monkeypatch):
+    from ias import queries
+
+    request_id, _raw = finished_notification(mfa_user, monkeypatch)
+    query = NetworkQuery.objects.get(request_id=request_id)
+    polled = queries.query_poll(query_id=query.pk)
+    assert polled.is_terminal
+    source = QuerySource.objects.get(query=query)
+    assert (source.source_type, source.status, source.records) == ("all", "completed", "fetched")
+    assert Resource.objects.filter(user=mfa_user, retired_at__isnull=True).count() > 10
+    assert not WebhookEvent.objects.exists()

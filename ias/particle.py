@@ -269,6 +269,8 @@ def patient_from_demographics(*, demographics: dict[str, Any], patient_id: str) 
 
 def off_reason() -> str:
     """Why Particle is off with these settings, in words for the operator; empty when it is on."""
+    if NETWORK not in settings.HOMEPORT_NETWORKS:
+        return "Particle is not enabled: add particle to HOMEPORT_NETWORKS (for example metriport,particle)."
     purpose = settings.PARTICLE_PURPOSE_OF_USE
     if not purpose:
         return (

@@ -479,6 +479,7 @@ def test_ccda_zip_and_its_empty_forms(net, clock):
 
 
 def test_particle_is_off_without_a_purpose_and_says_why(settings):
+    settings.HOMEPORT_NETWORKS = ["metriport", "particle"]
     settings.PARTICLE_PURPOSE_OF_USE = ""
     assert "PARTICLE_PURPOSE_OF_USE is not set" in off_reason()
     settings.PARTICLE_PURPOSE_OF_USE = "IAS"
@@ -486,6 +487,7 @@ def test_particle_is_off_without_a_purpose_and_says_why(settings):
 
 
 def test_particle_is_on_with_a_purpose_and_credentials(settings):
+    settings.HOMEPORT_NETWORKS = ["metriport", "particle"]
     settings.PARTICLE_PURPOSE_OF_USE = "TREATMENT"
     settings.PARTICLE_BASE_URL = BASE
     settings.PARTICLE_CLIENT_ID = "cid"

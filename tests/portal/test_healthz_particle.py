@@ -5,6 +5,7 @@ import pytest
 
 @pytest.mark.django_db
 def test_particle_is_not_ready_without_a_purpose_and_says_why(client, settings):
+    settings.HOMEPORT_NETWORKS = ["metriport", "particle"]
     settings.PARTICLE_PURPOSE_OF_USE = ""
     body = client.get("/healthz").json()
     assert body["particle"]["ready"] is False
@@ -13,6 +14,7 @@ def test_particle_is_not_ready_without_a_purpose_and_says_why(client, settings):
 
 @pytest.mark.django_db
 def test_particle_is_ready_with_a_documented_purpose_and_its_credentials(client, settings):
+    settings.HOMEPORT_NETWORKS = ["metriport", "particle"]
     settings.PARTICLE_PURPOSE_OF_USE = "TREATMENT"
     settings.PARTICLE_CLIENT_ID = "cid"
     settings.PARTICLE_CLIENT_SECRET = "secret"
@@ -32,3 +34,10 @@ def test_the_settings_give_no_purpose_of_use_by_default(monkeypatch):
         assert fresh.PARTICLE_PURPOSE_OF_USE == ""
     finally:
         importlib.reload(portal.settings)
+
+
+@pytest.mark.django_db
+def test_particle_is_not_ready_until_it_is_among_the_networks(client, settings):
+    settings.HOMEPORT_NETWORKS = ["metriport"]
+    settings.PARTICLE_PURPOSE_OF_USE = "TREATMENT"
+    assert "HOMEPORT_NETWORKS" in client.get("/healthz").json()["particle"]["reason"]

@@ -7,20 +7,14 @@ from ias.models import NetworkPatient, PatientDeletion
 from ias.network import Address, PatientDetails, network_for
 from sandbox.models import ParticlePatient
 from tests.ias.conftest import verified
-from tests.sandbox.particle_helpers import DjangoTransport
+from tests.sandbox.particle_helpers import DjangoTransport, particle_through_sandbox
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def both(settings):
-    settings.HOMEPORT_NETWORKS = ["metriport", "particle"]
-    settings.PARTICLE_PURPOSE_OF_USE = "TREATMENT"
-    settings.PARTICLE_BASE_URL = "http://testserver/sandbox/particle"
-    settings.PARTICLE_CLIENT_ID = settings.SANDBOX_PARTICLE_CLIENT_ID = "cid"
-    settings.PARTICLE_CLIENT_SECRET = settings.SANDBOX_PARTICLE_CLIENT_SECRET = "csecret"
-    settings.PARTICLE_SCOPE = "projects/p1"
-    settings.SANDBOX_FAULTS = []
+    particle_through_sandbox(settings)
     particle.use_transport(DjangoTransport())
     yield
     particle.use_transport(None)

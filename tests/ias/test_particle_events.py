@@ -13,7 +13,7 @@ from ias.particle_webhook import signature_header
 from records.models import Resource, Snapshot
 from sandbox import particle as sandbox_particle
 from sandbox.models import Fault, WebhookDelivery
-from tests.sandbox.particle_helpers import DjangoTransport, advance
+from tests.sandbox.particle_helpers import DjangoTransport, advance, particle_through_sandbox
 
 pytestmark = pytest.mark.django_db
 SECRET = "particle-events-secret"
@@ -21,16 +21,9 @@ SECRET = "particle-events-secret"
 
 @pytest.fixture
 def both(settings):
-    settings.HOMEPORT_NETWORKS = ["metriport", "particle"]
-    settings.PARTICLE_PURPOSE_OF_USE = "TREATMENT"
-    settings.PARTICLE_BASE_URL = "http://testserver/sandbox/particle"
-    settings.PARTICLE_CLIENT_ID = settings.SANDBOX_PARTICLE_CLIENT_ID = "cid"
-    settings.PARTICLE_CLIENT_SECRET = settings.SANDBOX_PARTICLE_CLIENT_SECRET = "csecret"
-    settings.PARTICLE_SCOPE = "projects/p1"
-    settings.PARTICLE_WEBHOOK_SECRET = settings.SANDBOX_PARTICLE_WEBHOOK_SECRET = SECRET
+    particle_through_sandbox(settings, webhook_secret=SECRET)
     settings.SANDBOX_PARTICLE_STATUS_404_SECONDS = 0.0
     settings.SANDBOX_RECORD_SIZE = 200
-    settings.SANDBOX_FAULTS = []
     settings.CELERY_TASK_ALWAYS_EAGER = False
     particle.use_transport(DjangoTransport())
     yield

@@ -14,7 +14,7 @@ from ias.network import (
 )
 from ias.particle_network import ParticleNetwork
 from sandbox.models import Fault, ParticlePatient
-from tests.sandbox.particle_helpers import DjangoTransport, advance
+from tests.sandbox.particle_helpers import DjangoTransport, advance, particle_through_sandbox
 
 DETAILS = PatientDetails(
     first_name="Kam",
@@ -28,14 +28,8 @@ DETAILS = PatientDetails(
 
 @pytest.fixture
 def seam(db, settings):
-    settings.HOMEPORT_NETWORKS = ["metriport", "particle"]
-    settings.PARTICLE_PURPOSE_OF_USE = "TREATMENT"
-    settings.PARTICLE_BASE_URL = "http://testserver/sandbox/particle"
-    settings.PARTICLE_CLIENT_ID = settings.SANDBOX_PARTICLE_CLIENT_ID = "cid"
-    settings.PARTICLE_CLIENT_SECRET = settings.SANDBOX_PARTICLE_CLIENT_SECRET = "csecret"
-    settings.PARTICLE_SCOPE = "projects/p1"
+    particle_through_sandbox(settings)
     settings.SANDBOX_PARTICLE_STATUS_404_SECONDS = 0.0
-    settings.SANDBOX_FAULTS = []
     particle.use_transport(DjangoTransport())
     yield network_for("particle")
     particle.use_transport(None)

@@ -40,3 +40,19 @@ class DjangoTransport(httpx.BaseTransport):
             headers={k: v for k, v in request.headers.items() if k.lower() not in skip},
         )
         return httpx.Response(response.status_code, headers=dict(response.items()), content=response.content)
+
+
+WEBHOOK_SECRET = "particle-test-webhook"
+
+
+def particle_through_sandbox(settings, *, webhook_secret: str = WEBHOOK_SECRET) -> None:
+    """Settings for the portal's Particle, enabled, talking to the sandbox's Particle in this process
+    (pair with `particle.use_transport(DjangoTransport())`)."""
+    settings.HOMEPORT_NETWORKS = ["metriport", "particle"]
+    settings.PARTICLE_PURPOSE_OF_USE = "TREATMENT"
+    settings.PARTICLE_BASE_URL = "http://testserver/sandbox/particle"
+    settings.PARTICLE_CLIENT_ID = settings.SANDBOX_PARTICLE_CLIENT_ID = "cid"
+    settings.PARTICLE_CLIENT_SECRET = settings.SANDBOX_PARTICLE_CLIENT_SECRET = "csecret"
+    settings.PARTICLE_SCOPE = "projects/p1"
+    settings.PARTICLE_WEBHOOK_SECRET = settings.SANDBOX_PARTICLE_WEBHOOK_SECRET = webhook_secret
+    settings.SANDBOX_FAULTS = []

@@ -12,6 +12,8 @@ from __future__ import annotations
 import tempfile
 
 import msgspec
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from ias import particle, query_state
 from ias.errors import EventMismatch
@@ -48,6 +50,26 @@ def particle_records_fetch(*, user_id: int, patient_id: str, request_id: str) ->
     return (QuerySource.Records.FETCHED, clinical) if clinical else (QuerySource.Records.EMPTY, 0)
 
 
+def placeholder_make(*, user_id: int, request_id: str) -> None:
+    """A notification for a query not seen yet: its placeholder row belongs to Particle, so that a
+    poll of it asks Particle."""
+    with transaction.atomic():
+        if NetworkQuery.objects.filter(request_id=request_id).exists():
+            return
+        try:
+            with transaction.atomic():
+                NetworkQuery.objects.create(
+                    user_id=user_id,
+                    network="particle",
+                    request_id=request_id,
+                    placeholder=True,
+                    status=NetworkQuery.Status.PROCESSING,
+                    started_at=timezone.now(),
+                )
+        except IntegrityError:
+            return
+
+
 def particle_query_event_process(*, event: WebhookEvent, news: ParticleEvent) -> Outcome:
     """Move the Particle query forward from its notification, then bring its records in."""
     if news.query is None:
@@ -58,6 +80,7 @@ def particle_query_event_process(*, event: WebhookEvent, news: ParticleEvent) ->
         return unknown_patient(event, patient_id)
     status = PHASE_STATUS.get(news.phase, "processing")
     request_id = request_id_make(patient_id, news.query.query_id)
+    placeholder_make(user_id=link.user_id, request_id=request_id)
     try:
         _query_id, source_id = query_state.source_event_apply(
             user_id=link.user_id,

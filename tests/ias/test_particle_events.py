@@ -101,3 +101,12 @@ def test_polling_finishes_a_query_whose_notification_never_came(mfa_user, both, 
     assert (source.source_type, source.status, source.records) == ("all", "completed", "fetched")
     assert Resource.objects.filter(user=mfa_user, retired_at__isnull=True).count() > 10
     assert not WebhookEvent.objects.exists()
+
+
+def test_a_notification_before_its_query_row_makes_a_particle_placeholder(mfa_user, both, monkeypatch):
+    request_id, raw = finished_notification(mfa_user, monkeypatch)
+    NetworkQuery.objects.filter(request_id=request_id).delete()
+    deliver(raw)
+    webhooks.event_process(event_id=WebhookEvent.objects.get(network="particle").pk)
+    placeholder = NetworkQuery.objects.get(request_id=request_id)
+    assert (placeholder.network, placeholder.placeholder, placeholder.user_id) == ("particle", True, mfa_user.pk)

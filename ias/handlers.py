@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ias import events
+from ias import events, particle_events
 from ias.events import (
     ConsolidatedNews,
     ConsolidatedPatient,
@@ -22,6 +22,7 @@ from ias.events import (
 )
 from ias.models import WebhookEvent
 from ias.network import NETWORK_ID, QUERY_REF_KEY, parse_when, plain_reason
+from ias.particle_webhook import QUERY_TYPES
 
 Handler = Callable[[WebhookEvent, dict[str, Any]], Outcome]
 
@@ -142,6 +143,10 @@ def handle_documents(event: WebhookEvent, body: dict[str, Any]) -> Outcome:
     return events.documents_event_note(event=event, patients=documents_news(body))
 
 
+def handle_particle_query(event: WebhookEvent, body: dict[str, Any]) -> Outcome:
+    return particle_events.particle_query_event_process(event=event, news=particle_events.particle_news(body))
+
+
 def handle_bulk_patient_create(event: WebhookEvent, body: dict[str, Any]) -> Outcome:
     info = _object(body.get("bulkPatientCreate"))
     return events.PROCESSED, f"bulk patient create {info.get('status') or 'unknown'}"
@@ -166,4 +171,6 @@ def handler_for(event_type: str) -> Handler:
         return handle_documents
     if event_type == "medical.bulk-patient-create":
         return handle_bulk_patient_create
+    if event_type in QUERY_TYPES:
+        return handle_particle_query
     return handle_ignored

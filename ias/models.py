@@ -283,13 +283,19 @@ class PatientDeletion(models.Model):
         PENDING = "pending", _("pending")
         DONE = "done", _("done")
 
-    network_patient_id = models.CharField(max_length=100, unique=True)
+    network = network_field()
+    network_patient_id = models.CharField(max_length=100)
     facility_id = models.CharField(max_length=100)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["network", "network_patient_id"], name="ias_deletion_once_per_network")
+        ]
 
     def __str__(self) -> str:
         return f"delete {self.network_patient_id} ({self.status})"

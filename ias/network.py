@@ -222,6 +222,7 @@ def networks_enabled() -> list[str]:
 # (they import the structs above). A second network adds one line here.
 IMPLEMENTATIONS = {
     "metriport": "ias.metriport_network.MetriportNetwork",
+    "particle": "ias.particle_network.ParticleNetwork",
 }
 
 

@@ -88,7 +88,7 @@ def network_patient_save(*, user, details: PatientDetails) -> NetworkPatient:
         if created_id:
             if link.patient_id and link.patient_id != created_id:
                 # A second submission won the race: the extra patient at the network must go.
-                deletion_schedule(network_patient_id=created_id, facility_id=link.facility_id)
+                deletion_schedule(network_patient_id=created_id, facility_id=link.facility_id, network=link.network)
             else:
                 link.patient_id = created_id
         link.demographics_encrypted = encrypt_text(json.dumps(demographics))
@@ -97,33 +97,36 @@ def network_patient_save(*, user, details: PatientDetails) -> NetworkPatient:
     return link
 
 
-def deletion_schedule(*, network_patient_id: str, facility_id: str) -> PatientDeletion:
+def deletion_schedule(*, network_patient_id: str, facility_id: str, network: str = "metriport") -> PatientDeletion:
     from ias.tasks import patient_delete_at_network
 
     deletion, _ = PatientDeletion.objects.get_or_create(
-        network_patient_id=network_patient_id, defaults={"facility_id": facility_id}
+        network=network, network_patient_id=network_patient_id, defaults={"facility_id": facility_id}
     )
     enqueue_after_commit(patient_delete_at_network, deletion_id=deletion.pk)
     return deletion
 
 
 def network_patient_forget(*, user_id: int) -> None:
-    """Forget everything ias holds about this person, and durably ask the network to delete the patient."""
+    """Forget everything ias holds about this person, and durably ask every network they were
+    registered with to delete the patient."""
     with transaction.atomic():
-        link = NetworkPatient.objects.select_for_update().filter(user_id=user_id).first()
+        links = list(NetworkPatient.objects.select_for_update().filter(user_id=user_id))
         request_ids = [
             rid for rid in NetworkQuery.objects.filter(user_id=user_id).values_list("request_id", flat=True) if rid
         ]
         if request_ids:
             WebhookEvent.objects.filter(request_id__in=request_ids).delete()
-        if link is not None and link.patient_id:
-            WebhookEvent.objects.filter(network_patient_id=link.patient_id).delete()
-            deletion_schedule(network_patient_id=link.patient_id, facility_id=link.facility_id)
+        for link in links:
+            if link.patient_id:
+                WebhookEvent.objects.filter(network=link.network, network_patient_id=link.patient_id).delete()
+                deletion_schedule(
+                    network_patient_id=link.patient_id, facility_id=link.facility_id, network=link.network
+                )
         NetworkQuery.objects.filter(user_id=user_id).delete()
         Aal2Challenge.objects.filter(user_id=user_id).delete()
         IdentityVerification.objects.filter(user_id=user_id).delete()
-        if link is not None:
-            link.delete()
+        NetworkPatient.objects.filter(pk__in=[link.pk for link in links]).delete()
 
 
 def patient_delete_at_network(*, deletion_id: int) -> PatientDeletion:
@@ -133,7 +136,7 @@ def patient_delete_at_network(*, deletion_id: int) -> PatientDeletion:
         return deletion
     PatientDeletion.objects.filter(pk=deletion_id).update(attempts=deletion.attempts + 1)
     try:
-        network_for().patient_delete(
+        network_for(deletion.network).patient_delete(
             patient=PatientRef(patient_id=deletion.network_patient_id, facility_id=deletion.facility_id)
         )
     except NetworkPermanentError as exc:

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from accounts.selectors import consent_current
-from ias import wording
+from ias import particle_events, wording
 from ias.delivery import consolidated_query_start, consolidated_result_apply
 from ias.errors import (
     Aal2Refused,
@@ -142,6 +142,10 @@ def query_poll(*, query_id: int) -> NetworkQuery:
     query = query_apply_network_status(query_id=query_id, status=answer)
     if query.is_terminal:
         missing = query.sources.filter(status=QuerySource.Status.COMPLETED, records=QuerySource.Records.NONE)
+        if missing.exists() and query.network == "particle":
+            # Particle's results are fetched directly once its query finished.
+            particle_events.particle_query_records_fetch(query_id=query.pk)
+            return NetworkQuery.objects.get(pk=query_id)
         if missing.exists():
             # Finished but its source webhooks never came: fetch the record another way (marked
             # first, so a fast answer to the consolidated query finds the sources waiting for it).

@@ -18,4 +18,5 @@ urlpatterns = [
     path("journey/search/<uuid:public_id>/status/", views.progress_status, name="progress_status"),
     path("journey/search/<uuid:public_id>/retry/", views.source_retry, name="source_retry"),
     path("webhooks/metriport/", views.webhook, name="webhook"),
+    path("webhooks/particle/", views.webhook_particle, name="webhook_particle"),
 ]

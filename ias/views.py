@@ -22,7 +22,7 @@ from accounts.http import AuthedRequest, client_ip
 from accounts.models import Consent
 from accounts.selectors import consent_current
 from accounts.services import consent_record
-from ias import patients, queries, selectors, webhooks
+from ias import particle_webhook, patients, queries, selectors, webhooks
 from ias.aal2 import aal2_challenge_complete, aal2_challenge_start
 from ias.errors import Aal2Mismatch, Aal2Refused, JourneyError, NetworkRefused, NetworkUnavailable, QueryRefused
 from ias.forms import ConsentForm, DemographicsForm, SourcesForm
@@ -309,19 +309,25 @@ def progress_status(request: AuthedRequest, public_id) -> JsonResponse:
     return JsonResponse(selectors.progress_for(query=query))
 
 
-@csrf_exempt
-@require_POST
-def webhook(request: HttpRequest) -> JsonResponse:
-    """The network's door: verify, store once, enqueue after commit, answer. Nothing else."""
+def webhook_body(request: HttpRequest) -> bytes | None:
+    """The raw body, or None when it is over the size limit (declared or actual)."""
     cap = webhooks.max_body_bytes()
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > cap:
-        return JsonResponse({"error": "body too large"}, status=413)
+        return None
     raw = request.read(cap + 1)
-    if len(raw) > cap:
+    return None if len(raw) > cap else raw
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest) -> JsonResponse:
+    """The network's door: verify, store once, enqueue after commit, answer. Nothing else."""
+    raw = webhook_body(request)
+    if raw is None:
         return JsonResponse({"error": "body too large"}, status=413)
     if not webhooks.signature_valid(raw=raw, header=request.headers.get("x-metriport-signature", "")):
         log.warning("webhook rejected: bad signature")
@@ -335,4 +341,24 @@ def webhook(request: HttpRequest) -> JsonResponse:
             webhooks.event_store(raw=raw, envelope=envelope)
         return JsonResponse({"pong": envelope.ping})
     _event, created = webhooks.event_store(raw=raw, envelope=envelope)
+    return JsonResponse({"status": "stored" if created else "duplicate"})
+
+
+@csrf_exempt
+@require_POST
+def webhook_particle(request: HttpRequest) -> JsonResponse:
+    """Particle's door: a signed CloudEvent, stored once per id with network "particle", then 200."""
+    raw = webhook_body(request)
+    if raw is None:
+        return JsonResponse({"error": "body too large"}, status=413)
+    try:
+        event = particle_webhook.receive(
+            raw=raw,
+            content_type=request.META.get("CONTENT_TYPE", ""),
+            signature=request.headers.get(particle_webhook.SIGNATURE_HEADER, ""),
+        )
+    except particle_webhook.WebhookRefused as exc:
+        log.warning("particle webhook refused: %s", exc.reason)
+        return JsonResponse({"error": exc.reason}, status=exc.status)
+    _event, created = webhooks.event_store(raw=raw, envelope=webhooks.particle_envelope(event))
     return JsonResponse({"status": "stored" if created else "duplicate"})

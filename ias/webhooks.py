@@ -25,6 +25,7 @@ from accounts.crypto import decrypt_bytes, encrypt_bytes
 from ias.handlers import handler_for
 from ias.models import WebhookEvent
 from ias.network import parse_when
+from ias.particle_webhook import ParticleEvent
 from ias.queueing import enqueue_after_commit
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,23 @@ class Envelope:
     patient_id: str
     sent_at: Any
     ping: str | None
+    network: str = "metriport"
+
+
+def particle_envelope(event: ParticleEvent) -> Envelope:
+    """What is stored of a verified Particle notification: its CloudEvents id once per network,
+    and for a query event the patient and `<patient>:<query>`, the request id its query row holds."""
+    query_id = event.query.query_id if event.query is not None else ""
+    patient_id = event.particle_patient_id
+    return Envelope(
+        network="particle",
+        message_id=event.id,
+        event_type=event.type,
+        request_id=f"{patient_id}:{query_id}"[:100] if patient_id and query_id else "",
+        patient_id=patient_id[:100],
+        sent_at=event.sent_at,
+        ping=None,
+    )
 
 
 def envelope_read(raw: bytes) -> Envelope:
@@ -131,6 +149,7 @@ def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None,
     try:
         with _statement_scope():
             event = WebhookEvent.objects.create(
+                network=envelope.network,
                 message_id=envelope.message_id,
                 event_type=envelope.event_type,
                 request_id=envelope.request_id,

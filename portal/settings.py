@@ -403,6 +403,36 @@ if SANDBOX_ENABLED and not DEBUG:
 if SANDBOX_ENABLED:
     CELERY_BEAT_SCHEDULE["sandbox-sweep"] = {"task": "sandbox.tasks.sandbox_sweep", "schedule": 60.0}
 
+# --- the second network (Particle Health's Query API) ---
+# PARTICLE_PURPOSE_OF_USE has no default, in development or production: Particle stays off until the
+# operator names the purpose they are entitled to query under (TREATMENT, PAYMENT or OPERATIONS).
+# `bin/run` sets TREATMENT for the local sandbox only. See README "Particle and its purpose of use".
+PARTICLE_PURPOSE_OF_USE = env_str("PARTICLE_PURPOSE_OF_USE").upper()
+PARTICLE_BASE_URL = env_str(
+    "PARTICLE_BASE_URL", f"{PORTAL_BASE_URL}/sandbox/particle" if SANDBOX_ENABLED else "https://api.particlehealth.com"
+).rstrip("/")
+PARTICLE_CLIENT_ID = env_str("PARTICLE_CLIENT_ID", "homeport-dev-particle-client" if SANDBOX_ENABLED else "")
+PARTICLE_CLIENT_SECRET = env_str("PARTICLE_CLIENT_SECRET", "homeport-dev-particle-secret" if SANDBOX_ENABLED else "")
+# The `scope` header of `GET /auth` (projects/<project id>); empty sends none.
+PARTICLE_SCOPE = env_str("PARTICLE_SCOPE", "projects/homeport-dev" if SANDBOX_ENABLED else "")
+PARTICLE_WEBHOOK_SECRET = env_str("PARTICLE_WEBHOOK_SECRET", "homeport-dev-particle-webhook" if SANDBOX_ENABLED else "")
+# How far a signature's timestamp may be from our clock, either way, before the event is refused.
+PARTICLE_WEBHOOK_SKEW_SECONDS = env_int("PARTICLE_WEBHOOK_SKEW_SECONDS", 300)
+PARTICLE_CONNECT_TIMEOUT = float(env_str("PARTICLE_CONNECT_TIMEOUT", "5"))
+PARTICLE_READ_TIMEOUT = float(env_str("PARTICLE_READ_TIMEOUT", "30"))
+# The sandbox's Particle: the credentials it accepts, where it signs its CloudEvents to, how long
+# its tokens live and how long a query takes.
+SANDBOX_PARTICLE_CLIENT_ID = env_str("SANDBOX_PARTICLE_CLIENT_ID", "homeport-dev-particle-client")
+SANDBOX_PARTICLE_CLIENT_SECRET = env_str("SANDBOX_PARTICLE_CLIENT_SECRET", "homeport-dev-particle-secret")
+SANDBOX_PARTICLE_WEBHOOK_URL = env_str("SANDBOX_PARTICLE_WEBHOOK_URL", f"{PORTAL_BASE_URL}/webhooks/particle/")
+SANDBOX_PARTICLE_WEBHOOK_SECRET = env_str("SANDBOX_PARTICLE_WEBHOOK_SECRET", "homeport-dev-particle-webhook")
+SANDBOX_PARTICLE_TOKEN_TTL_SECONDS = env_int("SANDBOX_PARTICLE_TOKEN_TTL_SECONDS", 3600)
+SANDBOX_PARTICLE_QUERY_DELAY_SECONDS = float(env_str("SANDBOX_PARTICLE_QUERY_DELAY_SECONDS", "3"))
+# How long the status endpoint answers 404 after a submit (Particle's propagation delay).
+SANDBOX_PARTICLE_STATUS_404_SECONDS = float(env_str("SANDBOX_PARTICLE_STATUS_404_SECONDS", "1"))
+# The query notification's version: v2 (com.particlehealth.api.v2.query) or v1.
+SANDBOX_PARTICLE_EVENT_VERSION = env_str("SANDBOX_PARTICLE_EVENT_VERSION", "v2")
+
 # --- records ---
 _sandbox_host = urlsplit(METRIPORT_BASE_URL).hostname or "127.0.0.1"
 # The network's API hosts and the Amazon S3 endpoints its presigned links use (Metriport signs

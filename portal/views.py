@@ -25,6 +25,7 @@ from accounts.decorators import health_data_required
 from accounts.http import AuthedRequest, client_ip
 from accounts.selectors import access_log_for, consent_history
 from accounts.services import access_log_record
+from ias.particle import off_reason as particle_off_reason
 from portal.forms import AccountDeleteForm, ConsentRevokeForm, PreferencesForm
 from portal.selectors import (
     PrivacyNotice,
@@ -100,6 +101,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
             "database": database,
             "broker": broker,
             "sandbox": settings.SANDBOX_ENABLED,
+            "particle": {"ready": not particle_off_reason(), "reason": particle_off_reason()},
             "ms": round((time.perf_counter() - started) * 1000, 1),
         }
     )

@@ -15,6 +15,8 @@ from sandbox.models import (
     IdentitySession,
     NetworkQuery,
     NetworkQuerySource,
+    ParticlePatient,
+    ParticleQuery,
     Patient,
     ProofedIdentity,
     WebhookDelivery,
@@ -109,6 +111,7 @@ class DocumentJobAdmin(SandboxAdmin):
 class WebhookDeliveryAdmin(SandboxAdmin):
     list_display = (
         "message_id",
+        "network",
         "type",
         "status",
         "attempts",
@@ -116,10 +119,11 @@ class WebhookDeliveryAdmin(SandboxAdmin):
         "last_error",
         "created_at",
     )
-    list_filter = ("status", "type")
+    list_filter = ("network", "status", "type")
     search_fields = ("message_id", "request_id", "patient__id")
     readonly_fields = (
         "message_id",
+        "network",
         "type",
         "request_id",
         "patient",
@@ -153,3 +157,28 @@ class FaultAdmin(SandboxAdmin):
     list_filter = ("kind", "enabled")
     list_editable = ("enabled",)
     raw_id_fields = ("patient",)
+
+
+class ParticleQueryInline(admin.TabularInline):
+    model = ParticleQuery
+    extra = 0
+    fields = ("id", "purpose_of_use", "outcome", "files", "submitted_at", "finish_at", "notified_at")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(ParticlePatient)
+class ParticlePatientAdmin(SandboxAdmin):
+    list_display = ("id", "external_id", "persona", "record_size", "created_at")
+    list_filter = ("persona",)
+    search_fields = ("id", "external_id")
+    readonly_fields = ("id", "created_at")
+    inlines = [ParticleQueryInline]
+
+
+@admin.register(ParticleQuery)
+class ParticleQueryAdmin(SandboxAdmin):
+    list_display = ("id", "patient", "purpose_of_use", "outcome", "files", "submitted_at", "notified_at")
+    list_filter = ("outcome", "purpose_of_use")
+    search_fields = ("id", "patient__id", "patient__external_id")
+    readonly_fields = ("id", "submitted_at", "notified_at")

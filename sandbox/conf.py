@@ -28,6 +28,14 @@ DEFAULTS = {
     "SANDBOX_API_KEY": "homeport-dev-api-key",
     "SANDBOX_WEBHOOK_URL": "http://localhost:8000/webhooks/metriport/",
     "SANDBOX_WEBHOOK_KEY": "homeport-dev-webhook-key",
+    "SANDBOX_PARTICLE_CLIENT_ID": "homeport-dev-particle-client",
+    "SANDBOX_PARTICLE_CLIENT_SECRET": "homeport-dev-particle-secret",
+    "SANDBOX_PARTICLE_WEBHOOK_URL": "http://localhost:8000/webhooks/particle/",
+    "SANDBOX_PARTICLE_WEBHOOK_SECRET": "homeport-dev-particle-webhook",
+    "SANDBOX_PARTICLE_TOKEN_TTL_SECONDS": 3600,
+    "SANDBOX_PARTICLE_QUERY_DELAY_SECONDS": 3.0,
+    "SANDBOX_PARTICLE_STATUS_404_SECONDS": 1.0,
+    "SANDBOX_PARTICLE_EVENT_VERSION": "v2",
 }
 
 

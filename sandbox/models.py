@@ -245,7 +245,10 @@ class WebhookDelivery(models.Model):
         ("dropped", "dropped (fault injection)"),
     ]
 
+    NETWORK_CHOICES = [("metriport", "Metriport"), ("particle", "Particle")]
+
     message_id = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)
+    network = models.CharField(max_length=20, choices=NETWORK_CHOICES, default="metriport")
     type = models.CharField(max_length=80)
     request_id = models.CharField(max_length=64, blank=True)
     patient = models.ForeignKey(Patient, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
@@ -279,6 +282,8 @@ class Fault(models.Model):
         ("api_slow", "API answers after `seconds`"),
         ("api_5xx", "API answers 503"),
         ("fail_event", "links in webhooks (of type starting with `target`, or all) answer 500: processing fails"),
+        ("query_fail", "Particle queries end FAILED"),
+        ("expired_token", "Particle refuses its tokens `seconds` after issuing them, long before they expire"),
     ]
 
     kind = models.CharField(max_length=20, choices=KIND_CHOICES)
@@ -295,3 +300,47 @@ class Fault(models.Model):
     def __str__(self) -> str:
         scope = f"patient {self.patient_id}" if self.patient_id else "everyone"
         return f"{self.kind} ({scope})"
+
+
+class ParticlePatient(models.Model):
+    """A person registered through the sandbox's Particle API (`POST /api/v2/patients`)."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_patient_id, editable=False)
+    external_id = models.CharField(max_length=200, unique=True, help_text="the caller's patient_id")
+    demographics = models.JSONField(default=dict)
+    persona = models.CharField(max_length=20, default="ordinary")
+    record_size = models.PositiveIntegerField(default=600)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Particle patient {self.id} ({self.persona})"
+
+
+class ParticleQuery(models.Model):
+    """One Particle query: its state follows the clock (404, PENDING, PROCESSING, then `outcome`)."""
+
+    OUTCOME_CHOICES = [("COMPLETE", "COMPLETE"), ("PARTIAL", "PARTIAL"), ("FAILED", "FAILED")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(ParticlePatient, on_delete=models.CASCADE, related_name="queries")
+    purpose_of_use = models.CharField(max_length=20)
+    specialties = models.JSONField(default=list, blank=True)
+    hints = models.JSONField(default=list, blank=True)
+    outcome = models.CharField(max_length=10, choices=OUTCOME_CHOICES, default="COMPLETE")
+    error_message = models.CharField(max_length=300, blank=True)
+    files = models.PositiveIntegerField(default=0)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    visible_at = models.DateTimeField(help_text="before this the status endpoint answers 404")
+    running_at = models.DateTimeField()
+    finish_at = models.DateTimeField()
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "Particle queries"
+        ordering = ["-submitted_at"]
+
+    def __str__(self) -> str:
+        return str(self.id)

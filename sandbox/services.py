@@ -750,18 +750,26 @@ def webhook_enqueue(
     return delivery
 
 
+def _send(url: str, raw: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
+    return httpx.post(url, content=raw, timeout=timeout, follow_redirects=False, headers=headers)
+
+
 def _post(url: str, raw: bytes, key: str, timeout: float) -> httpx.Response:
-    return httpx.post(
-        url,
-        content=raw,
-        timeout=timeout,
-        follow_redirects=False,
-        headers={
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "x-metriport-signature": sign(raw, key),
-        },
-    )
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT, "x-metriport-signature": sign(raw, key)}
+    return _send(url, raw, headers, timeout)
+
+
+def cloudevent_post(url: str, raw: bytes, key: str, timeout: float) -> httpx.Response:
+    """A Particle notification: CloudEvents media type, `X-Ph-Signature-256: t=<now>,<HMAC of t.body>`."""
+    stamp = int(time.time())
+    digest = hmac.new(key.encode(), f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
+    headers = {
+        "content-type": "application/cloudevents+json",
+        "accept": "*/*",
+        "user-agent": "Particle Health Notifications",
+        "x-ph-signature-256": f"t={stamp},{digest}",
+    }
+    return _send(url, raw, headers, timeout)
 
 
 def webhook_deliver(*, delivery_id: int, resend: bool = False) -> WebhookDelivery | None:
@@ -769,13 +777,17 @@ def webhook_deliver(*, delivery_id: int, resend: bool = False) -> WebhookDeliver
     delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
     if delivery is None or (not resend and delivery.status != "pending"):
         return delivery
-    url, key, _enabled = webhook_target()
+    if delivery.network == "particle":
+        url, key, post = conf("SANDBOX_PARTICLE_WEBHOOK_URL"), conf("SANDBOX_PARTICLE_WEBHOOK_SECRET"), cloudevent_post
+    else:
+        url, key, _enabled = webhook_target()
+        post = _post
     raw = delivery.body.encode()
     copies = 2 if fault(faults_active(patient_id=delivery.patient_id), "duplicate") else 1
     code, error = None, ""
     for _ in range(copies):
         try:
-            response = _post(url, raw, key, float(conf("SANDBOX_WEBHOOK_TIMEOUT_SECONDS")))
+            response = post(url, raw, key, float(conf("SANDBOX_WEBHOOK_TIMEOUT_SECONDS")))
             code = response.status_code
             error = "" if 200 <= code < 300 else f"HTTP {code}"
         except httpx.HTTPError as exc:

@@ -46,7 +46,14 @@ def webhook_deliver(delivery_id: int) -> None:
 
 
 @shared_task(acks_late=True, **RETRY)
-def sandbox_sweep() -> int:
-    from sandbox import services
+def particle_query_complete(query_id: str) -> None:
+    from sandbox import particle
 
-    return services.sweep()
+    particle.query_complete(query_id=query_id)
+
+
+@shared_task(acks_late=True, **RETRY)
+def sandbox_sweep() -> int:
+    from sandbox import particle, services
+
+    return services.sweep() + particle.sweep()

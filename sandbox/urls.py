@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from sandbox import api, medlineplus, views
 
@@ -45,4 +45,6 @@ urlpatterns = [
     path("files/<str:token>", views.file_download, name="file"),
     # plain-language explanations (a stand-in for MedlinePlus Connect)
     path("medlineplus/service", medlineplus.service, name="medlineplus"),
+    # the second network: Particle's Query API
+    path("particle/", include("sandbox.particle_urls")),
 ]

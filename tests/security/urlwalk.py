@@ -171,6 +171,7 @@ REGISTRY = Registry(
         "mfa_activate_totp": "setting up the second factor that the gate itself asks for",
         "mfa_add_webauthn": "setting up the second factor that the gate itself asks for",
         "ias:webhook": "the network's signed webhook endpoint (HMAC, no session)",
+        "ias:webhook_particle": "Particle's signed CloudEvents endpoint (timestamped HMAC, no session)",
         "share:viewer": "the clinician's SMART Health Link viewer: an empty page, data is decrypted in the browser",
         "share:manifest": "SMART Health Link manifest: capability URL, passcode and lifetime checked by the service",
         "share:file": "a manifest file location: signed short-lived token, ciphertext only",
@@ -178,6 +179,7 @@ REGISTRY = Registry(
     },
     csrf_exempt={
         "ias:webhook": "the network posts without a session; authenticated by HMAC over the raw body",
+        "ias:webhook_particle": "Particle posts without a session; authenticated by HMAC over timestamp and raw body",
         "share:manifest": "SMART Health Link receivers POST JSON from any origin without a session or cookie",
     },
     csrf_exempt_namespaces={

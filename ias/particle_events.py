@@ -3,8 +3,8 @@
 The notification says a query finished (COMPLETE, "Complete with Errors", or FAILED). The service
 moves the query's one source ("all") forward and, when it finished with data, brings Particle's
 FHIR bundle into the record. The bundle is fetched from Particle with the client's token (not by
-link), written to a temporary file and ingested without retiring anything: what Particle no
-longer holds is not a reason to hide what another network reported.
+link), written to a temporary file and ingested as Particle's items: what Particle no longer holds
+is retired among Particle's items only, never another network's (records scope ids per network).
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def particle_records_fetch(*, user_id: int, patient_id: str, request_id: str) ->
             user_id=user_id,
             path=handle.name,
             network_source="particle",
-            retire=False,
+            network="particle",
+            retire=True,
             request_id=request_id,
             patient_id=patient_id,
         )

@@ -71,10 +71,10 @@ def test_references_resolve_within_the_network_that_sent_them(merged):
     assert metriport_obs.source_org == RIVERSIDE and particle_obs.source_org == NORTHSTAR
     assert particle_obs.parent_ref == "DiagnosticReport/dr-1" and metriport_obs.parent_ref == ""
     particle_detail = selectors.resource_detail(user=merged, pk=particle_obs.pk)
-    assert particle_detail.encounter is not None and particle_detail.encounter.display == "Lab visit"
+    assert particle_detail.encounter is not None and particle_detail.encounter.display.name == "Lab visit"
     assert [s.name for s in particle_detail.sources if s.name == NORTHSTAR]  # from Particle's Provenance/prov-1
     metriport_detail = selectors.resource_detail(user=merged, pk=metriport_obs.pk)
-    assert metriport_detail.encounter is not None and metriport_detail.encounter.display == "Office visit"
+    assert metriport_detail.encounter is not None and metriport_detail.encounter.display.name == "Office visit"
     assert NORTHSTAR not in {s.name for s in metriport_detail.sources}  # Particle's prov-1 targets its own obs-1
     assert metriport_detail.provenances == []
     particle_panel = selectors.resource_detail(user=merged, pk=_row(merged, "particle", "DiagnosticReport/dr-1").pk)

@@ -16,6 +16,7 @@ from django.utils.crypto import salted_hmac
 from accounts.crypto import encrypt_text
 from accounts.models import AccessLogEntry, Consent, User
 from accounts.services import consent_revoke, sessions_end_for
+from ias.queueing import enqueue_after_commit
 from portal import tasks
 from portal.models import AccountDeletion
 
@@ -107,8 +108,9 @@ def account_delete(*, user_id: int) -> AccountDeletion:
         user.delete()
         AccountDeletion.objects.filter(pk=deletion.pk).update(completed_at=timezone.now())
         deletion_id = deletion.pk
-        # robust: a broker outage must not turn a finished deletion into an error; the sweeper sends later.
-        transaction.on_commit(lambda: tasks.account_deletion_notify.delay(deletion_id=deletion_id), robust=True)
+        # A broker outage must not turn a finished deletion into an error: publishing never raises, and
+        # the sweeper sends it later.
+        enqueue_after_commit(tasks.account_deletion_notify, deletion_id=deletion_id)
     log.info("account deleted (deletion=%s)", deletion.pk)
     deletion.refresh_from_db()
     return deletion

@@ -381,6 +381,8 @@ SANDBOX_WEBHOOK_URL = env_str("SANDBOX_WEBHOOK_URL", f"{PORTAL_BASE_URL}/webhook
 SANDBOX_WEBHOOK_KEY = env_str("SANDBOX_WEBHOOK_KEY", "homeport-dev-webhook-key")
 # Sandbox knobs (owner: sandbox); see README "## Sandbox".
 SANDBOX_AAL2_TTL_SECONDS = env_int("SANDBOX_AAL2_TTL_SECONDS", 900)
+SANDBOX_AAL2_CHALLENGE_TTL_SECONDS = env_int("SANDBOX_AAL2_CHALLENGE_TTL_SECONDS", 600)
+SANDBOX_IDENTITY_SESSION_TTL_SECONDS = env_int("SANDBOX_IDENTITY_SESSION_TTL_SECONDS", 1800)
 SANDBOX_LINK_TTL_SECONDS = env_int("SANDBOX_LINK_TTL_SECONDS", 180)
 SANDBOX_DOCUMENT_LINK_TTL_SECONDS = env_int("SANDBOX_DOCUMENT_LINK_TTL_SECONDS", 600)
 SANDBOX_SOURCE_DELAY_SECONDS = env_str("SANDBOX_SOURCE_DELAY_SECONDS", "hie=2,pharmacy=3,lab=4")
@@ -395,6 +397,9 @@ SANDBOX_RECORD_SHAPE = env_str("SANDBOX_RECORD_SHAPE", "mixed")
 SANDBOX_FAULTS = env_list("SANDBOX_FAULTS", [])
 # The Celery queue for the sandbox's tasks; empty means the default queue.
 SANDBOX_TASK_QUEUE = env_str("SANDBOX_TASK_QUEUE", "")
+# How long the sandbox waits for the portal to answer a webhook, and a settings ping.
+SANDBOX_WEBHOOK_TIMEOUT_SECONDS = float(env_str("SANDBOX_WEBHOOK_TIMEOUT_SECONDS", "5"))
+SANDBOX_PING_TIMEOUT_SECONDS = float(env_str("SANDBOX_PING_TIMEOUT_SECONDS", "2"))
 if SANDBOX_ENABLED and not DEBUG:
     raise ImproperlyConfigured(
         "SANDBOX_ENABLED is true while DJANGO_DEBUG is false: the sandbox (with its public development key "

@@ -11,7 +11,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from ias.queueing import backoff_seconds
+from ias.queueing import backoff_seconds, send_quietly
 from portal.models import AccountDeletion
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,6 @@ def account_deletion_notify_sweep() -> int:
         .values_list("pk", flat=True)[:200]
     )
     for deletion_id in ids:
-        try:
-            account_deletion_notify.delay(deletion_id=deletion_id)
-        except Exception as exc:
-            log.warning("deletion email not enqueued (deletion=%s): %s", deletion_id, type(exc).__name__)
-            break
+        if not send_quietly(account_deletion_notify, deletion_id=deletion_id):
+            break  # the broker is down: the next sweep tries again
     return len(ids)

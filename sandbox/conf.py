@@ -1,46 +1,18 @@
-"""The sandbox's knobs, read from Django settings with development defaults.
+"""The sandbox's knobs, read from Django settings.
 
-Every value may be set in `portal/settings.py` (the `# --- sandbox ---` block reads them from the
-environment); tests override them with `override_settings`.
+Each is defined once, with its default, in `portal/settings.py` (the `# --- sandbox ---` and the
+sandbox's Particle blocks read them from the environment); tests override them with
+`override_settings`. This module only reads and parses them.
 """
 
 from dataclasses import dataclass
 
 from django.conf import settings
 
-DEFAULTS = {
-    "SANDBOX_AAL2_TTL_SECONDS": 900,
-    "SANDBOX_AAL2_CHALLENGE_TTL_SECONDS": 600,
-    "SANDBOX_IDENTITY_SESSION_TTL_SECONDS": 1800,
-    "SANDBOX_LINK_TTL_SECONDS": 180,
-    "SANDBOX_DOCUMENT_LINK_TTL_SECONDS": 600,
-    "SANDBOX_SOURCE_DELAY_SECONDS": {"hie": 2.0, "pharmacy": 3.0, "lab": 4.0},
-    "SANDBOX_CONSOLIDATED_DELAY_SECONDS": 1.0,
-    "SANDBOX_RATE_LIMITS": {"patient": 15, "query": 20, "consolidated": 120},
-    "SANDBOX_ACCOUNT_SOURCES": ["hie", "pharmacy", "lab"],
-    "SANDBOX_RECORD_SIZE": 600,
-    "SANDBOX_LARGE_RECORD_SIZE": 50000,
-    "SANDBOX_RECORD_SHAPE": "mixed",
-    "SANDBOX_FAULTS": [],
-    "SANDBOX_WEBHOOK_TIMEOUT_SECONDS": 5.0,
-    "SANDBOX_PING_TIMEOUT_SECONDS": 2.0,
-    "SANDBOX_TASK_QUEUE": "",
-    "SANDBOX_API_KEY": "homeport-dev-api-key",
-    "SANDBOX_WEBHOOK_URL": "http://localhost:8000/webhooks/metriport/",
-    "SANDBOX_WEBHOOK_KEY": "homeport-dev-webhook-key",
-    "SANDBOX_PARTICLE_CLIENT_ID": "homeport-dev-particle-client",
-    "SANDBOX_PARTICLE_CLIENT_SECRET": "homeport-dev-particle-secret",
-    "SANDBOX_PARTICLE_WEBHOOK_URL": "http://localhost:8000/webhooks/particle/",
-    "SANDBOX_PARTICLE_WEBHOOK_SECRET": "homeport-dev-particle-webhook",
-    "SANDBOX_PARTICLE_TOKEN_TTL_SECONDS": 3600,
-    "SANDBOX_PARTICLE_QUERY_DELAY_SECONDS": 3.0,
-    "SANDBOX_PARTICLE_STATUS_404_SECONDS": 1.0,
-    "SANDBOX_PARTICLE_EVENT_VERSION": "v2",
-}
-
 
 def conf(name: str):
-    return getattr(settings, name, DEFAULTS[name])
+    """A sandbox setting by name; each is defined once, with its default, in portal/settings.py."""
+    return getattr(settings, name)
 
 
 def pairs(value) -> dict | float:

@@ -239,7 +239,9 @@ def test_email_failure_keeps_the_promise_until_sent(mfa_user, monkeypatch, djang
     assert audit.notification_pending and audit.notify_attempts == 1
 
     queued = []
-    monkeypatch.setattr(tasks.account_deletion_notify, "delay", lambda **kw: queued.append(kw))
+    monkeypatch.setattr(
+        tasks.account_deletion_notify, "apply_async", lambda kwargs=None, **options: queued.append(kwargs)
+    )
     AccountDeletion.objects.filter(pk=audit.pk).update(requested_at=audit.requested_at.replace(year=2000))
     assert tasks.account_deletion_notify_sweep() == 1
     assert queued == [{"deletion_id": audit.pk}]

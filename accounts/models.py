@@ -69,6 +69,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         ordering = ["email"]
 
     def __str__(self) -> str:
@@ -96,6 +98,8 @@ class Consent(models.Model):
     revoked_ip = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
         ordering = ["-given_at"]
         indexes = [models.Index(fields=["user", "purpose", "revoked_at"])]
 
@@ -135,6 +139,7 @@ class AccessLogEntry(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("access log entry")
         ordering = ["-at"]
         verbose_name_plural = _("access log entries")
         indexes = [models.Index(fields=["subject", "-at"])]
@@ -206,6 +211,8 @@ class PersonNameToken(models.Model):
     digest = models.CharField(max_length=64, db_index=True)
 
     class Meta:
+        verbose_name = _("name search token")
+        verbose_name_plural = _("name search tokens")
         constraints = [models.UniqueConstraint(fields=["user", "digest"], name="accounts_name_token_once")]
 
     def __str__(self) -> str:
@@ -232,6 +239,7 @@ class EmailSent(models.Model):
     )
 
     class Meta:
+        verbose_name = _("email sent")
         ordering = ["-sent_at"]
         verbose_name_plural = _("emails sent")
 

@@ -47,6 +47,7 @@ class NetworkPatient(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = _("network patient links")
         verbose_name = _("network patient link")
         constraints = [
             models.UniqueConstraint(fields=["user", "network"], name="ias_one_patient_per_network"),
@@ -78,6 +79,8 @@ class IdentityVerification(models.Model):
     last_polled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("identity verification")
+        verbose_name_plural = _("identity verifications")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -112,6 +115,7 @@ class Aal2Challenge(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = _("AAL2 challenges")
         ordering = ["-created_at"]
         verbose_name = _("AAL2 challenge")
 
@@ -161,6 +165,7 @@ class NetworkQuery(models.Model):
     notified_at = models.DateTimeField(null=True, blank=True, help_text=_("When the outcome email went out."))
 
     class Meta:
+        verbose_name = _("network query")
         ordering = ["-created_at"]
         verbose_name_plural = _("network queries")
         indexes = [models.Index(fields=["status", "last_activity_at"])]
@@ -220,6 +225,8 @@ class QuerySource(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("query source")
+        verbose_name_plural = _("query sources")
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["query", "source_type"], name="ias_source_once_per_query")]
 
@@ -268,6 +275,8 @@ class WebhookEvent(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["status", "received_at"])]
         constraints = [models.UniqueConstraint(fields=["network", "message_id"], name="ias_event_once_per_network")]
@@ -293,6 +302,8 @@ class PatientDeletion(models.Model):
     done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("deletion at the network")
+        verbose_name_plural = _("deletions at the network")
         constraints = [
             models.UniqueConstraint(fields=["network", "network_patient_id"], name="ias_deletion_once_per_network")
         ]

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountDeletion(models.Model):
@@ -25,6 +26,8 @@ class AccountDeletion(models.Model):
     notify_attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("account deletion")
+        verbose_name_plural = _("account deletions")
         ordering = ["-requested_at"]
 
     def __str__(self) -> str:

@@ -44,6 +44,8 @@ class Snapshot(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("snapshot")
+        verbose_name_plural = _("snapshots")
         ordering = ["-id"]
         indexes = [models.Index(fields=["user", "request_id", "network_source"])]
 
@@ -98,6 +100,8 @@ class Resource(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("resource")
+        verbose_name_plural = _("resources")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "network", "resource_type", "resource_id"], name="records_resource_unique_in_network"
@@ -138,6 +142,8 @@ class Explanation(models.Model):
     fetched_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("explanation")
+        verbose_name_plural = _("explanations")
         constraints = [
             models.UniqueConstraint(fields=["code_system", "code", "language"], name="records_explanation_unique")
         ]
@@ -156,6 +162,7 @@ class ExplanationSetting(models.Model):
     )
 
     class Meta:
+        verbose_name_plural = _("plain-language explanations settings")
         verbose_name = _("plain-language explanations setting")
 
     def __str__(self) -> str:
@@ -194,6 +201,8 @@ class Share(models.Model):
     open_count = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("share")
+        verbose_name_plural = _("shares")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["expires_at"])]
 
@@ -235,6 +244,8 @@ class ShareFile(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("share file")
+        verbose_name_plural = _("share files")
         ordering = ["share", "position"]
 
     def __str__(self) -> str:
@@ -251,6 +262,8 @@ class ShareOpening(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("share opening")
+        verbose_name_plural = _("share openings")
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:

@@ -132,3 +132,26 @@ def test_the_person_reads_the_staff_reason_in_spanish(staff_client_mfa, client_m
     assert "(Otro motivo: ticket 4711)" in page
     assert "(Investigar una solicitud que falló o está detenida)" in page
     assert "Investigating a failed" not in page and "Other: ticket" not in page
+
+
+def test_the_admin_names_every_model_in_spanish(staff_client_mfa):
+    """The sidebar and the index list every model by its own translatable name."""
+    from django.apps import apps
+    from django.utils import translation
+
+    ours = [m for m in apps.get_models() if m._meta.app_label in ("accounts", "ias", "records", "portal")]
+    untranslated = []
+    for model in ours:
+        for attr in ("verbose_name", "verbose_name_plural"):
+            with translation.override("en"):
+                english = str(getattr(model._meta, attr))
+            with translation.override("es"):
+                spanish = str(getattr(model._meta, attr))
+            if english == spanish:
+                untranslated.append(f"{model._meta.label}.{attr}: {english}")
+    assert untranslated == []
+    spanish = staff_client_mfa.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    for shown in ("Enlaces compartidos", "Eventos de webhook", "Usuarios", "Importaciones"):
+        assert shown in spanish, shown
+    for english in (">Shares<", ">Webhook events<", ">Snapshots<", ">Consents<"):
+        assert english not in spanish, english

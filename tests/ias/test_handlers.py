@@ -100,6 +100,7 @@ def test_source_completed_ingests_the_linked_bundle(mfa_user, network, ingested,
             "network_source": "hie",
             "request_id": query.request_id,
             "patient_id": "pat_1",
+            "network": "metriport",
         }
     ]
     hie = query.sources.get(source_type="hie")

@@ -17,7 +17,6 @@ from django.utils.translation import gettext_noop
 from accounts.crypto import encrypt_text
 from accounts.selectors import consent_current
 from accounts.services import person_name_index
-from ias import particle
 from ias.errors import (
     JourneyError,
     NetworkRefused,
@@ -41,6 +40,7 @@ from ias.network import (
     network_for,
 )
 from ias.queueing import enqueue_after_commit
+from ias.selectors import networks_registering
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +68,6 @@ def details_stored(details: PatientDetails) -> dict[str, Any]:
     if contact:
         stored["contact"] = [contact]
     return stored
-
-
-def networks_registering() -> list[str]:
-    """The networks a person is registered with when they save their details: the identity network
-    always, Particle too when it is on (enabled and given a purpose of use)."""
-    keys = [IDENTITY_NETWORK]
-    if not particle.off_reason():
-        keys.append(particle.NETWORK)
-    return keys
 
 
 @network_errors_as_journey

@@ -39,9 +39,8 @@ from ias.network import (
     network_for,
 )
 from ias.particle_network import SOURCE as COMPANION_SOURCE
-from ias.patients import networks_registering
 from ias.query_state import query_apply_network_status, query_recompute, query_settle, source_advance
-from ias.selectors import query_outcome
+from ias.selectors import networks_registering, query_outcome
 
 log = logging.getLogger(__name__)
 

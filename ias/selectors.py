@@ -12,11 +12,11 @@ from django.core.cache import caches
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.crypto import decrypt_text
 from accounts.selectors import consent_current
-from ias import wording
+from ias import particle, wording
 from ias.models import AAL2_FRESH_FOR, Aal2Challenge, IdentityVerification, NetworkPatient, NetworkQuery, QuerySource
 from ias.network import IDENTITY_NETWORK
 
@@ -37,6 +37,37 @@ class JourneyStep:
     url: str
     title: str
     description: str
+
+
+NETWORK_LABELS = {"metriport": "Metriport", "particle": "Particle"}
+
+
+def networks_registering() -> list[str]:
+    """The networks a person is registered with and searched at: the identity network always,
+    Particle too when it is on (enabled and given a purpose of use)."""
+    keys = [IDENTITY_NETWORK]
+    if not particle.off_reason():
+        keys.append(particle.NETWORK)
+    return keys
+
+
+# What each purpose of use means, for the person; individual access is the identity network's.
+PURPOSE_WORDS = {
+    "IAS": gettext_noop("individual access: you asking for your own records"),
+    "TREATMENT": gettext_noop("treatment: the care you receive from the clinic that offers you Homeport"),
+    "PAYMENT": gettext_noop("payment: paying for the care you receive"),
+    "OPERATIONS": gettext_noop("health care operations: running the clinic that offers you Homeport"),
+}
+
+
+def networks_asked() -> list[dict[str, str]]:
+    """Each network this deployment asks for the person's records, and the purpose it is asked under
+    (the consent page and the privacy notice name them)."""
+    asked = []
+    for key in networks_registering():
+        purpose = "IAS" if key == IDENTITY_NETWORK else settings.PARTICLE_PURPOSE_OF_USE
+        asked.append({"network": key, "label": NETWORK_LABELS[key], "purpose": gettext(PURPOSE_WORDS[purpose])})
+    return asked
 
 
 def network_patient_for(*, user) -> NetworkPatient | None:
@@ -321,9 +352,6 @@ def _source_row_view(source: QuerySource, saving_count: int | None) -> dict[str,
         "done": source.is_settled,
         "retry": source_retryable(source=source),
     }
-
-
-NETWORK_LABELS = {"metriport": "Metriport", "particle": "Particle"}
 
 
 def _outcome_words(outcome: str) -> tuple[str, str]:

@@ -132,3 +132,22 @@ def test_with_metriport_alone_the_page_has_no_network_headings(client_mfa, mfa_u
     page = client_mfa.get(response["Location"])
     assert b"At Metriport" not in page.content
     assert len(page.context["progress"]["networks"]) == 1
+
+
+def test_consent_and_privacy_name_each_network_and_its_purpose(client_mfa, both):
+    consent = client_mfa.get(reverse("ias:consent")).content.decode()
+    notice = client_mfa.get(reverse("privacy")).content.decode()
+    for page in (consent, notice):
+        assert "Metriport, for individual access: you asking for your own records." in page
+        assert "Particle, for treatment: the care you receive from the clinic that offers you Homeport." in page
+
+
+def test_the_purposes_read_in_spanish(client_mfa, both):
+    page = client_mfa.get(reverse("privacy"), headers={"accept-language": "es"}).content.decode()
+    assert "Particle, para tratamiento: la atención que recibe" in page
+
+
+def test_with_particle_off_only_metriport_is_named(client_mfa, network):
+    page = client_mfa.get(reverse("ias:consent")).content.decode()
+    assert "Metriport, for individual access" in page
+    assert "Particle" not in page

@@ -151,3 +151,23 @@ def test_with_particle_off_only_metriport_is_named(client_mfa, network):
     page = client_mfa.get(reverse("ias:consent")).content.decode()
     assert "Metriport, for individual access" in page
     assert "Particle" not in page
+
+
+@pytest.mark.parametrize("model", ["networkpatient", "networkquery"])
+def test_the_admin_says_why_particle_is_off(staff_client_mfa, settings, model):
+    settings.HOMEPORT_NETWORKS = ["metriport", "particle"]
+    settings.PARTICLE_PURPOSE_OF_USE = ""
+    page = staff_client_mfa.get(reverse(f"admin:ias_{model}_changelist"))
+    assert page.status_code == 200
+    said = [str(m) for m in page.context["messages"]]
+    assert any(m.startswith("PARTICLE_PURPOSE_OF_USE is not set. Particle stays off") for m in said)
+
+
+def test_the_admin_is_quiet_when_particle_is_on_or_never_asked_for(staff_client_mfa, settings):
+    settings.HOMEPORT_NETWORKS = ["metriport"]
+    settings.PARTICLE_PURPOSE_OF_USE = ""
+    quiet = staff_client_mfa.get(reverse("admin:ias_networkpatient_changelist"))
+    assert [str(m) for m in quiet.context["messages"]] == []
+    particle_through_sandbox(settings)
+    on = staff_client_mfa.get(reverse("admin:ias_networkpatient_changelist"))
+    assert [str(m) for m in on.context["messages"]] == []

@@ -35,12 +35,13 @@ class NetworkOffNotice:
     """A network list says, above its rows, why Particle is off when the operator began to turn it on
     (listed in HOMEPORT_NETWORKS or given a purpose) but it is still off."""
 
-    def changelist_view(self, request, extra_context=None):
+    def get_changelist(self, request, **kwargs):
+        """Said while the list is built (not by wrapping the list view, which stays Django's own)."""
         reason = particle.off_reason()
         wanted = particle.NETWORK in settings.HOMEPORT_NETWORKS or bool(settings.PARTICLE_PURPOSE_OF_USE)
         if reason and wanted:
             messages.warning(request, reason)
-        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        return super().get_changelist(request, **kwargs)  # type: ignore[misc]
 
 
 @admin.register(NetworkPatient)

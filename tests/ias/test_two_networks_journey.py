@@ -171,3 +171,25 @@ def test_the_admin_is_quiet_when_particle_is_on_or_never_asked_for(staff_client_
     particle_through_sandbox(settings)
     on = staff_client_mfa.get(reverse("admin:ias_networkpatient_changelist"))
     assert [str(m) for m in on.context["messages"]] == []
+
+
+def test_the_search_is_done_only_when_every_network_saved_its_records(mfa_user):
+    from ias import selectors
+    from ias.models import QuerySource
+
+    search = NetworkQuery.objects.create(user=mfa_user, network="metriport", status="completed", request_id="m1")
+    QuerySource.objects.create(query=search, source_type="hie", status="completed", records="fetched")
+    companion = NetworkQuery.objects.create(
+        user=mfa_user, network="particle", parent=search, status="processing", request_id="p:1"
+    )
+    theirs = QuerySource.objects.create(query=companion, source_type="all", status="processing")
+    waiting = selectors.progress_for(query=search)
+    assert (waiting["terminal"], waiting["settled"], waiting["status_label"]) == (False, False, "Searching")
+    assert waiting["networks"][0]["settled"] is True
+    NetworkQuery.objects.filter(pk=companion.pk).update(status="completed")
+    QuerySource.objects.filter(pk=theirs.pk).update(status="completed", records="saving")
+    saving = selectors.progress_for(query=search)
+    assert (saving["terminal"], saving["settled"], saving["status_label"]) == (True, False, "Still adding records")
+    QuerySource.objects.filter(pk=theirs.pk).update(records="fetched")
+    done = selectors.progress_for(query=search)
+    assert (done["settled"], done["outcome"], done["status_label"]) == (True, "ready", "Done")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +18,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from accounts.admin import HealthDataAdmin, ReadOnlyAdmin
 from accounts.models import User
-from ias import events, queries, selectors, webhooks
+from ias import events, particle, queries, selectors, webhooks
 from ias.lookup import events_for_person, person_for_event
 from ias.models import (
     Aal2Challenge,
@@ -30,10 +31,23 @@ from ias.models import (
 )
 
 
+class NetworkOffNotice:
+    """A network list says, above its rows, why Particle is off when the operator began to turn it on
+    (listed in HOMEPORT_NETWORKS or given a purpose) but it is still off."""
+
+    def get_changelist(self, request, **kwargs):
+        """Said while the list is built (not by wrapping the list view, which stays Django's own)."""
+        reason = particle.off_reason()
+        wanted = particle.NETWORK in settings.HOMEPORT_NETWORKS or bool(settings.PARTICLE_PURPOSE_OF_USE)
+        if reason and wanted:
+            messages.warning(request, reason)
+        return super().get_changelist(request, **kwargs)  # type: ignore[misc]
+
+
 @admin.register(NetworkPatient)
-class NetworkPatientAdmin(HealthDataAdmin):
+class NetworkPatientAdmin(NetworkOffNotice, HealthDataAdmin):
     health_action = "staff:demographics"
-    list_display = ["user", "patient_id", "facility_id", "last_ingested_data_at", "updated_at"]
+    list_display = ["user", "network", "patient_id", "facility_id", "last_ingested_data_at", "updated_at"]
     search_fields = ["user__email", "patient_id"]
     list_filter = ["facility_id"]
     readonly_fields = [
@@ -92,9 +106,9 @@ class QuerySourceInline(admin.TabularInline):
 
 
 @admin.register(NetworkQuery)
-class NetworkQueryAdmin(ReadOnlyAdmin):
-    list_display = ["request_id", "user", "kind", "status", "created_at", "last_activity_at", "poll_count"]
-    list_filter = ["kind", "status", "placeholder"]
+class NetworkQueryAdmin(NetworkOffNotice, ReadOnlyAdmin):
+    list_display = ["request_id", "user", "network", "kind", "status", "created_at", "last_activity_at", "poll_count"]
+    list_filter = ["network", "kind", "status", "placeholder"]
     search_fields = ["user__email", "request_id", "public_id"]
     date_hierarchy = "created_at"
     inlines = [QuerySourceInline]

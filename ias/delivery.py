@@ -18,6 +18,7 @@ from ias.models import (
     QuerySource,
 )
 from ias.network import (
+    IDENTITY_NETWORK,
     NetworkPermanentError,
     NetworkTransientError,
     network_for,
@@ -73,7 +74,7 @@ def bundle_fetch(
     from records.errors import BundleDownloadError, BundleLinkExpired
     from records.services import snapshot_clinical_count
 
-    link = NetworkPatient.objects.get(user_id=user_id)
+    link = NetworkPatient.objects.get(user_id=user_id, network=IDENTITY_NETWORK)
     if link.last_ingested_data_at is not None and (
         data_at < link.last_ingested_data_at
         or (data_at == link.last_ingested_data_at and message_id == link.last_ingested_message_id)
@@ -112,7 +113,7 @@ MAX_CONSOLIDATED_PER_QUERY = 3
 
 def consolidated_query_start(*, user_id: int, parent_id: int | None = None) -> NetworkQuery | None:
     """Ask for the consolidated record again (an expired link or a lost webhook); its webhook finishes."""
-    link = NetworkPatient.objects.filter(user_id=user_id, patient_id__isnull=False).first()
+    link = NetworkPatient.objects.filter(user_id=user_id, network=IDENTITY_NETWORK, patient_id__isnull=False).first()
     if link is None:
         return None
     if parent_id and (

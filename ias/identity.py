@@ -22,6 +22,7 @@ from ias.models import (
     NetworkPatient,
 )
 from ias.network import (
+    IDENTITY_NETWORK,
     NetworkPermanentError,
     network_for,
 )
@@ -40,7 +41,7 @@ def absolute_url(name: str, *args: Any) -> str:
 @network_errors_as_journey
 def identity_session_start(*, user) -> IdentityVerification:
     """Open an identity-proofing session at the network; the view redirects to its `session_url`."""
-    link = NetworkPatient.objects.filter(user=user, patient_id__isnull=False).first()
+    link = NetworkPatient.objects.filter(user=user, network=IDENTITY_NETWORK, patient_id__isnull=False).first()
     if link is None:
         raise JourneyError(gettext_noop("Please enter your details first."), step="demographics")
     verified = IdentityVerification.objects.filter(user=user, status=IdentityVerification.Status.VERIFIED).first()

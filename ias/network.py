@@ -24,6 +24,8 @@ from django.utils.module_loading import import_string
 
 # The shape of any id a network hands us (patient, session, request, challenge).
 NETWORK_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
+# The network that proves identity and runs AAL2 challenges: every person's first link is there.
+IDENTITY_NETWORK = "metriport"
 # The metadata key that carries our own query id to the network and back in its webhooks.
 QUERY_REF_KEY = "homeportQueryId"
 

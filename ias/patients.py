@@ -19,6 +19,8 @@ from accounts.selectors import consent_current
 from accounts.services import person_name_index
 from ias.errors import (
     JourneyError,
+    NetworkRefused,
+    NetworkUnavailable,
     network_errors_as_journey,
 )
 from ias.models import (
@@ -30,6 +32,7 @@ from ias.models import (
     WebhookEvent,
 )
 from ias.network import (
+    IDENTITY_NETWORK,
     NetworkPermanentError,
     NetworkTransientError,
     PatientDetails,
@@ -37,6 +40,7 @@ from ias.network import (
     network_for,
 )
 from ias.queueing import enqueue_after_commit
+from ias.selectors import networks_registering
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +72,39 @@ def details_stored(details: PatientDetails) -> dict[str, Any]:
 
 @network_errors_as_journey
 def network_patient_save(*, user, details: PatientDetails) -> NetworkPatient:
-    """Create the person's patient at the network the first time; update it afterwards."""
+    """Create the person's patient at every network it searches the first time; update it afterwards.
+    The identity network goes first and its refusals are the form's; another network's refusal is
+    said with that network's name, and saving again registers the person there."""
     if consent_current(user=user) is None:
         raise JourneyError(gettext_noop("Please give your consent first."), step="consent")
-    link, _ = NetworkPatient.objects.get_or_create(user=user, defaults={"facility_id": settings.METRIPORT_FACILITY_ID})
+    first = network_link_save(user=user, network=IDENTITY_NETWORK, details=details)
+    for key in networks_registering()[1:]:
+        label = network_for(key).label
+        try:
+            network_link_save(user=user, network=key, details=details)
+        except NetworkPermanentError as exc:
+            words = exc.detail or gettext_noop("please check your details and save them again")
+            raise NetworkRefused(f"{label} did not accept your details: {words}") from None
+        except NetworkTransientError:
+            raise NetworkUnavailable(
+                f"{label} could not be reached just now. Your details are saved; please save them again in a minute."
+            ) from None
+    return first
+
+
+def network_link_save(*, user, network: str, details: PatientDetails) -> NetworkPatient:
+    """Register or update the person at one network, and keep their details on its link."""
+    facility_id = settings.METRIPORT_FACILITY_ID if network == IDENTITY_NETWORK else ""
+    link, _ = NetworkPatient.objects.get_or_create(user=user, network=network, defaults={"facility_id": facility_id})
     external_id = f"homeport-{user.pk}"
     created_id = ""
-    network = network_for(link.network)
+    seam = network_for(link.network)
     if link.patient_id:
         patient = PatientRef(patient_id=link.patient_id, facility_id=link.facility_id)
-        network.patient_update(patient=patient, details=details, external_id=external_id)
+        seam.patient_update(patient=patient, details=details, external_id=external_id)
     else:
-        created_id = network.patient_register(
-            facility_id=link.facility_id, details=details, external_id=external_id
-        ).patient_id
+        created = seam.patient_register(facility_id=link.facility_id, details=details, external_id=external_id)
+        created_id = created.patient_id
     demographics = details_stored(details)
     with transaction.atomic():
         link = NetworkPatient.objects.select_for_update().get(pk=link.pk)
@@ -160,7 +183,7 @@ def document_link_for(*, user_id: int, attachment_url: str, content_type: str = 
     cannot import it). The file name is the attachment URL's `fileName` parameter, else its path;
     the attachment comes from the person's own stored record, and the person must have a network link.
     """
-    link = NetworkPatient.objects.filter(user_id=user_id, patient_id__isnull=False).first()
+    link = NetworkPatient.objects.filter(user_id=user_id, network=IDENTITY_NETWORK, patient_id__isnull=False).first()
     if link is None:
         raise JourneyError("This person has no patient record at the network yet.")
     parts = urlsplit(attachment_url)

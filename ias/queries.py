@@ -31,14 +31,16 @@ from ias.models import (
     QuerySource,
 )
 from ias.network import (
+    IDENTITY_NETWORK,
     NetworkPermanentError,
     NetworkTransientError,
     QueryRequest,
     SourceChoice,
     network_for,
 )
+from ias.particle_network import SOURCE as COMPANION_SOURCE
 from ias.query_state import query_apply_network_status, query_recompute, query_settle, source_advance
-from ias.selectors import query_outcome
+from ias.selectors import networks_registering, query_outcome
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
     """Spend this person's fresh AAL2 session on one IAS network query."""
     if consent_current(user=user) is None:
         raise JourneyError(gettext_noop("Please give your consent first."), step="consent")
-    link = NetworkPatient.objects.filter(user=user, patient_id__isnull=False).first()
+    link = NetworkPatient.objects.filter(user=user, network=IDENTITY_NETWORK, patient_id__isnull=False).first()
     if link is None:
         raise JourneyError(gettext_noop("Please enter your details first."), step="demographics")
     if not sources.enabled():
@@ -108,6 +110,34 @@ def network_query_start(*, user, sources: SourceChoice) -> NetworkQuery:
             gettext_noop("The health network could not be reached just now. Please try again in a minute."),
             step="sources",
         ) from None
+    query = query_apply_network_status(query_id=query.pk, status=answer)
+    for key in networks_registering()[1:]:
+        companion_query_start(user=user, network=key, search=query, sources=sources)
+    return query
+
+
+def companion_query_start(*, user, network: str, search: NetworkQuery, sources: SourceChoice) -> NetworkQuery | None:
+    """Ask another network (one that proves no identity, so it rides on this search's security check)
+    for the person's records as part of `search`. Its failure never stops the search: the companion
+    query shows as failed, in plain words, next to the search's own sources."""
+    link = NetworkPatient.objects.filter(user=user, network=network, patient_id__isnull=False).first()
+    if link is None:
+        return None
+    seam = network_for(network)
+    query = NetworkQuery.objects.create(user=user, kind=NetworkQuery.Kind.NETWORK, network=network, parent=search)
+    QuerySource.objects.create(query=query, source_type=COMPANION_SOURCE)
+    request = QueryRequest(
+        patient_id=str(link.patient_id),
+        sources=sources.enabled(),
+        query_ref=str(query.public_id),
+        purpose_of_use=seam.purpose_of_use,
+    )
+    try:
+        answer = seam.query_start(request=request)
+    except (NetworkPermanentError, NetworkTransientError) as exc:
+        log.warning("%s query %s could not start: %s", network, query.pk, exc)
+        query_fail_to_start(query=query, reason=wording.COMPANION_START_FAILED)
+        return NetworkQuery.objects.get(pk=query.pk)
     return query_apply_network_status(query_id=query.pk, status=answer)
 
 

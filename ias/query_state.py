@@ -191,6 +191,8 @@ def query_settle(query: NetworkQuery) -> None:
     (after commit, once). Must be called inside a transaction holding the query's row."""
     if query.kind != NetworkQuery.Kind.NETWORK or query.settled_at is not None or not query.is_terminal:
         return
+    if query.parent_id:  # another network's part of a search: the search's own query tells the person
+        return
     if not all(row.is_settled for row in query.sources.all()):
         return
     from ias.tasks import query_outcome_notify

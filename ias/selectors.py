@@ -12,12 +12,13 @@ from django.core.cache import caches
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.crypto import decrypt_text
 from accounts.selectors import consent_current
-from ias import wording
+from ias import particle, wording
 from ias.models import AAL2_FRESH_FOR, Aal2Challenge, IdentityVerification, NetworkPatient, NetworkQuery, QuerySource
+from ias.network import IDENTITY_NETWORK
 
 # Where the ingest publishes how many items it has saved so far (the progress page reads it).
 SAVING_COUNT_KEY = "ias:saving:{user_id}"
@@ -38,14 +39,46 @@ class JourneyStep:
     description: str
 
 
+NETWORK_LABELS = {"metriport": "Metriport", "particle": "Particle"}
+
+
+def networks_registering() -> list[str]:
+    """The networks a person is registered with and searched at: the identity network always,
+    Particle too when it is on (enabled and given a purpose of use)."""
+    keys = [IDENTITY_NETWORK]
+    if not particle.off_reason():
+        keys.append(particle.NETWORK)
+    return keys
+
+
+# What each purpose of use means, for the person; individual access is the identity network's.
+PURPOSE_WORDS = {
+    "IAS": gettext_noop("individual access: you asking for your own records"),
+    "TREATMENT": gettext_noop("treatment: the care you receive from the clinic that offers you Homeport"),
+    "PAYMENT": gettext_noop("payment: paying for the care you receive"),
+    "OPERATIONS": gettext_noop("health care operations: running the clinic that offers you Homeport"),
+}
+
+
+def networks_asked() -> list[dict[str, str]]:
+    """Each network this deployment asks for the person's records, and the purpose it is asked under
+    (the consent page and the privacy notice name them)."""
+    asked = []
+    for key in networks_registering():
+        purpose = "IAS" if key == IDENTITY_NETWORK else settings.PARTICLE_PURPOSE_OF_USE
+        asked.append({"network": key, "label": NETWORK_LABELS[key], "purpose": gettext(PURPOSE_WORDS[purpose])})
+    return asked
+
+
 def network_patient_for(*, user) -> NetworkPatient | None:
-    return NetworkPatient.objects.filter(user=user).first()
+    """The person's link at the identity network (the one their details were first saved to)."""
+    return NetworkPatient.objects.filter(user=user, network=IDENTITY_NETWORK).first()
 
 
 def address_state_for(*, user) -> str:
     """The US state (two letters) of the address the person gave for the network, or ""."""
     encrypted = (
-        NetworkPatient.objects.filter(user=user)
+        NetworkPatient.objects.filter(user=user, network=IDENTITY_NETWORK)
         .exclude(demographics_encrypted="")
         .values_list("demographics_encrypted", flat=True)
     ).first()
@@ -89,7 +122,7 @@ def aal2_fresh(*, user) -> Aal2Challenge | None:
 
 def query_active(*, user) -> NetworkQuery | None:
     return (
-        NetworkQuery.objects.filter(user=user, kind=NetworkQuery.Kind.NETWORK)
+        NetworkQuery.objects.filter(user=user, kind=NetworkQuery.Kind.NETWORK, parent__isnull=True)
         .exclude(status__in=NetworkQuery.TERMINAL)
         .order_by("-created_at")
         .first()
@@ -97,16 +130,25 @@ def query_active(*, user) -> NetworkQuery | None:
 
 
 def query_latest(*, user) -> NetworkQuery | None:
-    return NetworkQuery.objects.filter(user=user, kind=NetworkQuery.Kind.NETWORK).order_by("-created_at").first()
+    return (
+        NetworkQuery.objects.filter(user=user, kind=NetworkQuery.Kind.NETWORK, parent__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def query_for_user(*, user, public_id) -> NetworkQuery:
     """Another person's query is a 404."""
-    return get_object_or_404(NetworkQuery, public_id=public_id, user=user, kind=NetworkQuery.Kind.NETWORK)
+    return get_object_or_404(
+        NetworkQuery, public_id=public_id, user=user, kind=NetworkQuery.Kind.NETWORK, parent__isnull=True
+    )
 
 
 def queries_for_user(*, user):
-    return NetworkQuery.objects.filter(user=user, kind=NetworkQuery.Kind.NETWORK).order_by("-created_at")
+    """The person's searches (a query another network ran alongside one is part of it)."""
+    return NetworkQuery.objects.filter(user=user, kind=NetworkQuery.Kind.NETWORK, parent__isnull=True).order_by(
+        "-created_at"
+    )
 
 
 def _records_url() -> str:
@@ -241,6 +283,8 @@ RETRYABLE = (QuerySource.Status.FAILED, QuerySource.Status.REFUSED, QuerySource.
 
 
 def _source_label(source_type: str) -> str:
+    if source_type == "all":  # a network that reports one state for every source it reaches
+        return gettext("All its sources")
     if source_type in QuerySource.Type.values:
         return str(QuerySource.Type(source_type).label)
     return source_type
@@ -310,10 +354,17 @@ def _source_row_view(source: QuerySource, saving_count: int | None) -> dict[str,
     }
 
 
-def progress_for(*, query: NetworkQuery) -> dict[str, Any]:
-    """What the progress page and its JSON endpoint show: one row per source, plain words, and
-    whether every source's records are in (`settled`: the page stops updating only then)."""
-    sources = list(query.sources.all())
+def _outcome_words(outcome: str) -> tuple[str, str]:
+    return {
+        "ready": (gettext("Done"), "ok"),
+        "partial": (gettext("Partly done"), "warn"),
+        "no_records": (gettext("No records found"), "neutral"),
+        "failed": (gettext("Not completed"), "bad"),
+    }[outcome]
+
+
+def _network_progress(query: NetworkQuery, sources: list[QuerySource]) -> dict[str, Any]:
+    """One network's part of a search: its sources in words, and where it stands overall."""
     saving = any(s.records == QuerySource.Records.SAVING for s in sources)
     count = records_saving_count(user_id=query.user_id) if saving else None
     rows = [_source_row_view(source, count) for source in sources]
@@ -323,24 +374,58 @@ def progress_for(*, query: NetworkQuery) -> dict[str, Any]:
     elif not settled:
         label, badge = gettext("Still adding records"), "info"
     else:
-        outcome = _outcome(query=query, sources=sources)
-        label, badge = {
-            "ready": (gettext("Done"), "ok"),
-            "partial": (gettext("Partly done"), "warn"),
-            "no_records": (gettext("No records found"), "neutral"),
-            "failed": (gettext("Not completed"), "bad"),
-        }[outcome]
+        label, badge = _outcome_words(_outcome(query=query, sources=sources))
+    return {
+        "network": query.network,
+        "label": NETWORK_LABELS.get(query.network, query.network),
+        "status_label": label,
+        "badge": badge,
+        "terminal": query.is_terminal,
+        "settled": settled,
+        "reason": gettext(query.failure_reason) if query.failure_reason else "",
+        "sources": rows,
+    }
+
+
+def progress_for(*, query: NetworkQuery) -> dict[str, Any]:
+    """What the progress page and its JSON endpoint show: one row per source, plain words, and
+    whether every source's records are in (`settled`: the page stops updating only then). A search
+    that also asked another network lists it under `networks`, side by side with the first; the
+    search is settled only once every network's records are in."""
+    sources = list(query.sources.all())
+    own = _network_progress(query, sources)
+    companions = (
+        NetworkQuery.objects.filter(parent=query, kind=NetworkQuery.Kind.NETWORK)
+        .order_by("created_at")
+        .prefetch_related("sources")
+    )
+    parts = [own]
+    every_source = list(sources)
+    for companion in companions:
+        theirs = list(companion.sources.all())
+        parts.append(_network_progress(companion, theirs))
+        every_source += theirs
+    terminal = all(part["terminal"] for part in parts)
+    settled = all(part["settled"] for part in parts)
+    label, badge = own["status_label"], own["badge"]
+    if len(parts) > 1 and not terminal:
+        label, badge = gettext("Searching"), "info"
+    elif len(parts) > 1 and not settled:
+        label, badge = gettext("Still adding records"), "info"
+    elif len(parts) > 1:
+        label, badge = _outcome_words(_outcome(query=query, sources=every_source))
     return {
         "id": str(query.public_id),
         "status": query.status,
         "status_label": label,
         "badge": badge,
-        "terminal": query.is_terminal,
+        "terminal": terminal,
         "settled": settled,
-        "outcome": _outcome(query=query, sources=sources) if settled else "",
-        "reason": gettext(query.failure_reason) if query.failure_reason else "",
-        "sources": rows,
-        "retry_sources": [r["type"] for r in rows if r["retry"]],
+        "outcome": _outcome(query=query, sources=every_source) if settled else "",
+        "reason": own["reason"],
+        "sources": own["sources"],
+        "networks": parts,
+        "retry_sources": [r["type"] for r in own["sources"] if r["retry"]],
         "records_url": _records_url(),
     }
 
@@ -363,7 +448,7 @@ def query_outcome(*, query: NetworkQuery) -> str:
 
 def ias_export_for(*, user_id: int) -> dict[str, Any]:
     """What ias holds about the person, for their data export: no secrets, no session links."""
-    link = NetworkPatient.objects.filter(user_id=user_id).first()
+    link = NetworkPatient.objects.filter(user_id=user_id, network=IDENTITY_NETWORK).first()
     out: dict[str, Any] = {"network": settings.METRIPORT_BASE_URL, "patient": None}
     if link is not None:
         out["patient"] = {
@@ -410,7 +495,7 @@ def person_details_for(*, user_id: int) -> dict[str, Any]:
     """The name and date of birth the person gave in the journey, for the documents they take away
     (records' PDF summary reads them through RECORDS_PERSON_DETAILS_PROVIDER; records sits below ias).
     Missing pieces are empty; `birth_date` is a date or None."""
-    link = NetworkPatient.objects.filter(user_id=user_id).first()
+    link = NetworkPatient.objects.filter(user_id=user_id, network=IDENTITY_NETWORK).first()
     given = network_patient_demographics(link=link) if link is not None else {}
     name = " ".join(part for part in (str(given.get("firstName", "")), str(given.get("lastName", ""))) if part.strip())
     try:

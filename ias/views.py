@@ -60,7 +60,13 @@ def consent(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "ias/consent.html",
-        {"form": form, "current": current, "notice_version": settings.PRIVACY_NOTICE_VERSION, "step": 1},
+        {
+            "form": form,
+            "current": current,
+            "notice_version": settings.PRIVACY_NOTICE_VERSION,
+            "networks": selectors.networks_asked(),
+            "step": 1,
+        },
     )
 
 

@@ -11,6 +11,9 @@ SOURCE_FAILED = gettext_noop("This source reported a problem and sent no records
 SOURCE_TIMED_OUT = gettext_noop("This source did not answer in time.")
 QUERY_TIMED_OUT = gettext_noop("The search took too long and was stopped. You can start a new one.")
 QUERY_START_FAILED = gettext_noop("The search could not be started.")
+COMPANION_START_FAILED = gettext_noop(
+    "This network could not be asked just now. Your other search goes on; you can search again later."
+)
 RECORDS_LINK_EXPIRED = gettext_noop("The download link expired; a fresh copy of your records has been requested.")
 
 

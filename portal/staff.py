@@ -25,6 +25,7 @@ from ias.models import (
     QuerySource,
     WebhookEvent,
 )
+from ias.network import IDENTITY_NETWORK
 from portal.models import AccountDeletion
 from records.models import Snapshot
 
@@ -373,7 +374,7 @@ def person_journey(*, user: User) -> Journey:
     factors = list(
         Authenticator.objects.filter(user=user).exclude(type=Authenticator.Type.RECOVERY_CODES).order_by("created_at")
     )
-    link = NetworkPatient.objects.filter(user=user).first()
+    link = NetworkPatient.objects.filter(user=user, network=IDENTITY_NETWORK).first()
     timeline: list[Moment] = [
         *_account_moments(user, factors),
         *_identity_moments(user, link),

@@ -26,6 +26,7 @@ from accounts.http import AuthedRequest, client_ip
 from accounts.selectors import access_log_for, consent_history
 from accounts.services import access_log_record
 from ias.particle import off_reason as particle_off_reason
+from ias.selectors import networks_asked
 from portal.forms import AccountDeleteForm, ConsentRevokeForm, PreferencesForm
 from portal.selectors import (
     PrivacyNotice,
@@ -119,6 +120,7 @@ def _render_notice(request: HttpRequest, notice: PrivacyNotice, *, status: int =
             "notice_version": notice.version,
             "is_current": notice.version == settings.PRIVACY_NOTICE_VERSION,
             "versions": privacy_notice_versions(),
+            "networks": networks_asked(),
         },
         status=status,
     )

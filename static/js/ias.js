@@ -46,7 +46,6 @@
   // network says it has finished); then it reloads once, so the outcome and its next step appear.
   var progress = document.querySelector("[data-ias-progress]");
   if (progress && progress.getAttribute("data-ias-settled") !== "true") {
-    var rows = progress.querySelector("[data-ias-rows]");
     var overall = progress.querySelector("[data-ias-overall-label]");
     var note = progress.querySelector("[data-ias-overall-note]");
     poll(progress.getAttribute("data-ias-progress"), function (data) {
@@ -54,18 +53,28 @@
         window.location.reload();
         return false;
       }
-      rows.replaceChildren.apply(rows, data.sources.map(function (row) {
-        var tr = document.createElement("tr");
-        tr.setAttribute("data-source", row.type);
-        tr.setAttribute("data-status", row.status);
-        tr.setAttribute("data-records", row.records);
-        var th = text("th", row.label);
-        th.setAttribute("scope", "row");
-        var status = document.createElement("td");
-        status.appendChild(text("span", row.status_label, "badge badge--" + row.badge));
-        tr.append(th, status, text("td", row.detail));
-        return tr;
-      }));
+      // One table per network the search asked, each updated from its own rows.
+      data.networks.forEach(function (part) {
+        var rows = progress.querySelector('[data-ias-rows="' + part.network + '"]');
+        if (!rows) { return; }
+        rows.replaceChildren.apply(rows, part.sources.map(function (row) {
+          var tr = document.createElement("tr");
+          tr.setAttribute("data-source", row.type);
+          tr.setAttribute("data-status", row.status);
+          tr.setAttribute("data-records", row.records);
+          var th = text("th", row.label);
+          th.setAttribute("scope", "row");
+          var status = document.createElement("td");
+          status.appendChild(text("span", row.status_label, "badge badge--" + row.badge));
+          tr.append(th, status, text("td", row.detail));
+          return tr;
+        }));
+        var badge = progress.querySelector('[data-network="' + part.network + '"] [data-ias-network-label]');
+        if (badge) {
+          badge.textContent = part.status_label;
+          badge.className = "badge badge--" + part.badge;
+        }
+      });
       overall.textContent = data.status_label;
       overall.className = "badge badge--" + data.badge;
       if (note) {

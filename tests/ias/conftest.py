@@ -19,6 +19,28 @@ def network():
     metriport.use_transport(None)
 
 
+# The sandbox's per-source delays in the browser journeys (seconds).
+DELAYS = {"hie": 1.0, "pharmacy": 1.5, "lab": 2.0}
+
+
+@pytest.fixture
+def portal_on_live_server(live_server, settings):
+    """Point the portal, the network client and the sandbox's webhooks at the live server."""
+    base = live_server.url
+    settings.PORTAL_BASE_URL = base
+    settings.METRIPORT_BASE_URL = f"{base}/sandbox"
+    settings.SANDBOX_WEBHOOK_URL = f"{base}/webhooks/metriport/"
+    settings.SANDBOX_SOURCE_DELAY_SECONDS = DELAYS
+    settings.SANDBOX_CONSOLIDATED_DELAY_SECONDS = 0.5
+    return {
+        "PORTAL_BASE_URL": base,
+        "METRIPORT_BASE_URL": f"{base}/sandbox",
+        "SANDBOX_WEBHOOK_URL": f"{base}/webhooks/metriport/",
+        "SANDBOX_SOURCE_DELAY_SECONDS": ",".join(f"{k}={v}" for k, v in DELAYS.items()),
+        "SANDBOX_CONSOLIDATED_DELAY_SECONDS": "0.5",
+    }
+
+
 def saved_snapshot(**counts_by_type: int) -> Snapshot:
     """What a finished ingest returns (unsaved): by default a record with one lab result."""
     return Snapshot(counts_by_type=counts_by_type or {"Patient": 1, "Observation": 1})

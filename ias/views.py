@@ -287,7 +287,7 @@ def sources(request: AuthedRequest) -> HttpResponse:
             return _to_step(request, exc)
         else:
             return redirect("ias:progress", public_id=query.public_id)
-    return render(request, "ias/sources.html", {"form": form, "step": 5})
+    return render(request, "ias/sources.html", {"form": form, "networks": selectors.networks_asked(), "step": 5})
 
 
 @health_data_required

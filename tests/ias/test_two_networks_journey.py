@@ -193,3 +193,24 @@ def test_the_search_is_done_only_when_every_network_saved_its_records(mfa_user):
     QuerySource.objects.filter(pk=theirs.pk).update(records="fetched")
     done = selectors.progress_for(query=search)
     assert (done["settled"], done["outcome"], done["status_label"]) == (True, "ready", "Done")
+
+
+def test_the_sources_page_names_each_network_and_what_it_searches(client_mfa, mfa_user, both):
+    registered_at_both(mfa_user)
+    aal2_passed(mfa_user)
+    page = client_mfa.get(reverse("ias:sources")).content.decode()
+    assert "The networks we will ask" in page
+    assert "Metriport, for individual access: you asking for your own records: the places you choose below." in page
+    assert "Particle, for treatment" in page and "every place it reaches." in page
+    consent = client_mfa.get(reverse("ias:consent")).content.decode()
+    assert "reached through the health networks named below" in consent
+    assert "through our health network, Metriport" not in consent
+
+
+def test_with_metriport_alone_the_sources_page_names_no_networks(client_mfa, mfa_user, network):
+    verified(mfa_user, "pat_1")
+    aal2_passed(mfa_user)
+    page = client_mfa.get(reverse("ias:sources")).content.decode()
+    assert page.count("data-networks") == 0 and "Where should we search?" in page
+    consent = client_mfa.get(reverse("ias:consent")).content.decode()
+    assert "through our health network, Metriport" in consent

@@ -200,8 +200,8 @@ def test_the_sources_page_names_each_network_and_what_it_searches(client_mfa, mf
     aal2_passed(mfa_user)
     page = client_mfa.get(reverse("ias:sources")).content.decode()
     assert "The networks we will ask" in page
-    assert "Metriport, for individual access: you asking for your own records: the places you choose below." in page
-    assert "Particle, for treatment" in page and "every place it reaches." in page
+    assert "Metriport searches the places you choose below." in page
+    assert "Particle searches every place it reaches." in page
     consent = client_mfa.get(reverse("ias:consent")).content.decode()
     assert "reached through the health networks named below" in consent
     assert "through our health network, Metriport" not in consent

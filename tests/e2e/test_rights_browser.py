@@ -67,7 +67,9 @@ def test_a_new_person_uses_every_right_in_the_browser(browser, live_server, scre
 
     # The confirmation email is a Celery task sent after commit; record the enqueue, run it below.
     queued: list[dict] = []
-    monkeypatch.setattr(tasks.account_deletion_notify, "delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(
+        tasks.account_deletion_notify, "apply_async", lambda kwargs=None, **options: queued.append(kwargs)
+    )
 
     page = browser
     base = live_server.url

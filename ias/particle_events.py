@@ -2,20 +2,23 @@
 
 The notification says a query finished (COMPLETE, "Complete with Errors", or FAILED). The service
 moves the query's one source ("all") forward and, when it finished with data, brings Particle's
-FHIR bundle into the record. The bundle is fetched from Particle with the client's token (not by
-link), written to a temporary file and ingested as Particle's items: what Particle no longer holds
-is retired among Particle's items only, never another network's (records scope ids per network).
+FHIR bundle and its C-CDA documents into the record. Both are fetched from Particle with the
+client's token (not by link); the documents join the bundle as DocumentReferences
+(`ias.particle_documents`), which is written to a temporary file and ingested as Particle's items:
+what Particle no longer holds is retired among Particle's items only, never another network's
+(records scope ids per network).
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 
 import msgspec
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ias import particle, query_state
+from ias import particle, particle_documents, query_state
 from ias.errors import EventMismatch
 from ias.events import IGNORED, PROCESSED, Outcome, unknown_patient
 from ias.models import NetworkPatient, NetworkQuery, QuerySource, WebhookEvent
@@ -23,7 +26,29 @@ from ias.network import NetworkPermanentError
 from ias.particle_network import SOURCE, request_id_make
 from ias.particle_webhook import ParticleEvent, event_read
 
+logger = logging.getLogger(__name__)
+
 PHASE_STATUS = {"complete": "completed", "partial": "completed", "failed": "failed"}
+
+
+def documents_zip(api: particle.ParticleClient, patient_id: str) -> bytes:
+    """The C-CDA ZIP; none when Particle refuses it for good (the FHIR records still come in)."""
+    try:
+        return api.ccda_zip(particle_patient_id=patient_id)
+    except NetworkPermanentError:
+        logger.warning("particle: C-CDA documents refused for good; the FHIR records are saved without them")
+        return b""
+
+
+def search_request_id(request_id: str) -> str:
+    """The request id of the search a Particle query is part of (the first network's), so that the
+    record groups both networks' snapshots of one search; its own id when it has no search."""
+    parent = (
+        NetworkQuery.objects.filter(request_id=request_id, parent__isnull=False)
+        .values_list("parent__request_id", flat=True)
+        .first()
+    )
+    return parent or request_id
 
 
 def particle_records_fetch(*, user_id: int, patient_id: str, request_id: str) -> tuple[str, int]:
@@ -33,19 +58,24 @@ def particle_records_fetch(*, user_id: int, patient_id: str, request_id: str) ->
     try:
         with particle.client() as api:
             raw = api.fhir_bundle(particle_patient_id=patient_id)
+            documents = particle_documents.zip_read(documents_zip(api, patient_id))
     except NetworkPermanentError:
         return QuerySource.Records.FAILED, 0
+    references = [particle_documents.document_reference(d, patient_id=patient_id) for d in documents]
+    raw, had_entries = particle_documents.bundle_with_documents(raw, references)
     with tempfile.NamedTemporaryFile(suffix=".json") as handle:
         handle.write(raw)
         handle.flush()
+        del raw
         snapshot = snapshot_ingest_file(
             user_id=user_id,
             path=handle.name,
             network_source="particle",
             network="particle",
             retire=True,
-            request_id=request_id,
-            patient_id=patient_id,
+            request_id=search_request_id(request_id),
+            # Particle's own resources must be this person's; documents come from this person's URL.
+            patient_id=patient_id if had_entries else "",
         )
     clinical = snapshot_clinical_count(snapshot=snapshot)
     return (QuerySource.Records.FETCHED, clinical) if clinical else (QuerySource.Records.EMPTY, 0)

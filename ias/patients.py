@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.crypto import encrypt_text
 from accounts.selectors import consent_current
@@ -83,11 +83,18 @@ def network_patient_save(*, user, details: PatientDetails) -> NetworkPatient:
         try:
             network_link_save(user=user, network=key, details=details)
         except NetworkPermanentError as exc:
-            words = exc.detail or gettext_noop("please check your details and save them again")
-            raise NetworkRefused(f"{label} did not accept your details: {words}") from None
+            # Said now, in the person's language: the network's own words (exc.detail) are kept as given.
+            words = exc.detail or gettext("please check your details and save them again")
+            raise NetworkRefused(
+                gettext("%(network)s did not accept your details: %(reason)s") % {"network": label, "reason": words}
+            ) from None
         except NetworkTransientError:
             raise NetworkUnavailable(
-                f"{label} could not be reached just now. Your details are saved; please save them again in a minute."
+                gettext(
+                    "%(network)s could not be reached just now. Your details are saved; please save them again in a "
+                    "minute."
+                )
+                % {"network": label}
             ) from None
     return first
 

@@ -188,17 +188,25 @@ def query_apply_network_status(*, query_id: int, status: QueryStatus) -> Network
 
 def query_settle(query: NetworkQuery) -> None:
     """Once the query has finished and every source's records are in, note it and tell the person
-    (after commit, once). Must be called inside a transaction holding the query's row."""
+    (after commit, once). Must be called inside a transaction holding the query's row.
+
+    A search that also asked other networks settles, and tells the person, only once every
+    network's part has settled; the last part to settle settles the search (it locks the search's
+    row after its own, the order no other service takes them in reverse)."""
     if query.kind != NetworkQuery.Kind.NETWORK or query.settled_at is not None or not query.is_terminal:
-        return
-    if query.parent_id:  # another network's part of a search: the search's own query tells the person
         return
     if not all(row.is_settled for row in query.sources.all()):
         return
-    from ias.tasks import query_outcome_notify
-
+    companions = NetworkQuery.objects.filter(parent=query, kind=NetworkQuery.Kind.NETWORK, settled_at__isnull=True)
+    if query.parent_id is None and companions.exists():
+        return
     query.settled_at = timezone.now()
     query.save(update_fields=["settled_at"])
+    if query.parent_id is not None:
+        query_settle(NetworkQuery.objects.select_for_update().get(pk=query.parent_id))
+        return
+    from ias.tasks import query_outcome_notify
+
     query_id = query.pk
     enqueue_after_commit(query_outcome_notify, query_id=query_id)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -442,8 +443,10 @@ def _outcome(*, query: NetworkQuery, sources: list[QuerySource]) -> str:
 
 
 def query_outcome(*, query: NetworkQuery) -> str:
-    """How a finished search ended for the person: ready, partial, no_records or failed."""
-    return _outcome(query=query, sources=list(query.sources.all()))
+    """How a finished search ended for the person, over every network it asked: ready, partial,
+    no_records or failed."""
+    sources = list(QuerySource.objects.filter(Q(query=query) | Q(query__parent=query, query__kind=query.kind)))
+    return _outcome(query=query, sources=sources)
 
 
 def ias_export_for(*, user_id: int) -> dict[str, Any]:

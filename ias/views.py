@@ -82,7 +82,7 @@ def demographics(request: AuthedRequest) -> HttpResponse:
         try:
             patients.network_patient_save(user=request.user, details=form.to_details())
         except (NetworkRefused, NetworkUnavailable) as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, gettext(str(exc)))
         except JourneyError as exc:
             return _to_step(request, exc)
         else:
@@ -232,10 +232,10 @@ def aal2_return(request: AuthedRequest, state: str) -> HttpResponse:
         try:
             query = queries.network_query_start(user=request.user, sources=choice)
         except Aal2Refused as exc:
-            messages.error(request, str(exc))
+            messages.error(request, gettext(str(exc)))
             return redirect("ias:aal2")
         except (QueryRefused, NetworkUnavailable) as exc:
-            messages.error(request, str(exc))
+            messages.error(request, gettext(str(exc)))
             return redirect("ias:sources")
         except JourneyError as exc:
             return _to_step(request, exc)
@@ -255,10 +255,10 @@ def source_retry(request: HttpRequest, public_id) -> HttpResponse:
     failed = [s.source_type for s in query.sources.all() if selectors.source_retryable(source=s)]
     names = [n for n in failed if n in ("hie", "pharmacy", "lab") and (chosen in ("", "all") or n == chosen)]
     if not names:
-        messages.info(request, "There is nothing to try again in this search.")
+        messages.info(request, gettext("There is nothing to try again in this search."))
         return redirect("ias:progress", public_id=query.public_id)
     request.session[RETRY_SESSION_KEY] = names
-    messages.info(request, "To ask again, the network needs a fresh security check first.")
+    messages.info(request, gettext("To ask again, the network needs a fresh security check first."))
     return redirect("ias:aal2")
 
 
@@ -282,7 +282,7 @@ def sources(request: AuthedRequest) -> HttpResponse:
             messages.error(request, gettext(str(exc)))
             return redirect("ias:aal2")
         except (QueryRefused, NetworkUnavailable) as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, gettext(str(exc)))
         except JourneyError as exc:
             return _to_step(request, exc)
         else:

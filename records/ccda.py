@@ -232,3 +232,50 @@ def ccda_read(data: bytes) -> CcdaDocument:
     if body is not None:
         _sections(body, 1, sections)
     return CcdaDocument(title=_text_of(_child(root, "title"))[:300], date_text=date_text, sections=sections)
+
+
+LOINC_OID = "2.16.840.1.113883.6.1"
+
+
+@dataclass(frozen=True)
+class CcdaHeader:
+    """What a document list needs to name a C-CDA document: no section is read."""
+
+    title: str
+    date_text: str
+    type_code: str  # LOINC, when the document's code is LOINC
+    type_name: str
+    organization: str  # the custodian, else the first author's organization
+
+
+def _path_text(element: etree._Element | None, *names: str) -> str:
+    for name in names:
+        if element is None:
+            return ""
+        element = _child(element, name)
+    return _text_of(element)
+
+
+def ccda_header(data: bytes) -> CcdaHeader:
+    """The header of a C-CDA document; raises CcdaUnreadable as `ccda_read` does."""
+    root = _parse(data)
+    effective = _child(root, "effectiveTime")
+    stamp = (effective.get("value") or "") if effective is not None else ""
+    date_text = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}" if len(stamp) >= 8 and stamp[:8].isdigit() else ""
+    code = _child(root, "code")
+    type_code = ""
+    type_name = ""
+    if code is not None:
+        type_name = " ".join((code.get("displayName") or "").split())[:200]
+        if (code.get("codeSystem") or "") == LOINC_OID:
+            type_code = (code.get("code") or "").strip()[:32]
+    organization = _path_text(
+        _child(root, "custodian"), "assignedCustodian", "representedCustodianOrganization", "name"
+    ) or _path_text(_child(root, "author"), "assignedAuthor", "representedOrganization", "name")
+    return CcdaHeader(
+        title=_text_of(_child(root, "title"))[:300],
+        date_text=date_text,
+        type_code=type_code,
+        type_name=type_name,
+        organization=organization[:255],
+    )

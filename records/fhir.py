@@ -1430,6 +1430,10 @@ def organization_name(resource: Any, *, resolve: Resolver | None = None, provena
         name = org_of(_dict(resource.get("serviceProvider")))
         if name:
             return name[:255]
+    if _str(resource.get("resourceType")) == "DocumentReference":  # US Core: the organization keeping it
+        name = org_of(_dict(resource.get("custodian")))
+        if name:
+            return name[:255]
     encounter_ref = encounter_reference(resource)
     if encounter_ref:
         encounter = _resolve_reference(encounter_ref, resource=resource, resolve=resolve)

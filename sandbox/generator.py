@@ -458,6 +458,7 @@ def document_body(resource: dict) -> bytes:
         day=day,
         patient=(resource.get("subject") or {}).get("display", ""),
         author=((resource.get("author") or [{}])[0]).get("display", ""),
+        custodian=custodian,
     )
 
 
@@ -1950,7 +1951,7 @@ class _Gen:
         }
 
 
-def ccda_document(*, title: str, day: str, patient: str, author: str) -> bytes:
+def ccda_document(*, title: str, day: str, patient: str, author: str, custodian: str = "") -> bytes:
     """A C-CDA 2.1 Continuity of Care Document whose sections carry real narrative markup.
 
     The narrative (`<text>`) uses what exchanged documents use: paragraphs, tables with a caption,
@@ -2039,7 +2040,13 @@ def ccda_document(*, title: str, day: str, patient: str, author: str) -> bytes:
         "</recordTarget>\n"
         f'  <author><time value="{stamp}"/><assignedAuthor><assignedPerson><name>{escape(author)}</name>'
         "</assignedPerson></assignedAuthor></author>\n"
-        f"  <component><structuredBody>\n{body}  </structuredBody></component>\n"
+        + (
+            "  <custodian><assignedCustodian><representedCustodianOrganization>"
+            f"<name>{escape(custodian)}</name></representedCustodianOrganization></assignedCustodian></custodian>\n"
+            if custodian
+            else ""
+        )
+        + f"  <component><structuredBody>\n{body}  </structuredBody></component>\n"
         "</ClinicalDocument>\n"
     ).encode()
 

@@ -490,6 +490,7 @@ def ccda_documents(patient: ParticlePatient) -> list[tuple[str, bytes]]:
             day=patient.created_at.date().isoformat(),
             patient=f"{d.get('given_name', '')} {d.get('family_name', '')}".strip(),
             author="Particle Health sandbox",
+            custodian="Particle Health sandbox",
         )
         out.append((f"{particle_id('Composition', patient.id)}.xml", summary))
     return out

@@ -93,3 +93,97 @@ def test_nothing_is_sent_while_records_are_still_saving(mfa_user, network, no_en
     query = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
     assert queries.query_outcome_notify(query_id=query.pk) is False
     assert mail.outbox == []
+
+
+def companion_of(search: NetworkQuery) -> NetworkQuery:
+    """Another network's part of the search (as `companion_query_start` makes it), still searching."""
+    from ias.models import QuerySource
+
+    companion = NetworkQuery.objects.create(
+        user=search.user, kind=NetworkQuery.Kind.NETWORK, network="particle", parent=search, request_id="pp:q1"
+    )
+    QuerySource.objects.create(query=companion, source_type="all")
+    return companion
+
+
+def companion_finishes(companion: NetworkQuery, *, records: str, status: str = "completed") -> None:
+    source = companion.sources.get()
+    query_state.source_event_apply(
+        user_id=companion.user_id,
+        request_id=companion.request_id,
+        query_ref="",
+        source_type="all",
+        status=status,
+        completed_at=None,
+        first_data=False,
+    )
+    if status == "completed":
+        query_state.source_records_set(source_id=source.pk, records=records, saved=3 if records == "fetched" else 0)
+
+
+def test_a_search_with_two_networks_tells_the_person_once_the_second_networks_records_are_in(
+    mfa_user, network, ingested, no_enqueue, django_capture_on_commit_callbacks
+):
+    verified(mfa_user, "pat_1")
+    with django_capture_on_commit_callbacks(execute=True):
+        aal2_passed(mfa_user)
+        search = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
+        companion = companion_of(search)
+        deliver(
+            source_event("hie", patient_id="pat_1", request_id=search.request_id, url="https://bundles.test/b.json")
+        )
+    search.refresh_from_db()
+    assert search.is_terminal and search.settled_at is None  # Metriport's records are in; Particle's are not
+    assert not [name for name, _ in no_enqueue if name == "ias.query_outcome_notify"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        companion_finishes(companion, records="fetched")
+    search.refresh_from_db()
+    companion.refresh_from_db()
+    assert companion.settled_at is not None and search.settled_at is not None
+    assert [kwargs for name, kwargs in no_enqueue if name == "ias.query_outcome_notify"] == [{"query_id": search.pk}]
+
+
+def test_the_second_network_finishing_first_waits_for_the_search(
+    mfa_user, network, ingested, no_enqueue, django_capture_on_commit_callbacks
+):
+    verified(mfa_user, "pat_1")
+    aal2_passed(mfa_user)
+    search = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
+    companion = companion_of(search)
+    with django_capture_on_commit_callbacks(execute=True):
+        companion_finishes(companion, records="empty")
+    search.refresh_from_db()
+    assert search.settled_at is None
+    assert not [name for name, _ in no_enqueue if name == "ias.query_outcome_notify"]
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(
+            source_event("hie", patient_id="pat_1", request_id=search.request_id, url="https://bundles.test/b.json")
+        )
+    assert [kwargs for name, kwargs in no_enqueue if name == "ias.query_outcome_notify"] == [{"query_id": search.pk}]
+
+
+def test_records_from_the_second_network_alone_are_records_ready(mfa_user, network, no_enqueue, portal):
+    verified(mfa_user, "pat_1")
+    aal2_passed(mfa_user)
+    search = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
+    companion = companion_of(search)
+    deliver(source_event("hie", patient_id="pat_1", request_id=search.request_id, status="failed", url=""))
+    companion_finishes(companion, records="fetched")
+    search.refresh_from_db()
+    assert search.settled_at is not None
+    assert queries.query_outcome_notify(query_id=search.pk) is True
+    assert mail.outbox[-1].subject == "[Homeport] Your records are ready"
+
+
+def test_both_networks_failing_is_search_failed(mfa_user, network, no_enqueue, portal):
+    verified(mfa_user, "pat_1")
+    aal2_passed(mfa_user)
+    search = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
+    companion = companion_of(search)
+    deliver(source_event("hie", patient_id="pat_1", request_id=search.request_id, status="failed", url=""))
+    companion_finishes(companion, records="", status="failed")
+    search.refresh_from_db()
+    assert search.settled_at is not None
+    assert queries.query_outcome_notify(query_id=search.pk) is True
+    assert mail.outbox[-1].subject == "[Homeport] Your search for records did not finish as hoped"

@@ -76,6 +76,24 @@ def test_a_particle_refusal_is_words_next_to_the_form(client_mfa, mfa_user, both
     ) == ["metriport"]
 
 
+def test_a_particle_refusal_is_said_in_the_persons_language(client_mfa, mfa_user, both, monkeypatch):
+    def refuse(self, **kwargs):
+        raise NetworkPermanentError("particle: 400", status=400, detail="")
+
+    def down(self, **kwargs):
+        raise NetworkTransientError("particle: 503", status=503)
+
+    monkeypatch.setattr(ParticleNetwork, "patient_register", refuse)
+    consented(mfa_user)
+    response = client_mfa.post(reverse("ias:demographics"), DETAILS, HTTP_ACCEPT_LANGUAGE="es")
+    assert response.context["form"].non_field_errors() == [
+        "Particle no aceptó sus datos: revise sus datos y guárdelos de nuevo"
+    ]
+    monkeypatch.setattr(ParticleNetwork, "patient_register", down)
+    response = client_mfa.post(reverse("ias:demographics"), DETAILS, HTTP_ACCEPT_LANGUAGE="es")
+    assert response.context["form"].non_field_errors()[0].startswith("No se pudo contactar con Particle")
+
+
 def test_particle_unreachable_is_said_plainly(client_mfa, mfa_user, both, monkeypatch):
     def down(self, **kwargs):
         raise NetworkTransientError("particle: 503", status=503)

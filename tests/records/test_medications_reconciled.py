@@ -1,6 +1,6 @@
 """Prescriptions, statements and dispenses of one drug are one line, current or past, with the last fill."""
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -27,7 +27,8 @@ def test_current_and_past_follow_the_newest_evidence(owner):
     # a completed old prescription and a status-less statement, but a fill 20 days ago: current
     metformin = current["metformin hydrochloride 500 MG Oral Tablet"]
     assert len(metformin.items) == 3
-    assert metformin.last_filled.text[:10] == (date.today() - timedelta(days=20)).isoformat()
+    # the fill's instant is given in UTC; its date as given, whatever the hour here
+    assert metformin.last_filled.text[:10] == (datetime.now(UTC) - timedelta(days=20)).date().isoformat()
     # an active statement naming a Medication resource coded only in RxNorm
     assert "lisinopril 10 MG Oral Tablet" in current
     # a stopped prescription, a fill two years ago, a statement without status: past, still shown

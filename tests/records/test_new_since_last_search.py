@@ -61,3 +61,47 @@ def test_the_new_badge_is_on_the_page(client_mfa, mfa_user, private_storage_dir)
     rows = {("Migraine" if "Migraine" in row else "Asthma"): row for row in page.split('<li class="record-row')[1:]}
     assert "badge--new" in rows["Migraine"]
     assert "badge--new" not in rows["Asthma"]
+
+
+def network_ingest(user, bundle_: dict, *, network: str, source: str, request_id: str):
+    import tempfile
+
+    import orjson
+
+    from records.services import snapshot_ingest_file
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as handle:
+        handle.write(orjson.dumps(bundle_))
+        handle.flush()
+        snapshot_ingest_file(
+            user_id=user.pk,
+            path=handle.name,
+            network_source=source,
+            network=network,
+            request_id=request_id,
+            retire=True,
+        )
+
+
+def test_a_second_networks_items_are_new_with_the_search_they_came_in_even_when_it_answered_first(
+    mfa_user, private_storage_dir
+):
+    network_ingest(mfa_user, bundle(condition("c1", "Asthma")), network="metriport", source="hie", request_id="s-1")
+    network_ingest(mfa_user, bundle(condition("g1", "Gout")), network="particle", source="particle", request_id="s-1")
+    # The next search: Particle's records are saved before Metriport's.
+    network_ingest(
+        mfa_user,
+        bundle(condition("g1", "Gout"), condition("e1", "Eczema")),
+        network="particle",
+        source="particle",
+        request_id="s-2",
+    )
+    network_ingest(
+        mfa_user,
+        bundle(condition("c1", "Asthma"), condition("c2", "Migraine")),
+        network="metriport",
+        source="hie",
+        request_id="s-2",
+    )
+    listing = selectors.category_list(user=mfa_user, category="conditions")
+    assert names(listing.items) == {"Asthma": False, "Gout": False, "Eczema": True, "Migraine": True}

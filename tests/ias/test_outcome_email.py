@@ -110,7 +110,7 @@ def companion_finishes(companion: NetworkQuery, *, records: str, status: str = "
     source = companion.sources.get()
     query_state.source_event_apply(
         user_id=companion.user_id,
-        request_id=companion.request_id,
+        request_id=str(companion.request_id),
         query_ref="",
         source_type="all",
         status=status,
@@ -130,7 +130,9 @@ def test_a_search_with_two_networks_tells_the_person_once_the_second_networks_re
         search = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
         companion = companion_of(search)
         deliver(
-            source_event("hie", patient_id="pat_1", request_id=search.request_id, url="https://bundles.test/b.json")
+            source_event(
+                "hie", patient_id="pat_1", request_id=str(search.request_id), url="https://bundles.test/b.json"
+            )
         )
     search.refresh_from_db()
     assert search.is_terminal and search.settled_at is None  # Metriport's records are in; Particle's are not
@@ -158,7 +160,9 @@ def test_the_second_network_finishing_first_waits_for_the_search(
     assert not [name for name, _ in no_enqueue if name == "ias.query_outcome_notify"]
     with django_capture_on_commit_callbacks(execute=True):
         deliver(
-            source_event("hie", patient_id="pat_1", request_id=search.request_id, url="https://bundles.test/b.json")
+            source_event(
+                "hie", patient_id="pat_1", request_id=str(search.request_id), url="https://bundles.test/b.json"
+            )
         )
     assert [kwargs for name, kwargs in no_enqueue if name == "ias.query_outcome_notify"] == [{"query_id": search.pk}]
 
@@ -168,7 +172,7 @@ def test_records_from_the_second_network_alone_are_records_ready(mfa_user, netwo
     aal2_passed(mfa_user)
     search = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
     companion = companion_of(search)
-    deliver(source_event("hie", patient_id="pat_1", request_id=search.request_id, status="failed", url=""))
+    deliver(source_event("hie", patient_id="pat_1", request_id=str(search.request_id), status="failed", url=""))
     companion_finishes(companion, records="fetched")
     search.refresh_from_db()
     assert search.settled_at is not None
@@ -181,7 +185,7 @@ def test_both_networks_failing_is_search_failed(mfa_user, network, no_enqueue, p
     aal2_passed(mfa_user)
     search = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
     companion = companion_of(search)
-    deliver(source_event("hie", patient_id="pat_1", request_id=search.request_id, status="failed", url=""))
+    deliver(source_event("hie", patient_id="pat_1", request_id=str(search.request_id), status="failed", url=""))
     companion_finishes(companion, records="", status="failed")
     search.refresh_from_db()
     assert search.settled_at is not None

@@ -130,7 +130,7 @@ def test_particles_c_cda_documents_are_documents_of_the_record_the_reader_shows(
     documents = Resource.objects.filter(user=mfa_user, network="particle", resource_type="DocumentReference")
     patient_id = request_id.split(":", 1)[0]
     assert documents.count() == len(sandbox_particle.ccda_documents(ParticlePatient.objects.get(pk=patient_id)))
-    document = documents.order_by("pk").first()
+    document = documents.order_by("pk")[0]
     assert document.category == "documents" and document.clinical_date is not None and document.source_org
     listed = client_mfa.get(reverse("records:category", args=["documents"]))
     assert document.display in listed.content.decode()

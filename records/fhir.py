@@ -1389,6 +1389,8 @@ def provenance_sources(
         for agent in _dicts(_dict(provenance).get("agent"))[:10]:
             for key in ("who", "onBehalfOf"):
                 add(gettext("Source"), reference_label(agent.get(key), resource=provenance, resolve=resolve))
+    if _str(resource.get("resourceType")) == "DocumentReference":
+        add(gettext("Kept by"), reference_label(resource.get("custodian"), resource=resource, resolve=resolve))
     add(gettext("Source system"), meta_source_label(resource, resolve=resolve))
     words = network_source_words(network_source or resource_network_source(resource))
     if words:
@@ -1430,10 +1432,6 @@ def organization_name(resource: Any, *, resolve: Resolver | None = None, provena
         name = org_of(_dict(resource.get("serviceProvider")))
         if name:
             return name[:255]
-    if _str(resource.get("resourceType")) == "DocumentReference":  # US Core: the organization keeping it
-        name = org_of(_dict(resource.get("custodian")))
-        if name:
-            return name[:255]
     encounter_ref = encounter_reference(resource)
     if encounter_ref:
         encounter = _resolve_reference(encounter_ref, resource=resource, resolve=resolve)
@@ -1459,6 +1457,10 @@ def organization_name(resource: Any, *, resolve: Resolver | None = None, provena
     for contained in _dicts(resource.get("contained"))[:20]:
         if _str(contained.get("resourceType")) == "Organization" and resource_label(contained):
             return resource_label(contained)[:255]
+    if _str(resource.get("resourceType")) == "DocumentReference":  # the organization that keeps it
+        name = org_of(_dict(resource.get("custodian")))
+        if name:
+            return name[:255]
     return meta_source_label(resource, resolve=resolve)[:255]
 
 

@@ -125,7 +125,9 @@ def child_floor(path: str, count: int) -> dict:
         os.unlink(plain)
     user = User.objects.create_user(email=f"bench-floor-{time.time_ns()}@example.com", password=None)
     table, scratch = Resource._meta.db_table, "bench_floor_resource"
-    columns = [*ingest.COLUMNS, "user_id", "is_primary", "created_at", "updated_at"]
+    # The columns Homeport's first import writes (records.store), the network and snapshot ids too.
+    columns = [*ingest.COLUMNS, "user_id", "network", "is_primary", "first_snapshot_id", "last_snapshot_id"]
+    columns += ["created_at", "updated_at"]
     baseline = _peak_rss_mb()
     try:
         with connection.cursor() as cursor:
@@ -153,7 +155,8 @@ def child_floor(path: str, count: int) -> dict:
                     rest = extracted.pop(key, None)
                     if rest is None:  # a row Homeport skips (invalid or repeated) is not written here either
                         continue
-                    copy.write_row([*key, orjson.dumps(resource).decode(), *rest, user.pk, True, now, now])
+                    values = [*key, orjson.dumps(resource).decode(), *rest, user.pk, "metriport", True, 1, 1, now, now]
+                    copy.write_row(values)
                     written += 1
         elapsed = time.perf_counter() - started
     finally:

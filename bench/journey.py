@@ -59,7 +59,7 @@ def _start(env: dict, port: int, logs: Path) -> list[subprocess.Popen]:
     Celery worker with the production concurrency of two."""
     web = [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
     web += ["-k", "gthread", "--threads", "8", "--timeout", "300", "--log-level", "warning"]
-    worker = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency", "2", "--loglevel", "WARNING"]
+    worker = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency", "2", "--loglevel", "INFO"]
     procs = []
     for name, argv in (("web", web), ("worker", worker)):
         procs.append(

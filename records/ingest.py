@@ -96,31 +96,8 @@ class Row:
     parent_ref: str
     dedupe_key: str
 
-    def values(self) -> tuple:
-        return (
-            self.resource_type,
-            self.resource_id,
-            self.raw,
-            self.content_hash,
-            self.category,
-            self.code_system,
-            self.code,
-            self.display,
-            self.status,
-            self.clinical_date,
-            self.clinical_date_text,
-            self.value_num,
-            self.value_unit,
-            self.flag,
-            self.source_org,
-            self.network_source,
-            self.encounter_ref,
-            self.parent_ref,
-            self.dedupe_key,
-        )
-
     def copy_values(self) -> list:
-        """The COPY row: `values()` with the raw JSON as text."""
+        """The row in `COLUMNS` order, the raw JSON as text (what COPY and the portable insert write)."""
         return [
             self.resource_type,
             self.resource_id,

@@ -8,7 +8,8 @@ sandbox generator uses plus the most common labs, conditions, vaccines and medic
 
 The API is small: `code_name(system, code)`, `lab_everyday_name(code)`, `lab_official_name(code)`,
 `lab_codes_matching(words)` and `relationship_name(code)`; `own_name_in_language(system, code, name)`
-shows Homeport's own names in Spanish when the active language is Spanish.
+shows Homeport's own names in Spanish when the active language is Spanish; `code_sets_preload()`
+loads the ICD-10-CM set ahead of first use.
 """
 
 from __future__ import annotations
@@ -712,6 +713,11 @@ def canonical_system(system: str) -> str:
     """The canonical URI of a code system written as a URI, a variant or a bare/urn OID."""
     system = (system or "").strip()
     return SYSTEM_ALIASES.get(system, SYSTEM_ALIASES.get(system.lower(), system))
+
+
+def code_sets_preload() -> None:
+    """Load the ICD-10-CM code set now (the Celery worker does, before its pool forks)."""
+    importlib.import_module("simple_icd_10_cm")
 
 
 @functools.lru_cache(maxsize=4096)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import logging
 import os
@@ -9,8 +10,10 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext, suppress
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.db import connection, transaction
@@ -153,12 +156,14 @@ def snapshot_ingest_file(
     in_one_transaction = connection.vendor != "sqlite"
     stored_name = ""
     snapshot: Snapshot | None = None
+    held = ExitStack()
     try:
         lookup = ingest.build_lookup(entries)
         lookup.network = network
         ingest.pages_release(buffer)
         if patient_id and entries and lookup.patient_ids != {patient_id}:
             raise BundleForAnotherPatient()
+        held.enter_context(person_ingest_lock(user_id=user_id))  # until a failed ingest is undone, below
         with transaction.atomic() if in_one_transaction else nullcontext():
             with transaction.atomic():
                 get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
@@ -203,6 +208,7 @@ def snapshot_ingest_file(
             _snapshot_undo(snapshot=snapshot)
         raise
     finally:
+        held.close()
         del entries
         if hasattr(buffer, "close"):
             # A failed ingest's traceback may still hold slices of the map; it is freed with them.
@@ -218,6 +224,29 @@ def snapshot_ingest_file(
         snapshot.ingest_ms,
     )
     return snapshot
+
+
+@contextmanager
+def person_ingest_lock(*, user_id: int) -> Iterator[None]:
+    """One ingest at a time per person, on SQLite too.
+
+    PostgreSQL needs nothing more: its ingest is one transaction that starts by locking the
+    person's row. SQLite commits an ingest in short batches, so that lock does not last; two
+    workers saving two sources' bundles for the same person would both find an item new and both
+    insert it. A lock file per person (the embedded default runs on one machine) makes the second
+    wait, then find what the first saved; the operating system releases it if a worker dies.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    folder = Path(settings.DATA_DIR) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"ingest-{int(user_id)}.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def snapshot_clinical_count(*, snapshot: Snapshot) -> int:

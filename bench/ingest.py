@@ -63,7 +63,9 @@ def child_homeport(path: str, count: int) -> dict:
 
     from accounts.models import User
     from records.services import record_delete_all, snapshot_ingest_file
+    from records.terminology import code_sets_preload
 
+    code_sets_preload()  # as the Celery worker does before its pool forks: not part of an ingest
     user = User.objects.create_user(email=f"bench-{time.time_ns()}@example.com", password=None)
     baseline = _peak_rss_mb()
     plain = ""

@@ -1,10 +1,12 @@
 """Time to records: from the last source's webhook to the record being fully readable, beside the
 ingest alone of the same bundle.
 
-A portal (gunicorn) with the sandbox mounted and one real Celery worker process run on this machine.
-For each size, a person with a network patient of that record size starts a query for three sources
-(hie, pharmacy, lab); the sandbox completes them after its usual delays and delivers its signed
-webhooks; the worker downloads each linked bundle and ingests it. The journey is measured from the
+A portal (gunicorn) with the sandbox mounted and one real Celery worker run on this machine; the
+sandbox's own tasks (its clock and its webhook deliveries) run in a second worker on their own queue,
+as the real network runs apart from Homeport. For each size, a person with a network patient of that
+record size starts a query for three sources (hie, pharmacy, lab); the sandbox completes them after
+its usual delays and delivers its signed webhooks; the worker downloads each linked bundle and
+ingests it (or, when a newer one is already waiting, that one in its place). The journey is measured from the
 moment the portal stored the last source's `network-query.*` webhook to the moment the query is
 settled (every source's records saved, the progress page says complete). The ingest alone is a
 first import of that same final bundle, in this process, for another person. Ratio = journey /
@@ -54,14 +56,20 @@ def _wait_ready(url: str, timeout: float = 90) -> None:
     raise SystemExit(f"portal did not come up at {url}")
 
 
+SANDBOX_QUEUE = "sandbox"
+
+
 def _start(env: dict, port: int, logs: Path) -> list[subprocess.Popen]:
-    """gunicorn (one process, threads: the sandbox's generated record is cached per process) and one
-    Celery worker with the production concurrency of two."""
+    """gunicorn (one process, threads: the sandbox's generated record is cached per process), one
+    Celery worker for Homeport with the production concurrency of two, and one for the sandbox's own
+    tasks on their queue: the network sends its webhooks on its own clock, not after Homeport's work."""
     web = [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
     web += ["-k", "gthread", "--threads", "8", "--timeout", "300", "--log-level", "warning"]
-    worker = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency", "2", "--loglevel", "INFO"]
+    celery = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO"]
+    worker = [*celery, "--concurrency", "2", "-Q", "celery", "-n", "homeport@%h"]
+    network = [*celery, "--concurrency", "1", "-Q", SANDBOX_QUEUE, "-n", "sandbox@%h"]
     procs = []
-    for name, argv in (("web", web), ("worker", worker)):
+    for name, argv in (("web", web), ("worker", worker), ("network", network)):
         procs.append(
             subprocess.Popen(
                 argv,
@@ -217,6 +225,7 @@ def main() -> None:
             "SANDBOX_WEBHOOK_URL": f"{base}/webhooks/metriport/",
             "SANDBOX_SOURCE_DELAY_SECONDS": args.source_delays,
             "SANDBOX_LINK_TTL_SECONDS": "600",
+            "SANDBOX_TASK_QUEUE": SANDBOX_QUEUE,
         }
     )
     import django

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
+import msgspec
 from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
@@ -40,7 +42,14 @@ def records_saving_note(*, user_id: int, count: int | None) -> None:
 
 
 def records_ingest_from_url(
-    *, user_id: int, url: str, network_source: str, request_id: str, patient_id: str, network: str = "metriport"
+    *,
+    user_id: int,
+    url: str,
+    network_source: str,
+    request_id: str,
+    patient_id: str,
+    network: str = "metriport",
+    superseded: Callable[[], bool] | None = None,
 ):
     """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far.
     A consolidated link is the whole record as of its time, so what it no longer holds is retired (within
@@ -58,49 +67,90 @@ def records_ingest_from_url(
             retire=True,
             network=network,
             on_progress=lambda count: records_saving_note(user_id=user_id, count=count),
+            superseded=superseded,
         )
     finally:
         records_saving_note(user_id=user_id, count=None)
 
 
-def bundle_fetch(
-    *, user_id: int, url: str, network_source: str, request_id: str, data_at: datetime, message_id: str
-) -> tuple[str, int]:
+class LinkedBundle(msgspec.Struct, frozen=True, kw_only=True):
+    """One event's link to the whole record as of `data_at`, and what its snapshot is filed under."""
+
+    url: str
+    data_at: datetime
+    message_id: str
+    network_source: str
+    request_id: str
+
+
+NewerBundle = Callable[[datetime], "LinkedBundle | None"]
+
+
+def _newer_waits(newer: NewerBundle | None, after: datetime) -> Callable[[], bool] | None:
+    if newer is None:
+        return None
+    return lambda: newer(after) is not None
+
+
+# How many times one event hands its save over to a newer copy before it saves what it has.
+HANDOVERS_MAX = 3
+
+
+def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | None = None) -> tuple[str, int]:
     """Ingest a linked consolidated bundle unless a newer one is already in.
 
     Returns (a Records value, resources saved). Each link is the WHOLE record as of `data_at`, so an
     older bundle arriving late is skipped (order independence) and the same event processed twice
-    ingests once. A bundle holding only the Patient is "empty": the sources found nothing."""
-    from records.errors import BundleDownloadError, BundleLinkExpired
+    ingests once. A bundle holding only the Patient is "empty": the sources found nothing.
+
+    `newer(after)` names a newer linked bundle still waiting for its own event to be processed. When
+    there is one, this event saves that copy instead (filed under that event's request and source, so
+    its own event finds it saved): with three sources answering seconds apart, a large record is
+    then saved once or twice, not once per source, and every source still says "done" only once the
+    records it brought are in."""
+    from records.errors import BundleDownloadError, BundleLinkExpired, BundleSuperseded
     from records.services import snapshot_clinical_count
 
     link = NetworkPatient.objects.get(user_id=user_id, network=IDENTITY_NETWORK)
-    if link.last_ingested_data_at is not None and (
-        data_at < link.last_ingested_data_at
-        or (data_at == link.last_ingested_data_at and message_id == link.last_ingested_message_id)
-    ):
-        return QuerySource.Records.SKIPPED, 0
-    try:
-        snapshot = records_ingest_from_url(
-            user_id=user_id,
-            url=url,
-            network_source=network_source,
-            request_id=request_id,
-            patient_id=link.patient_id or "",
-            network=link.network,
-        )
-    except BundleLinkExpired:
-        return QuerySource.Records.AWAITING, 0
-    except BundleDownloadError as exc:
-        if exc.transient:
-            raise
-        log.warning("bundle for request %s could not be ingested: %s", request_id, exc.reason)
-        return QuerySource.Records.FAILED, 0
+    for _ in range(HANDOVERS_MAX + 1):
+        if link.last_ingested_data_at is not None and (
+            bundle.data_at < link.last_ingested_data_at
+            or (bundle.data_at == link.last_ingested_data_at and bundle.message_id == link.last_ingested_message_id)
+        ):
+            return QuerySource.Records.SKIPPED, 0
+        ahead = newer(bundle.data_at) if newer is not None else None
+        if ahead is not None:
+            bundle = ahead
+            continue
+        try:
+            snapshot = records_ingest_from_url(
+                user_id=user_id,
+                url=bundle.url,
+                network_source=bundle.network_source,
+                request_id=bundle.request_id,
+                patient_id=link.patient_id or "",
+                network=link.network,
+                superseded=_newer_waits(newer, bundle.data_at),
+            )
+            break
+        except BundleSuperseded:
+            link.refresh_from_db(fields=["last_ingested_data_at", "last_ingested_message_id"])
+            continue
+        except BundleLinkExpired:
+            return QuerySource.Records.AWAITING, 0
+        except BundleDownloadError as exc:
+            if exc.transient:
+                raise
+            log.warning("bundle for request %s could not be ingested: %s", bundle.request_id, exc.reason)
+            return QuerySource.Records.FAILED, 0
+    else:
+        # Newer copies kept arriving: this event's own save is the next one, without looking ahead again.
+        return bundle_fetch(user_id=user_id, bundle=bundle, newer=None)
     with transaction.atomic():
         link = NetworkPatient.objects.select_for_update().get(pk=link.pk)
-        if link.last_ingested_data_at is None or data_at >= link.last_ingested_data_at:
-            link.last_ingested_data_at = data_at
-            link.last_ingested_message_id = message_id
+        if link.last_ingested_data_at is None or bundle.data_at >= link.last_ingested_data_at:
+            link.last_ingested_data_at = bundle.data_at
+            link.last_ingested_message_id = bundle.message_id
             link.save(update_fields=["last_ingested_data_at", "last_ingested_message_id"])
     clinical = snapshot_clinical_count(snapshot=snapshot)
     if clinical == 0:

@@ -88,7 +88,8 @@ def _refused(exc: EventMismatch) -> Outcome:
     return IGNORED, f"refused: {exc}"[:300]
 
 
-def _data_at(event: WebhookEvent) -> datetime:
+def data_at(event: WebhookEvent) -> datetime:
+    """When the network says the event's data was as it describes (its send time, else our receipt)."""
     return event.sent_at or event.received_at
 
 
@@ -111,9 +112,12 @@ def identity_event_process(*, event: WebhookEvent, news: IdentityNews) -> Outcom
     return PROCESSED, f"identity {verification.status}"
 
 
-def source_event_process(*, event: WebhookEvent, news: SourceNews) -> Outcome:
+def source_event_process(
+    *, event: WebhookEvent, news: SourceNews, newer: delivery.NewerBundle | None = None
+) -> Outcome:
     """Move the source forward, then bring its linked records in; an expired link asks the network
-    for the whole record again, with the source marked waiting for it first."""
+    for the whole record again, with the source marked waiting for it first. `newer` finds a newer
+    link still waiting to be processed, which is saved in this link's place (see `bundle_fetch`)."""
     link = link_for(news.patient_id)
     if link is None:
         return unknown_patient(event, news.patient_id)
@@ -139,11 +143,14 @@ def source_event_process(*, event: WebhookEvent, news: SourceNews) -> Outcome:
     try:
         records, saved = delivery.bundle_fetch(
             user_id=link.user_id,
-            url=news.url,
-            network_source=news.source_type,
-            request_id=news.request_id,
-            data_at=_data_at(event),
-            message_id=event.message_id,
+            bundle=delivery.LinkedBundle(
+                url=news.url,
+                data_at=data_at(event),
+                message_id=event.message_id,
+                network_source=news.source_type,
+                request_id=news.request_id,
+            ),
+            newer=newer,
         )
     except Exception:
         # A retry will save it again; until then the row must not claim a save is running.
@@ -184,11 +191,13 @@ def consolidated_event_process(*, event: WebhookEvent, news: ConsolidatedNews) -
         else:
             outcome, _saved = delivery.bundle_fetch(
                 user_id=link.user_id,
-                url=item.url,
-                network_source="consolidated",
-                request_id=news.request_id,
-                data_at=_data_at(event),
-                message_id=event.message_id,
+                bundle=delivery.LinkedBundle(
+                    url=item.url,
+                    data_at=data_at(event),
+                    message_id=event.message_id,
+                    network_source="consolidated",
+                    request_id=news.request_id,
+                ),
             )
             if outcome == QuerySource.Records.AWAITING:
                 delivery.consolidated_query_start(user_id=link.user_id, parent_id=query.parent_id)

@@ -9,9 +9,11 @@ network got wrong must still be recorded as an outcome, never crash a worker.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from ias import events, particle_events
+from ias.delivery import LinkedBundle
 from ias.events import (
     ConsolidatedNews,
     ConsolidatedPatient,
@@ -23,6 +25,7 @@ from ias.events import (
 from ias.models import WebhookEvent
 from ias.network import NETWORK_ID, QUERY_REF_KEY, parse_when, plain_reason
 from ias.particle_webhook import QUERY_TYPES
+from ias.selectors import event_body, source_events_pending
 
 Handler = Callable[[WebhookEvent, dict[str, Any]], Outcome]
 
@@ -131,8 +134,31 @@ def handle_identity(event: WebhookEvent, body: dict[str, Any]) -> Outcome:
     return events.identity_event_process(event=event, news=identity_news(event.event_type, body))
 
 
+def source_bundle_newer(event: WebhookEvent, after: datetime) -> LinkedBundle | None:
+    """The newest link to the person's whole record, sent after `after`, in a `network-query.*` event
+    for the same patient that is still waiting to be processed (decoded like its own handler will)."""
+    for other in source_events_pending(event=event):
+        sent = events.data_at(other)
+        if sent <= after:
+            break
+        news = source_news(other.event_type, event_body(other))
+        if news.url and news.patient_id == event.network_patient_id:
+            return LinkedBundle(
+                url=news.url,
+                data_at=sent,
+                message_id=other.message_id,
+                network_source=news.source_type,
+                request_id=news.request_id,
+            )
+    return None
+
+
 def handle_network_query_source(event: WebhookEvent, body: dict[str, Any]) -> Outcome:
-    return events.source_event_process(event=event, news=source_news(event.event_type, body))
+    return events.source_event_process(
+        event=event,
+        news=source_news(event.event_type, body),
+        newer=lambda after: source_bundle_newer(event, after),
+    )
 
 
 def handle_consolidated(event: WebhookEvent, body: dict[str, Any]) -> Outcome:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.cache import caches
 from django.db.models import Q
@@ -15,14 +16,43 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
-from accounts.crypto import decrypt_text
+from accounts.crypto import decrypt_bytes, decrypt_text
 from accounts.selectors import consent_current
 from ias import particle, wording
-from ias.models import AAL2_FRESH_FOR, Aal2Challenge, IdentityVerification, NetworkPatient, NetworkQuery, QuerySource
+from ias.models import (
+    AAL2_FRESH_FOR,
+    Aal2Challenge,
+    IdentityVerification,
+    NetworkPatient,
+    NetworkQuery,
+    QuerySource,
+    WebhookEvent,
+)
 from ias.network import IDENTITY_NETWORK
 
 # Where the ingest publishes how many items it has saved so far (the progress page reads it).
 SAVING_COUNT_KEY = "ias:saving:{user_id}"
+
+
+def event_body(event: WebhookEvent) -> dict[str, Any]:
+    """A stored webhook body, decrypted and parsed ({} once it was discarded)."""
+    if not event.body_encrypted:
+        return {}
+    return orjson.loads(decrypt_bytes(bytes(event.body_encrypted)))
+
+
+def source_events_pending(*, event: WebhookEvent) -> list[WebhookEvent]:
+    """The other `network-query.*` events for the same network patient still waiting to be processed,
+    newest first: the bundles they link are newer copies of the whole record than an older event's."""
+    if not event.network_patient_id:
+        return []
+    pending = WebhookEvent.objects.filter(
+        network=event.network,
+        network_patient_id=event.network_patient_id,
+        event_type__startswith="network-query.",
+        status=WebhookEvent.Status.PENDING,
+    ).exclude(pk=event.pk)
+    return sorted(pending, key=lambda other: (other.sent_at or other.received_at, other.pk), reverse=True)
 
 
 def network_patient_demographics(*, link: NetworkPatient) -> dict[str, Any]:

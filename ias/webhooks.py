@@ -21,12 +21,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.crypto import decrypt_bytes, encrypt_bytes
+from accounts.crypto import encrypt_bytes
 from ias.handlers import handler_for
 from ias.models import WebhookEvent
 from ias.network import parse_when
 from ias.particle_webhook import ParticleEvent
 from ias.queueing import enqueue_after_commit
+from ias.selectors import event_body
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +168,6 @@ def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None,
     except IntegrityError:
         return None, False
     return event, True
-
-
-def event_body(event: WebhookEvent) -> dict[str, Any]:
-    if not event.body_encrypted:
-        return {}
-    return orjson.loads(decrypt_bytes(bytes(event.body_encrypted)))
 
 
 class EventBusy(Exception):

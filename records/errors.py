@@ -33,3 +33,10 @@ class BundleForAnotherPatient(BundleDownloadError):
 
     def __init__(self, reason: str = "the bundle's Patient is another patient, not this person") -> None:
         super().__init__(reason, transient=False)
+
+
+class BundleSuperseded(RecordsError):
+    """A newer copy of the whole record is waiting: saving this older one would be work thrown away."""
+
+    def __init__(self) -> None:
+        super().__init__("a newer bundle is waiting to be saved")

@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext, suppress
@@ -16,13 +17,13 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone, translation
 
 from accounts.storage import private_storage
 from records import ingest
 from records.download import bundle_download
-from records.errors import BundleDownloadError, BundleForAnotherPatient
+from records.errors import BundleDownloadError, BundleForAnotherPatient, BundleSuperseded
 from records.models import NETWORK_DEFAULT, Resource, Snapshot
 from records.store import rows_write
 
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 ProgressCallback = Callable[[int], None]
+SupersededCheck = Callable[[], bool]
 
 
 def _counted(chunks: Iterable[list], on_progress: ProgressCallback | None) -> Iterator[list]:
@@ -42,6 +44,50 @@ def _counted(chunks: Iterable[list], on_progress: ProgressCallback | None) -> It
             on_progress(seen)
 
 
+# How often a save asks whether a newer copy is waiting (seconds).
+SUPERSEDED_EVERY = 0.5
+
+
+class NewerCopyWatch:
+    """Asks `superseded()` every SUPERSEDED_EVERY seconds from a thread of its own while a save runs.
+
+    On PostgreSQL the save streams its rows with COPY, and a connection in the middle of a COPY can
+    run nothing else: the question goes over the thread's own connection (on SQLite too, so both
+    behave alike), and the save only reads the answer between chunks."""
+
+    def __init__(self, superseded: SupersededCheck) -> None:
+        self.superseded = superseded
+        self.seen = threading.Event()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="newer-copy-watch", daemon=True)
+
+    def _watch(self) -> None:
+        try:
+            while not self.stopped.wait(SUPERSEDED_EVERY):
+                if self.superseded():
+                    self.seen.set()
+                    return
+        except Exception:
+            logger.warning("newer-copy check failed; the save goes on", exc_info=False)
+        finally:
+            connections.close_all()  # this thread's own
+
+    def __enter__(self) -> NewerCopyWatch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def watched(self, chunks: Iterable[list]) -> Iterator[list]:
+        """Pass chunks through; stop with BundleSuperseded once a newer copy was seen waiting."""
+        for chunk in chunks:
+            if self.seen.is_set():
+                raise BundleSuperseded()
+            yield chunk
+
+
 def snapshot_ingest_from_url(
     *,
     user_id: int,
@@ -52,6 +98,7 @@ def snapshot_ingest_from_url(
     patient_id: str = "",
     on_progress: ProgressCallback | None = None,
     network: str = NETWORK_DEFAULT,
+    superseded: SupersededCheck | None = None,
 ) -> Snapshot:
     """Download a consolidated bundle and ingest it as one snapshot.
 
@@ -63,23 +110,45 @@ def snapshot_ingest_from_url(
 
     `network` names the network that delivered the bundle; its ids never meet another network's.
 
-    Idempotent: a snapshot already completed for the same (person, network, request, source) is returned
-    without downloading again. Raises BundleLinkExpired (ask the network again) or
-    BundleDownloadError (`.transient` says whether to retry); nothing is stored on failure.
+    The person's ingest lock is taken before the download, so a second delivery waits rather than
+    downloading in parallel. Once it is held: a snapshot already completed for the same (person,
+    network, request, source) is returned without downloading again (idempotent, also when another
+    worker completed it meanwhile), and `superseded()`, the caller's word that a newer whole record is
+    waiting, raises BundleSuperseded with nothing stored (see `snapshot_ingest_file` for the save).
+    Raises BundleLinkExpired (ask the network again) or BundleDownloadError (`.transient` says
+    whether to retry); nothing is stored on failure.
     """
-    done = (
-        Snapshot.objects.filter(
+    with person_ingest_lock(user_id=user_id):
+        done = snapshot_done(user_id=user_id, network=network, request_id=request_id, network_source=network_source)
+        if done is not None:
+            return done
+        if superseded is not None and superseded():
+            raise BundleSuperseded()
+        return _snapshot_download_and_ingest(
             user_id=user_id,
-            network=network,
-            request_id=request_id,
+            url=url,
             network_source=network_source,
-            status=Snapshot.STATUS_COMPLETE,
+            request_id=request_id,
+            retire=retire,
+            patient_id=patient_id,
+            on_progress=on_progress,
+            network=network,
+            superseded=superseded,
         )
-        .order_by("-id")
-        .first()
-    )
-    if done is not None and request_id:
-        return done
+
+
+def _snapshot_download_and_ingest(
+    *,
+    user_id: int,
+    url: str,
+    network_source: str,
+    request_id: str,
+    retire: bool,
+    patient_id: str,
+    on_progress: ProgressCallback | None,
+    network: str,
+    superseded: SupersededCheck | None,
+) -> Snapshot:
     try:
         downloaded = bundle_download(url=url)
     except BundleDownloadError as exc:
@@ -99,6 +168,7 @@ def snapshot_ingest_from_url(
             patient_id=patient_id,
             on_progress=on_progress,
             network=network,
+            superseded=superseded,
         )
     except BundleForAnotherPatient as exc:
         _snapshot_failed(
@@ -107,6 +177,23 @@ def snapshot_ingest_from_url(
         raise
     finally:
         os.unlink(downloaded.path)
+
+
+def snapshot_done(*, user_id: int, network: str, request_id: str, network_source: str) -> Snapshot | None:
+    """The completed snapshot of this (person, network, request, source), if one is in."""
+    if not request_id:
+        return None
+    return (
+        Snapshot.objects.filter(
+            user_id=user_id,
+            network=network,
+            request_id=request_id,
+            network_source=network_source,
+            status=Snapshot.STATUS_COMPLETE,
+        )
+        .order_by("-id")
+        .first()
+    )
 
 
 def _snapshot_failed(*, user_id: int, network: str, request_id: str, network_source: str, reason: str) -> None:
@@ -135,6 +222,7 @@ def snapshot_ingest_file(
     patient_id: str = "",
     on_progress: ProgressCallback | None = None,
     network: str = NETWORK_DEFAULT,
+    superseded: SupersededCheck | None = None,
 ) -> Snapshot:
     """Ingest a bundle file (plain JSON): all of it or none of it.
 
@@ -150,6 +238,11 @@ def snapshot_ingest_file(
 
     `network` is the network that delivered the bundle: its ids and references are its own, and
     retiring what the bundle no longer holds touches only that network's items.
+
+    `superseded()` says whether a newer copy of the whole record is waiting: asked once this
+    person's ingest lock is held and about twice a second while the rows are written. A yes raises
+    BundleSuperseded: nothing is kept (PostgreSQL rolls its one transaction back; SQLite removes the
+    rows this snapshot added, and the snapshot says it was replaced by a newer copy).
     """
     started = time.monotonic()
     buffer, entries = ingest.open_bundle(path)
@@ -167,6 +260,8 @@ def snapshot_ingest_file(
         with transaction.atomic() if in_one_transaction else nullcontext():
             with transaction.atomic():
                 get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
+                if superseded is not None and superseded():
+                    raise BundleSuperseded()
                 snapshot = Snapshot.objects.create(
                     user_id=user_id,
                     network=network,
@@ -178,10 +273,13 @@ def snapshot_ingest_file(
                 )
             stats = ingest.ParseStats()
             now = timezone.now()
+            chunks = _counted(ingest.releasing(ingest.iter_rows(entries, lookup, stats), buffer), on_progress)
+            if superseded is not None:
+                chunks = held.enter_context(NewerCopyWatch(superseded)).watched(chunks)
             counts = rows_write(
                 user_id=user_id,
                 snapshot_id=snapshot.pk,
-                chunks=_counted(ingest.releasing(ingest.iter_rows(entries, lookup, stats), buffer), on_progress),
+                chunks=chunks,
                 now=now,
                 retire=retire,
                 network=network,
@@ -201,11 +299,14 @@ def snapshot_ingest_file(
             snapshot.finished_at = timezone.now()
             snapshot.ingest_ms = int((time.monotonic() - started) * 1000)
             snapshot.save()
-    except Exception:
+    except Exception as exc:
         if stored_name:
             private_storage().delete(stored_name)
         if snapshot is not None and not in_one_transaction:
-            _snapshot_undo(snapshot=snapshot)
+            _snapshot_undo(
+                snapshot=snapshot,
+                reason="replaced by a newer copy" if isinstance(exc, BundleSuperseded) else "ingest failed",
+            )
         raise
     finally:
         held.close()
@@ -226,27 +327,50 @@ def snapshot_ingest_file(
     return snapshot
 
 
+# Which people this thread holds the ingest lock of: taking it again inside is a no-op.
+_locks_held = threading.local()
+
+# PostgreSQL advisory locks are keyed by two integers: this one says "a person's ingest".
+_ADVISORY_NAMESPACE = 0x4850
+
+
 @contextmanager
 def person_ingest_lock(*, user_id: int) -> Iterator[None]:
-    """One ingest at a time per person, on SQLite too.
+    """One ingest at a time per person, held from before the download to the end of the save.
 
-    PostgreSQL needs nothing more: its ingest is one transaction that starts by locking the
-    person's row. SQLite commits an ingest in short batches, so that lock does not last; two
-    workers saving two sources' bundles for the same person would both find an item new and both
-    insert it. A lock file per person (the embedded default runs on one machine) makes the second
-    wait, then find what the first saved; the operating system releases it if a worker dies.
+    Two sources' webhooks for the same person arrive seconds apart. Whoever waits does so before
+    downloading, then finds out what the first saved (the same delivery, or an older copy than one
+    still waiting) and does no work it would throw away. On SQLite, whose ingest commits in short
+    batches, it also stops both from finding an item new and inserting it twice.
+
+    PostgreSQL: a session advisory lock; SQLite (the embedded default runs on one machine): a lock
+    file per person. Either is released if the worker dies. Re-entrant within a thread.
     """
-    if connection.vendor != "sqlite":
+    held: set[int] = _locks_held.__dict__.setdefault("users", set())
+    if user_id in held:
         yield
         return
-    folder = Path(settings.DATA_DIR) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"ingest-{int(user_id)}.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    held.add(user_id)
+    try:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ADVISORY_NAMESPACE, int(user_id)])
+            try:
+                yield
+            finally:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY_NAMESPACE, int(user_id)])
+            return
+        folder = Path(settings.DATA_DIR) / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"ingest-{int(user_id)}.lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        held.discard(user_id)
 
 
 def snapshot_clinical_count(*, snapshot: Snapshot) -> int:
@@ -254,12 +378,12 @@ def snapshot_clinical_count(*, snapshot: Snapshot) -> int:
     return sum(count for kind, count in (snapshot.counts_by_type or {}).items() if kind != "Patient")
 
 
-def _snapshot_undo(*, snapshot: Snapshot) -> None:
-    """A chunked ingest that failed: drop the rows it added and say the snapshot failed."""
+def _snapshot_undo(*, snapshot: Snapshot, reason: str) -> None:
+    """A chunked ingest that stopped: drop the rows it added and say why the snapshot did not complete."""
     with transaction.atomic():
         Resource.objects.filter(user_id=snapshot.user_id, first_snapshot_id=snapshot.pk).delete()
         Snapshot.objects.filter(pk=snapshot.pk).update(
-            status=Snapshot.STATUS_FAILED, failure_reason="ingest failed", finished_at=timezone.now()
+            status=Snapshot.STATUS_FAILED, failure_reason=reason, finished_at=timezone.now()
         )
 
 

@@ -48,14 +48,17 @@ def saved_snapshot(**counts_by_type: int) -> Snapshot:
 
 @pytest.fixture
 def ingested(monkeypatch):
-    """Stub the records ingest: each call is recorded; set `.fail` to an exception to raise it once."""
+    """Stub the records ingest: each call's data is recorded (its `superseded` check, a callable, is
+    kept apart in `.checks`); set `.fail` to an exception to raise it once."""
     calls: list[dict] = []
 
     class Stub:
         fail: list[BaseException] = []
         calls: list[dict]
+        checks: list
 
         def __call__(self, **kwargs):
+            self.checks.append(kwargs.pop("superseded", None))
             if self.fail:
                 raise self.fail.pop(0)
             calls.append(kwargs)
@@ -63,6 +66,7 @@ def ingested(monkeypatch):
 
     stub = Stub()
     stub.calls = calls
+    stub.checks = []
     monkeypatch.setattr("ias.delivery.records_ingest_from_url", stub)
     return stub
 

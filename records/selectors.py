@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from django.core.paginator import Page, Paginator
 from django.db import connections
-from django.db.models import Count, Max, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.text import get_text_list
@@ -19,10 +19,9 @@ from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import User
 from records import documents, fhir, terminology
-from records.models import NETWORK_DEFAULT, NETWORK_NAMES, Resource, Snapshot
+from records.models import ABNORMAL_FLAGS, NETWORK_DEFAULT, NETWORK_NAMES, RecordCensus, Resource, Snapshot
 
 PAGE_SIZE = 25
-ABNORMAL_FLAGS = ("H", "L", "HH", "LL", "A", "AA", "HU", "LU")
 ACTIVE_CONDITION = ("active", "recurrence", "relapse")
 CATEGORIES = tuple(fhir.CATEGORY_LABELS)
 LIST_FIELDS = (
@@ -344,22 +343,73 @@ def _listed(category: str) -> Q:
     return cond
 
 
-def category_counts(*, user: User, medications: Medications | None = None) -> dict[str, int]:
+@dataclass(frozen=True)
+class CensusGroup:
+    """Current items of one person that share these columns (see `RecordCensus`)."""
+
+    category: str
+    source_org: str
+    resource_type: str
+    is_primary: bool
+    in_panel: bool
+    abnormal: bool
+    count: int
+
+    @property
+    def listed(self) -> bool:
+        """Whether a category page lists these items (`_listed`): primary, and for labs not inside a panel."""
+        if not self.is_primary:
+            return False
+        return self.category != "labs" or self.resource_type == "DiagnosticReport" or not self.in_panel
+
+
+def census_count(*, user_id: int) -> list[list]:
+    """The person's current items counted by the census columns: one pass over their rows."""
+    rows = (
+        Resource.objects.filter(user_id=user_id, retired_at__isnull=True)
+        .annotate(
+            in_panel=ExpressionWrapper(~Q(parent_ref=""), output_field=BooleanField()),
+            abnormal=ExpressionWrapper(Q(flag__in=ABNORMAL_FLAGS), output_field=BooleanField()),
+        )
+        .order_by()
+        .values_list("category", "source_org", "resource_type", "is_primary", "in_panel", "abnormal")
+        .annotate(n=Count("id"))
+    )
+    return [
+        [c, org, kind, bool(primary), bool(panel), bool(abnormal), n]
+        for c, org, kind, primary, panel, abnormal, n in rows
+    ]
+
+
+def census_for(*, user: User) -> list[CensusGroup]:
+    """The counts kept at the last ingest (one small row), else counted now."""
+    kept = RecordCensus.objects.filter(user=user).values_list("groups", flat=True).first()
+    groups = kept if kept is not None else census_count(user_id=user.pk)
+    return [CensusGroup(*group) for group in groups]
+
+
+def category_counts(
+    *, user: User, medications: Medications | None = None, census: list[CensusGroup] | None = None
+) -> dict[str, int]:
     """Items per category, counted as the category pages list them (so the summary and pages agree):
     lab panels once, medications once per drug after reconciling."""
-    rows = resources_for(user=user).filter(is_primary=True)
-    listed_lab = Q(resource_type="DiagnosticReport") | Q(parent_ref="")  # `_listed("labs")`, in one pass
-    grouped = list(rows.values_list("category").annotate(n=Count("id"), listed=Count("id", filter=listed_lab)))
-    counts = {category: n for category, n, _listed_n in grouped if category != "labs"}
-    counts["labs"] = next((listed_n for category, _n, listed_n in grouped if category == "labs"), 0)
+    counts: dict[str, int] = {}
+    for group in census if census is not None else census_for(user=user):
+        if group.is_primary and (group.category != "labs" or group.listed):
+            counts[group.category] = counts.get(group.category, 0) + group.count
+    counts.setdefault("labs", 0)
     medications = medications or medications_reconciled(user=user)
     counts["medications"] = len(medications.current) + len(medications.past)
     return counts
 
 
-def lab_result_count(*, user: User) -> int:
+def lab_result_count(*, user: User, census: list[CensusGroup] | None = None) -> int:
     """Every single lab result, inside panels or not (the lab page says both figures)."""
-    return resources_for(user=user).filter(is_primary=True, category="labs", resource_type="Observation").count()
+    return sum(
+        g.count
+        for g in (census if census is not None else census_for(user=user))
+        if g.is_primary and g.category == "labs" and g.resource_type == "Observation"
+    )
 
 
 # ---------------------------------------------------------------- medications
@@ -512,6 +562,7 @@ class Listing:
     items: list[Item]
     sources: list[str]
     total: int
+    lab_results: int = 0  # every single lab result, inside panels or not (the lab page says both)
 
 
 class _CountedPaginator(Paginator):
@@ -555,14 +606,21 @@ def category_list(
     if flag == "abnormal":
         cond &= Q(flag__in=ABNORMAL_FLAGS)
     in_category = resources_for(user=user).filter(category=category)
-    # One pass over the category gives the number of matching items per source and every source in it.
-    groups = list(in_category.order_by().values_list("source_org").annotate(n=Count("id", filter=cond)))
-    sources = sorted([org for org, _n in groups if org][:50])
+    # The census names every source in the category and counts the items of an unsearched page.
+    census = [g for g in census_for(user=user) if g.category == category]
+    sources = sorted({g.source_org for g in census if g.source_org})[:50]
     if source_token:
         source = next((org for org in sources if organization_token(org) == source_token), "")
     if source:
         cond &= Q(source_org=source)
-    total = sum(n for org, n in groups if org == source or not source)
+    if q or status in allowed:
+        total = in_category.filter(cond).count()
+    else:
+        total = sum(
+            g.count
+            for g in census
+            if g.listed and (g.abnormal or flag != "abnormal") and (g.source_org == source or not source)
+        )
     qs = in_category.filter(cond).only(*LIST_FIELDS).order_by(*SORTS.get(sort, SORTS["date"]))
     paginator = _CountedPaginator(qs, per_page, count=total)
     page_obj = paginator.get_page(page)
@@ -571,7 +629,14 @@ def category_list(
         _attach_results(user, items, matches=matches if q else None)
     _with_all_sources(user, items)
     _mark_new(items, new_since_snapshot_id(user=user))
-    return Listing(page=page_obj, items=items, sources=sources, total=total)
+    lab_results = sum(g.count for g in census if g.is_primary and g.resource_type == "Observation")
+    return Listing(
+        page=page_obj,
+        items=items,
+        sources=sources,
+        total=total,
+        lab_results=lab_results if category == "labs" else 0,
+    )
 
 
 def _search(words: str) -> Q:

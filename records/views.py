@@ -118,7 +118,7 @@ def category(request: AuthedRequest, category: str) -> HttpResponse:
             "label": gettext(fhir.CATEGORY_LABELS[category]),
             "listing": listing,
             "medications": medications,
-            "lab_results": selectors.lab_result_count(user=request.user) if category == "labs" else 0,
+            "lab_results": listing.lab_results,
             "q": q,
             "status": status,
             "status_choices": [

@@ -186,10 +186,10 @@ def _mark_new(items: list[Item], boundary: int | None) -> list[Item]:
     return items
 
 
-def _with_all_sources(user: User, items: list[Item]) -> list[Item]:
+def _with_all_sources(user: User, items: list[Item], *, networks: list[str] | None = None) -> list[Item]:
     """Fill `sources` with every organization that reported the same item, and `networks` with every
     network that delivered it; in a record from more than one network, each item says which
-    (two queries, whatever the number of items)."""
+    (two queries, whatever the number of items; one when the record's `networks` are known)."""
     everything = [*items, *(child for i in items for child in i.children)]
     keys = {i.resource.dedupe_key for i in everything if i.resource.dedupe_key}
     if not keys:
@@ -208,7 +208,7 @@ def _with_all_sources(user: User, items: list[Item]) -> list[Item]:
             by_key[key].append(label)
         if network not in networks_by_key.setdefault(key, []):
             networks_by_key[key].append(network)
-    several = len(record_networks(user=user)) > 1
+    several = len(networks if networks is not None else record_networks(user=user)) > 1
     for item in everything:
         item.sources = by_key.get(item.resource.dedupe_key, item.sources)
         item.networks = networks_by_key.get(item.resource.dedupe_key, item.networks)
@@ -289,7 +289,15 @@ def summary_for(*, user: User) -> Summary:
     allergies = [to_item(r, units=units) for r in lists["allergies"]]
     conditions = [to_item(r, units=units) for r in lists["conditions"]]
     conditions_without_status = [to_item(r, units=units) for r in lists["conditions_without_status"]]
-    reconciled = medications_reconciled(user=user)
+    # One query for the "last updated" time, the "new" boundary and the record's networks (the pages
+    # show only `finished_at`).
+    snapshots = list(
+        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
+        .order_by("-id")
+        .only("id", "user_id", "status", "request_id", "network_source", "network", "finished_at")
+    )
+    networks = sorted({row.network for row in snapshots})
+    reconciled = medications_reconciled(user=user, networks=networks)
     medications = reconciled.current[:20]
     abnormal_rows = (
         _newest_first([lists["abnormal_labs"], lists["abnormal_vitals"]])[:8]
@@ -300,12 +308,6 @@ def summary_for(*, user: User) -> Summary:
     immunizations = [to_item(r, units=units) for r in lists["immunizations"]]
     encounters = [to_item(r, units=units) for r in lists["encounters"]]
     counts = category_counts(user=user, medications=reconciled)
-    # One query for the "last updated" time and the "new" boundary (the pages show only `finished_at`).
-    snapshots = list(
-        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
-        .order_by("-id")
-        .only("id", "user_id", "status", "request_id", "network_source", "finished_at")
-    )
     last = snapshots[0] if snapshots else None
     complete = [(row.pk, row.request_id, row.network_source) for row in snapshots]
     new_items: list[Item] = []
@@ -318,7 +320,9 @@ def summary_for(*, user: User) -> Summary:
     for group in (allergies, conditions, abnormal, immunizations, encounters, new_items):
         _mark_new(group, boundary)
     _with_all_sources(
-        user, [*allergies, *conditions, *conditions_without_status, *abnormal, *immunizations, *encounters, *new_items]
+        user,
+        [*allergies, *conditions, *conditions_without_status, *abnormal, *immunizations, *encounters, *new_items],
+        networks=networks,
     )
     return Summary(
         allergies,
@@ -467,7 +471,9 @@ def _sort_moment(item: Item) -> datetime:
     return item.display.date.sort_key if item.display.date else datetime.min.replace(tzinfo=UTC)
 
 
-def medications_reconciled(*, user: User, now: datetime | None = None, limit: int = 5000) -> Medications:
+def medications_reconciled(
+    *, user: User, now: datetime | None = None, limit: int = 5000, networks: list[str] | None = None
+) -> Medications:
     """Requests, statements and dispenses of the same drug (same RxNorm code, else the same name)
     merged into one line each, split into current and past.
 
@@ -475,6 +481,8 @@ def medications_reconciled(*, user: User, now: datetime | None = None, limit: in
     gives a status says active, on hold or intended, or when it was dispensed in the last six
     months; a newer stopped or completed request or statement makes it past. A missing status
     decides nothing and never hides a drug: what is not current is listed under past.
+
+    `networks` are the record's (`record_networks`), when the caller already read them.
     """
     now = now or datetime.now(UTC)
     rows = (
@@ -489,7 +497,9 @@ def medications_reconciled(*, user: User, now: datetime | None = None, limit: in
         groups.setdefault(_medication_key(row), []).append(to_item(row))
     current: list[MedicationGroup] = []
     past: list[MedicationGroup] = []
-    several = len(record_networks(user=user)) > 1 if groups else False
+    if networks is None and groups:
+        networks = record_networks(user=user)
+    several = len(networks or []) > 1
     for items in groups.values():
         items.sort(key=_sort_moment, reverse=True)
         dispenses = [i for i in items if i.resource.resource_type == "MedicationDispense" and i.display.date]
@@ -524,15 +534,20 @@ SUMMARY_VITALS = ("85354-9", "29463-7", "8302-2", "39156-5", "8310-5", "8867-4",
 
 
 def latest_vitals(*, user: User) -> list[Item]:
-    """The newest reading of each common vital, in the person's units (one query)."""
-    newest: dict[str, Resource] = {}
-    for row in (
+    """The newest reading of each common vital, in the person's units: two queries, the first finding
+    them among the newest readings without their JSON, the second reading just those."""
+    newest: dict[str, int] = {}
+    for pk, code in (
         _primary(user)
         .filter(category="vitals", code_system=fhir.LOINC, code__in=SUMMARY_VITALS, clinical_date__isnull=False)
-        .order_by("-clinical_date", "-id")[:300]
+        .order_by("-clinical_date", "-id")
+        .values_list("pk", "code")[:300]
     ):
-        newest.setdefault(row.code, row)
-    return [to_item(newest[code], units=user.measurement_units) for code in SUMMARY_VITALS if code in newest]
+        newest.setdefault(code, pk)
+    if not newest:
+        return []
+    rows = {row.code: row for row in _primary(user).filter(pk__in=newest.values())}
+    return [to_item(rows[code], units=user.measurement_units) for code in SUMMARY_VITALS if code in rows]
 
 
 # ---------------------------------------------------------------- category pages
@@ -563,6 +578,7 @@ class Listing:
     sources: list[str]
     total: int
     lab_results: int = 0  # every single lab result, inside panels or not (the lab page says both)
+    networks: list[str] = field(default_factory=list)  # the record's (`record_networks`)
 
 
 class _CountedPaginator(Paginator):
@@ -627,8 +643,14 @@ def category_list(
     items = [to_item(r, units=user.measurement_units) for r in page_obj.object_list]
     if category == "labs":
         _attach_results(user, items, matches=matches if q else None)
-    _with_all_sources(user, items)
-    _mark_new(items, new_since_snapshot_id(user=user))
+    snapshots = list(
+        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE).values_list(
+            "id", "request_id", "network_source", "network"
+        )
+    )
+    networks = sorted({network for _pk, _request_id, _source, network in snapshots})
+    _with_all_sources(user, items, networks=networks)
+    _mark_new(items, _new_since([(pk, request_id, source) for pk, request_id, source, _network in snapshots]))
     lab_results = sum(g.count for g in census if g.is_primary and g.resource_type == "Observation")
     return Listing(
         page=page_obj,
@@ -636,6 +658,7 @@ def category_list(
         sources=sources,
         total=total,
         lab_results=lab_results if category == "labs" else 0,
+        networks=networks,
     )
 
 

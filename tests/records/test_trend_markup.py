@@ -26,8 +26,8 @@ OLD_ROWS = (
     '{{ p.value_text }}</td><td>{% if p.flag %}<span class="badge badge--warn">{{ p.flag_label }}</span>{% endif %}'
     "</td></tr>{% endfor %}"
 )
-NEW_POINTS = "{% load record_charts %}{% for line in chart.lines %}{% chart_points line %}{% endfor %}"
-NEW_ROWS = "{% load record_charts %}{% trend_rows rows %}"
+NEW_POINTS = "{% load record_markup %}{% for line in chart.lines %}{% chart_points line %}{% endfor %}"
+NEW_ROWS = "{% load record_markup %}{% trend_rows rows %}"
 
 
 def _point(n: int, *, flag: str = "", value: float = 4.5) -> dict:

@@ -274,6 +274,16 @@ def summary_for(*, user: User) -> Summary:
     """What the summary page shows, in a fixed small number of queries."""
     base = _primary(user).exclude(status__in=("entered-in-error", "refuted"))
     together = connections[base.db].features.supports_slicing_ordering_in_compound
+    # One query for the "last updated" time, the "new" boundary and the record's networks (the pages
+    # show only `finished_at`).
+    snapshots = list(
+        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
+        .order_by("-id")
+        .only("id", "user_id", "status", "request_id", "network_source", "network", "finished_at")
+    )
+    networks = sorted({row.network for row in snapshots})
+    boundary = _new_since([(row.pk, row.request_id, row.network_source) for row in snapshots])
+    new_since = Q(first_snapshot_id__gte=boundary) & ~Q(category="other")
     wanted = {
         "allergies": (Q(category="allergies") & ~Q(status__in=("inactive", "resolved")), 20),
         "conditions": (Q(category="conditions", status__in=ACTIVE_CONDITION), 20),
@@ -284,19 +294,13 @@ def summary_for(*, user: User) -> Summary:
     if together:
         wanted["abnormal_labs"] = (Q(flag__in=ABNORMAL_FLAGS, category="labs"), 8)
         wanted["abnormal_vitals"] = (Q(flag__in=ABNORMAL_FLAGS, category="vitals"), 8)
+    if boundary is not None:
+        wanted["new"] = (new_since, 10)
     lists = _newest_together(wanted, base)
     units = user.measurement_units
     allergies = [to_item(r, units=units) for r in lists["allergies"]]
     conditions = [to_item(r, units=units) for r in lists["conditions"]]
     conditions_without_status = [to_item(r, units=units) for r in lists["conditions_without_status"]]
-    # One query for the "last updated" time, the "new" boundary and the record's networks (the pages
-    # show only `finished_at`).
-    snapshots = list(
-        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
-        .order_by("-id")
-        .only("id", "user_id", "status", "request_id", "network_source", "network", "finished_at")
-    )
-    networks = sorted({row.network for row in snapshots})
     reconciled = medications_reconciled(user=user, networks=networks)
     medications = reconciled.current[:20]
     abnormal_rows = (
@@ -309,14 +313,8 @@ def summary_for(*, user: User) -> Summary:
     encounters = [to_item(r, units=units) for r in lists["encounters"]]
     counts = category_counts(user=user, medications=reconciled)
     last = snapshots[0] if snapshots else None
-    complete = [(row.pk, row.request_id, row.network_source) for row in snapshots]
-    new_items: list[Item] = []
-    new_count = 0
-    boundary = _new_since(complete)
-    if boundary is not None:
-        new_qs = base.filter(first_snapshot_id__gte=boundary).exclude(category="other")
-        new_items = [to_item(r, units=units) for r in new_qs.order_by("-clinical_date")[:10]]
-        new_count = len(new_items) if len(new_items) < 10 else new_qs.count()
+    new_items = [to_item(r, units=units) for r in lists.get("new", [])]
+    new_count = len(new_items) if len(new_items) < 10 else base.filter(new_since).count()
     for group in (allergies, conditions, abnormal, immunizations, encounters, new_items):
         _mark_new(group, boundary)
     _with_all_sources(

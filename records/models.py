@@ -153,8 +153,8 @@ class RecordCensus(models.Model):
     counted_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = "record census"
-        verbose_name_plural = "record censuses"
+        verbose_name = _("record census")
+        verbose_name_plural = _("record censuses")
 
     def __str__(self) -> str:
         return f"Record census of user {self.user_id}"

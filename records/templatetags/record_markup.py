@@ -141,7 +141,10 @@ def record_row(context: template.Context, it: Any) -> SafeString:
     shown = context.render_context.get(_ROW_WORDS_KEY)
     if shown is None:
         shown = context.render_context[_ROW_WORDS_KEY] = {
-            word: gettext(word) for word in ("New", "since your last search", "Trend", "Date not given")
+            "New": gettext("New"),
+            "since your last search": gettext("since your last search"),
+            "Trend": gettext("Trend"),
+            "Date not given": gettext("Date not given"),
         }
     d = it.display
     flag = d.flag

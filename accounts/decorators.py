@@ -28,6 +28,19 @@ _MESSAGES = {
 }
 
 
+# The gate records activity at most this often: a session saved on every page costs three queries,
+# and the idle limit then starts at most this much early (never late).
+ACTIVITY_WRITE_EVERY_SECONDS = 60
+
+
+def _activity_touch(request: HttpRequest) -> None:
+    """Note the person's activity for the idle limit, writing the session only when the note is stale."""
+    now = time.time()
+    last = request.session.get("health_last_activity")
+    if not isinstance(last, int | float) or now - last >= ACTIVITY_WRITE_EVERY_SECONDS:
+        request.session["health_last_activity"] = now
+
+
 def _with_next(url: str, next_url: str) -> str:
     return f"{url}?{urlencode({'next': next_url})}"
 
@@ -67,7 +80,7 @@ def health_data_required(
             state = health_session_state(request=signed_in)
             if state == "ok":
                 if touch:
-                    request.session["health_last_activity"] = time.time()
+                    _activity_touch(request)
                 response = view_func(request, *args, **kwargs)
                 if logs and request.method in LOGGED_METHODS:
                     access_log_record(

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 # The health networks a record can hold items from, with the names people know them by.
 NETWORK_DEFAULT = "metriport"
 NETWORK_NAMES = {"metriport": "Metriport", "particle": "Particle"}
+# Interpretation codes that mean "outside the usual range".
+ABNORMAL_FLAGS = ("H", "L", "HH", "LL", "A", "AA", "HU", "LU")
 
 
 class Snapshot(models.Model):
@@ -114,6 +116,14 @@ class Resource(models.Model):
             models.Index(fields=["user", "encounter_ref"], name="records_res_encounter"),
             models.Index(fields=["user", "first_snapshot"], name="records_res_first_snap"),
             models.Index(fields=["user", "parent_ref"], name="records_res_parent"),
+            # The newest abnormal results and "outside the usual range": a few thousand flagged rows among a
+            # category's tens of thousands (none at all walked every vital); partial, so an ingest writes
+            # it for the flagged rows only.
+            models.Index(
+                fields=["user", "category", "clinical_date"],
+                condition=models.Q(flag__in=ABNORMAL_FLAGS),
+                name="records_res_abnormal",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -127,6 +137,27 @@ class Resource(models.Model):
     def logged_reference(self) -> str:
         """The reference an access-log line names: another network's ids say which network."""
         return self.reference if self.network == NETWORK_DEFAULT else f"{self.network}:{self.reference}"
+
+
+class RecordCensus(models.Model):
+    """How many current items a person has, per category, source, type, primary or not and inside a
+    panel or not: counted once per ingest, so that the pages do not count tens of thousands of rows
+    on every view. Written only by `records.services.census_refresh` (each ingest, an undone one);
+    anything else that changes a person's resources must call it too. Without one, pages count live.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_census")
+    groups = models.JSONField(
+        default=list, help_text="[category, source, resource type, primary, in a panel, abnormal, count] per group."
+    )
+    counted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("record census")
+        verbose_name_plural = _("record censuses")
+
+    def __str__(self) -> str:
+        return f"Record census of user {self.user_id}"
 
 
 class Explanation(models.Model):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from django.core.paginator import Page, Paginator
 from django.db import connections
-from django.db.models import Count, Max, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.text import get_text_list
@@ -19,10 +19,9 @@ from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import User
 from records import documents, fhir, terminology
-from records.models import NETWORK_DEFAULT, NETWORK_NAMES, Resource, Snapshot
+from records.models import ABNORMAL_FLAGS, NETWORK_DEFAULT, NETWORK_NAMES, RecordCensus, Resource, Snapshot
 
 PAGE_SIZE = 25
-ABNORMAL_FLAGS = ("H", "L", "HH", "LL", "A", "AA", "HU", "LU")
 ACTIVE_CONDITION = ("active", "recurrence", "relapse")
 CATEGORIES = tuple(fhir.CATEGORY_LABELS)
 LIST_FIELDS = (
@@ -187,10 +186,10 @@ def _mark_new(items: list[Item], boundary: int | None) -> list[Item]:
     return items
 
 
-def _with_all_sources(user: User, items: list[Item]) -> list[Item]:
+def _with_all_sources(user: User, items: list[Item], *, networks: list[str] | None = None) -> list[Item]:
     """Fill `sources` with every organization that reported the same item, and `networks` with every
     network that delivered it; in a record from more than one network, each item says which
-    (two queries, whatever the number of items)."""
+    (two queries, whatever the number of items; one when the record's `networks` are known)."""
     everything = [*items, *(child for i in items for child in i.children)]
     keys = {i.resource.dedupe_key for i in everything if i.resource.dedupe_key}
     if not keys:
@@ -209,7 +208,7 @@ def _with_all_sources(user: User, items: list[Item]) -> list[Item]:
             by_key[key].append(label)
         if network not in networks_by_key.setdefault(key, []):
             networks_by_key[key].append(network)
-    several = len(record_networks(user=user)) > 1
+    several = len(networks if networks is not None else record_networks(user=user)) > 1
     for item in everything:
         item.sources = by_key.get(item.resource.dedupe_key, item.sources)
         item.networks = networks_by_key.get(item.resource.dedupe_key, item.networks)
@@ -275,6 +274,16 @@ def summary_for(*, user: User) -> Summary:
     """What the summary page shows, in a fixed small number of queries."""
     base = _primary(user).exclude(status__in=("entered-in-error", "refuted"))
     together = connections[base.db].features.supports_slicing_ordering_in_compound
+    # One query for the "last updated" time, the "new" boundary and the record's networks (the pages
+    # show only `finished_at`).
+    snapshots = list(
+        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
+        .order_by("-id")
+        .only("id", "user_id", "status", "request_id", "network_source", "network", "finished_at")
+    )
+    networks = sorted({row.network for row in snapshots})
+    boundary = _new_since([(row.pk, row.request_id, row.network_source) for row in snapshots])
+    new_since = Q(first_snapshot_id__gte=boundary) & ~Q(category="other")
     wanted = {
         "allergies": (Q(category="allergies") & ~Q(status__in=("inactive", "resolved")), 20),
         "conditions": (Q(category="conditions", status__in=ACTIVE_CONDITION), 20),
@@ -285,12 +294,14 @@ def summary_for(*, user: User) -> Summary:
     if together:
         wanted["abnormal_labs"] = (Q(flag__in=ABNORMAL_FLAGS, category="labs"), 8)
         wanted["abnormal_vitals"] = (Q(flag__in=ABNORMAL_FLAGS, category="vitals"), 8)
+    if boundary is not None:
+        wanted["new"] = (new_since, 10)
     lists = _newest_together(wanted, base)
     units = user.measurement_units
     allergies = [to_item(r, units=units) for r in lists["allergies"]]
     conditions = [to_item(r, units=units) for r in lists["conditions"]]
     conditions_without_status = [to_item(r, units=units) for r in lists["conditions_without_status"]]
-    reconciled = medications_reconciled(user=user)
+    reconciled = medications_reconciled(user=user, networks=networks)
     medications = reconciled.current[:20]
     abnormal_rows = (
         _newest_first([lists["abnormal_labs"], lists["abnormal_vitals"]])[:8]
@@ -301,25 +312,15 @@ def summary_for(*, user: User) -> Summary:
     immunizations = [to_item(r, units=units) for r in lists["immunizations"]]
     encounters = [to_item(r, units=units) for r in lists["encounters"]]
     counts = category_counts(user=user, medications=reconciled)
-    # One query for the "last updated" time and the "new" boundary (the pages show only `finished_at`).
-    snapshots = list(
-        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE)
-        .order_by("-id")
-        .only("id", "user_id", "status", "request_id", "network_source", "finished_at")
-    )
     last = snapshots[0] if snapshots else None
-    complete = [(row.pk, row.request_id, row.network_source) for row in snapshots]
-    new_items: list[Item] = []
-    new_count = 0
-    boundary = _new_since(complete)
-    if boundary is not None:
-        new_qs = base.filter(first_snapshot_id__gte=boundary).exclude(category="other")
-        new_items = [to_item(r, units=units) for r in new_qs.order_by("-clinical_date")[:10]]
-        new_count = len(new_items) if len(new_items) < 10 else new_qs.count()
+    new_items = [to_item(r, units=units) for r in lists.get("new", [])]
+    new_count = len(new_items) if len(new_items) < 10 else base.filter(new_since).count()
     for group in (allergies, conditions, abnormal, immunizations, encounters, new_items):
         _mark_new(group, boundary)
     _with_all_sources(
-        user, [*allergies, *conditions, *conditions_without_status, *abnormal, *immunizations, *encounters, *new_items]
+        user,
+        [*allergies, *conditions, *conditions_without_status, *abnormal, *immunizations, *encounters, *new_items],
+        networks=networks,
     )
     return Summary(
         allergies,
@@ -344,22 +345,73 @@ def _listed(category: str) -> Q:
     return cond
 
 
-def category_counts(*, user: User, medications: Medications | None = None) -> dict[str, int]:
+@dataclass(frozen=True)
+class CensusGroup:
+    """Current items of one person that share these columns (see `RecordCensus`)."""
+
+    category: str
+    source_org: str
+    resource_type: str
+    is_primary: bool
+    in_panel: bool
+    abnormal: bool
+    count: int
+
+    @property
+    def listed(self) -> bool:
+        """Whether a category page lists these items (`_listed`): primary, and for labs not inside a panel."""
+        if not self.is_primary:
+            return False
+        return self.category != "labs" or self.resource_type == "DiagnosticReport" or not self.in_panel
+
+
+def census_count(*, user_id: int) -> list[list]:
+    """The person's current items counted by the census columns: one pass over their rows."""
+    rows = (
+        Resource.objects.filter(user_id=user_id, retired_at__isnull=True)
+        .annotate(
+            in_panel=ExpressionWrapper(~Q(parent_ref=""), output_field=BooleanField()),
+            abnormal=ExpressionWrapper(Q(flag__in=ABNORMAL_FLAGS), output_field=BooleanField()),
+        )
+        .order_by()
+        .values_list("category", "source_org", "resource_type", "is_primary", "in_panel", "abnormal")
+        .annotate(n=Count("id"))
+    )
+    return [
+        [c, org, kind, bool(primary), bool(panel), bool(abnormal), n]
+        for c, org, kind, primary, panel, abnormal, n in rows
+    ]
+
+
+def census_for(*, user: User) -> list[CensusGroup]:
+    """The counts kept at the last ingest (one small row), else counted now."""
+    kept = RecordCensus.objects.filter(user=user).values_list("groups", flat=True).first()
+    groups = kept if kept is not None else census_count(user_id=user.pk)
+    return [CensusGroup(*group) for group in groups]
+
+
+def category_counts(
+    *, user: User, medications: Medications | None = None, census: list[CensusGroup] | None = None
+) -> dict[str, int]:
     """Items per category, counted as the category pages list them (so the summary and pages agree):
     lab panels once, medications once per drug after reconciling."""
-    rows = resources_for(user=user).filter(is_primary=True)
-    listed_lab = Q(resource_type="DiagnosticReport") | Q(parent_ref="")  # `_listed("labs")`, in one pass
-    grouped = list(rows.values_list("category").annotate(n=Count("id"), listed=Count("id", filter=listed_lab)))
-    counts = {category: n for category, n, _listed_n in grouped if category != "labs"}
-    counts["labs"] = next((listed_n for category, _n, listed_n in grouped if category == "labs"), 0)
+    counts: dict[str, int] = {}
+    for group in census if census is not None else census_for(user=user):
+        if group.is_primary and (group.category != "labs" or group.listed):
+            counts[group.category] = counts.get(group.category, 0) + group.count
+    counts.setdefault("labs", 0)
     medications = medications or medications_reconciled(user=user)
     counts["medications"] = len(medications.current) + len(medications.past)
     return counts
 
 
-def lab_result_count(*, user: User) -> int:
+def lab_result_count(*, user: User, census: list[CensusGroup] | None = None) -> int:
     """Every single lab result, inside panels or not (the lab page says both figures)."""
-    return resources_for(user=user).filter(is_primary=True, category="labs", resource_type="Observation").count()
+    return sum(
+        g.count
+        for g in (census if census is not None else census_for(user=user))
+        if g.is_primary and g.category == "labs" and g.resource_type == "Observation"
+    )
 
 
 # ---------------------------------------------------------------- medications
@@ -417,7 +469,9 @@ def _sort_moment(item: Item) -> datetime:
     return item.display.date.sort_key if item.display.date else datetime.min.replace(tzinfo=UTC)
 
 
-def medications_reconciled(*, user: User, now: datetime | None = None, limit: int = 5000) -> Medications:
+def medications_reconciled(
+    *, user: User, now: datetime | None = None, limit: int = 5000, networks: list[str] | None = None
+) -> Medications:
     """Requests, statements and dispenses of the same drug (same RxNorm code, else the same name)
     merged into one line each, split into current and past.
 
@@ -425,6 +479,8 @@ def medications_reconciled(*, user: User, now: datetime | None = None, limit: in
     gives a status says active, on hold or intended, or when it was dispensed in the last six
     months; a newer stopped or completed request or statement makes it past. A missing status
     decides nothing and never hides a drug: what is not current is listed under past.
+
+    `networks` are the record's (`record_networks`), when the caller already read them.
     """
     now = now or datetime.now(UTC)
     rows = (
@@ -439,7 +495,9 @@ def medications_reconciled(*, user: User, now: datetime | None = None, limit: in
         groups.setdefault(_medication_key(row), []).append(to_item(row))
     current: list[MedicationGroup] = []
     past: list[MedicationGroup] = []
-    several = len(record_networks(user=user)) > 1 if groups else False
+    if networks is None and groups:
+        networks = record_networks(user=user)
+    several = len(networks or []) > 1
     for items in groups.values():
         items.sort(key=_sort_moment, reverse=True)
         dispenses = [i for i in items if i.resource.resource_type == "MedicationDispense" and i.display.date]
@@ -474,15 +532,20 @@ SUMMARY_VITALS = ("85354-9", "29463-7", "8302-2", "39156-5", "8310-5", "8867-4",
 
 
 def latest_vitals(*, user: User) -> list[Item]:
-    """The newest reading of each common vital, in the person's units (one query)."""
-    newest: dict[str, Resource] = {}
-    for row in (
+    """The newest reading of each common vital, in the person's units: two queries, the first finding
+    them among the newest readings without their JSON, the second reading just those."""
+    newest: dict[str, int] = {}
+    for pk, code in (
         _primary(user)
         .filter(category="vitals", code_system=fhir.LOINC, code__in=SUMMARY_VITALS, clinical_date__isnull=False)
-        .order_by("-clinical_date", "-id")[:300]
+        .order_by("-clinical_date", "-id")
+        .values_list("pk", "code")[:300]
     ):
-        newest.setdefault(row.code, row)
-    return [to_item(newest[code], units=user.measurement_units) for code in SUMMARY_VITALS if code in newest]
+        newest.setdefault(code, pk)
+    if not newest:
+        return []
+    rows = {row.code: row for row in _primary(user).filter(pk__in=newest.values())}
+    return [to_item(rows[code], units=user.measurement_units) for code in SUMMARY_VITALS if code in rows]
 
 
 # ---------------------------------------------------------------- category pages
@@ -512,6 +575,8 @@ class Listing:
     items: list[Item]
     sources: list[str]
     total: int
+    lab_results: int = 0  # every single lab result, inside panels or not (the lab page says both)
+    networks: list[str] = field(default_factory=list)  # the record's (`record_networks`)
 
 
 class _CountedPaginator(Paginator):
@@ -555,23 +620,44 @@ def category_list(
     if flag == "abnormal":
         cond &= Q(flag__in=ABNORMAL_FLAGS)
     in_category = resources_for(user=user).filter(category=category)
-    # One pass over the category gives the number of matching items per source and every source in it.
-    groups = list(in_category.order_by().values_list("source_org").annotate(n=Count("id", filter=cond)))
-    sources = sorted([org for org, _n in groups if org][:50])
+    # The census names every source in the category and counts the items of an unsearched page.
+    census = [g for g in census_for(user=user) if g.category == category]
+    sources = sorted({g.source_org for g in census if g.source_org})[:50]
     if source_token:
         source = next((org for org in sources if organization_token(org) == source_token), "")
     if source:
         cond &= Q(source_org=source)
-    total = sum(n for org, n in groups if org == source or not source)
+    if q or status in allowed:
+        total = in_category.filter(cond).count()
+    else:
+        total = sum(
+            g.count
+            for g in census
+            if g.listed and (g.abnormal or flag != "abnormal") and (g.source_org == source or not source)
+        )
     qs = in_category.filter(cond).only(*LIST_FIELDS).order_by(*SORTS.get(sort, SORTS["date"]))
     paginator = _CountedPaginator(qs, per_page, count=total)
     page_obj = paginator.get_page(page)
     items = [to_item(r, units=user.measurement_units) for r in page_obj.object_list]
     if category == "labs":
         _attach_results(user, items, matches=matches if q else None)
-    _with_all_sources(user, items)
-    _mark_new(items, new_since_snapshot_id(user=user))
-    return Listing(page=page_obj, items=items, sources=sources, total=total)
+    snapshots = list(
+        Snapshot.objects.filter(user=user, status=Snapshot.STATUS_COMPLETE).values_list(
+            "id", "request_id", "network_source", "network"
+        )
+    )
+    networks = sorted({network for _pk, _request_id, _source, network in snapshots})
+    _with_all_sources(user, items, networks=networks)
+    _mark_new(items, _new_since([(pk, request_id, source) for pk, request_id, source, _network in snapshots]))
+    lab_results = sum(g.count for g in census if g.is_primary and g.resource_type == "Observation")
+    return Listing(
+        page=page_obj,
+        items=items,
+        sources=sources,
+        total=total,
+        lab_results=lab_results if category == "labs" else 0,
+        networks=networks,
+    )
 
 
 def _search(words: str) -> Q:

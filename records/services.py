@@ -24,7 +24,8 @@ from accounts.storage import private_storage
 from records import ingest
 from records.download import bundle_download
 from records.errors import BundleDownloadError, BundleForAnotherPatient, BundleSuperseded
-from records.models import NETWORK_DEFAULT, Resource, Snapshot
+from records.models import NETWORK_DEFAULT, RecordCensus, Resource, Snapshot
+from records.selectors import census_count
 from records.store import rows_write
 
 logger = logging.getLogger(__name__)
@@ -262,6 +263,8 @@ def snapshot_ingest_file(
                 get_user_model().objects.select_for_update().only("pk").get(pk=user_id)
                 if superseded is not None and superseded():
                     raise BundleSuperseded()
+                if not in_one_transaction:  # its rows commit in batches: pages count live until the census is new
+                    RecordCensus.objects.filter(user_id=user_id).delete()
                 snapshot = Snapshot.objects.create(
                     user_id=user_id,
                     network=network,
@@ -284,6 +287,7 @@ def snapshot_ingest_file(
                 retire=retire,
                 network=network,
             )
+            census_refresh(user_id=user_id)
             if keep_bundle:
                 stored_name = _bundle_keep(user_id=user_id, snapshot_id=snapshot.pk, path=path)
             snapshot.status = Snapshot.STATUS_COMPLETE
@@ -378,10 +382,19 @@ def snapshot_clinical_count(*, snapshot: Snapshot) -> int:
     return sum(count for kind, count in (snapshot.counts_by_type or {}).items() if kind != "Patient")
 
 
+def census_refresh(*, user_id: int) -> RecordCensus:
+    """Count the person's current items once (see `RecordCensus`), after every change to them."""
+    census, _ = RecordCensus.objects.update_or_create(
+        user_id=user_id, defaults={"groups": census_count(user_id=user_id), "counted_at": timezone.now()}
+    )
+    return census
+
+
 def _snapshot_undo(*, snapshot: Snapshot, reason: str) -> None:
     """A chunked ingest that stopped: drop the rows it added and say why the snapshot did not complete."""
     with transaction.atomic():
         Resource.objects.filter(user_id=snapshot.user_id, first_snapshot_id=snapshot.pk).delete()
+        census_refresh(user_id=snapshot.user_id)
         Snapshot.objects.filter(pk=snapshot.pk).update(
             status=Snapshot.STATUS_FAILED, failure_reason=reason, finished_at=timezone.now()
         )
@@ -404,6 +417,7 @@ def record_delete_all(*, user_id: int) -> dict[str, int]:
             Snapshot.objects.filter(user_id=user_id).exclude(bundle_file="").values_list("bundle_file", flat=True)
         )
         resources, _ = Resource.objects.filter(user_id=user_id).delete()
+        RecordCensus.objects.filter(user_id=user_id).delete()
         snapshots, _ = Snapshot.objects.filter(user_id=user_id).delete()
     files = 0
     for name in names:

@@ -43,9 +43,20 @@ from records.models import Resource
 SEARCH_SESSION_KEY = "records_search"
 
 
+SHOWN_RESOURCE = "records_shown_resource"
+
+
+def _shown(request: HttpRequest, resource: Resource) -> None:
+    """Keep the resource a view read for its access-log line, which would otherwise read it again."""
+    setattr(request, SHOWN_RESOURCE, resource)
+
+
 def resource_target(request: AuthedRequest, kwargs: dict) -> str:
     """The access-log target of a view of one resource (another person's is a 404 before any log)."""
-    return f"resource:{selectors.resource_get(user=request.user, pk=kwargs['pk']).logged_reference}"
+    shown = getattr(request, SHOWN_RESOURCE, None)
+    if not isinstance(shown, Resource) or shown.pk != int(kwargs["pk"]) or shown.user_id != request.user.pk:
+        shown = selectors.resource_get(user=request.user, pk=kwargs["pk"])
+    return f"resource:{shown.logged_reference}"
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -105,7 +116,11 @@ def category(request: AuthedRequest, category: str) -> HttpResponse:
         sort=sort,
         page=_page_number(request),
     )
-    medications = selectors.medications_reconciled(user=request.user) if category == "medications" else None
+    medications = (
+        selectors.medications_reconciled(user=request.user, networks=listing.networks)
+        if category == "medications"
+        else None
+    )
     if medications is not None and q:
         words = q.lower()
         medications.current = [g for g in medications.current if _medication_matches(g, words)]
@@ -118,7 +133,7 @@ def category(request: AuthedRequest, category: str) -> HttpResponse:
             "label": gettext(fhir.CATEGORY_LABELS[category]),
             "listing": listing,
             "medications": medications,
-            "lab_results": selectors.lab_result_count(user=request.user) if category == "labs" else 0,
+            "lab_results": listing.lab_results,
             "q": q,
             "status": status,
             "status_choices": [
@@ -200,6 +215,7 @@ def explain(request: AuthedRequest, pk: int) -> HttpResponse:
 def item(request: AuthedRequest, pk: int) -> HttpResponse:
     detail = selectors.resource_detail(user=request.user, pk=pk)
     resource = detail.item.resource
+    _shown(request, resource)
     return render(
         request,
         "records/item.html",
@@ -221,6 +237,7 @@ def trend(request: AuthedRequest, pk: int) -> HttpResponse:
         data = selectors.trend_for(user=request.user, pk=pk)
     except Resource.DoesNotExist as exc:
         raise Http404 from exc
+    _shown(request, data.anchor)
     chart = charts.trend_chart(data.points, data.band, series=data.series)
     return render(
         request,

@@ -1,0 +1,83 @@
+"""The record's list rows are drawn in Python (a lab page holds hundreds of them); they draw exactly
+what `records/_row.html` drew, for every kind of item, in English and in Spanish."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from django.template import engines
+from django.utils import translation
+
+from records import fhir, selectors
+from tests.records.conftest import generated, ingest_bundle
+from tests.records.two_networks import ingest_from, metriport_bundle, particle_bundle
+
+pytestmark = pytest.mark.django_db
+
+OLD_ROW = (
+    '{% load i18n %}<li class="record-row{% if it.display.flag and it.display.flag.abnormal %}'
+    ' record-row--flagged{% endif %}">\n'
+    '  <div class="record-row__main">\n'
+    '    <a class="record-row__name" href="{% url \'records:item\' it.pk %}">{{ it.display.name'
+    " }}</a>\n"
+    '    {% if it.is_new %}<span class="badge badge--new">{% translate "New" %}<span'
+    ' class="visually-hidden"> {% translate "since your last search" %}</span></span>{% endif'
+    " %}\n"
+    '    {% if it.display.value %}<span class="record-row__value">{{ it.display.value'
+    " }}</span>{% endif %}\n"
+    '    {% if it.display.flag and it.display.flag.abnormal %}<span class="badge badge--{{'
+    ' it.display.flag.tone }}">{{ it.display.flag.label }}</span>{% endif %}\n'
+    '    {% if it.trendable %}<a class="record-row__trend" href="{% url \'records:trend\' it.pk'
+    ' %}">{% translate "Trend" %}<span class="visually-hidden"> {% blocktranslate with'
+    " name=it.display.name %}of {{ name }}{% endblocktranslate %}</span></a>{% endif %}\n"
+    "  </div>\n"
+    '  <div class="record-row__meta">\n'
+    '    {% if it.display.date %}<time datetime="{{ it.display.date.text }}">{{'
+    ' it.display.date.display }}</time>{% elif it.display.dated %}<span>{% translate "Date not'
+    ' given" %}</span>{% endif %}\n'
+    '    {% if it.resource.category == "other" %}<span>{{ it.display.kind }}</span>{% endif %}\n'
+    "    {% if it.display.status %}<span>{{ it.display.status }}</span>{% endif %}\n"
+    '    {% include "records/_sources.html" with sources=it.sources networks=it.network_words'
+    " %}\n"
+    "  </div>\n"
+    "</li>\n"
+)
+
+
+def _variants(items: list[selectors.Item]) -> list[selectors.Item]:
+    """Each item as listed, and again new, undated, flagged and named with markup."""
+    out = []
+    for item in items:
+        out.append(item)
+        other = copy.deepcopy(item)
+        other.is_new = not item.is_new
+        other.display.date = None
+        other.display.dated = not item.display.dated
+        other.display.name = f"{item.display.name} <b>&</b>"
+        other.display.flag = other.display.flag or fhir.Flag(code="H", label="High", tone="warn")
+        other.sources = [*item.sources, "A & B <Clinic>"][-2:] if item.sources else []
+        out.append(other)
+    return out
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_row_tag_draws_what_the_row_template_drew(mfa_user, private_storage_dir, language):
+    ingest_bundle(mfa_user, generated("mixed", size=500))
+    ingest_from(mfa_user, metriport_bundle(), network="metriport", request_id="req-2", retire=False)
+    ingest_from(mfa_user, particle_bundle(), network="particle", request_id="req-3")
+    items: list[selectors.Item] = []
+    for category in [*selectors.CATEGORIES, "other"]:
+        for it in selectors.category_list(user=mfa_user, category=category).items:
+            items += [it, *it.children]
+    for visit in selectors.timeline_for(user=mfa_user)[1]:
+        items += [i for rows in visit.items.values() for i in rows]
+    assert any(i.network_words for i in items) and any(i.trendable for i in items)
+    assert any(i.resource.category == "other" for i in items)
+    old = engines["django"].from_string(
+        "{% load i18n %}{% for it in items %}" + OLD_ROW.replace("{% load i18n %}", "") + "{% endfor %}"
+    )
+    new = engines["django"].from_string("{% load record_markup %}{% for it in items %}{% record_row it %}{% endfor %}")
+    context = {"items": _variants(items)}
+    with translation.override(language):
+        assert new.render(context) == old.render(context)

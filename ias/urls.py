@@ -4,6 +4,12 @@ from ias import views
 
 app_name = "ias"
 
+# The networks' doors; `portal.middleware.webhooks_first` serves them without the browser's middleware.
+webhook_urlpatterns = [
+    path("webhooks/metriport/", views.webhook, name="webhook"),
+    path("webhooks/particle/", views.webhook_particle, name="webhook_particle"),
+]
+
 urlpatterns = [
     path("journey/consent/", views.consent, name="consent"),
     path("journey/details/", views.demographics, name="demographics"),
@@ -17,6 +23,5 @@ urlpatterns = [
     path("journey/search/<uuid:public_id>/", views.progress, name="progress"),
     path("journey/search/<uuid:public_id>/status/", views.progress_status, name="progress_status"),
     path("journey/search/<uuid:public_id>/retry/", views.source_retry, name="source_retry"),
-    path("webhooks/metriport/", views.webhook, name="webhook"),
-    path("webhooks/particle/", views.webhook_particle, name="webhook_particle"),
+    *webhook_urlpatterns,
 ]

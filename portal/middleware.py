@@ -1,17 +1,22 @@
 """Security headers Django does not set itself (Content Security Policy, Permissions-Policy), the
-signed-in person's time zone and language for every page, and friendly pages in place of
-tracebacks."""
+networks' webhooks served ahead of the browser's middleware, the signed-in person's time zone and
+language for every page, and friendly pages in place of tracebacks."""
 
 import logging
 from collections.abc import Callable
 from typing import Literal, cast
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.urls import URLResolver, include, path
+from django.urls.exceptions import Resolver404
+from django.urls.resolvers import RegexPattern
 from django.utils import timezone, translation
 
+from ias.urls import webhook_urlpatterns
 from portal.error_pages import RETRY_AFTER_SECONDS, is_staff
 from portal.selectors import time_zone_for
 
@@ -45,6 +50,40 @@ def security_headers(get_response):
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         return response
+
+    return middleware
+
+
+WEBHOOK_PREFIX = "/webhooks/"
+
+
+def webhooks_first(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """Serve the networks' webhooks here, after the security headers and before everything a
+    browser needs (sessions, language, CSRF, sign-in, messages, second factor, time zone): a
+    webhook uses none of it, and its acknowledgement is bound by CPU. Only CSRF-exempt views, which
+    authenticate the body themselves, may be served this way; any other path goes down the stack."""
+    for pattern in webhook_urlpatterns:
+        view = getattr(pattern, "callback", None)
+        if not getattr(view, "csrf_exempt", False):
+            raise ImproperlyConfigured(f"webhook route {pattern.pattern} must be a csrf_exempt view")
+    resolver = URLResolver(RegexPattern(r"^/"), [path("", include((webhook_urlpatterns, "ias")))])
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith(WEBHOOK_PREFIX):
+            return get_response(request)
+        try:
+            match = resolver.resolve(request.path_info)
+        except Resolver404:
+            return get_response(request)
+        request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it for every other request
+        request.resolver_match = match
+        try:
+            return match.func(request, *match.args, **match.kwargs)
+        except OperationalError as exc:
+            logger.warning("database busy on %s: %s", match.view_name, type(exc).__name__)
+            response = JsonResponse({"error": "database busy, try again"}, status=503)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
 
     return middleware
 

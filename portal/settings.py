@@ -110,6 +110,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.security_headers",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Above: headers every response carries. The networks' webhooks stop here (see the middleware).
+    "portal.middleware.webhooks_first",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -119,7 +122,6 @@ MIDDLEWARE = [
     "portal.middleware.person_language",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.session_max_age",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.admin_requires_mfa",
     "portal.middleware.person_time_zone",

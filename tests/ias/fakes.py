@@ -163,9 +163,9 @@ def signed(body: dict, key: str | None = None) -> tuple[bytes, str]:
     return raw, webhooks.sign(raw=raw, key=key)
 
 
-def post_webhook(client, body: dict | bytes, *, signature: str | None = None):
+def post_webhook(client, body: dict | bytes, *, signature: str | None = None, **extra):
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     sig = webhooks.sign(raw=raw) if signature is None else signature
     return client.post(
-        "/webhooks/metriport/", data=raw, content_type="application/json", HTTP_X_METRIPORT_SIGNATURE=sig
+        "/webhooks/metriport/", data=raw, content_type="application/json", HTTP_X_METRIPORT_SIGNATURE=sig, **extra
     )

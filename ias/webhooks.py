@@ -8,7 +8,7 @@ leaves the lease to expire, and the redelivered task or the sweeper picks the ev
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import hashlib
 import hmac
 import logging
@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from accounts.crypto import encrypt_bytes
@@ -132,13 +133,33 @@ def envelope_read(raw: bytes) -> Envelope:
     )
 
 
-def _statement_scope():
-    """A savepoint when the caller already holds a transaction, so a duplicate does not spoil it;
-    otherwise the INSERT commits on its own: one round trip on the webhook's hot path, and the
-    enqueue that follows (on_commit outside a transaction runs at once) sees a committed row."""
-    if transaction.get_connection().in_atomic_block:
-        return transaction.atomic()
-    return contextlib.nullcontext()
+@functools.cache
+def event_insert_statement() -> tuple[str, tuple[Field, ...]]:
+    """The one INSERT of a delivery and the fields it writes: every column the model has, so an
+    added field (and its default) is written without touching this. Built once per process."""
+    meta = WebhookEvent._meta
+    fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
+    names = {f.name: connection.ops.quote_name(str(f.column)) for f in meta.concrete_fields}
+    columns = ", ".join(names[f.name] for f in fields)
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns})"  # noqa: S608 - names are ours
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+        f" ON CONFLICT ({names['network']}, {names['message_id']}) DO NOTHING RETURNING {names['id']}"
+    )
+    return sql, fields
+
+
+def event_insert_once(event: WebhookEvent) -> int | None:
+    """The new row's id, or None when (network, message id) is already stored. One statement on
+    the webhook's hot path: a duplicate raises no error (no savepoint, no rolled-back statement),
+    and outside a transaction the row commits on its own, so the enqueue that follows (on_commit
+    outside a transaction runs at once) sees it."""
+    sql, fields = event_insert_statement()
+    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None, bool]:
@@ -147,26 +168,26 @@ def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None,
     sent_at = event_time_clamp(sent_at=envelope.sent_at, received_at=received_at)
     if sent_at != envelope.sent_at:
         log.warning("event %s is dated beyond the clock skew; its time is clamped to receipt", envelope.message_id)
-    try:
-        with _statement_scope():
-            event = WebhookEvent.objects.create(
-                network=envelope.network,
-                message_id=envelope.message_id,
-                event_type=envelope.event_type,
-                request_id=envelope.request_id,
-                network_patient_id=envelope.patient_id,
-                sent_at=sent_at,
-                received_at=received_at,
-                body_encrypted=encrypt_bytes(raw),
-                body_size=len(raw),
-                status=WebhookEvent.Status.IGNORED if envelope.event_type == "ping" else WebhookEvent.Status.PENDING,
-            )
-            if event.status == WebhookEvent.Status.PENDING:
-                from ias.tasks import event_process
-
-                enqueue_after_commit(event_process, event_id=event.pk)
-    except IntegrityError:
+    event = WebhookEvent(
+        network=envelope.network,
+        message_id=envelope.message_id,
+        event_type=envelope.event_type,
+        request_id=envelope.request_id,
+        network_patient_id=envelope.patient_id,
+        sent_at=sent_at,
+        received_at=received_at,
+        body_encrypted=encrypt_bytes(raw),
+        body_size=len(raw),
+        status=WebhookEvent.Status.IGNORED if envelope.event_type == "ping" else WebhookEvent.Status.PENDING,
+    )
+    event.pk = event_insert_once(event)
+    if event.pk is None:
         return None, False
+    event._state.adding = False
+    if event.status == WebhookEvent.Status.PENDING:
+        from ias.tasks import event_process
+
+        enqueue_after_commit(event_process, event_id=event.pk)
     return event, True
 
 

@@ -1,0 +1,63 @@
+"""event_store's one INSERT ... ON CONFLICT DO NOTHING: once per (network, message id), every column written."""
+
+import dataclasses
+
+import pytest
+from django.db import connection, transaction
+
+from ias import webhooks
+from ias.models import WebhookEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_broker(monkeypatch):
+    monkeypatch.setattr("celery.app.task.Task.apply_async", lambda *args, **kwargs: None)
+
+
+def stored(message_id: str, network: str = "metriport") -> tuple[WebhookEvent | None, bool]:
+    raw = b'{"meta": {"messageId": "%s", "type": "network-query.hie"}}' % message_id.encode()
+    envelope = webhooks.envelope_read(raw)
+    if network != "metriport":
+        envelope = dataclasses.replace(envelope, network=network)
+    return webhooks.event_store(raw=raw, envelope=envelope)
+
+
+def test_the_insert_writes_every_column_of_the_model():
+    _sql, fields = webhooks.event_insert_statement()
+    every = [f.name for f in WebhookEvent._meta.concrete_fields if not f.primary_key]
+    assert [f.name for f in fields] == every
+
+
+def test_a_new_event_gets_its_id_and_the_models_defaults():
+    event, created = stored("m-new")
+    assert created and event is not None and event.pk
+    row = WebhookEvent.objects.get(pk=event.pk)
+    assert (row.message_id, row.status, row.attempts, row.signature_valid, row.last_error, row.outcome) == (
+        "m-new",
+        WebhookEvent.Status.PENDING,
+        0,
+        True,
+        "",
+        "",
+    )
+    assert row.claimed_until is None and row.processed_at is None and row.received_at is not None
+    assert not event._state.adding
+
+
+def test_a_duplicate_inside_a_transaction_leaves_it_usable():
+    """No error is raised for a duplicate, so the caller's transaction goes on (no savepoint needed)."""
+    stored("m-dup")
+    with transaction.atomic():
+        event, created = stored("m-dup")
+        assert (event, created) == (None, False)
+        assert WebhookEvent.objects.filter(message_id="m-dup").count() == 1
+    assert not connection.needs_rollback
+
+
+def test_the_same_message_id_from_another_network_is_another_event():
+    stored("shared-id")
+    _event, created = stored("shared-id", network="particle")
+    assert created
+    assert WebhookEvent.objects.filter(message_id="shared-id").count() == 2

@@ -183,7 +183,6 @@ def event_store(*, raw: bytes, envelope: Envelope) -> tuple[WebhookEvent | None,
     event.pk = event_insert_once(event)
     if event.pk is None:
         return None, False
-    event._state.adding = False
     if event.status == WebhookEvent.Status.PENDING:
         from ias.tasks import event_process
 

@@ -43,7 +43,9 @@ def test_a_new_event_gets_its_id_and_the_models_defaults():
         "",
     )
     assert row.claimed_until is None and row.processed_at is None and row.received_at is not None
-    assert not event._state.adding
+    event.outcome = "noted"
+    event.save()  # the returned event is the stored row: saving it updates, never inserts a second
+    assert list(WebhookEvent.objects.values_list("message_id", "outcome")) == [("m-new", "noted")]
 
 
 def test_a_duplicate_inside_a_transaction_leaves_it_usable():

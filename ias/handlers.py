@@ -137,15 +137,12 @@ def handle_identity(event: WebhookEvent, body: dict[str, Any]) -> Outcome:
 def source_bundle_newer(event: WebhookEvent, after: datetime) -> LinkedBundle | None:
     """The newest link to the person's whole record, sent after `after`, in a `network-query.*` event
     for the same patient that is still waiting to be processed (decoded like its own handler will)."""
-    for other in source_events_pending(event=event):
-        sent = events.data_at(other)
-        if sent <= after:
-            break
+    for other in source_events_pending(event=event, after=after):
         news = source_news(other.event_type, event_body(other))
         if news.url and news.patient_id == event.network_patient_id:
             return LinkedBundle(
                 url=news.url,
-                data_at=sent,
+                data_at=events.data_at(other),
                 message_id=other.message_id,
                 network_source=news.source_type,
                 request_id=news.request_id,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.core.cache import caches
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -41,18 +42,24 @@ def event_body(event: WebhookEvent) -> dict[str, Any]:
     return orjson.loads(decrypt_bytes(bytes(event.body_encrypted)))
 
 
-def source_events_pending(*, event: WebhookEvent) -> list[WebhookEvent]:
-    """The other `network-query.*` events for the same network patient still waiting to be processed,
-    newest first: the bundles they link are newer copies of the whole record than an older event's."""
+def source_events_pending(*, event: WebhookEvent, after: datetime) -> QuerySet[WebhookEvent]:
+    """The other `network-query.*` events for the same network patient still waiting to be processed
+    whose data is newer than `after` (sent then, else received then), newest first: the bundles
+    they link are newer copies of the whole record than an older event's."""
     if not event.network_patient_id:
-        return []
-    pending = WebhookEvent.objects.filter(
-        network=event.network,
-        network_patient_id=event.network_patient_id,
-        event_type__startswith="network-query.",
-        status=WebhookEvent.Status.PENDING,
-    ).exclude(pk=event.pk)
-    return sorted(pending, key=lambda other: (other.sent_at or other.received_at, other.pk), reverse=True)
+        return WebhookEvent.objects.none()
+    return (
+        WebhookEvent.objects.filter(
+            network=event.network,
+            network_patient_id=event.network_patient_id,
+            event_type__startswith="network-query.",
+            status=WebhookEvent.Status.PENDING,
+        )
+        .exclude(pk=event.pk)
+        .annotate(data_at=Coalesce("sent_at", "received_at"))
+        .filter(data_at__gt=after)
+        .order_by("-data_at", "-pk")
+    )
 
 
 def network_patient_demographics(*, link: NetworkPatient) -> dict[str, Any]:

@@ -69,7 +69,7 @@ class NewerCopyWatch:
                     self.seen.set()
                     return
         except Exception:
-            logger.warning("newer-copy check failed; the save goes on", exc_info=False)
+            logger.warning("newer-copy check failed; the save goes on")
         finally:
             connections.close_all()  # this thread's own
 

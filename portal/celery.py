@@ -12,9 +12,9 @@ app.autodiscover_tasks()
 
 
 class CodeSetsPreload(bootsteps.Step):
-    """Load the ICD-10-CM code set in the worker's main process, while the worker is built and
-    before its pool forks: every pool process then shares it, instead of each one spending about
-    two seconds on the first code-only condition of the first record it saves."""
+    """Build the ICD-10-CM index (records.icd10cm) if it is missing, while the worker is built and
+    before its pool forks: no task then waits seconds for it on the first code-only condition of
+    the first record it saves."""
 
     def __init__(self, parent, **kwargs):
         from records.terminology import code_sets_preload

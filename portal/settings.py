@@ -318,6 +318,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # "progress" carries counts a worker reports while it saves a record (no health data), so it must be
 # shared by the web processes and the workers: a folder under HOMEPORT_DATA_DIR by default, or
 # redis://host:port/db. The default cache (allauth's rate limits) stays per process.
+# The ICD-10-CM index (records.icd10cm), built once per package version from simple-icd-10-cm.
+CODE_SETS_DIR = Path(env_str("CODE_SETS_DIR", str(DATA_DIR / "code-sets")))
+
 PROGRESS_CACHE_URL = env_str("PROGRESS_CACHE_URL", f"file://{DATA_DIR / 'cache' / 'progress'}")
 if PROGRESS_CACHE_URL.startswith(("redis://", "rediss://")):
     _progress_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": PROGRESS_CACHE_URL}

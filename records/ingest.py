@@ -9,12 +9,14 @@ and one upsert on PostgreSQL, and a diff plus bulk_create/bulk_update elsewhere.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import math
 import mmap
 import re
+import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +28,7 @@ from records import fhir, terminology
 from records.errors import BundleInvalid
 
 CHUNK = 2000
+_LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
 _ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,128}$")
 _TYPE_RE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 _GOOD_TYPES: set[str] = set()
@@ -192,11 +195,34 @@ def pages_release(buffer: mmap.mmap | bytes) -> None:
         buffer.madvise(mmap.MADV_DONTNEED)
 
 
+def heap_return() -> bool:
+    """Give the C heap's free memory back to the system (glibc's malloc_trim), as after an ingest.
+
+    glibc keeps what a process frees for its own reuse: after a large bundle, the parse's short-lived
+    buffers would stay in the worker's resident memory (tens of MB) until the next ingest, and the
+    next one would then start that much higher. False where the C library has no such call."""
+    trim = getattr(_LIBC, "malloc_trim", None) if _LIBC is not None else None
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
 def releasing(chunks: Iterator[list[Row]], buffer: mmap.mmap | bytes) -> Iterator[list[Row]]:
     """The chunks, releasing the pages behind each one once it has been read (the pass is in file order)."""
     for chunk in chunks:
         pages_release(buffer)
         yield chunk
+
+
+def entries_releasing(entries: list[msgspec.Raw], buffer: mmap.mmap | bytes) -> Iterator[msgspec.Raw]:
+    """The entries in file order, releasing the pages read so far every CHUNK entries, so that a
+    pass over a large bundle never holds more than a chunk's worth of it in memory."""
+    for index, raw in enumerate(entries, 1):
+        yield raw
+        if index % CHUNK == 0:
+            pages_release(buffer)
+    pages_release(buffer)
 
 
 def split_entries(data: Any) -> list[msgspec.Raw]:
@@ -206,7 +232,7 @@ def split_entries(data: Any) -> list[msgspec.Raw]:
         raise BundleInvalid("not a JSON object") from exc
     if bytes(bundle.resourceType) != b'"Bundle"':
         raise BundleInvalid("not a FHIR Bundle")
-    if bytes(bundle.entry) == b"null":
+    if len(bundle.entry) == 4 and bytes(bundle.entry) == b"null":  # never copy a whole entry array to compare
         return []
     try:
         return msgspec.json.decode(bundle.entry, type=list[msgspec.Raw])
@@ -222,7 +248,7 @@ def _resource_of(entry: Any) -> tuple[dict | None, str]:
     return (resource if isinstance(resource, dict) else None), (full_url if isinstance(full_url, str) else "")
 
 
-def build_lookup(entries: list[msgspec.Raw]) -> Lookup:
+def build_lookup(entries: Iterable[msgspec.Raw]) -> Lookup:
     """First pass: parse only the resources other items point at."""
     lookup = Lookup()
     for raw in entries:

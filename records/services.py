@@ -252,9 +252,9 @@ def snapshot_ingest_file(
     snapshot: Snapshot | None = None
     held = ExitStack()
     try:
-        lookup = ingest.build_lookup(entries)
-        lookup.network = network
         ingest.pages_release(buffer)
+        lookup = ingest.build_lookup(ingest.entries_releasing(entries, buffer))
+        lookup.network = network
         if patient_id and entries and lookup.patient_ids != {patient_id}:
             raise BundleForAnotherPatient()
         held.enter_context(person_ingest_lock(user_id=user_id))  # until a failed ingest is undone, below
@@ -319,6 +319,7 @@ def snapshot_ingest_file(
             # A failed ingest's traceback may still hold slices of the map; it is freed with them.
             with suppress(BufferError):
                 buffer.close()
+        ingest.heap_return()
     logger.info(
         "records snapshot %s ingested: %s resources, %s new, %s changed, %s retired, %s ms",
         snapshot.pk,

@@ -2,23 +2,29 @@
 
 Real converted records often carry a code with no display ("SNOMED CT 40930008"); a person needs
 the name. ICD-10-CM names come from the maintained `simple-icd-10-cm` package (the full code set,
-shipped with the package, no network). LOINC, SNOMED CT, RxNorm and CVX have no such small,
-openly licensed library, so Homeport ships reviewed tables of the common codes: the ones the
-sandbox generator uses plus the most common labs, conditions, vaccines and medications.
+shipped with the package, no network), read through a small index built from it once
+(`records.icd10cm`). LOINC, SNOMED CT, RxNorm and CVX have no such small, openly licensed library,
+so Homeport ships reviewed tables of the common codes: the ones the sandbox generator uses plus the
+most common labs, conditions, vaccines and medications.
 
 The API is small: `code_name(system, code)`, `lab_everyday_name(code)`, `lab_official_name(code)`,
 `lab_codes_matching(words)` and `relationship_name(code)`; `own_name_in_language(system, code, name)`
 shows Homeport's own names in Spanish when the active language is Spanish; `code_sets_preload()`
-loads the ICD-10-CM set ahead of first use.
+builds the ICD-10-CM index ahead of first use.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
+import logging
+import sqlite3
 import unicodedata
 
 from django.utils import translation
+
+from records import icd10cm
+
+logger = logging.getLogger(__name__)
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -716,26 +722,21 @@ def canonical_system(system: str) -> str:
 
 
 def code_sets_preload() -> None:
-    """Load the ICD-10-CM code set now (the Celery worker does, before its pool forks)."""
-    importlib.import_module("simple_icd_10_cm")
+    """Make sure the ICD-10-CM index exists now (the Celery worker does, before its pool forks)."""
+    icd10cm.index_ensure()
 
 
 @functools.lru_cache(maxsize=4096)
 def icd10cm_name(code: str) -> str:
-    """The ICD-10-CM description of a code (with or without its dot), or "" when it is not a code.
-
-    The library loads the whole code set (a few seconds), so it is imported on first use, not at start-up.
-    """
+    """The ICD-10-CM description of a code (with or without its dot), or "" when it is not a code."""
     code = (code or "").strip().upper()
     if not code or len(code) > 10:
         return ""
-    icd = importlib.import_module("simple_icd_10_cm")
     try:
-        if icd.is_valid_item(code):
-            return icd.get_description(code)
-    except Exception:  # the library raises on odd input; an unknown code simply has no name
+        return icd10cm.description(code)
+    except (icd10cm.CodeSetUnavailable, sqlite3.Error):
+        logger.warning("ICD-10-CM index unavailable; ICD-10-CM codes are shown without names", exc_info=True)
         return ""
-    return ""
 
 
 def code_name(system: str, code: str) -> str:

@@ -1,16 +1,19 @@
-"""The Celery worker loads the ICD-10-CM code set before its pool forks, so no task pays for it."""
+"""The Celery worker makes sure the ICD-10-CM index exists before its pool forks, so no task builds it."""
 
 import sys
 
 from portal.celery import CodeSetsPreload, app
+from records import icd10cm
 
 
 def test_the_worker_blueprint_has_the_preload_step():
     assert CodeSetsPreload in app.steps["worker"]
 
 
-def test_building_the_step_loads_the_code_set(monkeypatch):
+def test_building_the_step_builds_the_index_without_loading_the_package(settings, tmp_path, monkeypatch):
+    settings.CODE_SETS_DIR = tmp_path
     monkeypatch.delitem(sys.modules, "simple_icd_10_cm", raising=False)
+    assert not icd10cm.index_path().exists()
     CodeSetsPreload(parent=object())
-    assert "simple_icd_10_cm" in sys.modules
-    assert sys.modules["simple_icd_10_cm"].get_description("E11.9") == "Type 2 diabetes mellitus without complications"
+    assert icd10cm.index_path().exists()
+    assert "simple_icd_10_cm" not in sys.modules

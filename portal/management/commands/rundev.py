@@ -13,6 +13,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from records.terminology import code_sets_preload
+
 
 def browse_url(addr: str) -> str:
     """Where to open the portal: a loopback address is shown as `localhost`, because browsers refuse
@@ -33,6 +35,8 @@ class Command(BaseCommand):
     def handle(self, *args, addr: str, concurrency: int, **options):
         for folder in ("broker/queue", "broker/processed", "broker/control", "private"):
             (settings.DATA_DIR / folder).mkdir(parents=True, exist_ok=True)
+        # Built here, before anything starts, so that no process is stopped in the middle of it.
+        code_sets_preload()
         python = sys.executable
         commands = {
             "web": [python, "manage.py", "runserver", addr, "--noreload"],

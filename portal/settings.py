@@ -336,6 +336,8 @@ CACHES = {
 # --- celery ---
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport, writing each message whole before a worker can see it.
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
     _broker_dir = DATA_DIR / "broker"
     # The filesystem transport does not make its folders; a fresh clone has none.
     for _folder in ("queue", "processed", "control"):

@@ -348,6 +348,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # How often an idle worker looks in the queue folder (kombu's default is a second, which a
+        # task waits for on average half of); a folder listing is cheap.
+        "polling_interval": float(env_str("CELERY_FILESYSTEM_POLLING_SECONDS", "0.1")),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {

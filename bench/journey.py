@@ -112,7 +112,7 @@ def _person(size: int, base: str):
     user = User.objects.create_user(email=f"journey-{tag}@example.com", password=None)
     patient = Patient.objects.create(facility_id="bench", persona="ordinary", record_size=size)
     NetworkPatient.objects.create(user=user, patient_id=patient.id, facility_id="bench")
-    # The network generates the record once and caches it; fetch it before the clock matters.
+    # The network generates the record and stores the whole bundle once; fetch it before the clock matters.
     warm = link_make(origin=base, payload={"k": "b", "p": patient.id, "s": list(SOURCES), "f": "json"}, ttl_seconds=600)
     httpx.get(warm, timeout=600).raise_for_status()
     with transaction.atomic():

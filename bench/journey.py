@@ -112,7 +112,7 @@ def _person(size: int, base: str):
     user = User.objects.create_user(email=f"journey-{tag}@example.com", password=None)
     patient = Patient.objects.create(facility_id="bench", persona="ordinary", record_size=size)
     NetworkPatient.objects.create(user=user, patient_id=patient.id, facility_id="bench")
-    # The network generates the record once and caches it; fetch it before the clock matters.
+    # The network generates the record and stores the whole bundle once; fetch it before the clock matters.
     warm = link_make(origin=base, payload={"k": "b", "p": patient.id, "s": list(SOURCES), "f": "json"}, ttl_seconds=600)
     httpx.get(warm, timeout=600).raise_for_status()
     with transaction.atomic():
@@ -154,7 +154,42 @@ def _wait_settled(query_id: int, timeout: float) -> tuple[float, dict]:
         raise SystemExit("no source webhook was stored")
     seconds = (query.settled_at - last.received_at).total_seconds()
     statuses = dict(query.sources.values_list("source_type", "records"))
-    return seconds, {"last_webhook": last.event_type, "status": query.status, "records": statuses}
+    details = {"last_webhook": last.event_type, "status": query.status, "records": statuses}
+    return seconds, {**details, "phases": _phases(query, last.received_at)}
+
+
+def _phases(query, start) -> dict:
+    """When each step after the last source's webhook happened, in seconds from it (negative: before).
+
+    Every webhook's arrival and the end of its processing; for each saved snapshot, when its save
+    began (the bundle downloaded and read) and ended, with its download and ingest times; and the
+    settle. A run on a shared machine is then compared step by step, not only end to end."""
+    from ias.models import WebhookEvent
+    from records.models import Snapshot
+
+    def at(moment) -> float | None:
+        return None if moment is None else round((moment - start).total_seconds(), 3)
+
+    events = WebhookEvent.objects.filter(request_id=query.request_id).order_by("received_at")
+    phases: dict = {
+        "webhooks": [
+            {"type": e.event_type, "received": at(e.received_at), "processed": at(e.processed_at)} for e in events
+        ],
+        "snapshots": [],
+        "settled": at(query.settled_at),
+    }
+    for snap in Snapshot.objects.filter(user_id=query.user_id).order_by("started_at"):
+        phases["snapshots"].append(
+            {
+                "source": snap.network_source,
+                "status": snap.status,
+                "download_ms": snap.download_ms,
+                "ingest_ms": snap.ingest_ms,
+                "save_began": at(snap.started_at),
+                "saved": at(snap.finished_at),
+            }
+        )
+    return phases
 
 
 def _ingest_alone(patient_id: str, base: str) -> dict:
@@ -258,6 +293,7 @@ def main() -> None:
                 f"  {row['snapshots']} snapshots; the last: download {row['last_snapshot_download_ms']} ms, "
                 f"ingest {row['last_snapshot_ingest_ms']} ms; query {row['status']}, records {row['records']}"
             )
+            print(f"  phases (s from the last webhook): {json.dumps(row['phases'])}")
             sys.stdout.flush()
     finally:
         _stop(procs)

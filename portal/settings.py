@@ -339,6 +339,8 @@ CACHES = {
 # --- celery ---
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport, writing each message whole before a worker can see it.
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
     _broker_dir = DATA_DIR / "broker"
     # The filesystem transport does not make its folders; a fresh clone has none.
     for _folder in ("queue", "processed", "control"):
@@ -349,6 +351,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # How often an idle worker looks in the queue folder (kombu's default is a second, which a
+        # task waits for on average half of); a folder listing is cheap.
+        "polling_interval": float(env_str("CELERY_FILESYSTEM_POLLING_SECONDS", "0.1")),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -390,6 +395,8 @@ SANDBOX_AAL2_CHALLENGE_TTL_SECONDS = env_int("SANDBOX_AAL2_CHALLENGE_TTL_SECONDS
 SANDBOX_IDENTITY_SESSION_TTL_SECONDS = env_int("SANDBOX_IDENTITY_SESSION_TTL_SECONDS", 1800)
 SANDBOX_LINK_TTL_SECONDS = env_int("SANDBOX_LINK_TTL_SECONDS", 180)
 SANDBOX_DOCUMENT_LINK_TTL_SECONDS = env_int("SANDBOX_DOCUMENT_LINK_TTL_SECONDS", 600)
+# Where the sandbox keeps each linked bundle it built (gzipped), as the network keeps them in S3.
+SANDBOX_FILES_ROOT = Path(env_str("SANDBOX_FILES_ROOT", str(DATA_DIR / "sandbox-files")))
 SANDBOX_SOURCE_DELAY_SECONDS = env_str("SANDBOX_SOURCE_DELAY_SECONDS", "hie=2,pharmacy=3,lab=4")
 SANDBOX_CONSOLIDATED_DELAY_SECONDS = float(env_str("SANDBOX_CONSOLIDATED_DELAY_SECONDS", "1"))
 SANDBOX_RATE_LIMITS = env_str("SANDBOX_RATE_LIMITS", "patient=15,query=20,consolidated=120")

@@ -17,6 +17,7 @@ import socket
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from django.conf import settings
 
-from records.errors import BundleDownloadError, BundleLinkExpired
+from records.errors import BundleDownloadError, BundleLinkExpired, BundleSuperseded
 from records.http import hardened_client
 
 logger = logging.getLogger(__name__)
@@ -172,8 +173,21 @@ class _Sink:
             os.unlink(self.path)
 
 
-def bundle_download(*, url: str, transport: httpx.BaseTransport | None = None) -> Downloaded:
-    """Download a bundle link to a temporary file; raise BundleLinkExpired or BundleDownloadError."""
+# How often, at most, a download asks whether a newer copy is waiting (the question reads the database).
+SUPERSEDED_CHECK_SECONDS = 0.5
+
+
+def bundle_download(
+    *,
+    url: str,
+    transport: httpx.BaseTransport | None = None,
+    superseded: Callable[[], bool] | None = None,
+) -> Downloaded:
+    """Download a bundle link to a temporary file; raise BundleLinkExpired or BundleDownloadError.
+
+    `superseded()`, the caller's word that a newer whole record is waiting, is asked about twice a
+    second while the body arrives and once when it is in: a yes raises BundleSuperseded and leaves no
+    file, so a copy that would be thrown away is neither finished nor parsed."""
     started = time.monotonic()
     host, _port = check_url(url)
     max_bytes = settings.RECORDS_DOWNLOAD_MAX_BYTES
@@ -193,11 +207,19 @@ def bundle_download(*, url: str, transport: httpx.BaseTransport | None = None) -
             encoding = response.headers.get("content-encoding", "identity").lower()
             if encoding not in ("identity", "gzip", ""):
                 raise _fail("unsupported content encoding", host=host)
+            next_check = started + SUPERSEDED_CHECK_SECONDS
             for chunk in response.iter_raw(1024 * 1024):
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if now > deadline:
                     raise _fail("download took too long", host=host, transient=True)
+                if superseded is not None and now >= next_check:
+                    next_check = now + SUPERSEDED_CHECK_SECONDS
+                    if superseded():
+                        raise BundleSuperseded()
                 sink.feed(chunk)
         sink.finish()
+        if superseded is not None and superseded():
+            raise BundleSuperseded()
     except httpx.TimeoutException as exc:
         sink.discard()
         raise _fail("timed out", host=host, transient=True) from exc

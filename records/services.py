@@ -115,7 +115,8 @@ def snapshot_ingest_from_url(
     downloading in parallel. Once it is held: a snapshot already completed for the same (person,
     network, request, source) is returned without downloading again (idempotent, also when another
     worker completed it meanwhile), and `superseded()`, the caller's word that a newer whole record is
-    waiting, raises BundleSuperseded with nothing stored (see `snapshot_ingest_file` for the save).
+    waiting, raises BundleSuperseded with nothing stored: asked before the download, during it and
+    once it is in (`bundle_download`), and during the save (see `snapshot_ingest_file`).
     Raises BundleLinkExpired (ask the network again) or BundleDownloadError (`.transient` says
     whether to retry); nothing is stored on failure.
     """
@@ -151,7 +152,7 @@ def _snapshot_download_and_ingest(
     superseded: SupersededCheck | None,
 ) -> Snapshot:
     try:
-        downloaded = bundle_download(url=url)
+        downloaded = bundle_download(url=url, superseded=superseded)
     except BundleDownloadError as exc:
         _snapshot_failed(
             user_id=user_id, network=network, request_id=request_id, network_source=network_source, reason=exc.reason

@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sandbox import conf as sconf
-from sandbox import links, records, tasks
+from sandbox import files, links, records, tasks
 from sandbox.conf import FaultSpec, conf
 from sandbox.generator import persona_for
 from sandbox.models import (
@@ -395,11 +395,20 @@ def network_query_json(query: NetworkQuery) -> dict:
 
 
 def _bundle_link(query: NetworkQuery, *, sources: list[str], event: str, partial: list[str] | None = None) -> str:
-    """The presigned bundle link a webhook carries; `e` names the webhook, for the `fail_event` fault."""
+    """The presigned bundle link a webhook carries; `e` names the webhook, for the `fail_event` fault.
+
+    The bundle is stored once the transaction commits and before its webhook is sent (that is
+    scheduled after this), as the network writes the file before it notifies; a link born expired
+    (the `expired_link` fault) is never downloaded, so nothing is built for it."""
     ttl = link_ttl(patient_id=query.patient_id, default=conf("SANDBOX_LINK_TTL_SECONDS"))
     payload = {"k": "b", "p": query.patient_id, "s": sorted(sources), "f": "json", "e": event}
     if partial:
         payload["h"] = partial
+    if ttl > 0:
+        patient = query.patient
+        transaction.on_commit(
+            lambda: files.bundle_file_store(patient=patient, sources=sources, partial=partial), robust=True
+        )
     return links.link_make(origin=query.origin, payload=payload, ttl_seconds=ttl)
 
 
@@ -879,7 +888,8 @@ def webhook_status_json() -> dict:
 
 
 def sweep() -> int:
-    """Re-enqueue what a broker outage may have lost: overdue sources, queries and deliveries."""
+    """Re-enqueue what a broker outage may have lost: overdue sources, queries and deliveries; and delete
+    stored bundles an hour past their links' lifetime (a later link to one builds it again)."""
 
     stale = timezone.now() - timedelta(seconds=60)
     count = 0
@@ -897,4 +907,5 @@ def sweep() -> int:
     for pk in WebhookDelivery.objects.filter(status="pending", created_at__lt=stale).values_list("pk", flat=True):
         tasks.webhook_deliver.delay(pk)
         count += 1
+    files.bundle_files_sweep(older_than_seconds=float(conf("SANDBOX_LINK_TTL_SECONDS")) + 3600)
     return count

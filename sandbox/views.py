@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods
 
-from sandbox import links, records, services, totp
+from sandbox import files, links, records, services, totp
 from sandbox.generator import PERSONAS, minimal_pdf
 from sandbox.models import Aal2Challenge, IdentitySession, Patient
 
@@ -134,7 +134,8 @@ def _s3_error(code: str, message: str, *, status: int = 403) -> HttpResponse:
 @require_http_methods(["GET"])
 def file_download(request, token: str):
     """A presigned link: no API key, valid until its expiry, then 403 like S3. Under the `fail_event`
-    fault the links of the chosen webhooks answer 500 (expired or not) until the fault is removed."""
+    fault the links of the chosen webhooks answer 500 (expired or not) until the fault is removed.
+    A bundle link serves the bundle's stored file (`sandbox.files`), built once."""
     try:
         peeked = links.link_peek(token)
     except links.LinkInvalid:
@@ -169,6 +170,9 @@ def file_download(request, token: str):
         elif payload.get("c") == "pdf" and content_type != "application/pdf":
             data, content_type = minimal_pdf("Converted clinical document"), "application/pdf"
         return HttpResponse(data, content_type=content_type)
+    if kind == "b" and fmt == "json":
+        stored = files.bundle_file_store(patient=patient, sources=payload.get("s", []), partial=payload.get("h"))
+        return files.bundle_file_response(stored, accept_encoding=request.headers.get("accept-encoding", ""))
     if kind == "b":
         bundle = records.bundle_after_sources(patient, payload.get("s", []), payload.get("h"))
     elif kind == "c":

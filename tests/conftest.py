@@ -66,6 +66,12 @@ def _fresh_rate_limits():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _sandbox_files_root(settings, tmp_path):
+    """The sandbox's stored bundles go to a folder of this test's own."""
+    settings.SANDBOX_FILES_ROOT = tmp_path / "sandbox-files"
+
+
 @pytest.fixture
 def private_storage_dir(settings, tmp_path):
     """Encrypted private files (bundles, bodies) go to a folder of this test's own."""

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,24 @@ pytestmark = pytest.mark.worker
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_journey_benchmark_reports_every_figure():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     out = subprocess.run(
-        [sys.executable, "bench/journey.py", "40", "--port", "8152", "--source-delays", "hie=0.2,pharmacy=0.3,lab=0.4"],
+        [
+            sys.executable,
+            "bench/journey.py",
+            "40",
+            "--port",
+            str(_free_port()),
+            "--source-delays",
+            "hie=0.2,pharmacy=0.3,lab=0.4",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -38,4 +53,8 @@ def test_journey_benchmark_reports_every_figure():
     assert row["last_webhook"].startswith("network-query.")
     for figure in ("journey_s", "ingest_alone_s", "ratio"):
         assert isinstance(row[figure], float) and row[figure] > 0
-    assert "ratio" in out.stdout.splitlines()[-3]
+    assert "ratio" in out.stdout.splitlines()[-4]
+    phases = row["phases"]
+    assert phases["settled"] == row["journey_s"]
+    assert 0.0 in [webhook["received"] for webhook in phases["webhooks"]]
+    assert all(snapshot["saved"] is not None for snapshot in phases["snapshots"] if snapshot["status"] == "complete")

@@ -202,3 +202,63 @@ def test_ingest_from_url_over_real_http_is_idempotent(user, server, private_stor
         "answered 410",
         "redirect refused",
     }
+
+
+class _Chunks(httpx.SyncByteStream):
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def __iter__(self):
+        yield from self.chunks
+
+
+def _leftovers():
+    import tempfile
+
+    return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith("records-bundle-")}
+
+
+def test_a_download_stops_when_a_newer_copy_is_waiting(public_dns, monkeypatch):
+    from records.errors import BundleSuperseded
+
+    monkeypatch.setattr(download, "SUPERSEDED_CHECK_SECONDS", 0.0)
+    fed = []
+    stream = _Chunks([BUNDLE[:10], BUNDLE[10:20], BUNDLE[20:]])
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=stream))
+    real_feed = download._Sink.feed
+
+    def feed(sink, chunk):
+        fed.append(chunk)
+        real_feed(sink, chunk)
+
+    monkeypatch.setattr(download._Sink, "feed", feed)
+    answers = iter([False, True])
+    before = _leftovers()
+    with pytest.raises(BundleSuperseded):
+        download.bundle_download(
+            url="https://files.example.org/b.json", transport=transport, superseded=lambda: next(answers)
+        )
+    assert len(fed) == 1, "the rest of the body is not read"
+    assert _leftovers() == before
+
+
+def test_a_download_asks_once_more_when_the_body_is_in(public_dns):
+    from records.errors import BundleSuperseded
+
+    asked = []
+
+    def newer_waiting():
+        asked.append(1)
+        return True
+
+    before = _leftovers()
+    with pytest.raises(BundleSuperseded):
+        download.bundle_download(
+            url="https://files.example.org/b.json", transport=_transport(), superseded=newer_waiting
+        )
+    assert asked == [1]
+    assert _leftovers() == before
+    result = download.bundle_download(
+        url="https://files.example.org/b.json", transport=_transport(), superseded=lambda: False
+    )
+    assert _read(result) == BUNDLE

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F, Field, Q
 from django.utils import timezone
 
@@ -155,8 +155,11 @@ def event_insert_once(event: WebhookEvent) -> int | None:
     and outside a transaction the row commits on its own, so the enqueue that follows (on_commit
     outside a transaction runs at once) sees it."""
     sql, fields = event_insert_statement()
-    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
-    with connection.cursor() as cursor:
+    # The connection itself rather than `django.db.connection`, a proxy that looks it up in a
+    # context-local store (raising and catching an error outside an event loop) on every access.
+    db = connections[DEFAULT_DB_ALIAS]
+    params = [f.get_db_prep_save(getattr(event, f.attname), db) for f in fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else row[0]

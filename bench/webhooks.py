@@ -8,8 +8,9 @@ unique valid event is processed by the workers.
 `--start` migrates the database and starts gunicorn and a Celery worker itself; without it,
 `--url` targets a portal that is already running (same DATABASE_URL, to count processed events).
 `--steps 100,200,400,800` steps the rate up (10 s of load each, `--seconds`) and prints, per step, the
-achieved rate, p50/p95/p99 and lost events, then the capacity: the highest rate whose p99 stayed under
-50 ms (`--p99-limit`) with nothing lost.
+achieved rate, p50/p95/p99, lost events and, with `--start`, the CPU each part of the layout spent per
+delivery (web, worker, database, broker, this load generator), then the capacity: the highest rate whose
+p99 stayed under 50 ms (`--p99-limit`) with nothing lost.
 Prints figures; the last line is one JSON object. Not a test: nothing here asserts on time.
 """
 
@@ -33,6 +34,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -149,6 +151,62 @@ async def fire(url: str, bodies, concurrency: int, rate: float):
     return latencies, statuses, elapsed
 
 
+class CpuMeter:
+    """CPU seconds each part of the layout spends, read from the operating system: the web server
+    (gunicorn and its workers), the Celery worker and its pool, the PostgreSQL backends serving the
+    database, the Redis server (the whole server: other databases' work on it counts too) and this
+    load generator. Divided by the events a step stored, it is the cost of one event for the whole
+    system, which a shared machine's throughput hides."""
+
+    def __init__(self, *, web_pid: int, worker_pid: int, database: str, broker_url: str) -> None:
+        self.web_pid, self.worker_pid = web_pid, worker_pid
+        self.database = f" {database} "
+        self.broker_port = f":{urlsplit(broker_url).port or 6379}"
+
+    @staticmethod
+    def _cpu(proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        return times.user + times.system
+
+    def _tree(self, pid: int) -> dict[int, float]:
+        try:
+            root = psutil.Process(pid)
+            return {p.pid: self._cpu(p) for p in [root, *root.children(recursive=True)]}
+        except psutil.Error:
+            return {}
+
+    def _servers(self) -> tuple[dict[int, float], dict[int, float]]:
+        database: dict[int, float] = {}
+        broker: dict[int, float] = {}
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            command = " ".join(proc.info["cmdline"] or [])
+            try:
+                if command.startswith("postgres:") and self.database in command:
+                    database[proc.pid] = self._cpu(proc)
+                elif (proc.info["name"] or "").startswith("redis-server") and self.broker_port in command:
+                    broker[proc.pid] = self._cpu(proc)
+            except psutil.Error:
+                continue
+        return database, broker
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        database, broker = self._servers()
+        return {
+            "web": self._tree(self.web_pid),
+            "worker": self._tree(self.worker_pid),
+            "database": database,
+            "broker": broker,
+            "load": {os.getpid(): self._cpu(psutil.Process())},
+        }
+
+    @staticmethod
+    def spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+        """CPU seconds per part between two snapshots; a process born in between counts from zero."""
+        return {
+            part: sum(cpu - before.get(part, {}).get(pid, 0.0) for pid, cpu in after[part].items()) for part in after
+        }
+
+
 def wait_ready(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -173,7 +231,7 @@ def warm_up(base: str, key: str, event_model, wait: float) -> None:
         time.sleep(0.3)
 
 
-def run_step(base: str, key: str, event_model, args, *, rate: float, count: int) -> dict:
+def run_step(base: str, key: str, event_model, args, *, rate: float, count: int, meter: CpuMeter | None = None) -> dict:
     """One load step: send `count` deliveries at `rate`, then wait until what was stored is processed.
 
     Lost means a unique valid delivery that was not stored (whatever the answer was); not processed
@@ -183,7 +241,9 @@ def run_step(base: str, key: str, event_model, args, *, rate: float, count: int)
     bodies = make_bodies(count, run_id, args.duplicates, args.bad, key)
     kinds = {k: sum(1 for b in bodies if b[2] == k) for k in ("valid", "duplicate", "bad")}
     print(f"\nstep {rate:g}/s: sending {count} webhooks at concurrency {args.c}: {kinds}")
+    before = meter.snapshot() if meter else None
     latencies, statuses, elapsed = asyncio.run(fire(f"{base}/webhooks/metriport/", bodies, args.c, rate))
+    load_cpu = meter.snapshot()["load"] if meter else None
     prefix = f"bench-{run_id}-"
     t0 = time.monotonic()
     stored = event_model.objects.filter(message_id__startswith=prefix).count()
@@ -193,6 +253,11 @@ def run_step(base: str, key: str, event_model, args, *, rate: float, count: int)
         if processed >= stored:
             break
         time.sleep(0.5)
+    cpu_us: dict[str, float] = {}
+    if meter and before and load_cpu is not None:
+        spent = CpuMeter.spent(before, {**meter.snapshot(), "load": load_cpu})
+        cpu_us = {part: round(seconds / max(1, count) * 1e6) for part, seconds in spent.items()}
+        cpu_us["total"] = sum(cpu_us.values())
     result = {
         "target_rps": rate,
         "sent": count,
@@ -215,6 +280,7 @@ def run_step(base: str, key: str, event_model, args, *, rate: float, count: int)
         "web_workers": args.web_workers,
         "worker_nice": args.worker_nice,
         "threads": args.threads,
+        "cpu_us_per_delivery": cpu_us,
     }
     print(
         f"  achieved {result['achieved_rps']}/s; ack latency p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
@@ -224,6 +290,8 @@ def run_step(base: str, key: str, event_model, args, *, rate: float, count: int)
         f"  accepted {result['accepted']}, duplicates {result['duplicates']}, rejected {result['rejected']}, "
         f"lost {result['lost']}, processed {processed}/{stored} (drained {result['processing_drain_s']} s after)"
     )
+    if cpu_us:
+        print("  CPU per delivery (us): " + ", ".join(f"{part} {us:g}" for part, us in cpu_us.items()))
     sys.stdout.flush()
     return result
 
@@ -324,6 +392,14 @@ def main() -> None:
         )
     if not base:
         raise SystemExit("give --url or --start")
+    meter = None
+    if procs:
+        meter = CpuMeter(
+            web_pid=procs[0].pid,
+            worker_pid=procs[1].pid,
+            database=str(settings.DATABASES["default"]["NAME"]),
+            broker_url=settings.CELERY_BROKER_URL,
+        )
     try:
         wait_ready(f"{base}/healthz")
         warm_up(base, settings.METRIPORT_WEBHOOK_KEY, WebhookEvent, args.wait)
@@ -332,7 +408,9 @@ def main() -> None:
         steps = []
         for rate in rates:
             count = args.n if not args.steps else max(200, int(rate * args.seconds))
-            steps.append(run_step(base, settings.METRIPORT_WEBHOOK_KEY, WebhookEvent, args, rate=rate, count=count))
+            steps.append(
+                run_step(base, settings.METRIPORT_WEBHOOK_KEY, WebhookEvent, args, rate=rate, count=count, meter=meter)
+            )
             time.sleep(2)
         good = [s for s in steps if s["p99_ms"] < args.p99_limit and s["lost"] == 0 and s["not_processed"] == 0]
         capacity = max((s["target_rps"] for s in good), default=0)

@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Field
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import F, Field, Q
 from django.utils import timezone
 
 from accounts.crypto import encrypt_bytes
@@ -155,8 +155,11 @@ def event_insert_once(event: WebhookEvent) -> int | None:
     and outside a transaction the row commits on its own, so the enqueue that follows (on_commit
     outside a transaction runs at once) sees it."""
     sql, fields = event_insert_statement()
-    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
-    with connection.cursor() as cursor:
+    # The connection itself rather than `django.db.connection`, a proxy that looks it up in a
+    # context-local store (raising and catching an error outside an event loop) on every access.
+    db = connections[DEFAULT_DB_ALIAS]
+    params = [f.get_db_prep_save(getattr(event, f.attname), db) for f in fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else row[0]
@@ -207,29 +210,33 @@ def max_attempts() -> int:
 
 
 def event_claim(*, event_id: int) -> WebhookEvent | None:
-    """Take the event's lease if it is pending and free; None when there is nothing to do."""
+    """Take the event's lease if it is pending and free; None when there is nothing to do.
+
+    The lease is taken by one conditional UPDATE (no transaction, no row lock held across round
+    trips): two workers cannot both match a free lease, and the loser reads why it lost."""
     now = timezone.now()
-    with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
-        if event is None or event.status != WebhookEvent.Status.PENDING:
-            return None
-        if event.claimed_until and event.claimed_until > now:
-            raise EventBusy((event.claimed_until - now).total_seconds())
-        event.claimed_until = now + timedelta(seconds=lease_seconds())
-        event.attempts += 1
-        event.save(update_fields=["claimed_until", "attempts"])
-    return event
+    pending = WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING)
+    claimed = pending.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)).update(
+        claimed_until=now + timedelta(seconds=lease_seconds()), attempts=F("attempts") + 1
+    )
+    event = WebhookEvent.objects.filter(pk=event_id).first()
+    if claimed:
+        return event
+    if event is None or event.status != WebhookEvent.Status.PENDING:
+        return None
+    busy_for = (event.claimed_until - now).total_seconds() if event.claimed_until else 0.0
+    raise EventBusy(max(0.0, busy_for))
 
 
 def event_finish(*, event_id: int, status: str, outcome: str) -> None:
-    with transaction.atomic():
-        WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
-            status=status,
-            outcome=outcome[:300],
-            last_error="",
-            claimed_until=None,
-            processed_at=timezone.now(),
-        )
+    """One autocommitted UPDATE: it only settles an event that is still pending."""
+    WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
+        status=status,
+        outcome=outcome[:300],
+        last_error="",
+        claimed_until=None,
+        processed_at=timezone.now(),
+    )
 
 
 def event_release(*, event_id: int, error: BaseException) -> bool:

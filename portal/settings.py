@@ -373,6 +373,13 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # Publishing must not hang a web request when the broker is down: the sweeper catches up.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
+# Celery reads its settings through Django's on every publish, and a key missing here is found
+# only after two exceptions per spelling; the ones every publish reads (tests/portal/test_celery_config.py)
+# are spelled out, at Celery's own defaults: about a sixth of a publish's CPU.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_SEND_SENT_EVENT = False
+CELERY_TASK_REPR_MAXLEVELS = 3
+CELERY_BROKER_POOL_ACQUIRE_TIMEOUT = None
 
 # --- networks ---
 # The networks the journey talks to, by key (ias.network.IMPLEMENTATIONS); the first one proves identity.

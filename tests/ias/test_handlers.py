@@ -259,6 +259,23 @@ def test_a_held_lease_makes_a_second_runner_back_off(mfa_user, network, ingested
     assert ingested.calls == []
 
 
+def test_an_expired_lease_is_taken_over_and_a_settled_event_is_left_alone(mfa_user, network, ingested, no_enqueue):
+    verified(mfa_user, "pat_1")
+    query = start_query(mfa_user, network)
+    event = store(source_event("hie", patient_id="pat_1", request_id=query.request_id))
+    first = webhooks.event_claim(event_id=event.pk)
+    assert first is not None and first.attempts == 1
+    WebhookEvent.objects.filter(pk=event.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    second = webhooks.event_claim(event_id=event.pk)
+    assert second is not None and second.attempts == 2
+    assert second.claimed_until is not None and second.claimed_until > timezone.now()
+    webhooks.event_finish(event_id=event.pk, status="processed", outcome="done")
+    webhooks.event_finish(event_id=event.pk, status="failed", outcome="late")
+    assert webhooks.event_claim(event_id=event.pk) is None
+    event.refresh_from_db()
+    assert (event.status, event.outcome, event.claimed_until, event.attempts) == ("processed", "done", None, 2)
+
+
 def test_expired_link_starts_a_consolidated_query_and_finishes_from_its_webhook(
     mfa_user, network, ingested, no_enqueue
 ):

@@ -1,0 +1,26 @@
+"""Every setting Celery reads while publishing a task is spelled out in Django's settings: Celery reads
+its configuration through them on each publish, and a missing key costs exceptions on every read."""
+
+from celery.utils.collections import ConfigurationView
+from django.conf import settings
+
+from ias.tasks import event_process
+
+
+def test_a_publish_reads_only_settings_that_are_spelled_out(monkeypatch):
+    monkeypatch.setattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
+    published = []
+    monkeypatch.setattr("kombu.messaging.Producer.publish", lambda self, body, **kwargs: published.append(body))
+    event_process.apply_async(kwargs={"event_id": 0}, retry=False)  # the app's one-time setup reads more
+    read: list[str] = []
+    original = ConfigurationView.__getitem__
+
+    def recording(self, key):
+        read.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(ConfigurationView, "__getitem__", recording)
+    event_process.apply_async(kwargs={"event_id": 0}, retry=False)
+    assert published and read
+    names = {"CELERY_" + key.upper().removeprefix("CELERY_") for key in read}
+    assert sorted(name for name in names if not hasattr(settings, name)) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from django.core.paginator import Page, Paginator
 from django.db import connections
-from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet, TextField, Value
+from django.db.models.functions import Cast
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.text import get_text_list
@@ -422,25 +424,48 @@ _PAST_MED_STATUSES = ("completed", "stopped", "cancelled", "not-taken")
 _MED_RECORD_TYPES = ("MedicationRequest", "MedicationStatement")
 
 
+class MedicationCopies:
+    """Medication rows read with their JSON as text: a long record mentions a drug hundreds of times
+    and a page shows a few of them, so a row is decoded and described only when it is shown, once."""
+
+    def __init__(self) -> None:
+        self.raw_texts: dict[int, str] = {}
+        self.described: dict[int, Item] = {}
+
+    def item(self, row: Resource) -> Item:
+        found = self.described.get(row.pk)
+        if found is None:
+            text = self.raw_texts.pop(row.pk, None)
+            if text is not None:
+                row.raw = json.loads(text)
+            found = self.described[row.pk] = to_item(row)
+        return found
+
+
 @dataclass
 class MedicationGroup:
-    """One drug, with every request, statement and dispense that mentions it."""
+    """One drug, with every request, statement and dispense that mentions it (`rows`, newest first)."""
 
     name: str
     current: bool
     latest: Item
-    items: list[Item]
+    rows: list[Resource]
     last_filled: fhir.FhirDate | None
     status: str
     network_words: str = ""
+    copies: MedicationCopies = field(default_factory=MedicationCopies, repr=False)
 
     @property
     def pk(self) -> int:
         return self.latest.pk
 
     @property
+    def items(self) -> list[Item]:
+        return [self.copies.item(row) for row in self.rows]
+
+    @property
     def instructions(self) -> str:
-        return next((i.display.value for i in self.items if i.display.value), "")
+        return next((value for value in (self.copies.item(row).display.value for row in self.rows) if value), "")
 
     @property
     def display(self) -> fhir.Display:
@@ -449,7 +474,7 @@ class MedicationGroup:
 
     @property
     def sources(self) -> list[str]:
-        return sorted({source for item in self.items for source in item.sources})
+        return sorted({row.source_org for row in self.rows if row.source_org})
 
 
 @dataclass
@@ -465,8 +490,19 @@ def _medication_key(row: Resource) -> str:
     return "name|" + " ".join(words) if words else f"self|{row.reference}"
 
 
+# A medication row's columns in the model's order (as `Model.from_db` takes them).
+_MEDICATION_COLUMNS = [f.attname for f in Resource._meta.concrete_fields if f.name in LIST_FIELDS]
+_RAW_AT = _MEDICATION_COLUMNS.index("raw")
+
+
 def _sort_moment(item: Item) -> datetime:
     return item.display.date.sort_key if item.display.date else datetime.min.replace(tzinfo=UTC)
+
+
+def _row_moment(row: Resource) -> datetime:
+    """When a copy happened: its `clinical_date` column, which the ingest sets to the sort key of the
+    date `fhir.describe` shows."""
+    return row.clinical_date or datetime.min.replace(tzinfo=UTC)
 
 
 def medications_reconciled(
@@ -480,46 +516,52 @@ def medications_reconciled(
     months; a newer stopped or completed request or statement makes it past. A missing status
     decides nothing and never hides a drug: what is not current is listed under past.
 
+    The rule reads columns only; a copy's JSON is decoded when the line shows it (`MedicationCopies`).
     `networks` are the record's (`record_networks`), when the caller already read them.
     """
     now = now or datetime.now(UTC)
-    rows = (
+    values = (
         resources_for(user=user)
         .filter(category="medications")
         .exclude(status="entered-in-error")
-        .only(*LIST_FIELDS)
-        .order_by("id")[:limit]
+        .order_by("id")
+        .values_list(*(Cast("raw", TextField()) if name == "raw" else name for name in _MEDICATION_COLUMNS))[:limit]
     )
-    groups: dict[str, list[Item]] = {}
-    for row in rows:
-        groups.setdefault(_medication_key(row), []).append(to_item(row))
+    copies = MedicationCopies()
+    groups: dict[str, list[Resource]] = {}
+    for value in values:
+        row = Resource.from_db(values.db, _MEDICATION_COLUMNS, [*value[:_RAW_AT], None, *value[_RAW_AT + 1 :]])
+        copies.raw_texts[row.pk] = value[_RAW_AT]
+        groups.setdefault(_medication_key(row), []).append(row)
     current: list[MedicationGroup] = []
     past: list[MedicationGroup] = []
     if networks is None and groups:
         networks = record_networks(user=user)
     several = len(networks or []) > 1
-    for items in groups.values():
-        items.sort(key=_sort_moment, reverse=True)
-        dispenses = [i for i in items if i.resource.resource_type == "MedicationDispense" and i.display.date]
-        last_filled = dispenses[0].display.date if dispenses else None
+    for rows in groups.values():
+        rows.sort(key=_row_moment, reverse=True)
+        dispense = next(
+            (r for r in rows if r.resource_type == "MedicationDispense" and r.clinical_date is not None), None
+        )
         verdict, status = None, ""
-        for item in items:
-            kind, code = item.resource.resource_type, item.resource.status
+        for row in rows:
+            kind, code = row.resource_type, row.status
             if kind in _MED_RECORD_TYPES and code in _CURRENT_MED_STATUSES + _PAST_MED_STATUSES:
-                verdict, status = code in _CURRENT_MED_STATUSES, item.display.status
-            elif kind == "MedicationDispense" and item.display.date and now - item.display.date.sort_key < RECENT_FILL:
+                verdict, status = code in _CURRENT_MED_STATUSES, copies.item(row).display.status
+            elif kind == "MedicationDispense" and row.clinical_date and now - row.clinical_date < RECENT_FILL:
                 verdict, status = True, gettext("Filled recently")
             if verdict is not None:
                 break
-        named = [i for i in items if i.resource.resource_type in _MED_RECORD_TYPES and i.resource.display] or items
+        named = next((r for r in rows if r.resource_type in _MED_RECORD_TYPES and r.display), rows[0])
         group = MedicationGroup(
-            name=named[0].display.name,
+            name=copies.item(named).display.name,
             current=bool(verdict),
-            latest=items[0],
-            items=items,
-            last_filled=last_filled,
+            latest=copies.item(rows[0]),
+            rows=rows,
+            last_filled=copies.item(dispense).display.date if dispense is not None else None,
             status=status or fhir.STATUS_NOT_GIVEN,
-            network_words=networks_words([i.resource.network for i in items]) if several else "",
+            network_words=networks_words([r.network for r in rows]) if several else "",
+            copies=copies,
         )
         (current if group.current else past).append(group)
     for bucket in (current, past):

@@ -621,6 +621,18 @@ class Listing:
     networks: list[str] = field(default_factory=list)  # the record's (`record_networks`)
 
 
+class _IdsFirst:
+    """A listing a paginator slices into one query that finds the page's ids first (`id IN (SELECT id
+    ... OFFSET n LIMIT 25)`): the rows before a page are walked in an index alone, never read whole
+    (page 50 of the labs read 1,250 rows of JSON to show 25)."""
+
+    def __init__(self, rows: QuerySet[Resource]) -> None:
+        self.rows = rows
+
+    def __getitem__(self, window: slice) -> QuerySet[Resource]:
+        return self.rows.filter(pk__in=self.rows.values("pk")[window])
+
+
 class _CountedPaginator(Paginator):
     """A paginator told its count, which the listing computes in the same scan as its sources."""
 
@@ -678,7 +690,7 @@ def category_list(
             if g.listed and (g.abnormal or flag != "abnormal") and (g.source_org == source or not source)
         )
     qs = in_category.filter(cond).only(*LIST_FIELDS).order_by(*SORTS.get(sort, SORTS["date"]))
-    paginator = _CountedPaginator(qs, per_page, count=total)
+    paginator = _CountedPaginator(_IdsFirst(qs), per_page, count=total)
     page_obj = paginator.get_page(page)
     items = [to_item(r, units=user.measurement_units) for r in page_obj.object_list]
     if category == "labs":

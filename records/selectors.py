@@ -8,11 +8,23 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import orjson
 from django.core.paginator import Page, Paginator
 from django.db import connections
-from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet, TextField, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    Func,
+    JSONField,
+    Max,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Cast
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -944,6 +956,37 @@ BLOOD_PRESSURE_CODES = (*sorted(fhir.BLOOD_PRESSURE_PANELS), fhir.SYSTOLIC, fhir
 _TREND_FIELDS = ("id", "raw", "clinical_date", "clinical_date_text", "value_num", "value_unit", "flag", "source_org")
 
 
+class _ResultParts(Func):
+    """A result's JSON without the large parts a trend never reads (it reads `value[x]`, components, the
+    data-absent reason and reference ranges): PostgreSQL drops them, so the 500 results of a chart
+    send and decode a fraction of their JSON; elsewhere it is the whole resource."""
+
+    output_field = JSONField()
+    postgresql_template = (
+        "(%(expressions)s - '{resourceType,id,meta,text,contained,extension,identifier,status,category,code,"
+        "subject,encounter,effectiveDateTime,effectivePeriod,issued,performer,interpretation,note,specimen}'::text[])"
+    )
+
+    def as_sql(self, compiler, connection, **extra_context):  # type: ignore[no-untyped-def, override]
+        return compiler.compile(self.source_expressions[0])
+
+    def as_postgresql(self, compiler, connection, **extra_context):  # type: ignore[no-untyped-def]
+        return super().as_sql(compiler, connection, template=self.postgresql_template, **extra_context)
+
+
+class _TrendRow(NamedTuple):
+    """One result of a trend: its columns and `_ResultParts` of its JSON."""
+
+    pk: int
+    parts: dict
+    clinical_date: datetime | None
+    clinical_date_text: str
+    value_num: float | None
+    value_unit: str
+    flag: str
+    source_org: str
+
+
 def is_trendable(resource: Resource) -> bool:
     """A numeric lab or vital, or a blood pressure reading (a panel's values are in its components)."""
     if resource.category not in ("labs", "vitals"):
@@ -953,7 +996,7 @@ def is_trendable(resource: Resource) -> bool:
     )
 
 
-def _point(row: Resource, value: float, value_text: str) -> dict:
+def _point(row: Resource | _TrendRow, value: float, value_text: str) -> dict:
     flag_code = row.flag if row.flag in ABNORMAL_FLAGS else ""
     return {
         "pk": row.pk,
@@ -1004,11 +1047,21 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
     )
     family = {anchor.value_unit, *same_code.order_by().values_list("value_unit", flat=True).distinct()[:20]}
     chart_units = [u for u in family if target and fhir.vital_unit_for(u, units=units) == target] or [anchor.value_unit]
-    rows = list(
-        same_code.filter(value_unit__in=chart_units, is_primary=True)
+    rows = [
+        _TrendRow(*values)
+        for values in same_code.filter(value_unit__in=chart_units, is_primary=True)
         .order_by("-clinical_date", "-id")
-        .only(*_TREND_FIELDS)[:limit]
-    )
+        .values_list(
+            "id",
+            _ResultParts("raw"),
+            "clinical_date",
+            "clinical_date_text",
+            "value_num",
+            "value_unit",
+            "flag",
+            "source_org",
+        )[:limit]
+    ]
     rows.reverse()
     other_units = [
         {"unit": fhir.ucum_display(unit), "count": n, "pk": first}
@@ -1025,9 +1078,9 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
         value = row.value_num
         if value is None:  # excluded by the query (value_num__isnull=False); this tells the checker
             continue
-        measure = fhir.observation_measure(row.raw)
+        measure = fhir.observation_measure(row.parts)
         unit = unit or (measure.unit if measure else "")
-        for candidate in fhir.reference_ranges(row.raw):
+        for candidate in fhir.reference_ranges(row.parts):
             if candidate.numeric and candidate.is_normal and candidate.unit_key in (row.value_unit, ""):
                 key = (candidate.low, candidate.high, candidate.unit_key)
                 band_votes[key] = band_votes.get(key, 0) + 1
@@ -1038,7 +1091,7 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
             value_text = fhir.vital_text(converted[0], converted[1], code=anchor.code)
             points.append(_point(row, round(converted[0], 2), value_text))
         else:
-            points.append(_point(row, value, fhir.observation_value_text(row.raw)))
+            points.append(_point(row, value, fhir.observation_value_text(row.parts)))
     band = band_by_key[max(band_votes, key=band_votes.__getitem__)] if band_votes else None
     if target:
         band = _converted_band(band, units=units)

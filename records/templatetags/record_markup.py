@@ -6,10 +6,12 @@ markup is what the templates drew, value for value (localized, escaped and trans
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.urls import reverse
 from django.utils import numberformat
 from django.utils.formats import get_format, localize
@@ -28,7 +30,9 @@ _ANY_PK = 987654321
 
 
 def _shown(value: Any) -> str:
-    """A value as `{{ value }}` shows it."""
+    """A value as `{{ value }}` shows it (a plain string, the usual case, is only escaped)."""
+    if type(value) is str:
+        return html.escape(value)
     return conditional_escape(localize(value))
 
 
@@ -51,7 +55,14 @@ def _number_shower() -> Callable[[float | int], str]:
         for name in ("DECIMAL_SEPARATOR", "NUMBER_GROUPING", "THOUSAND_SEPARATOR")
     )
 
+    grouped = settings.USE_THOUSAND_SEPARATOR and grouping != 0
+    point = html.escape(decimal)
+
     def shown(value: float | int) -> str:
+        if not grouped and type(value) in (int, float):
+            text = str(value)
+            if "e" not in text:  # what `numberformat.format` makes of it without grouping
+                return text.replace(".", point)
         return conditional_escape(numberformat.format(value, decimal, None, grouping, thousand, use_l10n=True))
 
     return shown

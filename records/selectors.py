@@ -436,21 +436,51 @@ _PAST_MED_STATUSES = ("completed", "stopped", "cancelled", "not-taken")
 _MED_RECORD_TYPES = ("MedicationRequest", "MedicationStatement")
 
 
-class MedicationCopies:
-    """Medication rows read with their JSON as text: a long record mentions a drug hundreds of times
-    and a page shows a few of them, so a row is decoded and described only when it is shown, once."""
+class MedicationRow(NamedTuple):
+    """One copy of a medication as the reconciliation reads it: the listing columns in the model's
+    order, its JSON still text (`MedicationCopies.item` makes it a described item)."""
 
-    def __init__(self) -> None:
-        self.raw_texts: dict[int, str] = {}
+    id: int
+    network: str
+    resource_type: str
+    resource_id: str
+    raw_text: str
+    category: str
+    code_system: str
+    code: str
+    display: str
+    status: str
+    clinical_date: datetime | None
+    clinical_date_text: str
+    value_num: float | None
+    value_unit: str
+    flag: str
+    source_org: str
+    network_source: str
+    encounter_ref: str
+    parent_ref: str
+    dedupe_key: str
+    first_snapshot_id: int | None
+
+
+# The columns of `MedicationRow` as the model names them (`Model.from_db` takes them in this order).
+_MEDICATION_COLUMNS = ["raw" if name == "raw_text" else name for name in MedicationRow._fields]
+_RAW_AT = MedicationRow._fields.index("raw_text")
+
+
+class MedicationCopies:
+    """A long record mentions a drug hundreds of times and a page shows a few of them: each copy
+    becomes a resource, its JSON decoded and described, only when it is shown, and once."""
+
+    def __init__(self, db: str) -> None:
+        self.db = db
         self.described: dict[int, Item] = {}
 
-    def item(self, row: Resource) -> Item:
-        found = self.described.get(row.pk)
+    def item(self, row: MedicationRow) -> Item:
+        found = self.described.get(row.id)
         if found is None:
-            text = self.raw_texts.pop(row.pk, None)
-            if text is not None:
-                row.raw = json.loads(text)
-            found = self.described[row.pk] = to_item(row)
+            values = [*row[:_RAW_AT], json.loads(row.raw_text), *row[_RAW_AT + 1 :]]
+            found = self.described[row.id] = to_item(Resource.from_db(self.db, _MEDICATION_COLUMNS, values))
         return found
 
 
@@ -461,11 +491,11 @@ class MedicationGroup:
     name: str
     current: bool
     latest: Item
-    rows: list[Resource]
+    rows: list[MedicationRow]
     last_filled: fhir.FhirDate | None
     status: str
+    copies: MedicationCopies
     network_words: str = ""
-    copies: MedicationCopies = field(default_factory=MedicationCopies, repr=False)
 
     @property
     def pk(self) -> int:
@@ -495,23 +525,18 @@ class Medications:
     past: list[MedicationGroup]
 
 
-def _medication_key(row: Resource) -> str:
+def _medication_key(row: MedicationRow) -> str:
     if row.code and terminology.canonical_system(row.code_system) == terminology.RXNORM:
         return f"rxnorm|{row.code}"
     words = re.sub(r"[^a-z0-9.]+", " ", (row.display or "").lower()).split()
-    return "name|" + " ".join(words) if words else f"self|{row.reference}"
-
-
-# A medication row's columns in the model's order (as `Model.from_db` takes them).
-_MEDICATION_COLUMNS = [f.attname for f in Resource._meta.concrete_fields if f.name in LIST_FIELDS]
-_RAW_AT = _MEDICATION_COLUMNS.index("raw")
+    return "name|" + " ".join(words) if words else f"self|{row.resource_type}/{row.resource_id}"
 
 
 def _sort_moment(item: Item) -> datetime:
     return item.display.date.sort_key if item.display.date else datetime.min.replace(tzinfo=UTC)
 
 
-def _row_moment(row: Resource) -> datetime:
+def _row_moment(row: MedicationRow) -> datetime:
     """When a copy happened: its `clinical_date` column, which the ingest sets to the sort key of the
     date `fhir.describe` shows."""
     return row.clinical_date or datetime.min.replace(tzinfo=UTC)
@@ -539,11 +564,9 @@ def medications_reconciled(
         .order_by("id")
         .values_list(*(Cast("raw", TextField()) if name == "raw" else name for name in _MEDICATION_COLUMNS))[:limit]
     )
-    copies = MedicationCopies()
-    groups: dict[str, list[Resource]] = {}
-    for value in values:
-        row = Resource.from_db(values.db, _MEDICATION_COLUMNS, [*value[:_RAW_AT], None, *value[_RAW_AT + 1 :]])
-        copies.raw_texts[row.pk] = value[_RAW_AT]
+    copies = MedicationCopies(values.db)
+    groups: dict[str, list[MedicationRow]] = {}
+    for row in map(MedicationRow._make, values):
         groups.setdefault(_medication_key(row), []).append(row)
     current: list[MedicationGroup] = []
     past: list[MedicationGroup] = []

@@ -73,7 +73,10 @@ def test_a_long_medication_history_is_described_only_where_a_line_shows_it(mfa_u
     assert len(copies.described) <= 4 * len(groups)
     for group in groups:
         for item in group.items:
-            whole = selectors.to_item(Resource.objects.get(pk=item.pk))
+            stored = Resource.objects.get(pk=item.pk)
+            columns = [f"{name}_id" if name == "first_snapshot" else name for name in selectors.LIST_FIELDS]
+            assert [getattr(item.resource, c) for c in columns] == [getattr(stored, c) for c in columns]
+            whole = selectors.to_item(stored)
             assert (item.display.name, item.display.date, item.display.status, item.display.value) == (
                 whole.display.name,
                 whole.display.date,

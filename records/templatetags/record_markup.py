@@ -130,17 +130,18 @@ def trend_rows(context: template.Context, rows: list[dict]) -> SafeString:
     return mark_safe("".join(drawn))  # noqa: S308 - every value above is escaped
 
 
-def _sources_markup(sources: list[str], networks: str) -> str:
-    """What `records/_sources.html` draws: who reported an item, and through which networks."""
+def _sources_markup(sources: list[str], networks: str, *, words: dict[str, str]) -> str:
+    """What `records/_sources.html` draws: who reported an item, and through which networks (`words`
+    are the page's translated sentences, by their English)."""
     listed = ", ".join(conditional_escape(source) for source in sources)
     if networks:
         if sources:
-            words = gettext("Reported by %(sources)s, %(networks)s") % {"sources": listed, "networks": _shown(networks)}
+            said = words["Reported by %(sources)s, %(networks)s"] % {"sources": listed, "networks": _shown(networks)}
         else:
-            words = gettext("Reported %(networks)s") % {"networks": _shown(networks)}
-        return f'<span class="record-row__sources">{words}</span>\n'
+            said = words["Reported %(networks)s"] % {"networks": _shown(networks)}
+        return f'<span class="record-row__sources">{said}</span>\n'
     if sources:
-        return f"<span>{gettext('From %(sources)s') % {'sources': listed}}</span>\n"
+        return f"<span>{words['From %(sources)s'] % {'sources': listed}}</span>\n"
     return "\n"
 
 
@@ -156,6 +157,10 @@ def record_row(context: template.Context, it: Any) -> SafeString:
             "since your last search": gettext("since your last search"),
             "Trend": gettext("Trend"),
             "Date not given": gettext("Date not given"),
+            "of %(name)s": gettext("of %(name)s"),
+            "Reported by %(sources)s, %(networks)s": gettext("Reported by %(sources)s, %(networks)s"),
+            "Reported %(networks)s": gettext("Reported %(networks)s"),
+            "From %(sources)s": gettext("From %(sources)s"),
         }
     d = it.display
     flag = d.flag
@@ -180,7 +185,7 @@ def record_row(context: template.Context, it: Any) -> SafeString:
     if it.trendable:
         out.append(
             f'<a class="record-row__trend" href="{trend_url(it.pk)}">{shown["Trend"]}<span class="visually-hidden">'
-            f" {gettext('of %(name)s') % {'name': name}}</span></a>"
+            f" {shown['of %(name)s'] % {'name': name}}</span></a>"
         )
     out.append('\n  </div>\n  <div class="record-row__meta">\n    ')
     if d.date:
@@ -194,6 +199,6 @@ def record_row(context: template.Context, it: Any) -> SafeString:
     if d.status:
         out.append(f"<span>{_shown(d.status)}</span>")
     out.append("\n    ")
-    out.append(_sources_markup(it.sources, it.network_words))
+    out.append(_sources_markup(it.sources, it.network_words, words=shown))
     out.append("\n  </div>\n</li>\n")
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import orjson
 from django.core.paginator import Page, Paginator
 from django.db import connections
-from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    Func,
+    JSONField,
+    Max,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Cast
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.text import get_text_list
@@ -422,16 +436,65 @@ _PAST_MED_STATUSES = ("completed", "stopped", "cancelled", "not-taken")
 _MED_RECORD_TYPES = ("MedicationRequest", "MedicationStatement")
 
 
+class MedicationRow(NamedTuple):
+    """One copy of a medication as the reconciliation reads it: the listing columns in the model's
+    order, its JSON still text (`MedicationCopies.item` makes it a described item)."""
+
+    id: int
+    network: str
+    resource_type: str
+    resource_id: str
+    raw_text: str
+    category: str
+    code_system: str
+    code: str
+    display: str
+    status: str
+    clinical_date: datetime | None
+    clinical_date_text: str
+    value_num: float | None
+    value_unit: str
+    flag: str
+    source_org: str
+    network_source: str
+    encounter_ref: str
+    parent_ref: str
+    dedupe_key: str
+    first_snapshot_id: int | None
+
+
+# The columns of `MedicationRow` as the model names them (`Model.from_db` takes them in this order).
+_MEDICATION_COLUMNS = ["raw" if name == "raw_text" else name for name in MedicationRow._fields]
+_RAW_AT = MedicationRow._fields.index("raw_text")
+
+
+class MedicationCopies:
+    """A long record mentions a drug hundreds of times and a page shows a few of them: each copy
+    becomes a resource, its JSON decoded and described, only when it is shown, and once."""
+
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self.described: dict[int, Item] = {}
+
+    def item(self, row: MedicationRow) -> Item:
+        found = self.described.get(row.id)
+        if found is None:
+            values = [*row[:_RAW_AT], json.loads(row.raw_text), *row[_RAW_AT + 1 :]]
+            found = self.described[row.id] = to_item(Resource.from_db(self.db, _MEDICATION_COLUMNS, values))
+        return found
+
+
 @dataclass
 class MedicationGroup:
-    """One drug, with every request, statement and dispense that mentions it."""
+    """One drug, with every request, statement and dispense that mentions it (`rows`, newest first)."""
 
     name: str
     current: bool
     latest: Item
-    items: list[Item]
+    rows: list[MedicationRow]
     last_filled: fhir.FhirDate | None
     status: str
+    copies: MedicationCopies
     network_words: str = ""
 
     @property
@@ -439,8 +502,12 @@ class MedicationGroup:
         return self.latest.pk
 
     @property
+    def items(self) -> list[Item]:
+        return [self.copies.item(row) for row in self.rows]
+
+    @property
     def instructions(self) -> str:
-        return next((i.display.value for i in self.items if i.display.value), "")
+        return next((value for value in (self.copies.item(row).display.value for row in self.rows) if value), "")
 
     @property
     def display(self) -> fhir.Display:
@@ -449,7 +516,7 @@ class MedicationGroup:
 
     @property
     def sources(self) -> list[str]:
-        return sorted({source for item in self.items for source in item.sources})
+        return sorted({row.source_org for row in self.rows if row.source_org})
 
 
 @dataclass
@@ -458,15 +525,21 @@ class Medications:
     past: list[MedicationGroup]
 
 
-def _medication_key(row: Resource) -> str:
+def _medication_key(row: MedicationRow) -> str:
     if row.code and terminology.canonical_system(row.code_system) == terminology.RXNORM:
         return f"rxnorm|{row.code}"
     words = re.sub(r"[^a-z0-9.]+", " ", (row.display or "").lower()).split()
-    return "name|" + " ".join(words) if words else f"self|{row.reference}"
+    return "name|" + " ".join(words) if words else f"self|{row.resource_type}/{row.resource_id}"
 
 
 def _sort_moment(item: Item) -> datetime:
     return item.display.date.sort_key if item.display.date else datetime.min.replace(tzinfo=UTC)
+
+
+def _row_moment(row: MedicationRow) -> datetime:
+    """When a copy happened: its `clinical_date` column, which the ingest sets to the sort key of the
+    date `fhir.describe` shows."""
+    return row.clinical_date or datetime.min.replace(tzinfo=UTC)
 
 
 def medications_reconciled(
@@ -480,46 +553,50 @@ def medications_reconciled(
     months; a newer stopped or completed request or statement makes it past. A missing status
     decides nothing and never hides a drug: what is not current is listed under past.
 
+    The rule reads columns only; a copy's JSON is decoded when the line shows it (`MedicationCopies`).
     `networks` are the record's (`record_networks`), when the caller already read them.
     """
     now = now or datetime.now(UTC)
-    rows = (
+    values = (
         resources_for(user=user)
         .filter(category="medications")
         .exclude(status="entered-in-error")
-        .only(*LIST_FIELDS)
-        .order_by("id")[:limit]
+        .order_by("id")
+        .values_list(*(Cast("raw", TextField()) if name == "raw" else name for name in _MEDICATION_COLUMNS))[:limit]
     )
-    groups: dict[str, list[Item]] = {}
-    for row in rows:
-        groups.setdefault(_medication_key(row), []).append(to_item(row))
+    copies = MedicationCopies(values.db)
+    groups: dict[str, list[MedicationRow]] = {}
+    for row in map(MedicationRow._make, values):
+        groups.setdefault(_medication_key(row), []).append(row)
     current: list[MedicationGroup] = []
     past: list[MedicationGroup] = []
     if networks is None and groups:
         networks = record_networks(user=user)
     several = len(networks or []) > 1
-    for items in groups.values():
-        items.sort(key=_sort_moment, reverse=True)
-        dispenses = [i for i in items if i.resource.resource_type == "MedicationDispense" and i.display.date]
-        last_filled = dispenses[0].display.date if dispenses else None
+    for rows in groups.values():
+        rows.sort(key=_row_moment, reverse=True)
+        dispense = next(
+            (r for r in rows if r.resource_type == "MedicationDispense" and r.clinical_date is not None), None
+        )
         verdict, status = None, ""
-        for item in items:
-            kind, code = item.resource.resource_type, item.resource.status
+        for row in rows:
+            kind, code = row.resource_type, row.status
             if kind in _MED_RECORD_TYPES and code in _CURRENT_MED_STATUSES + _PAST_MED_STATUSES:
-                verdict, status = code in _CURRENT_MED_STATUSES, item.display.status
-            elif kind == "MedicationDispense" and item.display.date and now - item.display.date.sort_key < RECENT_FILL:
+                verdict, status = code in _CURRENT_MED_STATUSES, copies.item(row).display.status
+            elif kind == "MedicationDispense" and row.clinical_date and now - row.clinical_date < RECENT_FILL:
                 verdict, status = True, gettext("Filled recently")
             if verdict is not None:
                 break
-        named = [i for i in items if i.resource.resource_type in _MED_RECORD_TYPES and i.resource.display] or items
+        named = next((r for r in rows if r.resource_type in _MED_RECORD_TYPES and r.display), rows[0])
         group = MedicationGroup(
-            name=named[0].display.name,
+            name=copies.item(named).display.name,
             current=bool(verdict),
-            latest=items[0],
-            items=items,
-            last_filled=last_filled,
+            latest=copies.item(rows[0]),
+            rows=rows,
+            last_filled=copies.item(dispense).display.date if dispense is not None else None,
             status=status or fhir.STATUS_NOT_GIVEN,
-            network_words=networks_words([i.resource.network for i in items]) if several else "",
+            network_words=networks_words([r.network for r in rows]) if several else "",
+            copies=copies,
         )
         (current if group.current else past).append(group)
     for bucket in (current, past):
@@ -579,6 +656,18 @@ class Listing:
     networks: list[str] = field(default_factory=list)  # the record's (`record_networks`)
 
 
+class _IdsFirst:
+    """A listing a paginator slices into one query that finds the page's ids first (`id IN (SELECT id
+    ... OFFSET n LIMIT 25)`): the rows before a page are walked in an index alone, never read whole
+    (page 50 of the labs read 1,250 rows of JSON to show 25)."""
+
+    def __init__(self, rows: QuerySet[Resource]) -> None:
+        self.rows = rows
+
+    def __getitem__(self, window: slice) -> QuerySet[Resource]:
+        return self.rows.filter(pk__in=self.rows.values("pk")[window])
+
+
 class _CountedPaginator(Paginator):
     """A paginator told its count, which the listing computes in the same scan as its sources."""
 
@@ -636,7 +725,7 @@ def category_list(
             if g.listed and (g.abnormal or flag != "abnormal") and (g.source_org == source or not source)
         )
     qs = in_category.filter(cond).only(*LIST_FIELDS).order_by(*SORTS.get(sort, SORTS["date"]))
-    paginator = _CountedPaginator(qs, per_page, count=total)
+    paginator = _CountedPaginator(_IdsFirst(qs), per_page, count=total)
     page_obj = paginator.get_page(page)
     items = [to_item(r, units=user.measurement_units) for r in page_obj.object_list]
     if category == "labs":
@@ -890,6 +979,37 @@ BLOOD_PRESSURE_CODES = (*sorted(fhir.BLOOD_PRESSURE_PANELS), fhir.SYSTOLIC, fhir
 _TREND_FIELDS = ("id", "raw", "clinical_date", "clinical_date_text", "value_num", "value_unit", "flag", "source_org")
 
 
+class _ResultParts(Func):
+    """A result's JSON without the large parts a trend never reads (it reads `value[x]`, components, the
+    data-absent reason and reference ranges): PostgreSQL drops them, so the 500 results of a chart
+    send and decode a fraction of their JSON; elsewhere it is the whole resource."""
+
+    output_field = JSONField()
+    postgresql_template = (
+        "(%(expressions)s - '{resourceType,id,meta,text,contained,extension,identifier,status,category,code,"
+        "subject,encounter,effectiveDateTime,effectivePeriod,issued,performer,interpretation,note,specimen}'::text[])"
+    )
+
+    def as_sql(self, compiler, connection, **extra_context):  # type: ignore[no-untyped-def, override]
+        return compiler.compile(self.source_expressions[0])
+
+    def as_postgresql(self, compiler, connection, **extra_context):  # type: ignore[no-untyped-def]
+        return super().as_sql(compiler, connection, template=self.postgresql_template, **extra_context)
+
+
+class _TrendRow(NamedTuple):
+    """One result of a trend: its columns and `_ResultParts` of its JSON."""
+
+    pk: int
+    parts: dict
+    clinical_date: datetime | None
+    clinical_date_text: str
+    value_num: float | None
+    value_unit: str
+    flag: str
+    source_org: str
+
+
 def is_trendable(resource: Resource) -> bool:
     """A numeric lab or vital, or a blood pressure reading (a panel's values are in its components)."""
     if resource.category not in ("labs", "vitals"):
@@ -899,7 +1019,7 @@ def is_trendable(resource: Resource) -> bool:
     )
 
 
-def _point(row: Resource, value: float, value_text: str) -> dict:
+def _point(row: Resource | _TrendRow, value: float, value_text: str) -> dict:
     flag_code = row.flag if row.flag in ABNORMAL_FLAGS else ""
     return {
         "pk": row.pk,
@@ -950,11 +1070,21 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
     )
     family = {anchor.value_unit, *same_code.order_by().values_list("value_unit", flat=True).distinct()[:20]}
     chart_units = [u for u in family if target and fhir.vital_unit_for(u, units=units) == target] or [anchor.value_unit]
-    rows = list(
-        same_code.filter(value_unit__in=chart_units, is_primary=True)
+    rows = [
+        _TrendRow(*values)
+        for values in same_code.filter(value_unit__in=chart_units, is_primary=True)
         .order_by("-clinical_date", "-id")
-        .only(*_TREND_FIELDS)[:limit]
-    )
+        .values_list(
+            "id",
+            _ResultParts("raw"),
+            "clinical_date",
+            "clinical_date_text",
+            "value_num",
+            "value_unit",
+            "flag",
+            "source_org",
+        )[:limit]
+    ]
     rows.reverse()
     other_units = [
         {"unit": fhir.ucum_display(unit), "count": n, "pk": first}
@@ -971,9 +1101,9 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
         value = row.value_num
         if value is None:  # excluded by the query (value_num__isnull=False); this tells the checker
             continue
-        measure = fhir.observation_measure(row.raw)
+        measure = fhir.observation_measure(row.parts)
         unit = unit or (measure.unit if measure else "")
-        for candidate in fhir.reference_ranges(row.raw):
+        for candidate in fhir.reference_ranges(row.parts):
             if candidate.numeric and candidate.is_normal and candidate.unit_key in (row.value_unit, ""):
                 key = (candidate.low, candidate.high, candidate.unit_key)
                 band_votes[key] = band_votes.get(key, 0) + 1
@@ -984,7 +1114,7 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
             value_text = fhir.vital_text(converted[0], converted[1], code=anchor.code)
             points.append(_point(row, round(converted[0], 2), value_text))
         else:
-            points.append(_point(row, value, fhir.observation_value_text(row.raw)))
+            points.append(_point(row, value, fhir.observation_value_text(row.parts)))
     band = band_by_key[max(band_votes, key=band_votes.__getitem__)] if band_votes else None
     if target:
         band = _converted_band(band, units=units)

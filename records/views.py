@@ -106,21 +106,24 @@ def category(request: AuthedRequest, category: str) -> HttpResponse:
     sort = request.GET.get("sort", "date")
     flag = request.GET.get("flag", "")
     token = request.GET.get("source", "")
-    listing = selectors.category_list(
-        user=request.user,
-        category=category,
-        q=q,
-        status=status,
-        source_token=token,
-        flag=flag,
-        sort=sort,
-        page=_page_number(request),
-    )
-    medications = (
-        selectors.medications_reconciled(user=request.user, networks=listing.networks)
-        if category == "medications"
-        else None
-    )
+    if category == "medications":
+        # Medications are listed one line per drug, reconciled, never as a page of single rows.
+        listing = None
+        medications = selectors.medications_reconciled(
+            user=request.user, networks=selectors.record_networks(user=request.user)
+        )
+    else:
+        listing = selectors.category_list(
+            user=request.user,
+            category=category,
+            q=q,
+            status=status,
+            source_token=token,
+            flag=flag,
+            sort=sort,
+            page=_page_number(request),
+        )
+        medications = None
     if medications is not None and q:
         words = q.lower()
         medications.current = [g for g in medications.current if _medication_matches(g, words)]
@@ -133,7 +136,7 @@ def category(request: AuthedRequest, category: str) -> HttpResponse:
             "label": gettext(fhir.CATEGORY_LABELS[category]),
             "listing": listing,
             "medications": medications,
-            "lab_results": listing.lab_results,
+            "lab_results": listing.lab_results if listing else 0,
             "q": q,
             "status": status,
             "status_choices": [
@@ -143,7 +146,7 @@ def category(request: AuthedRequest, category: str) -> HttpResponse:
             "sort": sort,
             "flag": flag,
             "source": token,
-            "source_choices": [{"token": source_token(n), "name": n} for n in listing.sources],
+            "source_choices": [{"token": source_token(n), "name": n} for n in listing.sources] if listing else [],
             "query_base": _query_without_page(request),
             "nav": category,
             "categories": _category_nav({}),

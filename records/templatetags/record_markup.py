@@ -6,10 +6,12 @@ markup is what the templates drew, value for value (localized, escaped and trans
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.urls import reverse
 from django.utils import numberformat
 from django.utils.formats import get_format, localize
@@ -28,7 +30,9 @@ _ANY_PK = 987654321
 
 
 def _shown(value: Any) -> str:
-    """A value as `{{ value }}` shows it."""
+    """A value as `{{ value }}` shows it (a plain string, the usual case, is only escaped)."""
+    if type(value) is str:
+        return html.escape(value)
     return conditional_escape(localize(value))
 
 
@@ -51,7 +55,14 @@ def _number_shower() -> Callable[[float | int], str]:
         for name in ("DECIMAL_SEPARATOR", "NUMBER_GROUPING", "THOUSAND_SEPARATOR")
     )
 
+    grouped = settings.USE_THOUSAND_SEPARATOR and grouping != 0
+    point = html.escape(decimal)
+
     def shown(value: float | int) -> str:
+        if not grouped and type(value) in (int, float):
+            text = str(value)
+            if "e" not in text:  # what `numberformat.format` makes of it without grouping
+                return text.replace(".", point)
         return conditional_escape(numberformat.format(value, decimal, None, grouping, thousand, use_l10n=True))
 
     return shown
@@ -119,17 +130,18 @@ def trend_rows(context: template.Context, rows: list[dict]) -> SafeString:
     return mark_safe("".join(drawn))  # noqa: S308 - every value above is escaped
 
 
-def _sources_markup(sources: list[str], networks: str) -> str:
-    """What `records/_sources.html` draws: who reported an item, and through which networks."""
+def _sources_markup(sources: list[str], networks: str, *, words: dict[str, str]) -> str:
+    """What `records/_sources.html` draws: who reported an item, and through which networks (`words`
+    are the page's translated sentences, by their English)."""
     listed = ", ".join(conditional_escape(source) for source in sources)
     if networks:
         if sources:
-            words = gettext("Reported by %(sources)s, %(networks)s") % {"sources": listed, "networks": _shown(networks)}
+            said = words["Reported by %(sources)s, %(networks)s"] % {"sources": listed, "networks": _shown(networks)}
         else:
-            words = gettext("Reported %(networks)s") % {"networks": _shown(networks)}
-        return f'<span class="record-row__sources">{words}</span>\n'
+            said = words["Reported %(networks)s"] % {"networks": _shown(networks)}
+        return f'<span class="record-row__sources">{said}</span>\n'
     if sources:
-        return f"<span>{gettext('From %(sources)s') % {'sources': listed}}</span>\n"
+        return f"<span>{words['From %(sources)s'] % {'sources': listed}}</span>\n"
     return "\n"
 
 
@@ -145,6 +157,10 @@ def record_row(context: template.Context, it: Any) -> SafeString:
             "since your last search": gettext("since your last search"),
             "Trend": gettext("Trend"),
             "Date not given": gettext("Date not given"),
+            "of %(name)s": gettext("of %(name)s"),
+            "Reported by %(sources)s, %(networks)s": gettext("Reported by %(sources)s, %(networks)s"),
+            "Reported %(networks)s": gettext("Reported %(networks)s"),
+            "From %(sources)s": gettext("From %(sources)s"),
         }
     d = it.display
     flag = d.flag
@@ -169,7 +185,7 @@ def record_row(context: template.Context, it: Any) -> SafeString:
     if it.trendable:
         out.append(
             f'<a class="record-row__trend" href="{trend_url(it.pk)}">{shown["Trend"]}<span class="visually-hidden">'
-            f" {gettext('of %(name)s') % {'name': name}}</span></a>"
+            f" {shown['of %(name)s'] % {'name': name}}</span></a>"
         )
     out.append('\n  </div>\n  <div class="record-row__meta">\n    ')
     if d.date:
@@ -183,6 +199,6 @@ def record_row(context: template.Context, it: Any) -> SafeString:
     if d.status:
         out.append(f"<span>{_shown(d.status)}</span>")
     out.append("\n    ")
-    out.append(_sources_markup(it.sources, it.network_words))
+    out.append(_sources_markup(it.sources, it.network_words, words=shown))
     out.append("\n  </div>\n</li>\n")
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped

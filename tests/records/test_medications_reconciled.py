@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 
 from records import selectors
-from tests.records.conftest import ingest_bundle
+from records.models import Resource
+from tests.records.conftest import generated, ingest_bundle
 from tests.records.fixtures.converter_shaped import converter_bundle
 
 
@@ -57,3 +58,32 @@ def test_medication_search_matches_any_name_of_the_drug(owner, client_mfa):
     client_mfa.post(url, {"q": "metFORMIN 500 mg"})
     page = client_mfa.get(url).content.decode()
     assert "metformin hydrochloride 500 MG Oral Tablet" in page and "lisinopril" not in page
+
+
+@pytest.mark.django_db
+def test_a_long_medication_history_is_described_only_where_a_line_shows_it(mfa_user, private_storage_dir):
+    """The rule reads columns; each line describes its newest copy, its name, its verdict and its last
+    fill, and every copy still reads as a full item when asked for."""
+    ingest_bundle(mfa_user, generated("mixed", size=3000))
+    meds = selectors.medications_reconciled(user=mfa_user)
+    groups = [*meds.current, *meds.past]
+    copies = groups[0].copies
+    every_row = sum(len(g.rows) for g in groups)
+    assert every_row > 4 * len(groups)
+    assert len(copies.described) <= 4 * len(groups)
+    for group in groups:
+        for item in group.items:
+            stored = Resource.objects.get(pk=item.pk)
+            columns = [f"{name}_id" if name == "first_snapshot" else name for name in selectors.LIST_FIELDS]
+            assert [getattr(item.resource, c) for c in columns] == [getattr(stored, c) for c in columns]
+            whole = selectors.to_item(stored)
+            assert (item.display.name, item.display.date, item.display.status, item.display.value) == (
+                whole.display.name,
+                whole.display.date,
+                whole.display.status,
+                whole.display.value,
+            )
+        assert group.latest.display.date == max(
+            (i.display.date for i in group.items if i.display.date), key=lambda d: d.sort_key, default=None
+        )
+    assert len(copies.described) == every_row

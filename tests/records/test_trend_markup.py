@@ -54,3 +54,22 @@ def test_the_tags_draw_what_the_template_drew(language):
     with translation.override(language):
         assert Template(NEW_POINTS).render(Context(context)) == Template(OLD_POINTS).render(Context(context))
         assert Template(NEW_ROWS).render(Context(context)) == Template(OLD_ROWS).render(Context(context))
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("own_formats", [True, False])
+def test_every_kind_of_number_is_drawn_as_the_template_drew_it(language, grouped, own_formats, settings):
+    """Coordinates take a short way when no thousands are grouped; it must give what the template gave,
+    also with a decimal comma (Django's own Spanish formats)."""
+    settings.USE_THOUSAND_SEPARATOR = grouped
+    if not own_formats:
+        settings.FORMAT_MODULE_PATH = None
+    numbers = [0, 7, -3, 12345, 1.5, -0.25, 1234.5, 64.0, 1e-07, 2.5e16, -1e-05]
+    lines = [
+        {"index": index, "points": [{**_point(n, flag=flag), "x": x, "y": numbers[-n]} for n, x in enumerate(numbers)]}
+        for index, flag in ((0, ""), (0, "H"), (1, ""))
+    ]
+    context = {"chart": {"lines": lines}}
+    with translation.override(language):
+        assert Template(NEW_POINTS).render(Context(context)) == Template(OLD_POINTS).render(Context(context))

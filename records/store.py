@@ -76,6 +76,8 @@ def _sqlite_ingest_settings() -> Iterator[None]:
       whenever the log passes 1000 pages, which most commits of an ingest would pay; it is done
       once, at the end.
     - A page cache of INGEST_CACHE_KIB, given back afterwards.
+    - Temporary files in memory: a statement that inserts many rows keeps a journal of the pages it
+      changes (to undo just that statement), which otherwise spills to a temporary file on disk.
     - No CHECK constraints: the only one on the rows written is Django's JSON_VALID on `raw`, which
       would parse every resource's JSON again in SQLite; `raw` is what orjson wrote (always valid
       JSON). Changing this setting makes SQLite recompile its statements, so none prepared while it
@@ -87,8 +89,11 @@ def _sqlite_ingest_settings() -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         (cache_size,) = cursor.fetchone()
+        cursor.execute("PRAGMA temp_store")
+        (temp_store,) = cursor.fetchone()
         cursor.execute("PRAGMA wal_autocheckpoint = 0")
         cursor.execute(f"PRAGMA cache_size = {-INGEST_CACHE_KIB}")
+        cursor.execute("PRAGMA temp_store = MEMORY")
         cursor.execute("PRAGMA ignore_check_constraints = ON")
     try:
         yield
@@ -96,6 +101,7 @@ def _sqlite_ingest_settings() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA ignore_check_constraints = OFF")
             cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
+            cursor.execute(f"PRAGMA temp_store = {int(temp_store)}")
             cursor.execute("PRAGMA wal_autocheckpoint = 1000")
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 

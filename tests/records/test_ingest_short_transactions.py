@@ -68,16 +68,21 @@ def test_a_failure_part_way_removes_what_the_snapshot_added(user, generated_bund
 
 
 def test_the_connection_checks_and_caches_as_before_once_an_ingest_is_done(user, generated_bundle, private_storage_dir):
-    """The ingest writes without CHECK constraints and with a larger page cache, on its own connection
-    and only while it writes: afterwards that connection refuses invalid JSON again."""
+    """The ingest writes without CHECK constraints, with a larger page cache and temporary files in
+    memory, on its own connection and only while it writes: afterwards that connection refuses
+    invalid JSON again."""
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         (cache_size,) = cursor.fetchone()
+        cursor.execute("PRAGMA temp_store")
+        (temp_store,) = cursor.fetchone()
     ingest_bundle(user, generated_bundle)
 
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         assert cursor.fetchone() == (cache_size,)
+        cursor.execute("PRAGMA temp_store")
+        assert cursor.fetchone() == (temp_store,)
         cursor.execute("PRAGMA ignore_check_constraints")
         assert cursor.fetchone() == (0,)
         first = Resource.objects.filter(user=user).order_by("id").values_list("id", flat=True)[0]

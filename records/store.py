@@ -9,7 +9,7 @@ snapshot no longer has, and mark the first row of each group of same items as th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -75,9 +75,6 @@ def _sqlite_ingest_settings() -> Iterator[None]:
     - No automatic checkpoint: in WAL mode SQLite copies the log into the database (and syncs it)
       whenever the log passes 1000 pages, which most commits of an ingest would pay; it is done
       once, at the end.
-    - A page cache of INGEST_CACHE_KIB, given back afterwards.
-    - Temporary files in memory: a statement that inserts many rows keeps a journal of the pages it
-      changes (to undo just that statement), which otherwise spills to a temporary file on disk.
     - No CHECK constraints: the only one on the rows written is Django's JSON_VALID on `raw`, which
       would parse every resource's JSON again in SQLite; `raw` is what orjson wrote (always valid
       JSON). Changing this setting makes SQLite recompile its statements, so none prepared while it
@@ -87,23 +84,39 @@ def _sqlite_ingest_settings() -> Iterator[None]:
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (cache_size,) = cursor.fetchone()
-        cursor.execute("PRAGMA temp_store")
-        (temp_store,) = cursor.fetchone()
         cursor.execute("PRAGMA wal_autocheckpoint = 0")
-        cursor.execute(f"PRAGMA cache_size = {-INGEST_CACHE_KIB}")
-        cursor.execute("PRAGMA temp_store = MEMORY")
         cursor.execute("PRAGMA ignore_check_constraints = ON")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA ignore_check_constraints = OFF")
-            cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
-            cursor.execute(f"PRAGMA temp_store = {int(temp_store)}")
             cursor.execute("PRAGMA wal_autocheckpoint = 1000")
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+@contextmanager
+def _sqlite_first_import_settings() -> Iterator[None]:
+    """While a first import inserts on SQLite: a page cache of INGEST_CACHE_KIB (the person's index
+    pages stay in memory across chunks), and temporary files in memory (a statement of many rows
+    keeps a journal of the pages it changes, which past 64 KB spills to a file on disk). Only for a
+    first import: a re-import mostly reads, and these would hold its reads and sorts in memory."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (cache_size,) = cursor.fetchone()
+        cursor.execute("PRAGMA temp_store")
+        (temp_store,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = {-INGEST_CACHE_KIB}")
+        cursor.execute("PRAGMA temp_store = MEMORY")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
+            cursor.execute(f"PRAGMA temp_store = {int(temp_store)}")
 
 
 def _fast_toast(cursor) -> None:
@@ -240,29 +253,30 @@ def _write_portable(*, user_id, snapshot_id, chunks, now, retire, network) -> Wr
     first_import = not existing and not Resource.objects.filter(user_id=user_id).exists()
     primaries: set[str] = set()
     adapted: dict[datetime, str | None] = {}
-    for chunk in chunks:
-        new, changed = [], []
-        for row in chunk:
-            found = existing.get((row.resource_type, row.resource_id))
-            if found is not None:
-                pk, digest, was_retired = found
-                seen.add(pk)
-                if digest == row.content_hash and not was_retired:
-                    counts.unchanged += 1
-                    continue
-            values = _prepared(row, adapted)
-            if found is None:
-                primary = True
-                if first_import:
-                    primary = row.dedupe_key not in primaries
-                    primaries.add(row.dedupe_key)
-                new.append([*values, user_id, network, snapshot_id, snapshot_id, stamp, stamp, primary])
-            else:
-                changed.append([*values[2:], snapshot_id, stamp, found[0]])
-        _insert_in_batches(insert_one, insert_many, new)
-        _execute_in_batches(update_sql, changed)
-        counts.created += len(new)
-        counts.updated += len(changed)
+    with _sqlite_first_import_settings() if first_import else nullcontext():
+        for chunk in chunks:
+            new, changed = [], []
+            for row in chunk:
+                found = existing.get((row.resource_type, row.resource_id))
+                if found is not None:
+                    pk, digest, was_retired = found
+                    seen.add(pk)
+                    if digest == row.content_hash and not was_retired:
+                        counts.unchanged += 1
+                        continue
+                values = _prepared(row, adapted)
+                if found is None:
+                    primary = True
+                    if first_import:
+                        primary = row.dedupe_key not in primaries
+                        primaries.add(row.dedupe_key)
+                    new.append([*values, user_id, network, snapshot_id, snapshot_id, stamp, stamp, primary])
+                else:
+                    changed.append([*values[2:], snapshot_id, stamp, found[0]])
+            _insert_in_batches(insert_one, insert_many, new)
+            _execute_in_batches(update_sql, changed)
+            counts.created += len(new)
+            counts.updated += len(changed)
     if retire:
         stale = [pk for pk, _digest, was_retired in existing.values() if pk not in seen and not was_retired]
         for start in range(0, len(stale), IDS_BATCH):

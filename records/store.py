@@ -40,7 +40,7 @@ WRITE_BATCH = 2000
 ROWS_PER_INSERT = 100
 # Rows per statement when retiring or re-marking items by id (well under SQLite's 32,766 parameters).
 IDS_BATCH = 500
-# The ingest connection's page cache while it writes (KiB, SQLite's negative cache_size): the
+# The ingest connection's page cache while a first import inserts (KiB, SQLite's negative cache_size): the
 # person's index pages stay in memory across chunks instead of being read back from the log.
 INGEST_CACHE_KIB = 16 * 1024
 

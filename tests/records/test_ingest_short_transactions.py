@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection, connections
+from django.db import IntegrityError, connection, connections, transaction
 
 from accounts.models import AccessLogEntry
 from records import ingest, store
@@ -65,3 +65,26 @@ def test_a_failure_part_way_removes_what_the_snapshot_added(user, generated_bund
     assert not Resource.objects.filter(user=user).exists()
     snapshot = Snapshot.objects.get(user=user)
     assert snapshot.status == Snapshot.STATUS_FAILED
+
+
+def test_the_connection_checks_and_caches_as_before_once_an_ingest_is_done(user, generated_bundle, private_storage_dir):
+    """The ingest writes without CHECK constraints, with a larger page cache and temporary files in
+    memory, on its own connection and only while it writes: afterwards that connection refuses
+    invalid JSON again."""
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (cache_size,) = cursor.fetchone()
+        cursor.execute("PRAGMA temp_store")
+        (temp_store,) = cursor.fetchone()
+    ingest_bundle(user, generated_bundle)
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone() == (cache_size,)
+        cursor.execute("PRAGMA temp_store")
+        assert cursor.fetchone() == (temp_store,)
+        cursor.execute("PRAGMA ignore_check_constraints")
+        assert cursor.fetchone() == (0,)
+        first = Resource.objects.filter(user=user).order_by("id").values_list("id", flat=True)[0]
+        with pytest.raises(IntegrityError), transaction.atomic():
+            cursor.execute("UPDATE records_resource SET raw = %s WHERE id = %s", ["{not json", first])

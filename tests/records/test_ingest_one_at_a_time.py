@@ -63,7 +63,7 @@ def bundle_on_disk(monkeypatch, bundle: dict) -> list[str]:
     """`bundle_download` hands over a fresh copy of `bundle` on each call; the urls asked are listed."""
     asked: list[str] = []
 
-    def download(*, url: str) -> Downloaded:
+    def download(*, url: str, superseded=None) -> Downloaded:
         asked.append(url)
         data = orjson.dumps(bundle)
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:

@@ -23,7 +23,7 @@ def served(monkeypatch, tmp_path):
     """Serve `bundle` at any link, as the download step would hand it to the ingest."""
     box: dict = {}
 
-    def download(*, url: str) -> Downloaded:
+    def download(*, url: str, superseded=None) -> Downloaded:
         raw = json.dumps(box["bundle"]).encode()
         path = tmp_path / f"dl-{len(raw)}-{hashlib.sha256(raw).hexdigest()[:8]}.json"
         path.write_bytes(raw)

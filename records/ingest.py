@@ -13,19 +13,16 @@ import ctypes
 import hashlib
 import math
 import mmap
-import queue
 import re
 import sys
-import threading
 from collections import Counter
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import orjson
-from django.utils import translation
 
 from records import fhir, terminology
 from records.errors import BundleInvalid
@@ -216,62 +213,6 @@ def releasing(chunks: Iterator[list[Row]], buffer: mmap.mmap | bytes) -> Iterato
     for chunk in chunks:
         pages_release(buffer)
         yield chunk
-
-
-class _ParseFailed:
-    """An error raised while parsing ahead, carried to the thread that writes."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-_PARSE_DONE = object()
-
-
-def chunks_ahead(chunks: Iterator[list[Row]]) -> Generator[list[Row], None, None]:
-    """The chunks, each parsed in a thread of its own while the previous one is written.
-
-    On SQLite the writes run inside the database library, which lets go of Python's lock while it
-    works, so the next chunk's parse (pure Python) runs meanwhile on the other core instead of
-    after it. At most one chunk waits parsed. The parse runs in the caller's language (names are
-    stored in it); an error in it is raised here, in the writer's thread; a writer that stops early
-    stops the parse after its current chunk."""
-    language = translation.get_language()
-    handoff: queue.Queue = queue.Queue(maxsize=1)
-    stopping = threading.Event()
-
-    def hand_over(item: object) -> bool:
-        while not stopping.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def parse() -> None:
-        try:
-            with translation.override(language):
-                for chunk in chunks:
-                    if not hand_over(chunk):
-                        return
-            hand_over(_PARSE_DONE)
-        except BaseException as exc:  # carried to the writer, which raises it
-            hand_over(_ParseFailed(exc))
-
-    parser = threading.Thread(target=parse, name="ingest-parse-ahead", daemon=True)
-    parser.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _PARSE_DONE:
-                return
-            if isinstance(item, _ParseFailed):
-                raise item.error
-            yield item
-    finally:
-        stopping.set()
-        parser.join()
 
 
 def entries_releasing(entries: list[msgspec.Raw], buffer: mmap.mmap | bytes) -> Iterator[msgspec.Raw]:

@@ -277,10 +277,7 @@ def snapshot_ingest_file(
                 )
             stats = ingest.ParseStats()
             now = timezone.now()
-            parsed = ingest.releasing(ingest.iter_rows(entries, lookup, stats), buffer)
-            if not in_one_transaction:  # SQLite writes with Python's lock let go: parse the next chunk meanwhile
-                parsed = ingest.chunks_ahead(parsed)
-            chunks = _counted(parsed, on_progress)
+            chunks = _counted(ingest.releasing(ingest.iter_rows(entries, lookup, stats), buffer), on_progress)
             if superseded is not None:
                 chunks = held.enter_context(NewerCopyWatch(superseded)).watched(chunks)
             counts = rows_write(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -479,7 +478,7 @@ class MedicationCopies:
     def item(self, row: MedicationRow) -> Item:
         found = self.described.get(row.id)
         if found is None:
-            values = [*row[:_RAW_AT], json.loads(row.raw_text), *row[_RAW_AT + 1 :]]
+            values = [*row[:_RAW_AT], orjson.loads(row.raw_text), *row[_RAW_AT + 1 :]]
             found = self.described[row.id] = to_item(Resource.from_db(self.db, _MEDICATION_COLUMNS, values))
         return found
 
@@ -998,7 +997,7 @@ class _ResultParts(Func):
 
 
 class _TrendRow(NamedTuple):
-    """One result of a trend: its columns and `_ResultParts` of its JSON."""
+    """One result of a trend: the `_TREND_FIELDS` columns, `_ResultParts` of its JSON in place of `raw`."""
 
     pk: int
     parts: dict
@@ -1074,16 +1073,7 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
         _TrendRow(*values)
         for values in same_code.filter(value_unit__in=chart_units, is_primary=True)
         .order_by("-clinical_date", "-id")
-        .values_list(
-            "id",
-            _ResultParts("raw"),
-            "clinical_date",
-            "clinical_date_text",
-            "value_num",
-            "value_unit",
-            "flag",
-            "source_org",
-        )[:limit]
+        .values_list(*(_ResultParts("raw") if name == "raw" else name for name in _TREND_FIELDS))[:limit]
     ]
     rows.reverse()
     other_units = [

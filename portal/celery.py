@@ -1,5 +1,6 @@
 """The Celery app: `celery -A portal worker -B` runs the worker and its periodic scheduler."""
 
+import importlib
 import os
 
 from celery import Celery, bootsteps
@@ -23,4 +24,33 @@ class CodeSetsPreload(bootsteps.Step):
         super().__init__(parent, **kwargs)
 
 
+# The modules task bodies import on first use (lazily, so the web process and the import order stay
+# light): about 60 ms of imports, which the first task of each pool process paid, in the middle of a
+# person's journey, until they were imported once in the worker before its pool forks.
+TASK_MODULES = (
+    "ias.webhooks",
+    "ias.queries",
+    "ias.identity",
+    "ias.patients",
+    "ias.sweeper",
+    "records.services",
+    "records.download",
+    "portal.services",
+)
+
+
+class TaskModulesPreload(bootsteps.Step):
+    """Import TASK_MODULES, and build the outbound TLS context (certifi's roots, tens of ms to load)
+    that every download and network call uses, while the worker is built, before its pool forks."""
+
+    def __init__(self, parent, **kwargs):
+        from records.http import tls_context
+
+        for name in TASK_MODULES:
+            importlib.import_module(name)
+        tls_context()
+        super().__init__(parent, **kwargs)
+
+
 app.steps["worker"].add(CodeSetsPreload)
+app.steps["worker"].add(TaskModulesPreload)

@@ -7,7 +7,18 @@ tests pass a transport instead of the network.
 
 from __future__ import annotations
 
+import functools
+import ssl
+
 import httpx
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's own default verification (certifi's roots, nothing from the environment), built once
+    per process: loading the roots costs tens of milliseconds, which every download and every call to
+    a network paid again when each client built its own."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def hardened_client(
@@ -23,6 +34,7 @@ def hardened_client(
         headers=headers,
         timeout=timeout,
         transport=transport,
+        verify=tls_context(),
         follow_redirects=False,
         trust_env=False,
     )

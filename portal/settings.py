@@ -351,9 +351,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
-        # How often an idle worker looks in the queue folder (kombu's default is a second, which a
-        # task waits for on average half of); a folder listing is cheap.
-        "polling_interval": float(env_str("CELERY_FILESYSTEM_POLLING_SECONDS", "0.1")),
+        # How often an idle worker looks in the queue folder: a task waits for half of it on average
+        # (kombu's default is a second), in the middle of a person's journey. At 0.02 s an idle worker
+        # spends about 12 ms of CPU a second on it (2 ms at 0.1 s), and a task waits 10 ms, not 50.
+        "polling_interval": float(env_str("CELERY_FILESYSTEM_POLLING_SECONDS", "0.02")),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -29,7 +29,7 @@ def test_the_embedded_default_uses_it(settings):
         assert connection.transport_cls == "portal.broker:Transport"
         assert type(connection.transport).__name__ == "Transport"
         assert type(connection.transport).__module__ == "portal.broker"
-    assert app.conf.broker_transport_options["polling_interval"] == 0.1
+    assert app.conf.broker_transport_options["polling_interval"] == 0.02
 
 
 def test_a_message_under_way_is_invisible_and_then_whole(folders, monkeypatch):

@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Field, Q
 from django.utils import timezone
 
@@ -153,12 +154,32 @@ def event_insert_once(event: WebhookEvent) -> int | None:
     """The new row's id, or None when (network, message id) is already stored. One statement on
     the webhook's hot path: a duplicate raises no error (no savepoint, no rolled-back statement),
     and outside a transaction the row commits on its own, so the enqueue that follows (on_commit
-    outside a transaction runs at once) sees it."""
+    outside a transaction runs at once) sees it.
+
+    Outside a transaction the connection is not tested first (the health check's `SELECT 1`, a
+    round trip on every delivery): when it has gone away, the INSERT is sent again once on a new
+    one, since the network does not retry a delivery that failed. A second send is harmless (ON
+    CONFLICT); when the first one had committed, the answer is "duplicate" and the sweeper enqueues
+    the pending event."""
     sql, fields = event_insert_statement()
     # The connection itself rather than `django.db.connection`, a proxy that looks it up in a
     # context-local store (raising and catching an error outside an event loop) on every access.
     db = connections[DEFAULT_DB_ALIAS]
     params = [f.get_db_prep_save(getattr(event, f.attname), db) for f in fields]
+    resend = bool(db.settings_dict.get("CONN_HEALTH_CHECKS")) and not db.in_atomic_block
+    if resend:
+        db.health_check_done = True  # type: ignore[attr-defined]  # Django has it; its stubs do not
+    try:
+        return statement_returning_id(db, sql, params)
+    except (OperationalError, InterfaceError) as exc:
+        if not resend:
+            raise
+        log.warning("database connection lost storing an event (%s); sending it again", type(exc).__name__)
+        db.close()
+        return statement_returning_id(db, sql, params)
+
+
+def statement_returning_id(db: BaseDatabaseWrapper, sql: str, params: list[Any]) -> int | None:
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

@@ -357,6 +357,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": float(env_str("CELERY_FILESYSTEM_POLLING_SECONDS", "0.02")),
     }
 else:
+    if CELERY_BROKER_URL.startswith("redis://"):
+        # kombu's Redis transport, keeping its command client instead of building one per publish.
+        CELERY_BROKER_TRANSPORT = "portal.broker:RedisTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
     }

@@ -2,8 +2,9 @@
 
 import dataclasses
 
+import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from ias import webhooks
 from ias.models import WebhookEvent
@@ -63,3 +64,37 @@ def test_the_same_message_id_from_another_network_is_another_event():
     _event, created = stored("shared-id", network="particle")
     assert created
     assert WebhookEvent.objects.filter(message_id="shared-id").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the connection health check is PostgreSQL's")
+def test_a_delivery_on_a_dropped_connection_is_stored_on_a_new_one():
+    """The hot path does not test the connection first, so a connection the server dropped since
+    the last request must not lose the delivery: the INSERT is sent again on a new connection."""
+    stored("m-before")
+    backend = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params()) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [backend])
+    connection.health_check_done = False  # type: ignore[attr-defined]  # as at the start of the next request
+
+    event, created = stored("m-after-drop")
+
+    assert created and event is not None
+    assert connection.connection.info.backend_pid != backend
+    assert WebhookEvent.objects.filter(message_id="m-after-drop").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the connection health check is PostgreSQL's")
+def test_inside_a_transaction_a_dropped_connection_is_an_error():
+    """Sending again inside a transaction would lose its earlier statements: there the health check
+    stays, and a connection lost mid-transaction raises."""
+    with transaction.atomic():
+        stored("m-in-atomic")
+        backend = connection.connection.info.backend_pid
+        with psycopg.connect(**connection.get_connection_params()) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [backend])
+        with pytest.raises(OperationalError):
+            stored("m-in-atomic-2")
+        connection.needs_rollback = True
+    connection.close()

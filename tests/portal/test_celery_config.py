@@ -1,10 +1,12 @@
 """Every setting Celery reads while publishing a task is spelled out in Django's settings: Celery reads
 its configuration through them on each publish, and a missing key costs exceptions on every read."""
 
+import pytest
 from celery.utils.collections import ConfigurationView
 from django.conf import settings
 
 from ias.tasks import event_process
+from portal.celery import app
 
 
 def test_a_publish_reads_only_settings_that_are_spelled_out(monkeypatch):
@@ -24,3 +26,18 @@ def test_a_publish_reads_only_settings_that_are_spelled_out(monkeypatch):
     assert published and read
     names = {"CELERY_" + key.upper().removeprefix("CELERY_") for key in read}
     assert sorted(name for name in names if not hasattr(settings, name)) == []
+
+
+@pytest.mark.skipif(not settings.CELERY_BROKER_URL.startswith("redis://"), reason="the Redis transport's client")
+def test_the_redis_channel_keeps_one_command_client_per_pool():
+    """kombu built a Redis client per publish; the channel keeps one, and a new pool (after a fork) gets its own."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second
+        channel._after_fork()  # the pools go, as in a forked child
+        with channel.conn_or_acquire() as after_fork:
+            assert after_fork is not first and after_fork.connection_pool is channel.pool
+        passed = object()
+        with channel.conn_or_acquire(passed) as given:
+            assert given is passed

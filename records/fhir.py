@@ -16,6 +16,7 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
@@ -901,9 +902,26 @@ def parse_text_range(text: Any) -> ReferenceRange | None:
 
 
 def reference_ranges(observation: Any) -> list[ReferenceRange]:
-    """Every referenceRange of an Observation, numeric where the data allows."""
+    """Every referenceRange of an Observation, numeric where the data allows.
+
+    A page's results of one test repeat the same ranges (a trend draws 500), read once for the page."""
+    given = _dict(observation).get("referenceRange")
+    read = page_language.remembered("fhir reference ranges") if given else None
+    if read is None:
+        return _reference_ranges(given)
+    try:
+        key = orjson.dumps(given)
+    except orjson.JSONEncodeError:
+        return _reference_ranges(given)
+    found = read.get(key)
+    if found is None:
+        found = read[key] = _reference_ranges(given)
+    return list(found)
+
+
+def _reference_ranges(given: Any) -> list[ReferenceRange]:
     ranges = []
-    for item in _dicts(_dict(observation).get("referenceRange"))[:20]:
+    for item in _dicts(given)[:20]:
         low_q, high_q = _dict(item.get("low")), _dict(item.get("high"))
         low, high = _number(low_q.get("value")), _number(high_q.get("value"))
         text = _str(item.get("text"))[:200]

@@ -85,3 +85,20 @@ def test_a_page_remembers_words_only_for_itself():
             )
         assert page_language.remembered("anything") is None
         assert fhir.words_in_language("Preliminary") == "Preliminary"
+
+
+def test_reference_ranges_read_once_a_page_follow_the_language():
+    observation = {
+        "resourceType": "Observation",
+        "referenceRange": [{"low": {"value": 20, "unit": "[IU]/L"}, "high": {"value": 300, "unit": "[IU]/L"}}],
+    }
+    with translation.override("en"), page_language.fixed():
+        first = fhir.reference_ranges(observation)
+        assert [(r.low, r.high, r.unit) for r in first] == [(20, 300, "IU/L")]
+        first.clear()  # a caller's list is its own
+        assert [r.unit for r in fhir.reference_ranges(observation)] == ["IU/L"]
+        with page_language.speaking("es"):
+            assert [r.unit for r in fhir.reference_ranges(observation)] == ["UI/L"]
+    with translation.override("es"), page_language.fixed():
+        assert [r.unit for r in fhir.reference_ranges(observation)] == ["UI/L"]
+    assert fhir.reference_ranges({"referenceRange": "not a list"}) == []

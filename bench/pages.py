@@ -10,6 +10,11 @@ number of SQL queries. Prints a table and ends with one JSON line.
 The CPU columns are this process's CPU time per request (`time.process_time`: Django, templates and
 the driver, not the database server's work): on a machine shared with other work, wall times move
 with the neighbours and CPU time much less.
+
+The process serves its pages as a web process does: no test environment (whose template
+instrumentation copies every rendered template's context onto the response and so keeps each page's
+data alive until a full garbage collection), and with what it loaded at start set aside from the
+garbage collector once the data is built, as `portal/wsgi.py` does (`startup_objects_freeze`).
 """
 
 from __future__ import annotations
@@ -45,15 +50,15 @@ def main(size: int, repeat: int) -> None:
     from django.conf import settings
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
     from accounts.models import User
+    from portal.startup import startup_objects_freeze
     from records.models import Resource
     from records.services import record_delete_all, snapshot_ingest_file
     from sandbox.generator import generate_bundle
 
-    setup_test_environment()
     settings.ALLOWED_HOSTS = ["testserver"]
     user = User.objects.create_user(email=f"bench-pages-{time.time_ns()}@example.com", password=None)
     TOTP.activate(user, generate_totp_secret())
@@ -75,6 +80,7 @@ def main(size: int, repeat: int) -> None:
             # rows, whose dead index entries make the planner's probes of an index's ends take
             # milliseconds per query until a vacuum clears them (autovacuum gets there minutes later).
             cursor.execute(f"VACUUM (ANALYZE) {table}" if connection.vendor == "postgresql" else f"ANALYZE {table}")
+        startup_objects_freeze()
         client = Client()
         client.force_login(user)
         session = client.session

@@ -16,10 +16,12 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 
+import orjson
 from django.conf import settings
-from django.utils.translation import get_language, gettext, gettext_noop, override, pgettext
+from django.utils.translation import gettext_noop
 
-from records import terminology
+from records import page_language, terminology
+from records.page_language import gettext, pgettext  # Django's, each sentence translated once a page
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -285,7 +287,7 @@ _SPANISH_MONTHS = ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept
 
 
 def _in_spanish() -> bool:
-    return (get_language() or "en")[:2] == "es"
+    return page_language.in_spanish()
 
 
 def _day_month_year(day: int | None, month: int, year: int | str) -> str:
@@ -362,12 +364,7 @@ def _parse_fhir_date(text: str) -> FhirDate | None:
 
 def display_zone() -> tzinfo:
     """The zone times are shown in: the one activated for this request (the person's), else UTC."""
-    try:
-        from django.utils import timezone as django_timezone
-
-        return django_timezone.get_current_timezone()
-    except Exception:  # outside a configured Django: show UTC, labelled as such
-        return UTC
+    return page_language.zone()
 
 
 def clock_words(moment: datetime) -> str:
@@ -390,8 +387,19 @@ def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
     Partial dates are shown as given, never padded ("2019", "Mar 2019"); a date without a time
     shows no time and never moves a day ("Mar 14, 2019"); a time with a zone is shown in the
     person's zone ("Aug 15, 2012, 5:00 AM EDT"); a time without a zone is shown as given.
+    A page's results share a few dates, each put in words once for the page.
     """
     text = _str(value)
+    shown = page_language.remembered("fhir dates in words") if zone is None else None
+    if shown is None:
+        return _fhir_date_words(text, zone=zone)
+    words = shown.get(text)
+    if words is None:
+        words = shown[text] = _fhir_date_words(text, zone=None)
+    return words
+
+
+def _fhir_date_words(text: str, *, zone: tzinfo | None) -> str:
     match = _DATE_RE.match(text) if text else None
     parsed = parse_fhir_date(text) if match is not None else None
     if match is None or parsed is None:
@@ -894,9 +902,26 @@ def parse_text_range(text: Any) -> ReferenceRange | None:
 
 
 def reference_ranges(observation: Any) -> list[ReferenceRange]:
-    """Every referenceRange of an Observation, numeric where the data allows."""
+    """Every referenceRange of an Observation, numeric where the data allows.
+
+    A page's results of one test repeat the same ranges (a trend draws 500), read once for the page."""
+    given = _dict(observation).get("referenceRange")
+    read = page_language.remembered("fhir reference ranges") if given else None
+    if read is None:
+        return _reference_ranges(given)
+    try:
+        key = orjson.dumps(given)
+    except orjson.JSONEncodeError:
+        return _reference_ranges(given)
+    found = read.get(key)
+    if found is None:
+        found = read[key] = _reference_ranges(given)
+    return list(found)
+
+
+def _reference_ranges(given: Any) -> list[ReferenceRange]:
     ranges = []
-    for item in _dicts(_dict(observation).get("referenceRange"))[:20]:
+    for item in _dicts(given)[:20]:
         low_q, high_q = _dict(item.get("low")), _dict(item.get("high"))
         low, high = _number(low_q.get("value")), _number(high_q.get("value"))
         text = _str(item.get("text"))[:200]
@@ -1844,7 +1869,7 @@ def name_in_language(*, stored: str, resource: Any, current: str | None = None) 
     if not stored or stored == current:
         return stored or current
     for language, _label in settings.LANGUAGES:
-        with override(language):
+        with page_language.speaking(language):
             if resource_name(resource) == stored:
                 return current
     return stored

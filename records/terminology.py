@@ -20,9 +20,7 @@ import logging
 import sqlite3
 import unicodedata
 
-from django.utils import translation
-
-from records import icd10cm
+from records import icd10cm, page_language
 
 logger = logging.getLogger(__name__)
 
@@ -689,7 +687,7 @@ SPANISH_LAB_SEARCH_WORDS = {
 
 
 def _in_spanish() -> bool:
-    return (translation.get_language() or "en")[:2] == "es"
+    return page_language.in_spanish()
 
 
 def name_in_language(name: str) -> str:

@@ -35,6 +35,7 @@ from records import (
     exports,
     fhir,
     medlineplus,
+    page_language,
     selectors,
     terminology,
 )
@@ -69,6 +70,7 @@ source_token = selectors.organization_token
 
 @require_GET
 @health_data_required(logs="records:summary")
+@page_language.fixed()
 def summary(request: AuthedRequest) -> HttpResponse:
     data = selectors.summary_for(user=request.user)
     return render(
@@ -92,6 +94,7 @@ def _category_nav(counts: dict[str, int]) -> list[dict]:
 
 @require_http_methods(["GET", "POST"])
 @health_data_required(logs="records:{category}")
+@page_language.fixed()
 def category(request: AuthedRequest, category: str) -> HttpResponse:
     if category not in fhir.CATEGORY_LABELS:
         raise Http404
@@ -215,6 +218,7 @@ def explain(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @health_data_required(logs="records:item", target=resource_target)
+@page_language.fixed()
 def item(request: AuthedRequest, pk: int) -> HttpResponse:
     detail = selectors.resource_detail(user=request.user, pk=pk)
     resource = detail.item.resource
@@ -235,6 +239,7 @@ def item(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @health_data_required(logs="records:trend", target=resource_target)
+@page_language.fixed()
 def trend(request: AuthedRequest, pk: int) -> HttpResponse:
     try:
         data = selectors.trend_for(user=request.user, pk=pk)
@@ -256,6 +261,7 @@ def trend(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @health_data_required(logs="records:timeline")
+@page_language.fixed()
 def timeline(request: AuthedRequest) -> HttpResponse:
     page, visits = selectors.timeline_for(user=request.user, page=_page_number(request))
     return render(request, "records/timeline.html", {"page": page, "visits": visits, "nav": "timeline"})
@@ -297,6 +303,7 @@ def download_ndjson(request: AuthedRequest) -> HttpResponse:
 
 @require_GET
 @health_data_required(logs="records:print")
+@page_language.fixed()
 def print_summary(request: AuthedRequest) -> HttpResponse:
     data = selectors.summary_for(user=request.user)
     return render(request, "records/print.html", {"s": data})
@@ -304,6 +311,7 @@ def print_summary(request: AuthedRequest) -> HttpResponse:
 
 @require_GET
 @health_data_required(logs="records:download", target="summary.pdf")
+@page_language.fixed()
 def summary_pdf(request: AuthedRequest) -> HttpResponse:
     data = selectors.summary_for(user=request.user)
     person = import_string(settings.RECORDS_PERSON_DETAILS_PROVIDER)(user_id=request.user.pk)

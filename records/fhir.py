@@ -636,8 +636,11 @@ class Measure:
     unit_key: str = ""
 
 
-def observation_measure(observation: Any) -> Measure | None:
-    """The numeric value of an Observation from valueQuantity, valueInteger or a numeric valueString."""
+def observation_measure(observation: Any, *, unit_shown: bool = True) -> Measure | None:
+    """The numeric value of an Observation from valueQuantity, valueInteger or a numeric valueString.
+
+    `unit_shown=False` leaves a quantity's `unit` (as a person reads it) empty: the ingest indexes only
+    `unit_key`, and rendering the unit for people costs it more than the rest of the measure."""
     observation = _dict(observation)
     quantity = observation.get("valueQuantity")
     if isinstance(quantity, dict):
@@ -648,7 +651,7 @@ def observation_measure(observation: Any) -> Measure | None:
         return Measure(
             value=number,
             comparator=comparator if comparator in ("<", "<=", ">=", ">") else "",
-            unit=unit_display(quantity),
+            unit=unit_display(quantity) if unit_shown else "",
             unit_key=unit_key(quantity),
         )
     number = _number(observation.get("valueInteger"))
@@ -901,25 +904,26 @@ def parse_text_range(text: Any) -> ReferenceRange | None:
     return ReferenceRange(low=number, low_inclusive=cmp != ">", unit=unit, unit_key=unit, text=text)
 
 
-def reference_ranges(observation: Any) -> list[ReferenceRange]:
-    """Every referenceRange of an Observation, numeric where the data allows.
+def reference_ranges(observation: Any, *, unit_shown: bool = True) -> list[ReferenceRange]:
+    """Every referenceRange of an Observation, numeric where the data allows; `unit_shown=False`
+    leaves a quantity bound's `unit` empty (computing a flag reads only `unit_key`).
 
     A page's results of one test repeat the same ranges (a trend draws 500), read once for the page."""
     given = _dict(observation).get("referenceRange")
-    read = page_language.remembered("fhir reference ranges") if given else None
+    read = page_language.remembered("fhir reference ranges") if given and unit_shown else None
     if read is None:
-        return _reference_ranges(given)
+        return _reference_ranges(given, unit_shown=unit_shown)
     try:
         key = orjson.dumps(given)
     except orjson.JSONEncodeError:
-        return _reference_ranges(given)
+        return _reference_ranges(given, unit_shown=unit_shown)
     found = read.get(key)
     if found is None:
-        found = read[key] = _reference_ranges(given)
+        found = read[key] = _reference_ranges(given, unit_shown=unit_shown)
     return list(found)
 
 
-def _reference_ranges(given: Any) -> list[ReferenceRange]:
+def _reference_ranges(given: Any, *, unit_shown: bool) -> list[ReferenceRange]:
     ranges = []
     for item in _dicts(given)[:20]:
         low_q, high_q = _dict(item.get("low")), _dict(item.get("high"))
@@ -941,7 +945,7 @@ def _reference_ranges(given: Any) -> list[ReferenceRange]:
                     low=low,
                     high=high,
                     unit_key=unit_key(quantity),
-                    unit=unit_display(quantity),
+                    unit=unit_display(quantity) if unit_shown else "",
                     text=text,
                     kind=kind,
                     applies_to=applies_to,
@@ -1051,13 +1055,11 @@ _FLAG_WORDS = {
 }
 
 
-def _flag_from_concept(concept: dict) -> Flag | None:
+def _flag_code_from_concept(concept: dict) -> str:
     for coding in _dicts(concept.get("coding")):
-        code = _str(coding.get("code"))
-        upper = code.upper()
+        upper = _str(coding.get("code")).upper()
         if upper in FLAG_LABELS:
-            label, tone = FLAG_LABELS[upper]
-            return Flag(code=upper, label=gettext(label), tone=tone)
+            return upper
     words = (
         (
             _str(concept.get("text"))
@@ -1069,27 +1071,27 @@ def _flag_from_concept(concept: dict) -> Flag | None:
     word_code = _FLAG_WORDS.get(words)
     if word_code is None and "critical" in words:
         word_code = "AA"
-    if word_code is None:
-        return None
-    label, tone = FLAG_LABELS[word_code]
-    return Flag(code=word_code, label=gettext(label), tone=tone)
+    return word_code or ""
 
 
-def interpretation_flag(observation: Any, *, sex: str = "", age_years: float | None = None) -> Flag | None:
-    """The flag of a result: its own `interpretation` first; else computed from the one applicable
-    numeric range, only when the value's unit and the range's unit are the same (or both absent)."""
-    observation = _dict(observation)
-    flags = [f for f in (_flag_from_concept(c) for c in _dicts(observation.get("interpretation"))) if f]
-    if not flags and isinstance(observation.get("interpretation"), dict):
-        flag = _flag_from_concept(observation["interpretation"])
-        flags = [flag] if flag else []
-    if flags:
-        order = {"bad": 0, "warn": 1, "ok": 2}
-        return sorted(flags, key=lambda f: order[f.tone])[0]
-    measure = observation_measure(observation)
+_TONE_ORDER = {"bad": 0, "warn": 1, "ok": 2}
+
+
+def _interpretation(
+    observation: dict, *, sex: str, age_years: float | None, measure: Measure | None
+) -> tuple[str, bool] | None:
+    """(flag code, computed) of a result, in no language (see `interpretation_flag`)."""
+    codes = [code for code in (_flag_code_from_concept(c) for c in _dicts(observation.get("interpretation"))) if code]
+    if not codes and isinstance(observation.get("interpretation"), dict):
+        code = _flag_code_from_concept(observation["interpretation"])
+        codes = [code] if code else []
+    if codes:
+        return min(codes, key=lambda code: _TONE_ORDER[FLAG_LABELS[code][1]]), False
+    if measure is None:
+        measure = observation_measure(observation, unit_shown=False)
     if measure is None:
         return None
-    chosen = applicable_range(reference_ranges(observation), sex=sex, age_years=age_years)
+    chosen = applicable_range(reference_ranges(observation, unit_shown=False), sex=sex, age_years=age_years)
     if chosen is None or not chosen.numeric or chosen.unit_key != measure.unit_key:
         return None
     value = measure.value
@@ -1099,12 +1101,32 @@ def interpretation_flag(observation: Any, *, sex: str = "", age_years: float | N
     at_least = measure.comparator in (">", ">=")
     # "<0.5" is at most 0.5: it can be proven low, or normal against an upper bound only; ">" mirrors it.
     if below and not at_least:
-        return Flag(code="L", label=gettext("Low"), tone="warn", computed=True)
+        return "L", True
     if above and not at_most:
-        return Flag(code="H", label=gettext("High"), tone="warn", computed=True)
+        return "H", True
     if (at_most and (above or chosen.low is not None)) or (at_least and (below or chosen.high is not None)):
         return None
-    return Flag(code="N", label=gettext("Normal"), tone="ok", computed=True)
+    return "N", True
+
+
+def interpretation_flag(observation: Any, *, sex: str = "", age_years: float | None = None) -> Flag | None:
+    """The flag of a result: its own `interpretation` first; else computed from the one applicable
+    numeric range, only when the value's unit and the range's unit are the same (or both absent)."""
+    found = _interpretation(_dict(observation), sex=sex, age_years=age_years, measure=None)
+    if found is None:
+        return None
+    code, computed = found
+    label, tone = FLAG_LABELS[code]
+    return Flag(code=code, label=gettext(label), tone=tone, computed=computed)
+
+
+def interpretation_code(
+    observation: Any, *, sex: str = "", age_years: float | None = None, measure: Measure | None = None
+) -> str:
+    """The code of `interpretation_flag` alone ("" for none), what the ingest stores: no words are
+    translated for it. `measure` is the observation's own when the caller has it already."""
+    found = _interpretation(_dict(observation), sex=sex, age_years=age_years, measure=measure)
+    return found[0] if found else ""
 
 
 # ---------------------------------------------------------------- statuses

@@ -376,6 +376,7 @@ def _digest(*parts: str) -> str:
 _MED_TYPES = {"MedicationRequest", "MedicationStatement", "MedicationAdministration", "MedicationDispense"}
 _NEVER_MERGED = ("Encounter", "DocumentReference", "Patient", "Provenance", "Organization")
 _ONGOING = ("active", "recurrence", "relapse")
+_ONGOING_TYPES = ("Condition", "AllergyIntolerance")  # the only items `dedupe_key` keys by "still going on"
 
 
 def dedupe_key(
@@ -404,7 +405,7 @@ def dedupe_key(
         return _digest("self", network, row_type, resource_id)  # ids are unique within a network only
     if row_type in _MED_TYPES:  # one drug is one line, however many requests and fills mention it
         return _digest("med", what)
-    if row_type in ("Condition", "AllergyIntolerance") and ongoing and status in _ONGOING:
+    if row_type in _ONGOING_TYPES and ongoing and status in _ONGOING:
         return _digest(row_type, what, "ongoing")
     return _digest(row_type, what, date_text[:10], value)
 
@@ -454,14 +455,17 @@ def extract(resource: dict, *, full_url: str, lookup: Lookup) -> Row | None:
     display = fhir.resource_name(resource, resolve=resolve)
     value_num, value_unit, flag, value_text = None, "", "", ""
     if kind == "Observation":
-        measure = fhir.observation_measure(resource)
+        measure = fhir.observation_measure(resource, unit_shown=False)
         if measure is not None and math.isfinite(measure.value):
             value_num, value_unit = measure.value, measure.unit_key
-        found = fhir.interpretation_flag(
-            resource, sex=lookup.patient_sex, age_years=_age_at(lookup, date.sort_key if date else None)
+        flag = fhir.interpretation_code(
+            resource,
+            sex=lookup.patient_sex,
+            age_years=_age_at(lookup, date.sort_key if date else None),
+            measure=measure,
         )
-        flag = found.code if found else ""
-        value_text = fhir.observation_value_text(resource)
+        if value_num is None:  # the value's text keys a result only when it has no number (`value_key`)
+            value_text = fhir.observation_value_text(resource)
     provenances = lookup.provenance_by_target.get(f"{kind}/{rid}", [])
     if full_url and not provenances:
         provenances = lookup.provenance_by_target.get(full_url, [])
@@ -511,17 +515,17 @@ def extract(resource: dict, *, full_url: str, lookup: Lookup) -> Row | None:
             date_text,
             value_key(value_num, value_unit, value_text) if kind == "Observation" else "",
             status=status,
-            ongoing=not any(key.startswith("abatement") for key in resource),
+            ongoing=kind in _ONGOING_TYPES and not any(key.startswith("abatement") for key in resource),
             network=lookup.network,
         ),
     )
-    row.content_hash = hashlib.blake2b(
-        raw
-        + "\x1f".join(
+    digest = hashlib.blake2b(raw, digest_size=16)  # fed in two parts: the raw JSON is not copied to be joined
+    digest.update(
+        "\x1f".join(
             (row.display, row.source_org, row.network_source, row.encounter_ref, row.parent_ref, row.flag)
-        ).encode(),
-        digest_size=16,
-    ).hexdigest()
+        ).encode()
+    )
+    row.content_hash = digest.hexdigest()
     return row
 
 

@@ -270,7 +270,8 @@ def _write_portable(*, user_id, snapshot_id, chunks, now, retire, network) -> Wr
                     if first_import:
                         primary = row.dedupe_key not in primaries
                         primaries.add(row.dedupe_key)
-                    new.append([*values, user_id, network, snapshot_id, snapshot_id, stamp, stamp, primary])
+                    values += (user_id, network, snapshot_id, snapshot_id, stamp, stamp, primary)
+                    new.append(values)
                 else:
                     changed.append([*values[2:], snapshot_id, stamp, found[0]])
             _insert_in_batches(insert_one, insert_many, new)

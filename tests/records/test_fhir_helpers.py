@@ -199,6 +199,43 @@ def test_text_ranges_and_comparators():
     assert fhir.parse_text_range("negative") is None
 
 
+_HIGH_RANGE = {"low": {"value": 3.9, "code": "mmol/L"}, "high": {"value": 5.5, "code": "mmol/L"}}
+
+
+@pytest.mark.parametrize(
+    ("observation", "context"),
+    [
+        (_obs(9.0, ranges=[_HIGH_RANGE]), {}),
+        (_obs(4.0, ranges=[_HIGH_RANGE]), {}),
+        (_obs(250, unit="mg/dL", ranges=[_HIGH_RANGE]), {}),
+        (_obs(4.0, ranges=[{"text": "3.5-5.0 mmol/L"}], interpretation="HH"), {}),
+        ({"interpretation": [{"coding": [{"code": "N"}]}, {"text": "Low"}, {"text": "Critical"}]}, {}),
+        ({"interpretation": {"coding": [{"display": "High."}]}}, {}),
+        (
+            _obs(13.0, unit="g/dL", ranges=[{"high": {"value": 12, "code": "g/dL"}, "appliesTo": [{"text": "Male"}]}]),
+            {"sex": "male"},
+        ),
+        ({"resourceType": "Observation", "valueString": "<0.5 mg/L", "referenceRange": [{"text": "<1 mg/L"}]}, {}),
+        ({"resourceType": "Observation", "valueString": "pending"}, {}),
+    ],
+)
+def test_interpretation_code_is_the_flag_code(observation, context):
+    """What the ingest stores (no words translated, the measure passed in) is the shown flag's code."""
+    flag = fhir.interpretation_flag(observation, **context)
+    measure = fhir.observation_measure(observation, unit_shown=False)
+    expected = flag.code if flag is not None else ""
+    assert fhir.interpretation_code(observation, **context) == expected
+    assert fhir.interpretation_code(observation, measure=measure, **context) == expected
+
+
+def test_measure_without_the_unit_shown():
+    obs = _obs(7.5, unit="10*3/uL")
+    shown, bare = fhir.observation_measure(obs), fhir.observation_measure(obs, unit_shown=False)
+    assert shown is not None and bare is not None
+    assert (bare.value, bare.comparator, bare.unit_key, bare.unit) == (shown.value, shown.comparator, "10*3/uL", "")
+    assert shown.unit == fhir.TIMES + "10³/µL"
+
+
 def test_numeric_value_string():
     obs = {"resourceType": "Observation", "valueString": "<0.5 mg/L", "referenceRange": [{"text": "<1 mg/L"}]}
     measure = fhir.observation_measure(obs)
@@ -404,6 +441,7 @@ def test_no_helper_raises_on_arbitrary_json(value):
     fhir.format_quantity(value)
     fhir.reference_ranges(value)
     fhir.interpretation_flag(value, sex="female", age_years=40)
+    fhir.interpretation_code(value, sex="female", age_years=40)
     fhir.observation_value_text(value)
     fhir.status_words(value)
     fhir.medication_name(value, resolve=lambda ref: value if isinstance(value, dict) else None)

@@ -15,3 +15,13 @@ def totp_now(secret: str, *, at: float | None = None, period: int = 30, digits: 
     offset = digest[-1] & 0x0F
     code = (struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF) % (10**digits)
     return str(code).zfill(digits)
+
+
+def totp_with_time_to_spare(secret: str, *, spare: float = 5.0, period: int = 30) -> str:
+    """The current code, waiting first for the next period when fewer than `spare` seconds of this
+    one remain: a browser fills the code in and submits it a moment later, and the portal accepts
+    only the current period's code, so one computed at 29.8 s was refused at 30.1 s."""
+    left = period - time.time() % period
+    if left < spare:
+        time.sleep(left + 0.05)
+    return totp_now(secret, period=period)

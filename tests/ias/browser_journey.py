@@ -5,7 +5,7 @@ import re
 
 from django.core import mail
 
-from tests.helpers import totp_now
+from tests.helpers import totp_with_time_to_spare
 
 
 def walk_to_sources(page, base: str, shot) -> None:
@@ -25,7 +25,7 @@ def walk_to_sources(page, base: str, shot) -> None:
     page.goto(f"{base}/start/")
     page.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/"))
     secret = page.locator("#authenticator_secret").input_value()
-    page.get_by_label("Authenticator code").fill(totp_now(secret))
+    page.get_by_label("Authenticator code").fill(totp_with_time_to_spare(secret))
     page.get_by_role("button", name="Activate").click()
     page.get_by_role("heading", name="Recovery Codes").wait_for()
 
@@ -72,7 +72,7 @@ def walk_to_sources(page, base: str, shot) -> None:
     page.get_by_role("button", name="Start the security check").click()
     page.wait_for_url(re.compile(r"/sandbox/aal2/"))
     network_secret = page.get_by_test_id("totp-secret").inner_text().strip()
-    page.get_by_label("Authentication code").fill(totp_now(network_secret))
+    page.get_by_label("Authentication code").fill(totp_with_time_to_spare(network_secret))
     page.get_by_role("button", name="Verify").click()
 
     page.wait_for_url(re.compile(r"/journey/search/$"))

@@ -125,7 +125,8 @@ class _Delivery:
     __slots__ = ("chunks", "due", "payload", "sock")
 
     def __init__(self, sock: socket.socket, payload: bytes, due: float) -> None:
-        self.sock, self.payload, self.due, self.chunks = sock, payload, due, []
+        self.sock, self.payload, self.due = sock, payload, due
+        self.chunks: list[bytes] = []
 
 
 def fire(url: str, requests: list[bytes], concurrency: int, rate: float):

@@ -16,9 +16,14 @@ log = logging.getLogger(__name__)
 
 
 def send_quietly(task: Any, **kwargs: Any) -> bool:
-    """Publish now, without retrying; False when the broker could not take it."""
+    """Publish now, without retrying; False when the broker could not take it.
+
+    Two things Celery would redo on every publish are spared (a fifth of a webhook's publish): the
+    arguments' safe repr, which the worker only logs (here: ids, whose repr is short), and the
+    queue's declaration, which nothing needs on the default exchange (the message goes straight to
+    the queue's key or folder, and the consuming worker declares its queues itself)."""
     try:
-        task.apply_async(kwargs=kwargs, retry=False)
+        task.apply_async(kwargs=kwargs, retry=False, argsrepr="()", kwargsrepr=repr(kwargs), declare=[])
     except Exception as exc:
         log.warning("could not enqueue %s: %s", task.name, type(exc).__name__)
         return False

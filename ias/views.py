@@ -335,7 +335,7 @@ def webhook(request: HttpRequest) -> JsonResponse:
     raw = webhook_body(request)
     if raw is None:
         return JsonResponse({"error": "body too large"}, status=413)
-    if not webhooks.signature_valid(raw=raw, header=request.headers.get("x-metriport-signature", "")):
+    if not webhooks.signature_valid(raw=raw, header=request.META.get("HTTP_X_METRIPORT_SIGNATURE", "")):
         log.warning("webhook rejected: bad signature")
         return JsonResponse({"error": "invalid signature"}, status=401)
     try:

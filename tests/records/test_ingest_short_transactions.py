@@ -107,5 +107,6 @@ def test_the_log_is_copied_into_the_database_by_a_thread_of_its_own(user, privat
     assert len(checkpoints) == 1 and checkpoints[0] is not threading.current_thread()
     checkpoints[0].join(30)
     assert not checkpoints[0].is_alive() and "checkpoint" not in caplog.text
+    assert checkpoints[0].result is not None
     busy, frames, copied = checkpoints[0].result
     assert busy == 0 and frames > 0 and copied == frames

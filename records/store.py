@@ -8,16 +8,20 @@ snapshot no longer has, and mark the first row of each group of same items as th
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from records.ingest import COLUMNS, Row
 from records.models import NETWORK_DEFAULT, Resource
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,6 +44,8 @@ WRITE_BATCH = 2000
 ROWS_PER_INSERT = 100
 # Rows per statement when retiring or re-marking items by id (well under SQLite's 32,766 parameters).
 IDS_BATCH = 500
+# How long the end of an ingest waits for its background checkpoint to open its connection (seconds).
+CHECKPOINT_START_WAIT = 1.0
 # The ingest connection's page cache while a first import inserts (KiB, SQLite's negative cache_size): the
 # person's index pages stay in memory across chunks instead of being read back from the log.
 INGEST_CACHE_KIB = 16 * 1024
@@ -89,10 +95,43 @@ def _sqlite_ingest_settings() -> Iterator[None]:
     try:
         yield
     finally:
+        checkpoint = wal_checkpoint_in_background()
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA ignore_check_constraints = OFF")
             cursor.execute("PRAGMA wal_autocheckpoint = 1000")
-            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        checkpoint.started.wait(CHECKPOINT_START_WAIT)
+
+
+class _Checkpoint(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(name="wal-checkpoint", daemon=True)
+        self.started = threading.Event()
+        self.result: tuple[int, int, int] | None = None  # SQLite's (busy, frames in the log, frames copied)
+
+    def run(self) -> None:
+        try:
+            with connections["default"].cursor() as cursor:  # this thread's own connection
+                self.started.set()
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self.result = cursor.fetchone()
+        except Exception:
+            logger.warning("WAL checkpoint after an ingest failed; SQLite checkpoints on a later commit")
+        finally:
+            self.started.set()
+            connections.close_all()  # this thread's own
+
+
+def wal_checkpoint_in_background() -> _Checkpoint:
+    """Copy the log an ingest wrote into the database, in a thread on a connection of its own.
+
+    The checkpoint syncs the log (hundreds of MB after a large bundle) and then the database to disk:
+    most of a second of waiting on the disk that the save need not wait for. The rows are readable
+    from the log meanwhile, and other connections' commits skip their own automatic checkpoint while
+    this one holds SQLite's checkpoint lock instead of doing it inside someone's request. A process
+    that ends first leaves the rest to the next checkpoint (a checkpoint is safe to interrupt)."""
+    checkpoint = _Checkpoint()
+    checkpoint.start()
+    return checkpoint
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from accounts.models import AccessLogEntry
 from records import ingest, store
 from records.models import Resource, Snapshot
-from tests.records.conftest import ingest_bundle
+from tests.records.conftest import generated, ingest_bundle
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -88,3 +88,25 @@ def test_the_connection_checks_and_caches_as_before_once_an_ingest_is_done(user,
         first = Resource.objects.filter(user=user).order_by("id").values_list("id", flat=True)[0]
         with pytest.raises(IntegrityError), transaction.atomic():
             cursor.execute("UPDATE records_resource SET raw = %s WHERE id = %s", ["{not json", first])
+
+
+def test_the_log_is_copied_into_the_database_by_a_thread_of_its_own(user, private_storage_dir, monkeypatch, caplog):
+    """The checkpoint after an ingest runs on a connection of its own thread (the save does not wait
+    for its syncs), and it copies the whole log into the database file."""
+    checkpoints = []
+    real = store.wal_checkpoint_in_background
+
+    def recorded():
+        checkpoint = real()
+        checkpoints.append(checkpoint)
+        return checkpoint
+
+    monkeypatch.setattr(store, "wal_checkpoint_in_background", recorded)
+    ingest_bundle(user, generated(size=600))
+
+    assert len(checkpoints) == 1 and checkpoints[0] is not threading.current_thread()
+    checkpoints[0].join(30)
+    assert not checkpoints[0].is_alive() and "checkpoint" not in caplog.text
+    assert checkpoints[0].result is not None
+    busy, frames, copied = checkpoints[0].result
+    assert busy == 0 and frames > 0 and copied == frames

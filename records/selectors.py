@@ -74,7 +74,8 @@ def _listed_columns(rows: QuerySet[Resource]) -> QuerySet[Resource]:
     return rows.only(*_LIST_COLUMNS).annotate(raw_text=Cast("raw", TextField()))
 
 
-def _json_of(text: str) -> Any:
+def json_of(text: str) -> Any:
+    """Stored JSON text, decoded with orjson as the ingest parsed it (`json` for what orjson refuses)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:  # stored some other way (orjson refuses what `json` accepts)
@@ -148,7 +149,7 @@ def to_item(resource: Resource, *, units: str = "") -> Item:
     by `_listed_columns` gets its JSON decoded here."""
     raw_text = resource.__dict__.pop("raw_text", None)
     if type(raw_text) is str:
-        resource.raw = _json_of(raw_text)
+        resource.raw = json_of(raw_text)
     display = fhir.describe(resource.raw)
     if resource.display:  # resolved at ingest (medicationReference and the like)
         display.name = fhir.name_in_language(stored=resource.display, resource=resource.raw, current=display.name)
@@ -1098,7 +1099,7 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
     # The parts are read as text and decoded with orjson (as the ingest parsed them), not by Django's
     # JSON field's `json.loads`, 500 times.
     rows = [
-        _TrendRow(pk, _json_of(parts), *rest)
+        _TrendRow(pk, json_of(parts), *rest)
         for pk, parts, *rest in same_code.filter(value_unit__in=chart_units, is_primary=True)
         .order_by("-clinical_date", "-id")
         .values_list(*(Cast(_ResultParts("raw"), TextField()) if name == "raw" else name for name in _TREND_FIELDS))[

@@ -290,9 +290,9 @@ def _in_spanish() -> bool:
     return page_language.in_spanish()
 
 
-def _day_month_year(day: int | None, month: int, year: int | str) -> str:
+def _day_month_year(day: int | None, month: int, year: int | str, *, spanish: bool | None = None) -> str:
     """ "Mar 14, 2019" in English, "14 mar 2019" in Spanish; without a day, "Mar 2019" / "mar 2019"."""
-    if _in_spanish():
+    if _in_spanish() if spanish is None else spanish:
         words = _SPANISH_MONTHS[month - 1]
         return f"{day} {words} {year}" if day else f"{words} {year}"
     words = _MONTHS[month - 1]
@@ -367,9 +367,9 @@ def display_zone() -> tzinfo:
     return page_language.zone()
 
 
-def clock_words(moment: datetime) -> str:
+def clock_words(moment: datetime, *, spanish: bool | None = None) -> str:
     """ "5:30 PM" in English, "5:30 p. m." in US Spanish."""
-    if _in_spanish():
+    if _in_spanish() if spanish is None else spanish:
         return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'a. m.' if moment.hour < 12 else 'p. m.'}"
     return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
 
@@ -377,8 +377,10 @@ def clock_words(moment: datetime) -> str:
 def format_instant(moment: datetime, *, zone: tzinfo | None = None) -> str:
     """An aware moment in the one format every page uses: "Aug 15, 2012, 5:00 AM EDT"."""
     local = moment.astimezone(zone or display_zone())
-    label = local.strftime("%Z") or "UTC"
-    return f"{_day_month_year(local.day, local.month, local.year)}, {clock_words(local)} {label}"
+    label = local.tzname() or "UTC"
+    spanish = _in_spanish()
+    day = _day_month_year(local.day, local.month, local.year, spanish=spanish)
+    return f"{day}, {clock_words(local, spanish=spanish)} {label}"
 
 
 def format_fhir_date(value: Any, *, zone: tzinfo | None = None) -> str:
@@ -583,8 +585,26 @@ def format_number(value: float) -> str:
 
 
 def unit_display(quantity: Any) -> str:
-    """The unit a person reads: the data's own `unit` (or its UCUM code), rendered for people."""
+    """The unit a person reads: the data's own `unit` (or its UCUM code), rendered for people.
+
+    A page repeats a few units hundreds of times (a trend's 500 results): each (unit, code) pair is
+    rendered once for the page."""
     quantity = _dict(quantity)
+    unit, code = quantity.get("unit"), quantity.get("code")
+    memo = page_language.remembered("fhir units") if type(unit) in _PLAIN and type(code) in _PLAIN else None
+    if memo is None:
+        return _unit_display(quantity)
+    key = (unit, code)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _unit_display(quantity)
+    return found
+
+
+_PLAIN = (str, type(None))
+
+
+def _unit_display(quantity: dict) -> str:
     unit = _str(quantity.get("unit"))
     code = _str(quantity.get("code"))
     if unit and unit != code:
@@ -664,6 +684,13 @@ def observation_measure(observation: Any, *, unit_shown: bool = True) -> Measure
             unit = _str(match["unit"])
             return Measure(value=number, comparator=match["cmp"] or "", unit=unit, unit_key=unit)
     return None
+
+
+def measure_text(measure: Measure) -> str:
+    """`format_quantity` of the `valueQuantity` that `observation_measure` read into `measure` (the
+    same number, comparator and unit as shown), without reading the quantity again."""
+    text = _join_unit(format_number(measure.value), measure.unit)
+    return f"{measure.comparator} {text}".strip() if measure.comparator else text
 
 
 def _format_range_value(value: Any) -> str:
@@ -1220,8 +1247,24 @@ def status_code(resource: Any) -> str:
 
 
 def status_words(resource: Any) -> str:
-    """The status in words ("Active", "Ruled out", "Completed"), with verification where it matters."""
+    """The status in words ("Active", "Ruled out", "Completed"), with verification where it matters.
+
+    Outside conditions, allergies and goals the words follow from the type and `status` alone, and a
+    page's rows repeat a few of them: each pair is put in words once for the page."""
     resource = _dict(resource)
+    kind = resource.get("resourceType")
+    status = resource.get("status")
+    memo = page_language.remembered("fhir status words") if type(kind) is str and type(status) is str else None
+    if memo is None or _str(kind) in _CLINICAL_STATUS_TYPES or _str(kind) == "Goal":
+        return _status_words(resource)
+    key = (kind, status)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _status_words(resource)
+    return found
+
+
+def _status_words(resource: dict) -> str:
     code = status_code(resource)
     words = words_in_language(_STATUS_WORDS[code]) if code in _STATUS_WORDS else code.replace("-", " ").capitalize()
     if code == "active" and _str(resource.get("resourceType")) in _CLINICAL_STATUS_TYPES:
@@ -1850,11 +1893,38 @@ def _own_name(resource: dict, kind: str, resolve: Resolver | None) -> str:
     return concept_name(resource.get("code"))
 
 
+_NAMED_BY_CODE = ("Observation", "DiagnosticReport")
+
+
+def _names_by_code(resource: dict, kind: str) -> tuple[str, str]:
+    """(`_own_name`, `official_name`) of a result or report, both read from its `code` alone.
+
+    A lab page's 250 results repeat a few dozen tests: each test is named once for the page, keyed by
+    its `code` element's JSON. A page keeps one language throughout (`page_language.remembered`);
+    outside a page nothing is kept."""
+    memo = page_language.remembered("fhir names by code")
+    if memo is None:
+        return _own_name(resource, kind, None), _official_name(resource)
+    try:
+        key = (kind, orjson.dumps(resource.get("code")))
+    except orjson.JSONEncodeError:
+        return _own_name(resource, kind, None), _official_name(resource)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = (_own_name(resource, kind, None), _official_name(resource))
+    return found
+
+
 def official_name(resource: Any) -> str:
     """The official (LOINC long) name of a lab test whose list name is an everyday one, else ""."""
     resource = _dict(resource)
-    if _str(resource.get("resourceType")) not in ("Observation", "DiagnosticReport"):
+    kind = _str(resource.get("resourceType"))
+    if kind not in _NAMED_BY_CODE:
         return ""
+    return _names_by_code(resource, kind)[1]
+
+
+def _official_name(resource: dict) -> str:
     for system, code in concept_codes(resource.get("code")):
         if terminology.canonical_system(system) == LOINC and terminology.lab_official_name(code):
             return terminology.lab_official_name(code)
@@ -1936,6 +2006,8 @@ _CODE_ONLY_NAME = re.compile(rf"^(?:{_SHORT_NAMES_PATTERN}) \S+$")
 
 
 def _named(resource: dict, kind: str, resolve: Resolver | None) -> str:
+    if kind in _NAMED_BY_CODE:  # named from `code` alone (`_own_name`), whatever the resolver
+        return _names_by_code(resource, kind)[0]
     if kind.startswith("Medication") and kind != "Medication":
         return medication_name(resource, resolve=resolve)
     if kind == "Immunization":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 from django.core.paginator import Page, Paginator
@@ -60,6 +61,25 @@ LIST_FIELDS = (
     "dedupe_key",
     "first_snapshot",
 )
+
+
+# The listing columns without the JSON, which `_listed_columns` reads as text for `to_item` to decode.
+_LIST_COLUMNS = tuple(name for name in LIST_FIELDS if name != "raw")
+
+
+def _listed_columns(rows: QuerySet[Resource]) -> QuerySet[Resource]:
+    """`rows.only(*LIST_FIELDS)`, the JSON read as text (`raw_text`): `to_item` decodes it with orjson,
+    which the ingest parsed it with, instead of Django's JSON field running `json.loads` on every row
+    (a lab page decodes 250 of them)."""
+    return rows.only(*_LIST_COLUMNS).annotate(raw_text=Cast("raw", TextField()))
+
+
+def json_of(text: str) -> Any:
+    """Stored JSON text, decoded with orjson as the ingest parsed it (`json` for what orjson refuses)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # stored some other way (orjson refuses what `json` accepts)
+        return json.loads(text)
 
 
 def resources_for(*, user: User) -> QuerySet[Resource]:
@@ -125,7 +145,11 @@ class Item:
 
 
 def to_item(resource: Resource, *, units: str = "") -> Item:
-    """`units` ("us" or "metric") converts vitals with known factors; "" shows them as given."""
+    """`units` ("us" or "metric") converts vitals with known factors; "" shows them as given. A row read
+    by `_listed_columns` gets its JSON decoded here."""
+    raw_text = resource.__dict__.pop("raw_text", None)
+    if type(raw_text) is str:
+        resource.raw = json_of(raw_text)
     display = fhir.describe(resource.raw)
     if resource.display:  # resolved at ingest (medicationReference and the like)
         display.name = fhir.name_in_language(stored=resource.display, resource=resource.raw, current=display.name)
@@ -249,7 +273,7 @@ class Summary:
 
 
 def _primary(user: User) -> QuerySet[Resource]:
-    return resources_for(user=user).filter(is_primary=True).only(*LIST_FIELDS)
+    return _listed_columns(resources_for(user=user).filter(is_primary=True))
 
 
 def _newest_abnormal(base: QuerySet[Resource], *, limit: int) -> list[Resource]:
@@ -524,8 +548,9 @@ class Medications:
     past: list[MedicationGroup]
 
 
-def _medication_key(row: MedicationRow) -> str:
-    if row.code and terminology.canonical_system(row.code_system) == terminology.RXNORM:
+def _medication_key(row: MedicationRow, *, rxnorm: bool) -> str:
+    """The drug a copy names: its RxNorm code (`rxnorm`: its code system is RxNorm), else its words."""
+    if row.code and rxnorm:
         return f"rxnorm|{row.code}"
     words = re.sub(r"[^a-z0-9.]+", " ", (row.display or "").lower()).split()
     return "name|" + " ".join(words) if words else f"self|{row.resource_type}/{row.resource_id}"
@@ -565,8 +590,13 @@ def medications_reconciled(
     )
     copies = MedicationCopies(values.db)
     groups: dict[str, list[MedicationRow]] = {}
+    rxnorm: dict[str, bool] = {}  # whether a code system is RxNorm, once per system for 700 copies
     for row in map(MedicationRow._make, values):
-        groups.setdefault(_medication_key(row), []).append(row)
+        system = row.code_system
+        is_rxnorm = rxnorm.get(system)
+        if is_rxnorm is None:
+            is_rxnorm = rxnorm[system] = terminology.canonical_system(system) == terminology.RXNORM
+        groups.setdefault(_medication_key(row, rxnorm=is_rxnorm), []).append(row)
     current: list[MedicationGroup] = []
     past: list[MedicationGroup] = []
     if networks is None and groups:
@@ -723,7 +753,7 @@ def category_list(
             for g in census
             if g.listed and (g.abnormal or flag != "abnormal") and (g.source_org == source or not source)
         )
-    qs = in_category.filter(cond).only(*LIST_FIELDS).order_by(*SORTS.get(sort, SORTS["date"]))
+    qs = _listed_columns(in_category.filter(cond)).order_by(*SORTS.get(sort, SORTS["date"]))
     paginator = _CountedPaginator(_IdsFirst(qs), per_page, count=total)
     page_obj = paginator.get_page(page)
     items = [to_item(r, units=user.measurement_units) for r in page_obj.object_list]
@@ -790,7 +820,7 @@ def _attach_results(user: User, items: list[Item], *, matches: Q | None = None) 
             if item.pk in found:
                 whole_panels |= Q(network=item.resource.network, parent_ref=item.resource.reference)
         children_qs = children_qs.filter(matches | whole_panels)
-    children = list(children_qs.only(*LIST_FIELDS).order_by("display"))
+    children = list(_listed_columns(children_qs).order_by("display"))
     nested = {}
     for child in children:
         parent = parents.get((child.network, child.parent_ref))
@@ -800,12 +830,9 @@ def _attach_results(user: User, items: list[Item], *, matches: Q | None = None) 
         parent.children.append(item)
         nested[(child.network, child.reference)] = item
     if nested:
-        for child in (
-            resources_for(user=user)
-            .filter(parent_ref__in=sorted({ref for _n, ref in nested}))
-            .only(*LIST_FIELDS)
-            .order_by("display")[:500]
-        ):
+        for child in _listed_columns(
+            resources_for(user=user).filter(parent_ref__in=sorted({ref for _n, ref in nested}))
+        ).order_by("display")[:500]:
             holder = nested.get((child.network, child.parent_ref))
             if holder is not None and (child.network, child.reference) not in parents:
                 holder.children.append(to_item(child, units=user.measurement_units))
@@ -1069,11 +1096,15 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
     )
     family = {anchor.value_unit, *same_code.order_by().values_list("value_unit", flat=True).distinct()[:20]}
     chart_units = [u for u in family if target and fhir.vital_unit_for(u, units=units) == target] or [anchor.value_unit]
+    # The parts are read as text and decoded with orjson (as the ingest parsed them), not by Django's
+    # JSON field's `json.loads`, 500 times.
     rows = [
-        _TrendRow(*values)
-        for values in same_code.filter(value_unit__in=chart_units, is_primary=True)
+        _TrendRow(pk, json_of(parts), *rest)
+        for pk, parts, *rest in same_code.filter(value_unit__in=chart_units, is_primary=True)
         .order_by("-clinical_date", "-id")
-        .values_list(*(_ResultParts("raw") if name == "raw" else name for name in _TREND_FIELDS))[:limit]
+        .values_list(*(Cast(_ResultParts("raw"), TextField()) if name == "raw" else name for name in _TREND_FIELDS))[
+            :limit
+        ]
     ]
     rows.reverse()
     other_units = [
@@ -1103,6 +1134,8 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
         if converted is not None:
             value_text = fhir.vital_text(converted[0], converted[1], code=anchor.code)
             points.append(_point(row, round(converted[0], 2), value_text))
+        elif measure is not None and isinstance(row.parts.get("valueQuantity"), dict):
+            points.append(_point(row, value, fhir.measure_text(measure)))
         else:
             points.append(_point(row, value, fhir.observation_value_text(row.parts)))
     band = band_by_key[max(band_votes, key=band_votes.__getitem__)] if band_votes else None

@@ -56,6 +56,19 @@ def _wait_ready(url: str, timeout: float = 90) -> None:
     raise SystemExit(f"portal did not come up at {url}")
 
 
+def _wait_workers(logs: Path, timeout: float = 180) -> None:
+    """Until both Celery workers say they are ready: a query started earlier has the sandbox's
+    delayed tasks fire late, all at once, and its webhooks arrive bunched instead of seconds apart."""
+    deadline = time.monotonic() + timeout
+    names = ("worker", "network")
+    while time.monotonic() < deadline:
+        texts = [(logs / f"journey-{name}.log").read_text(errors="replace") for name in names]
+        if all(" ready." in text for text in texts):
+            return
+        time.sleep(0.3)
+    raise SystemExit(f"the Celery workers were not ready within {timeout:g} s")
+
+
 SANDBOX_QUEUE = "sandbox"
 
 
@@ -279,6 +292,7 @@ def main() -> None:
     results = []
     try:
         _wait_ready(f"{base}/healthz")
+        _wait_workers(logs)
         engine = connection.vendor
         broker = settings.CELERY_BROKER_URL.split("://")[0]
         print(f"database={engine} broker={broker} portal={base} (gunicorn, one Celery worker)")

@@ -12,6 +12,7 @@ from datetime import datetime
 import msgspec
 from django.core.cache import caches
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ias.models import (
@@ -146,12 +147,10 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
     else:
         # Newer copies kept arriving: this event's own save is the next one, without looking ahead again.
         return bundle_fetch(user_id=user_id, bundle=bundle, newer=None)
-    with transaction.atomic():
-        link = NetworkPatient.objects.select_for_update().get(pk=link.pk)
-        if link.last_ingested_data_at is None or bundle.data_at >= link.last_ingested_data_at:
-            link.last_ingested_data_at = bundle.data_at
-            link.last_ingested_message_id = bundle.message_id
-            link.save(update_fields=["last_ingested_data_at", "last_ingested_message_id"])
+    # One conditional UPDATE: the newest copy saved is noted, never an older one over it.
+    NetworkPatient.objects.filter(pk=link.pk).filter(
+        Q(last_ingested_data_at__isnull=True) | Q(last_ingested_data_at__lte=bundle.data_at)
+    ).update(last_ingested_data_at=bundle.data_at, last_ingested_message_id=bundle.message_id)
     clinical = snapshot_clinical_count(snapshot=snapshot)
     if clinical == 0:
         return QuerySource.Records.EMPTY, 0

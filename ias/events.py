@@ -121,6 +121,13 @@ def source_event_process(
     link = link_for(news.patient_id)
     if link is None:
         return unknown_patient(event, news.patient_id)
+    if news.url:
+        marked: str | None = QuerySource.Records.SAVING
+    elif not news.first_data and news.status == "completed":
+        # A finished source that links nothing has nothing to add to the record.
+        marked = QuerySource.Records.EMPTY
+    else:
+        marked = None
     try:
         query_id, source_id = query_state.source_event_apply(
             user_id=link.user_id,
@@ -130,16 +137,13 @@ def source_event_process(
             status=news.status,
             completed_at=news.completed_at,
             first_data=news.first_data,
+            records=marked,
         )
     except EventMismatch as exc:
         return _refused(exc)
     said = f"{news.source_type} {news.status or 'updated'}"
     if not news.url:
-        if not news.first_data and news.status == "completed":
-            # A finished source that links nothing has nothing to add to the record.
-            query_state.source_records_set(source_id=source_id, records=QuerySource.Records.EMPTY)
         return PROCESSED, f"{said}; no link"
-    query_state.source_records_set(source_id=source_id, records=QuerySource.Records.SAVING)
     try:
         records, saved = delivery.bundle_fetch(
             user_id=link.user_id,
@@ -154,14 +158,14 @@ def source_event_process(
         )
     except Exception:
         # A retry will save it again; until then the row must not claim a save is running.
-        query_state.source_records_set(source_id=source_id, records=QuerySource.Records.NONE)
+        query_state.source_records_set(source_id=source_id, records=QuerySource.Records.NONE, query_id=query_id)
         raise
     if records == QuerySource.Records.AWAITING:
         # Marked before asking, so a fast answer to the consolidated query finds this source waiting.
-        query_state.source_records_set(source_id=source_id, records=records)
+        query_state.source_records_set(source_id=source_id, records=records, query_id=query_id)
         delivery.consolidated_query_start(user_id=link.user_id, parent_id=query_id)
     else:
-        query_state.source_records_set(source_id=source_id, records=records, saved=saved)
+        query_state.source_records_set(source_id=source_id, records=records, saved=saved, query_id=query_id)
     return PROCESSED, f"{said}; records {records}"
 
 

@@ -113,7 +113,7 @@ def particle_query_event_process(*, event: WebhookEvent, news: ParticleEvent) ->
     request_id = request_id_make(patient_id, news.query.query_id)
     placeholder_make(user_id=link.user_id, request_id=request_id)
     try:
-        _query_id, source_id = query_state.source_event_apply(
+        query_id, source_id = query_state.source_event_apply(
             user_id=link.user_id,
             request_id=request_id,
             query_ref="",
@@ -121,18 +121,18 @@ def particle_query_event_process(*, event: WebhookEvent, news: ParticleEvent) ->
             status=status,
             completed_at=news.sent_at,
             first_data=False,
+            records=QuerySource.Records.SAVING if status == "completed" else None,
         )
     except EventMismatch as exc:
         return IGNORED, f"refused: {exc}"[:300]
     if status != "completed":
         return PROCESSED, f"{SOURCE} {status}"
-    query_state.source_records_set(source_id=source_id, records=QuerySource.Records.SAVING)
     try:
         records, saved = particle_records_fetch(user_id=link.user_id, patient_id=patient_id, request_id=request_id)
     except Exception:
-        query_state.source_records_set(source_id=source_id, records=QuerySource.Records.NONE)
+        query_state.source_records_set(source_id=source_id, records=QuerySource.Records.NONE, query_id=query_id)
         raise
-    query_state.source_records_set(source_id=source_id, records=records, saved=saved)
+    query_state.source_records_set(source_id=source_id, records=records, saved=saved, query_id=query_id)
     return PROCESSED, f"{SOURCE} completed; records {records}"
 
 

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ias import wording
+from ias.commits import unsynced
 from ias.errors import (
     EventMismatch,
     JourneyError,
@@ -265,51 +266,75 @@ def source_event_apply(
     status: str,
     completed_at: datetime | None,
     first_data: bool,
+    records: str | None = None,
 ) -> tuple[int, int]:
-    """Record what one `network-query.*` webhook says about its source; returns (query id, source id)."""
+    """Record what one `network-query.*` webhook says about its source; returns (query id, source id).
+
+    `records`, when given, is what becomes of the source's records as the event is recorded ("saving"
+    before its bundle is fetched, "empty" when it links nothing), by the rules of `source_records_set`
+    and in the same transaction: the source never reads as answered with nothing on its way."""
     now = timezone.now()
     with transaction.atomic():
         query = query_for_event(user_id=user_id, request_id=request_id, query_ref=query_ref)
         row = source_row(query, source_type)
+        unsaved: set[str] = set()
+        if records is not None and records_apply(row, records):
+            unsaved.update(("records", "records_saved", "updated_at"))
         if first_data:
-            source_advance(row, QuerySource.Status.PROCESSING)
             if not row.first_data_at:
                 row.first_data_at = now
-                row.save(update_fields=["first_data_at"])
+                unsaved.add("first_data_at")
+            advanced = source_advance(row, QuerySource.Status.PROCESSING)
         else:
             mapped = NETWORK_SOURCE_STATUS.get(status, QuerySource.Status.COMPLETED)
-            source_advance(
+            advanced = source_advance(
                 row,
                 mapped,
                 reason=wording.SOURCE_FAILED if mapped == QuerySource.Status.FAILED else "",
                 completed_at=completed_at,
             )
+        if unsaved and not advanced:  # an advance saved the whole row
+            row.save(update_fields=sorted(unsaved))
         query_recompute(query)
         query.last_activity_at = now
         query.save()
         query_settle(query)
+        if records == QuerySource.Records.SAVING and query.settled_at is None:
+            unsynced()  # work in progress: lost in a crash, the pending event records it again
     return query.pk, row.pk
 
 
-def source_records_set(*, source_id: int, records: str, saved: int | None = None) -> None:
-    """Note what became of a source's records; "fetched" is never downgraded by a later skip or save.
+def records_apply(row: QuerySource, records: str, saved: int | None = None) -> bool:
+    """Set what became of a source's records on `row` (not saved); False when the rules keep it as it is.
+
+    "fetched" is never downgraded by a later skip or save, and "none" only takes back a save that
+    did not finish."""
+    if row.records == QuerySource.Records.FETCHED and records in (
+        QuerySource.Records.SKIPPED,
+        QuerySource.Records.SAVING,
+    ):
+        return False
+    if records == QuerySource.Records.NONE and row.records != QuerySource.Records.SAVING:
+        return False
+    row.records = records
+    if saved is not None:
+        row.records_saved = saved
+    return True
+
+
+def source_records_set(*, source_id: int, records: str, saved: int | None = None, query_id: int | None = None) -> None:
+    """Note what became of a source's records (see `records_apply`); `query_id`, the source's query
+    when the caller knows it, spares looking it up.
 
     "saving" is set before a bundle is downloaded, so the source does not read as done while its
     records are still on their way into the person's record."""
-    query_id = QuerySource.objects.values_list("query_id", flat=True).get(pk=source_id)
+    if query_id is None:
+        query_id = QuerySource.objects.values_list("query_id", flat=True).get(pk=source_id)
     with transaction.atomic():
         # The query first, then the source: the order every other service locks them in.
         query = NetworkQuery.objects.select_for_update().get(pk=query_id)
-        row = QuerySource.objects.select_for_update().get(pk=source_id)
-        if row.records == QuerySource.Records.FETCHED and records in (
-            QuerySource.Records.SKIPPED,
-            QuerySource.Records.SAVING,
-        ):
+        row = QuerySource.objects.select_for_update().get(pk=source_id, query_id=query_id)
+        if not records_apply(row, records, saved):
             return
-        if records == QuerySource.Records.NONE and row.records != QuerySource.Records.SAVING:
-            return  # "none" only takes back a save that did not finish
-        row.records = records
-        if saved is not None:
-            row.records_saved = saved
         row.save(update_fields=["records", "records_saved", "updated_at"])
         query_settle(query)

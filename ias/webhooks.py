@@ -24,6 +24,7 @@ from django.db.models import F, Field, Q
 from django.utils import timezone
 
 from accounts.crypto import encrypt_bytes
+from ias.commits import unsynced_atomic
 from ias.handlers import handler_for
 from ias.models import WebhookEvent
 from ias.network import parse_when
@@ -233,13 +234,15 @@ def max_attempts() -> int:
 def event_claim(*, event_id: int) -> WebhookEvent | None:
     """Take the event's lease if it is pending and free; None when there is nothing to do.
 
-    The lease is taken by one conditional UPDATE (no transaction, no row lock held across round
-    trips): two workers cannot both match a free lease, and the loser reads why it lost."""
+    The lease is taken by one conditional UPDATE (no row lock held past its commit, which on
+    PostgreSQL does not wait for the disk: see `ias.commits`): two workers cannot both match a free
+    lease, and the loser reads why it lost."""
     now = timezone.now()
     pending = WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING)
-    claimed = pending.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)).update(
-        claimed_until=now + timedelta(seconds=lease_seconds()), attempts=F("attempts") + 1
-    )
+    with unsynced_atomic():  # a lease lost in a crash only lets the event be claimed again
+        claimed = pending.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)).update(
+            claimed_until=now + timedelta(seconds=lease_seconds()), attempts=F("attempts") + 1
+        )
     event = WebhookEvent.objects.filter(pk=event_id).first()
     if claimed:
         return event

@@ -3,11 +3,33 @@
 import importlib
 import os
 
-from celery import Celery, bootsteps
+from celery import Celery, Task, bootsteps
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-app = Celery("portal")
+
+class PortalTask(Task):
+    """Every task in a worker: database connections follow Django's rules between tasks, as between
+    requests. One older than CONN_MAX_AGE (on SQLite, every one) or one that failed is closed, and a
+    kept one is checked before its next use (CONN_HEALTH_CHECKS); a healthy one is reused rather than
+    opened again for each task (see CELERY_DB_REUSE_MAX). An eager task runs inside its caller, whose
+    connections are the caller's own."""
+
+    def before_start(self, task_id, args, kwargs):
+        self.connections_tidy()
+
+    def after_return(self, status, retval, task_id, args, kwargs, einfo):
+        self.connections_tidy()
+
+    def connections_tidy(self) -> None:
+        if getattr(self.request, "is_eager", False):
+            return
+        from django.db import close_old_connections
+
+        close_old_connections()
+
+
+app = Celery("portal", task_cls=PortalTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -377,6 +377,12 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # Publishing must not hang a web request when the broker is down: the sweeper catches up.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
+# Celery's Django fixup closes every database connection before and after every task unless this is
+# set, so each task opened a new one (on PostgreSQL a new server process, in the middle of a
+# person's journey). Set, the fixup closes them only every this many tasks; between tasks
+# `portal.celery.PortalTask` applies Django's own rules instead (CONN_MAX_AGE, CONN_HEALTH_CHECKS),
+# as a web request does.
+CELERY_DB_REUSE_MAX = 1000
 # Celery reads its settings through Django's on every publish, and a key missing here is found
 # only after two exceptions per spelling; the ones every publish reads (tests/portal/test_celery_config.py)
 # are spelled out, at Celery's own defaults: about a sixth of a publish's CPU.

@@ -41,3 +41,28 @@ def test_the_redis_channel_keeps_one_command_client_per_pool():
         passed = object()
         with channel.conn_or_acquire(passed) as given:
             assert given is passed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_a_healthy_database_connection_between_tasks():
+    """Celery's Django fixup closed every connection around every task (a new server process per
+    task on PostgreSQL); now Django's own rules decide, as between web requests."""
+    from celery.fixups.django import DjangoWorkerFixup
+    from django.db import connection
+
+    from portal.celery import PortalTask
+
+    assert isinstance(event_process, PortalTask)
+    connection.ensure_connection()
+    before = connection.connection
+    DjangoWorkerFixup(app).close_database()
+    event_process.push_request(is_eager=False)
+    try:
+        event_process.before_start("id", (), {})
+        kept = connection.connection is before
+        event_process.after_return("SUCCESS", None, "id", (), {}, None)
+    finally:
+        event_process.pop_request()
+    assert kept == (connection.settings_dict["CONN_MAX_AGE"] != 0)  # SQLite's is 0: closed, as before
+    if kept:
+        assert not connection.health_check_done  # type: ignore[attr-defined]  # Django has it; its stubs do not

@@ -1,8 +1,9 @@
 """Transactions whose commit need not wait for the disk.
 
 On PostgreSQL a commit waits until its log record is flushed (an fsync, milliseconds on a busy
-disk, at times far more). The steps here only record work in progress: an event's lease, a source
-marked as saving. Visibility to other sessions does not wait for the flush,
+disk, at times far more), and the worker's commits queue for the same flushes as every webhook's
+acknowledgement. The steps here only record work in progress or bookkeeping: an event's lease and
+its own processed mark, a source marked as saving. Visibility to other sessions does not wait for the flush,
 and the next commit that does wait (the records' own, the settle) flushes these with it. A crash in
 between loses at most these notes: the event is still pending and is processed again, which every
 step is built to survive. Records themselves, and a query saying it is settled, commit as usual.

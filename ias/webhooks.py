@@ -253,14 +253,19 @@ def event_claim(*, event_id: int) -> WebhookEvent | None:
 
 
 def event_finish(*, event_id: int, status: str, outcome: str) -> None:
-    """One autocommitted UPDATE: it only settles an event that is still pending."""
-    WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
-        status=status,
-        outcome=outcome[:300],
-        last_error="",
-        claimed_until=None,
-        processed_at=timezone.now(),
-    )
+    """One UPDATE: it only settles an event that is still pending.
+
+    Its commit does not wait for the disk (`ias.commits`): the worker's commits share the disk's
+    flushes with every webhook's acknowledgement, and a settling lost in a crash leaves the event
+    pending under a lease that runs out, to be processed again like one whose worker died."""
+    with unsynced_atomic():
+        WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
+            status=status,
+            outcome=outcome[:300],
+            last_error="",
+            claimed_until=None,
+            processed_at=timezone.now(),
+        )
 
 
 def event_release(*, event_id: int, error: BaseException) -> bool:

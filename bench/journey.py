@@ -74,12 +74,13 @@ SANDBOX_QUEUE = "sandbox"
 
 def _start(env: dict, port: int, logs: Path) -> list[subprocess.Popen]:
     """gunicorn (one process, threads: the sandbox's generated record is cached per process), one
-    Celery worker for Homeport with the production concurrency of two, and one for the sandbox's own
-    tasks on their queue: the network sends its webhooks on its own clock, not after Homeport's work."""
+    Celery worker for Homeport with the production layout's one pool process, and one for the
+    sandbox's own tasks on their queue: the network sends its webhooks on its own clock, not after
+    Homeport's work."""
     web = [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
     web += ["-k", "gthread", "--threads", "8", "--timeout", "300", "--log-level", "warning"]
     celery = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO"]
-    worker = [*celery, "--concurrency", "2", "-Q", "celery", "-n", "homeport@%h"]
+    worker = [*celery, "--concurrency", "1", "-Q", "celery", "-n", "homeport@%h"]
     network = [*celery, "--concurrency", "1", "-Q", SANDBOX_QUEUE, "-n", "sandbox@%h"]
     procs = []
     for name, argv in (("web", web), ("worker", worker), ("network", network)):

@@ -361,6 +361,7 @@ def run_step(base: str, key: str, event_model, args, *, rate: float, count: int,
         "concurrency": args.c,
         "web_workers": args.web_workers,
         "worker_priority": args.worker_priority,
+        "worker_concurrency": args.worker_concurrency,
         "threads": args.threads,
         "cpu_us_per_delivery": cpu_us,
     }
@@ -387,7 +388,8 @@ def main() -> None:
     parser.add_argument("--start", action="store_true", help="start gunicorn and a worker here")
     parser.add_argument("--port", type=int, default=0, help="with --start: gunicorn's port (0 = any free one)")
     # Three sync workers measured best on two cores shared with PostgreSQL, Redis, the Celery worker
-    # and this load generator (4 gave p99 ~60-90 ms, 2 ~55 ms, 3 ~30-60 ms at 200/s).
+    # and this load generator (at 400/s with two pool processes: 2 gave p99 306 ms, 3 98-110 ms, 4 107
+    # ms, 6 123 ms).
     parser.add_argument("--web-workers", type=int, default=3)
     # The acknowledgement is what the network waits for; processing can trail by seconds. The worker
     # runs at Linux's idle scheduling class (it gets a core only when nothing else wants it), as the
@@ -397,6 +399,11 @@ def main() -> None:
         default="idle",
         help="the Celery worker's CPU priority: idle (SCHED_IDLE) or a niceness, e.g. 10 (0 = the web's)",
     )
+    # One pool process: the worker's own CPU is idle-class, but the database backend serving each of
+    # its processes is not, and with two of them the acknowledgements at 400/s waited behind their
+    # statements (p99 55-110 ms; with one, 8-10 ms, and 5 ms with no worker at all). Processing drains
+    # more slowly after a burst, which the network does not wait for.
+    parser.add_argument("--worker-concurrency", type=int, default=1, help="the Celery worker's pool processes")
     # The acknowledgement mostly waits (the event row's commit, the broker's publish), so threads
     # let a web process take the next delivery meanwhile; 1 = sync workers.
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per web worker (gthread when > 1)")
@@ -464,7 +471,7 @@ def main() -> None:
                     "portal",
                     "worker",
                     "--concurrency",
-                    "2",
+                    str(args.worker_concurrency),
                     "--loglevel",
                     "WARNING",
                 ],
@@ -501,7 +508,8 @@ def main() -> None:
         capacity = max((s["target_rps"] for s in good), default=0)
         print(
             f"\ncapacity: {capacity:g}/s is the highest rate tried whose p99 stayed under {args.p99_limit:g} ms "
-            f"with nothing lost ({args.web_workers} gunicorn workers, one worker at {args.worker_priority})"
+            f"with nothing lost ({args.web_workers} gunicorn workers, one worker: "
+            f"{args.worker_concurrency} pool process(es) at {args.worker_priority})"
         )
         print(json.dumps({"benchmark": "webhooks", "steps": steps, "capacity_rps": capacity}))
     finally:

@@ -591,14 +591,9 @@ def unit_display(quantity: Any) -> str:
     rendered once for the page."""
     quantity = _dict(quantity)
     unit, code = quantity.get("unit"), quantity.get("code")
-    memo = page_language.remembered("fhir units") if type(unit) in _PLAIN and type(code) in _PLAIN else None
-    if memo is None:
+    if type(unit) not in _PLAIN or type(code) not in _PLAIN:
         return _unit_display(quantity)
-    key = (unit, code)
-    found = memo.get(key)
-    if found is None:
-        found = memo[key] = _unit_display(quantity)
-    return found
+    return page_language.once_per_page("fhir units", (unit, code), lambda: _unit_display(quantity))
 
 
 _PLAIN = (str, type(None))
@@ -1254,14 +1249,9 @@ def status_words(resource: Any) -> str:
     resource = _dict(resource)
     kind = resource.get("resourceType")
     status = resource.get("status")
-    memo = page_language.remembered("fhir status words") if type(kind) is str and type(status) is str else None
-    if memo is None or _str(kind) in _CLINICAL_STATUS_TYPES or _str(kind) == "Goal":
+    if type(kind) is not str or type(status) is not str or _str(kind) in _CLINICAL_STATUS_TYPES or _str(kind) == "Goal":
         return _status_words(resource)
-    key = (kind, status)
-    found = memo.get(key)
-    if found is None:
-        found = memo[key] = _status_words(resource)
-    return found
+    return page_language.once_per_page("fhir status words", (kind, status), lambda: _status_words(resource))
 
 
 def _status_words(resource: dict) -> str:

@@ -12,13 +12,16 @@ goes to Django as before. `speaking` switches the language for a moment with not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
+from typing import TypeVar
 
 from django.utils import timezone, translation
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -110,3 +113,15 @@ def remembered(name: str) -> dict | None:
     if memo is None:
         memo = page.memos[name] = {}
     return memo
+
+
+def once_per_page(name: str, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()`, kept under (`name`, `key`) for the rest of the page: `key` must hold everything
+    the result depends on besides the page's language and zone. Outside a page it is computed each time."""
+    memo = remembered(name)
+    if memo is None:
+        return compute()
+    if key in memo:
+        return memo[key]
+    found = memo[key] = compute()
+    return found

@@ -87,6 +87,24 @@ def test_a_page_remembers_words_only_for_itself():
         assert fhir.words_in_language("Preliminary") == "Preliminary"
 
 
+def test_once_per_page_computes_each_key_once_a_page_and_every_time_outside_one():
+    calls: list[str] = []
+
+    def computed(key: str):
+        return lambda: calls.append(key) or f"{key}-{len(calls)}"
+
+    with page_language.fixed():
+        assert page_language.once_per_page("test", "a", computed("a")) == "a-1"
+        assert page_language.once_per_page("test", "a", computed("a")) == "a-1"
+        assert page_language.once_per_page("test", "b", computed("b")) == "b-2"
+        assert page_language.once_per_page("other", "a", computed("a")) == "a-3"
+    with page_language.fixed():
+        assert page_language.once_per_page("test", "a", computed("a")) == "a-4"
+    assert page_language.once_per_page("test", "a", computed("a")) == "a-5"
+    assert page_language.once_per_page("test", "a", computed("a")) == "a-6"
+    assert calls == ["a", "b", "a", "a", "a", "a"]
+
+
 def test_reference_ranges_read_once_a_page_follow_the_language():
     observation = {
         "resourceType": "Observation",

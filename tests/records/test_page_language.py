@@ -91,7 +91,11 @@ def test_once_per_page_computes_each_key_once_a_page_and_every_time_outside_one(
     calls: list[str] = []
 
     def computed(key: str):
-        return lambda: calls.append(key) or f"{key}-{len(calls)}"
+        def compute() -> str:
+            calls.append(key)
+            return f"{key}-{len(calls)}"
+
+        return compute
 
     with page_language.fixed():
         assert page_language.once_per_page("test", "a", computed("a")) == "a-1"

@@ -255,6 +255,7 @@ def snapshot_ingest_file(
     snapshot: Snapshot | None = None
     held = ExitStack()
     try:
+        held.enter_context(ingest.collector_paused())
         ingest.pages_release(buffer)
         lookup = ingest.build_lookup(ingest.entries_releasing(entries, buffer))
         lookup.network = network
@@ -280,17 +281,19 @@ def snapshot_ingest_file(
                 )
             stats = ingest.ParseStats()
             now = timezone.now()
-            chunks = _counted(ingest.releasing(ingest.iter_rows(entries, lookup, stats), buffer), on_progress)
-            if superseded is not None:
-                chunks = held.enter_context(NewerCopyWatch(superseded)).watched(chunks)
-            counts = rows_write(
-                user_id=user_id,
-                snapshot_id=snapshot.pk,
-                chunks=chunks,
-                now=now,
-                retire=retire,
-                network=network,
-            )
+            extracted = ingest.releasing(ingest.iter_rows(entries, lookup, stats), buffer)
+            with ingest.ChunksAhead(extracted) as ahead:
+                chunks = _counted(ahead, on_progress)
+                if superseded is not None:
+                    chunks = held.enter_context(NewerCopyWatch(superseded)).watched(chunks)
+                counts = rows_write(
+                    user_id=user_id,
+                    snapshot_id=snapshot.pk,
+                    chunks=chunks,
+                    now=now,
+                    retire=retire,
+                    network=network,
+                )
             census_refresh(user_id=user_id)
             if packing is not None:
                 stored_name = packing.keep(user_id=user_id, snapshot_id=snapshot.pk)

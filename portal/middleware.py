@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-from django.urls import URLResolver, include, path
+from django.urls import ResolverMatch, URLResolver, include, path
 from django.urls.exceptions import Resolver404
 from django.urls.resolvers import RegexPattern
 from django.utils import timezone, translation
@@ -67,14 +67,23 @@ def webhooks_first(get_response: Callable[[HttpRequest], HttpResponse]) -> Calla
         if not getattr(view, "csrf_exempt", False):
             raise ImproperlyConfigured(f"webhook route {pattern.pattern} must be a csrf_exempt view")
     resolver = URLResolver(RegexPattern(r"^/"), [path("", include((webhook_urlpatterns, "ias")))])
+    # A route without arguments resolves to the same match every time: it is resolved once per
+    # process and the match shared, as nothing writes to it (the resolver's walk was 55 of the
+    # 1,715 Python calls of an acknowledgement through the WSGI application).
+    resolved: dict[str, ResolverMatch] = {}
 
     def middleware(request: HttpRequest) -> HttpResponse:
-        if not request.path_info.startswith(WEBHOOK_PREFIX):
+        path_info = request.path_info
+        if not path_info.startswith(WEBHOOK_PREFIX):
             return get_response(request)
-        try:
-            match = resolver.resolve(request.path_info)
-        except Resolver404:
-            return get_response(request)
+        match = resolved.get(path_info)
+        if match is None:
+            try:
+                match = resolver.resolve(path_info)
+            except Resolver404:
+                return get_response(request)
+            if not match.args and not match.kwargs:
+                resolved[path_info] = match
         request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it for every other request
         request.resolver_match = match
         try:

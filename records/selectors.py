@@ -1217,9 +1217,21 @@ class Visit:
 
 
 def timeline_for(*, user: User, page: int = 1, per_page: int = 15) -> tuple[Page, list[Visit]]:
-    """Visits newest first, each with what happened in it (two queries per page)."""
-    qs = _primary(user).filter(resource_type="Encounter").order_by("-clinical_date", "-id")
-    page_obj = Paginator(qs, per_page).get_page(page)
+    """Visits newest first, each with what happened in it (two queries per page, and the census for
+    the number of pages).
+
+    The visits are found by category as well as type so that PostgreSQL walks the category's date
+    index backwards and stops at the page, and by their ids first: found by type alone, every visit
+    of the record (4,000 of 50,000 resources) was read and its JSON cast to text before the sort kept
+    fifteen (70 ms of the database's time a page)."""
+    visits_qs = _primary(user).filter(category="encounters", resource_type="Encounter")
+    count = sum(
+        g.count
+        for g in census_for(user=user)
+        if g.is_primary and g.category == "encounters" and g.resource_type == "Encounter"
+    )
+    qs = visits_qs.order_by("-clinical_date", "-id")
+    page_obj = _CountedPaginator(_IdsFirst(qs), per_page, count=count).get_page(page)
     visits = {
         (r.network, r.reference): Visit(encounter=to_item(r, units=user.measurement_units), items={})
         for r in page_obj.object_list

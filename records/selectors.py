@@ -461,13 +461,12 @@ _MED_RECORD_TYPES = ("MedicationRequest", "MedicationStatement")
 
 class MedicationRow(NamedTuple):
     """One copy of a medication as the reconciliation reads it: the listing columns in the model's
-    order, its JSON still text (`MedicationCopies.item` makes it a described item)."""
+    order without its JSON, which `MedicationCopies` reads for the copies a page describes."""
 
     id: int
     network: str
     resource_type: str
     resource_id: str
-    raw_text: str
     category: str
     code_system: str
     code: str
@@ -486,24 +485,41 @@ class MedicationRow(NamedTuple):
     first_snapshot_id: int | None
 
 
-# The columns of `MedicationRow` as the model names them (`Model.from_db` takes them in this order).
-_MEDICATION_COLUMNS = ["raw" if name == "raw_text" else name for name in MedicationRow._fields]
-_RAW_AT = MedicationRow._fields.index("raw_text")
+# The columns of a described copy as the model names them (`Model.from_db` takes them in this order).
+_RAW_AT = MedicationRow._fields.index("resource_id") + 1
+_MEDICATION_COLUMNS = [*MedicationRow._fields[:_RAW_AT], "raw", *MedicationRow._fields[_RAW_AT:]]
 
 
 class MedicationCopies:
     """A long record mentions a drug hundreds of times and a page shows a few of them: each copy
-    becomes a resource, its JSON decoded and described, only when it is shown, and once."""
+    becomes a resource, its JSON read, decoded and described, only when it is shown, and once.
 
-    def __init__(self, db: str) -> None:
-        self.db = db
+    The JSON of the copies the reconciliation describes is read ahead in one query (`read`); a copy
+    asked for beyond them has every copy's JSON read at once, so a page takes one more query at most.
+    Reading all 700 copies' JSON of a long record to describe a dozen was most of the summary's
+    database time."""
+
+    def __init__(self, rows: QuerySet[Resource], every: list[int]) -> None:
+        self.rows = rows
+        self.every = every
+        self.texts: dict[int, str] = {}
         self.described: dict[int, Item] = {}
+
+    def read(self, ids: list[int]) -> None:
+        """The JSON of these copies, those not read yet, in one query."""
+        wanted = sorted(set(ids).difference(self.texts))
+        if wanted:
+            self.texts.update(self.rows.filter(pk__in=wanted).order_by().values_list("pk", Cast("raw", TextField())))
 
     def item(self, row: MedicationRow) -> Item:
         found = self.described.get(row.id)
         if found is None:
-            values = [*row[:_RAW_AT], orjson.loads(row.raw_text), *row[_RAW_AT + 1 :]]
-            found = self.described[row.id] = to_item(Resource.from_db(self.db, _MEDICATION_COLUMNS, values))
+            text = self.texts.get(row.id)
+            if text is None:
+                self.read(self.every)
+                text = self.texts[row.id]
+            values = [*row[:_RAW_AT], orjson.loads(text), *row[_RAW_AT:]]
+            found = self.described[row.id] = to_item(Resource.from_db(self.rows.db, _MEDICATION_COLUMNS, values))
         return found
 
 
@@ -581,14 +597,8 @@ def medications_reconciled(
     `networks` are the record's (`record_networks`), when the caller already read them.
     """
     now = now or datetime.now(UTC)
-    values = (
-        resources_for(user=user)
-        .filter(category="medications")
-        .exclude(status="entered-in-error")
-        .order_by("id")
-        .values_list(*(Cast("raw", TextField()) if name == "raw" else name for name in _MEDICATION_COLUMNS))[:limit]
-    )
-    copies = MedicationCopies(values.db)
+    medications = resources_for(user=user).filter(category="medications").exclude(status="entered-in-error")
+    values = medications.order_by("id").values_list(*MedicationRow._fields)[:limit]
     groups: dict[str, list[MedicationRow]] = {}
     rxnorm: dict[str, bool] = {}  # whether a code system is RxNorm, once per system for 700 copies
     for row in map(MedicationRow._make, values):
@@ -602,21 +612,36 @@ def medications_reconciled(
     if networks is None and groups:
         networks = record_networks(user=user)
     several = len(networks or []) > 1
+    decided: list[tuple[list[MedicationRow], MedicationRow | None, MedicationRow, MedicationRow | None]] = []
     for rows in groups.values():
         rows.sort(key=_row_moment, reverse=True)
         dispense = next(
             (r for r in rows if r.resource_type == "MedicationDispense" and r.clinical_date is not None), None
         )
-        verdict, status = None, ""
-        for row in rows:
-            kind, code = row.resource_type, row.status
-            if kind in _MED_RECORD_TYPES and code in _CURRENT_MED_STATUSES + _PAST_MED_STATUSES:
-                verdict, status = code in _CURRENT_MED_STATUSES, copies.item(row).display.status
-            elif kind == "MedicationDispense" and row.clinical_date and now - row.clinical_date < RECENT_FILL:
-                verdict, status = True, gettext("Filled recently")
-            if verdict is not None:
-                break
+        deciding = next(
+            (
+                row
+                for row in rows
+                if (row.resource_type in _MED_RECORD_TYPES and row.status in _CURRENT_MED_STATUSES + _PAST_MED_STATUSES)
+                or (
+                    row.resource_type == "MedicationDispense"
+                    and row.clinical_date
+                    and now - row.clinical_date < RECENT_FILL
+                )
+            ),
+            None,
+        )
         named = next((r for r in rows if r.resource_type in _MED_RECORD_TYPES and r.display), rows[0])
+        decided.append((rows, deciding, named, dispense))
+    copies = MedicationCopies(medications, [row.id for rows in groups.values() for row in rows])
+    # Read ahead: what the lines below describe, and each drug's newest copy (its instructions, mostly).
+    copies.read([copy.id for rows, *chosen in decided for copy in (rows[0], *chosen) if copy is not None])
+    for rows, deciding, named, dispense in decided:
+        verdict, status = None, ""
+        if deciding is not None and deciding.resource_type in _MED_RECORD_TYPES:
+            verdict, status = deciding.status in _CURRENT_MED_STATUSES, copies.item(deciding).display.status
+        elif deciding is not None:
+            verdict, status = True, gettext("Filled recently")
         group = MedicationGroup(
             name=copies.item(named).display.name,
             current=bool(verdict),
@@ -638,19 +663,25 @@ SUMMARY_VITALS = ("85354-9", "29463-7", "8302-2", "39156-5", "8310-5", "8867-4",
 
 
 def latest_vitals(*, user: User) -> list[Item]:
-    """The newest reading of each common vital, in the person's units: two queries, the first finding
-    them among the newest readings without their JSON, the second reading just those."""
-    newest: dict[str, int] = {}
-    for pk, code in (
-        _primary(user)
-        .filter(category="vitals", code_system=fhir.LOINC, code__in=SUMMARY_VITALS, clinical_date__isnull=False)
-        .order_by("-clinical_date", "-id")
-        .values_list("pk", "code")[:300]
-    ):
-        newest.setdefault(code, pk)
-    if not newest:
-        return []
-    rows = {row.code: row for row in _primary(user).filter(pk__in=newest.values())}
+    """The newest reading of each common vital among the 300 newest, in the person's units: their ids
+    found without their JSON, then just those read; on PostgreSQL one query (`DISTINCT ON` the code
+    in a subquery), elsewhere two."""
+    readings = _primary(user).filter(
+        category="vitals", code_system=fhir.LOINC, code__in=SUMMARY_VITALS, clinical_date__isnull=False
+    )
+    if connections[readings.db].features.can_distinct_on_fields:
+        newest_each = (
+            readings.filter(pk__in=readings.order_by("-clinical_date", "-id").values("pk")[:300])
+            .order_by("code", "-clinical_date", "-id")
+            .distinct("code")
+            .values("pk")
+        )
+        rows = {row.code: row for row in _primary(user).filter(pk__in=newest_each)}
+    else:
+        newest: dict[str, int] = {}
+        for pk, code in readings.order_by("-clinical_date", "-id").values_list("pk", "code")[:300]:
+            newest.setdefault(code, pk)
+        rows = {row.code: row for row in _primary(user).filter(pk__in=newest.values())} if newest else {}
     return [to_item(rows[code], units=user.measurement_units) for code in SUMMARY_VITALS if code in rows]
 
 

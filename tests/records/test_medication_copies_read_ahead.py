@@ -1,0 +1,58 @@
+"""The medication lines read the JSON of the copies they describe, not of every copy: the reconciliation
+reads its columns, then the JSON of each drug's deciding, naming, newest and last-filled copies in one
+query; a copy asked for beyond those has every copy's JSON read at once, in one more query."""
+
+import pytest
+
+from records import selectors
+from records.models import Resource
+from tests.records.conftest import generated, ingest_bundle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner(mfa_user, private_storage_dir):
+    ingest_bundle(mfa_user, generated("mixed", size=3000))
+    return mfa_user
+
+
+def _groups(meds: selectors.Medications) -> list[selectors.MedicationGroup]:
+    return [*meds.current, *meds.past]
+
+
+def test_the_reconciliation_reads_the_json_of_the_copies_it_describes_only(owner, django_assert_num_queries):
+    with django_assert_num_queries(2):  # the columns, then the JSON read ahead (the networks are given)
+        meds = selectors.medications_reconciled(user=owner, networks=["metriport"])
+    groups = _groups(meds)
+    copies = groups[0].copies
+    every = sum(len(g.rows) for g in groups)
+    assert len(copies.texts) < every / 2
+    assert set(copies.described) <= set(copies.texts)
+    for group in groups:
+        assert group.rows[0].id in copies.texts  # the newest copy: the line's date and, mostly, instructions
+
+
+def test_a_copy_beyond_the_read_ahead_reads_every_copy_once(owner, django_assert_num_queries):
+    groups = _groups(selectors.medications_reconciled(user=owner, networks=["metriport"]))
+    with django_assert_num_queries(1):
+        described = [item for group in groups for item in group.items]
+    assert len(described) == sum(len(g.rows) for g in groups)
+    with django_assert_num_queries(0):
+        assert [g.instructions for g in groups]
+
+
+def test_each_copy_is_described_as_from_its_stored_resource(owner):
+    groups = _groups(selectors.medications_reconciled(user=owner, networks=["metriport"]))
+    for group in groups:
+        for row, item in zip(group.rows, group.items, strict=True):
+            stored = selectors.to_item(Resource.objects.get(pk=row.id))
+            assert item.pk == row.id
+            assert item.resource.raw == stored.resource.raw
+            assert item.resource.first_snapshot_id == stored.resource.first_snapshot_id
+            assert (item.display.name, item.display.status, item.display.value, item.display.date) == (
+                stored.display.name,
+                stored.display.status,
+                stored.display.value,
+                stored.display.date,
+            )

@@ -666,22 +666,24 @@ def latest_vitals(*, user: User) -> list[Item]:
     """The newest reading of each common vital among the 300 newest, in the person's units: their ids
     found without their JSON, then just those read; on PostgreSQL one query (`DISTINCT ON` the code
     in a subquery), elsewhere two."""
-    readings = _primary(user).filter(
-        category="vitals", code_system=fhir.LOINC, code__in=SUMMARY_VITALS, clinical_date__isnull=False
+    readings = resources_for(user=user).filter(
+        is_primary=True, category="vitals", code_system=fhir.LOINC, code__in=SUMMARY_VITALS, clinical_date__isnull=False
     )
     if connections[readings.db].features.can_distinct_on_fields:
+        newest = readings.order_by("-clinical_date", "-id").values("pk")[:300]
+        # The subquery's rows are the person's already; the plainest query sets cost the least to build.
         newest_each = (
-            readings.filter(pk__in=readings.order_by("-clinical_date", "-id").values("pk")[:300])
+            Resource.objects.filter(pk__in=newest)
             .order_by("code", "-clinical_date", "-id")
             .distinct("code")
             .values("pk")
         )
-        rows = {row.code: row for row in _primary(user).filter(pk__in=newest_each)}
+        rows = {row.code: row for row in _listed_columns(Resource.objects.filter(user=user, pk__in=newest_each))}
     else:
-        newest: dict[str, int] = {}
+        found: dict[str, int] = {}
         for pk, code in readings.order_by("-clinical_date", "-id").values_list("pk", "code")[:300]:
-            newest.setdefault(code, pk)
-        rows = {row.code: row for row in _primary(user).filter(pk__in=newest.values())} if newest else {}
+            found.setdefault(code, pk)
+        rows = {row.code: row for row in _primary(user).filter(pk__in=found.values())} if found else {}
     return [to_item(rows[code], units=user.measurement_units) for code in SUMMARY_VITALS if code in rows]
 
 

@@ -14,6 +14,7 @@ import orjson
 from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     Count,
     ExpressionWrapper,
@@ -490,6 +491,26 @@ _RAW_AT = MedicationRow._fields.index("resource_id") + 1
 _MEDICATION_COLUMNS = [*MedicationRow._fields[:_RAW_AT], "raw", *MedicationRow._fields[_RAW_AT:]]
 
 
+_DATE_AT = MedicationRow._fields.index("clinical_date")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _EpochMicroseconds(Func):
+    """A time as whole microseconds since 1970 (PostgreSQL), a number the driver reads in C: Django's
+    time-zone loader parses every timestamp in Python, and a long record's medication list reads 700."""
+
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+
+def _medication_row(values: tuple) -> MedicationRow:
+    """A copy's row whose time was read as `_EpochMicroseconds`."""
+    moment = values[_DATE_AT]
+    if moment is None:
+        return MedicationRow._make(values)
+    return MedicationRow._make((*values[:_DATE_AT], _EPOCH + timedelta(microseconds=moment), *values[_DATE_AT + 1 :]))
+
+
 class MedicationCopies:
     """A long record mentions a drug hundreds of times and a page shows a few of them: each copy
     becomes a resource, its JSON read, decoded and described, only when it is shown, and once.
@@ -598,10 +619,14 @@ def medications_reconciled(
     """
     now = now or datetime.now(UTC)
     medications = resources_for(user=user).filter(category="medications").exclude(status="entered-in-error")
-    values = medications.order_by("id").values_list(*MedicationRow._fields)[:limit]
+    if connections[medications.db].vendor == "postgresql":
+        columns = [_EpochMicroseconds(name) if name == "clinical_date" else name for name in MedicationRow._fields]
+        found = map(_medication_row, medications.order_by("id").values_list(*columns)[:limit])
+    else:
+        found = map(MedicationRow._make, medications.order_by("id").values_list(*MedicationRow._fields)[:limit])
     groups: dict[str, list[MedicationRow]] = {}
     rxnorm: dict[str, bool] = {}  # whether a code system is RxNorm, once per system for 700 copies
-    for row in map(MedicationRow._make, values):
+    for row in found:
         system = row.code_system
         is_rxnorm = rxnorm.get(system)
         if is_rxnorm is None:

@@ -2,6 +2,8 @@
 reads its columns, then the JSON of each drug's deciding, naming, newest and last-filled copies in one
 query; a copy asked for beyond those has every copy's JSON read at once, in one more query."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from records import selectors
@@ -56,3 +58,17 @@ def test_each_copy_is_described_as_from_its_stored_resource(owner):
                 stored.display.value,
                 stored.display.date,
             )
+
+
+def test_each_copy_s_time_is_the_stored_one_to_the_microsecond(owner):
+    """On PostgreSQL the times are read as microseconds since 1970 (`_EpochMicroseconds`)."""
+    groups = _groups(selectors.medications_reconciled(user=owner, networks=["metriport"]))
+    rows = [row for group in groups for row in group.rows]
+    Resource.objects.filter(pk=rows[0].id).update(clinical_date=datetime(2021, 3, 4, 5, 6, 7, 891011, tzinfo=UTC))
+    Resource.objects.filter(pk=rows[1].id).update(clinical_date=None)
+    groups = _groups(selectors.medications_reconciled(user=owner, networks=["metriport"]))
+    rows = [row for group in groups for row in group.rows]
+    stored = dict(Resource.objects.filter(pk__in=[row.id for row in rows]).values_list("pk", "clinical_date"))
+    assert [row.clinical_date for row in rows] == [stored[row.id] for row in rows]
+    assert datetime(2021, 3, 4, 5, 6, 7, 891011, tzinfo=UTC) in stored.values() and None in stored.values()
+    assert all(row.clinical_date is None or row.clinical_date.tzinfo is UTC for row in rows)

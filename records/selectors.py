@@ -14,10 +14,10 @@ import orjson
 from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import (
-    BigIntegerField,
     BooleanField,
     Count,
     ExpressionWrapper,
+    Field,
     Func,
     JSONField,
     Max,
@@ -500,7 +500,9 @@ class _EpochMicroseconds(Func):
     time-zone loader parses every timestamp in Python, and a long record's medication list reads 700."""
 
     template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
-    output_field = BigIntegerField()
+    # A plain field, not an integer one: the driver gives an int already, and Django would call `int()`
+    # on each row for an integer field.
+    output_field = Field()
 
 
 def _medication_row(values: tuple) -> MedicationRow:

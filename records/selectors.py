@@ -505,12 +505,16 @@ class _EpochMicroseconds(Func):
     output_field = Field()
 
 
+def _moment(microseconds: int | None) -> datetime | None:
+    """A time read as `_EpochMicroseconds`, as Django would have given it (aware, in UTC)."""
+    return None if microseconds is None else _EPOCH + timedelta(microseconds=microseconds)
+
+
 def _medication_row(values: tuple) -> MedicationRow:
     """A copy's row whose time was read as `_EpochMicroseconds`."""
-    moment = values[_DATE_AT]
-    if moment is None:
+    if values[_DATE_AT] is None:
         return MedicationRow._make(values)
-    return MedicationRow._make((*values[:_DATE_AT], _EPOCH + timedelta(microseconds=moment), *values[_DATE_AT + 1 :]))
+    return MedicationRow._make((*values[:_DATE_AT], _moment(values[_DATE_AT]), *values[_DATE_AT + 1 :]))
 
 
 class MedicationCopies:
@@ -1158,13 +1162,16 @@ def trend_for(*, user: User, pk: int, limit: int = 500) -> Trend:
     chart_units = [u for u in family if target and fhir.vital_unit_for(u, units=units) == target] or [anchor.value_unit]
     # The parts are read as text and decoded with orjson (as the ingest parsed them), not by Django's
     # JSON field's `json.loads`, 500 times.
+    # On PostgreSQL the times are read as numbers (`_EpochMicroseconds`), 500 of them.
+    postgres = connections[same_code.db].vendor == "postgresql"
+    columns: dict[str, Func] = {"raw": Cast(_ResultParts("raw"), TextField())}
+    if postgres:
+        columns["clinical_date"] = _EpochMicroseconds("clinical_date")
     rows = [
-        _TrendRow(pk, json_of(parts), *rest)
-        for pk, parts, *rest in same_code.filter(value_unit__in=chart_units, is_primary=True)
+        _TrendRow(pk, json_of(parts), _moment(when) if postgres else when, *rest)
+        for pk, parts, when, *rest in same_code.filter(value_unit__in=chart_units, is_primary=True)
         .order_by("-clinical_date", "-id")
-        .values_list(*(Cast(_ResultParts("raw"), TextField()) if name == "raw" else name for name in _TREND_FIELDS))[
-            :limit
-        ]
+        .values_list(*(columns.get(name, name) for name in _TREND_FIELDS))[:limit]
     ]
     rows.reverse()
     other_units = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -526,10 +526,10 @@ class MedicationCopies:
     Reading all 700 copies' JSON of a long record to describe a dozen was most of the summary's
     database time."""
 
-    def __init__(self, rows: QuerySet[Resource], every: list[int]) -> None:
+    def __init__(self, rows: QuerySet[Resource], every: list[int], *, texts: dict[int, str]) -> None:
         self.rows = rows
         self.every = every
-        self.texts: dict[int, str] = {}
+        self.texts = texts  # the JSON read so far, by id
         self.described: dict[int, Item] = {}
 
     def read(self, ids: list[int]) -> None:
@@ -625,11 +625,20 @@ def medications_reconciled(
     """
     now = now or datetime.now(UTC)
     medications = resources_for(user=user).filter(category="medications").exclude(status="entered-in-error")
+    texts: dict[int, str] = {}
+    found: Iterable[MedicationRow]
     if connections[medications.db].vendor == "postgresql":
         columns = [_EpochMicroseconds(name) if name == "clinical_date" else name for name in MedicationRow._fields]
         found = map(_medication_row, medications.order_by("id").values_list(*columns)[:limit])
     else:
-        found = map(MedicationRow._make, medications.order_by("id").values_list(*MedicationRow._fields)[:limit])
+        # Elsewhere the JSON is stored as text: reading it with the columns costs little and saves a query.
+        listed: list[MedicationRow] = []
+        for *values, text in medications.order_by("id").values_list(*MedicationRow._fields, Cast("raw", TextField()))[
+            :limit
+        ]:
+            listed.append(MedicationRow._make(values))
+            texts[values[0]] = text
+        found = listed
     groups: dict[str, list[MedicationRow]] = {}
     rxnorm: dict[str, bool] = {}  # whether a code system is RxNorm, once per system for 700 copies
     for row in found:
@@ -664,7 +673,7 @@ def medications_reconciled(
         )
         named = next((r for r in rows if r.resource_type in _MED_RECORD_TYPES and r.display), rows[0])
         decided.append((rows, deciding, named, dispense))
-    copies = MedicationCopies(medications, [row.id for rows in groups.values() for row in rows])
+    copies = MedicationCopies(medications, [row.id for rows in groups.values() for row in rows], texts=texts)
     # Read ahead: what the lines below describe, and each drug's newest copy (its instructions, mostly).
     copies.read([copy.id for rows, *chosen in decided for copy in (rows[0], *chosen) if copy is not None])
     for rows, deciding, named, dispense in decided:

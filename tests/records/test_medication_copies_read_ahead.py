@@ -1,16 +1,21 @@
-"""The medication lines read the JSON of the copies they describe, not of every copy: the reconciliation
-reads its columns, then the JSON of each drug's deciding, naming, newest and last-filled copies in one
-query; a copy asked for beyond those has every copy's JSON read at once, in one more query."""
+"""The medication lines read the JSON of the copies they describe, not of every copy: on PostgreSQL (where
+casting the stored JSON to text costs the database) the reconciliation reads its columns, then the JSON
+of each drug's deciding, naming, newest and last-filled copies in one query; a copy asked for beyond
+those has every copy's JSON read at once, in one more query. Elsewhere the JSON is stored as text and
+is read with the columns, in one query."""
 
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 from records import selectors
 from records.models import Resource
 from tests.records.conftest import generated, ingest_bundle
 
 pytestmark = pytest.mark.django_db
+
+POSTGRESQL = connection.vendor == "postgresql"
 
 
 @pytest.fixture
@@ -24,12 +29,15 @@ def _groups(meds: selectors.Medications) -> list[selectors.MedicationGroup]:
 
 
 def test_the_reconciliation_reads_the_json_of_the_copies_it_describes_only(owner, django_assert_num_queries):
-    with django_assert_num_queries(2):  # the columns, then the JSON read ahead (the networks are given)
+    with django_assert_num_queries(2 if POSTGRESQL else 1):  # the columns, then the JSON read ahead
         meds = selectors.medications_reconciled(user=owner, networks=["metriport"])
     groups = _groups(meds)
     copies = groups[0].copies
     every = sum(len(g.rows) for g in groups)
-    assert len(copies.texts) < every / 2
+    if POSTGRESQL:
+        assert len(copies.texts) < every / 2
+    else:
+        assert len(copies.texts) == every
     assert set(copies.described) <= set(copies.texts)
     for group in groups:
         assert group.rows[0].id in copies.texts  # the newest copy: the line's date and, mostly, instructions
@@ -37,7 +45,7 @@ def test_the_reconciliation_reads_the_json_of_the_copies_it_describes_only(owner
 
 def test_a_copy_beyond_the_read_ahead_reads_every_copy_once(owner, django_assert_num_queries):
     groups = _groups(selectors.medications_reconciled(user=owner, networks=["metriport"]))
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1 if POSTGRESQL else 0):
         described = [item for group in groups for item in group.items]
     assert len(described) == sum(len(g.rows) for g in groups)
     with django_assert_num_queries(0):

@@ -20,7 +20,9 @@ def test_each_point_s_time_is_the_stored_one(mfa_user, private_storage_dir):
     same = labs.filter(code=code).order_by("clinical_date")
     exact = datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
     Resource.objects.filter(pk=same[0].pk).update(clinical_date=exact)
-    trend = selectors.trend_for(user=mfa_user, pk=same.last().pk)
+    newest = same.last()
+    assert newest is not None
+    trend = selectors.trend_for(user=mfa_user, pk=newest.pk)
     stored = dict(Resource.objects.filter(pk__in=[p["pk"] for p in trend.points]).values_list("pk", "clinical_date"))
     assert len(trend.points) > 5
     assert [p["when"] for p in trend.points] == [stored[p["pk"]] for p in trend.points]

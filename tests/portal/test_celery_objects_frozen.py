@@ -30,12 +30,13 @@ def test_the_pool_process_inherits_the_loaded_objects_frozen(tmp_path):
     }
     argv = [sys.executable, "-m", "celery", "-A", "tests.portal.gc_probe_app", "worker"]
     argv += ["--pool", "prefork", "--concurrency", "1", "-Q", f"gc-probe-{os.getpid()}", "--loglevel", "WARNING"]
-    worker = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     try:
         deadline = time.monotonic() + 120
         while not (report.exists() and report.read_text()) and worker.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert report.exists(), worker.stderr.read().decode(errors="replace")[-2000:] if worker.poll() else "no report"
+        assert report.exists(), log.read_text(errors="replace")[-2000:]
         frozen, walked = map(int, report.read_text().split())
     finally:
         worker.send_signal(signal.SIGTERM)

@@ -74,8 +74,9 @@ def run(ingested, monkeypatch, events: list[WebhookEvent], arrivals: list) -> No
 
 
 def test_each_copy_arriving_during_a_save_takes_it_over(mfa_user, network, ingested, no_enqueue, monkeypatch):
-    """hie's first data saves; hie arrives and stops it, pharmacy stops hie's, lab stops pharmacy's:
-    three handovers, the lab copy saved once (the pharmacy copy had been saved in full, unwatched)."""
+    """hie's first data starts saving; hie arrives and stops it, pharmacy stops hie's, lab stops
+    pharmacy's: three handovers, and the lab copy is saved once (not the pharmacy copy in full, then
+    lab's again)."""
     assert HANDOVERS_MAX >= 3
     verified(mfa_user, "pat_1")
     query = start_query(mfa_user, network)

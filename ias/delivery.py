@@ -93,7 +93,8 @@ def _newer_waits(newer: NewerBundle | None, after: datetime) -> Callable[[], boo
     return lambda: newer(after) is not None
 
 
-# How many times one event hands its save over to a newer copy before it saves what it has.
+# How many times one event hands its save over to a newer copy before it saves what it has: the sandbox's
+# query links four copies (hie's first data, hie, pharmacy, lab), so the first event can reach the last.
 HANDOVERS_MAX = 3
 
 
@@ -113,15 +114,19 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
     from records.services import snapshot_clinical_count
 
     link = NetworkPatient.objects.get(user_id=user_id, network=IDENTITY_NETWORK)
-    for _ in range(HANDOVERS_MAX + 1):
+    handovers = 0
+    while True:
         if link.last_ingested_data_at is not None and (
             bundle.data_at < link.last_ingested_data_at
             or (bundle.data_at == link.last_ingested_data_at and bundle.message_id == link.last_ingested_message_id)
         ):
             return QuerySource.Records.SKIPPED, 0
-        ahead = newer(bundle.data_at) if newer is not None else None
+        # Once newer copies have taken over HANDOVERS_MAX times, the copy in hand is saved without looking further.
+        looking = newer if handovers < HANDOVERS_MAX else None
+        ahead = looking(bundle.data_at) if looking is not None else None
         if ahead is not None:
-            bundle = ahead
+            # One handover, whether the newer copy was found before a save or stopped one (BundleSuperseded).
+            bundle, handovers = ahead, handovers + 1
             continue
         try:
             snapshot = records_ingest_from_url(
@@ -131,10 +136,11 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
                 request_id=bundle.request_id,
                 patient_id=link.patient_id or "",
                 network=link.network,
-                superseded=_newer_waits(newer, bundle.data_at),
+                superseded=_newer_waits(looking, bundle.data_at),
             )
             break
         except BundleSuperseded:
+            # The newer copy that stopped this save is taken over above, as one handover.
             link.refresh_from_db(fields=["last_ingested_data_at", "last_ingested_message_id"])
             continue
         except BundleLinkExpired:
@@ -144,9 +150,6 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
                 raise
             log.warning("bundle for request %s could not be ingested: %s", bundle.request_id, exc.reason)
             return QuerySource.Records.FAILED, 0
-    else:
-        # Newer copies kept arriving: this event's own save is the next one, without looking ahead again.
-        return bundle_fetch(user_id=user_id, bundle=bundle, newer=None)
     # One conditional UPDATE: the newest copy saved is noted, never an older one over it.
     NetworkPatient.objects.filter(pk=link.pk).filter(
         Q(last_ingested_data_at__isnull=True) | Q(last_ingested_data_at__lte=bundle.data_at)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
 import os
 import pstats
@@ -157,30 +156,15 @@ def serve_gunicorn(app: Any, application: Any, bodies: list, args: argparse.Name
 
 
 def environ(raw: bytes, signature: str) -> dict:
+    """`webhook_cpu.environ` with what gunicorn's sync worker also sets for a delivery."""
+    from webhook_cpu import environ as wsgi_environ
+
     return {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/webhooks/metriport/",
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
+        **wsgi_environ(raw, signature),
         "RAW_URI": "/webhooks/metriport/",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1",
         "REMOTE_PORT": "40000",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(raw)),
-        "HTTP_X_METRIPORT_SIGNATURE": signature,
-        "HTTP_USER_AGENT": "Metriport API",
         "HTTP_CONNECTION": "close",
-        "wsgi.input": io.BytesIO(raw),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
     }
 
 

@@ -8,6 +8,8 @@ and the next commit that does wait (the records' own, the settle) flushes these 
 between loses at most these notes: the event is still pending and is processed again, which every
 step is built to survive. Records themselves, and a query saying it is settled, commit as usual.
 SQLite (synchronous=NORMAL in WAL mode) does not flush on commit at all, so nothing changes there.
+A step that is one statement carries the setting in that statement (`unsynced_returning`); one of
+several statements opens a transaction for it (`unsynced_atomic`).
 """
 
 from __future__ import annotations

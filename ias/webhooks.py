@@ -20,11 +20,11 @@ import orjson
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import F, Field, Q
+from django.db.models import Field
 from django.utils import timezone
 
 from accounts.crypto import encrypt_bytes
-from ias.commits import unsynced_atomic
+from ias.commits import unsynced_returning
 from ias.handlers import handler_for
 from ias.models import WebhookEvent
 from ias.network import parse_when
@@ -231,25 +231,63 @@ def max_attempts() -> int:
     return int(settings.IAS_EVENT_MAX_ATTEMPTS)
 
 
+@functools.cache
+def event_claim_statement() -> tuple[str, str]:
+    """The claim's one UPDATE and the columns it returns: every column of the row it claimed.
+    Built once per process."""
+    meta = WebhookEvent._meta
+    q = connection.ops.quote_name
+    columns = ", ".join(q(str(f.column)) for f in meta.concrete_fields)
+    return (
+        f"UPDATE {q(meta.db_table)} SET {q('claimed_until')} = %s, {q('attempts')} = {q('attempts')} + 1"  # noqa: S608 - names are ours
+        f" WHERE {q('id')} = %s AND {q('status')} = %s AND ({q('claimed_until')} IS NULL OR {q('claimed_until')} <= %s)"
+    ), columns
+
+
 def event_claim(*, event_id: int) -> WebhookEvent | None:
     """Take the event's lease if it is pending and free; None when there is nothing to do.
 
-    The lease is taken by one conditional UPDATE (no row lock held past its commit, which on
-    PostgreSQL does not wait for the disk: see `ias.commits`): two workers cannot both match a free
-    lease, and the loser reads why it lost."""
+    The lease is taken by one conditional UPDATE that returns the claimed row (no row lock held past
+    its commit, which on PostgreSQL does not wait for the disk: see `ias.commits`): two workers cannot
+    both match a free lease, and only the loser reads the row again to learn why it lost.
+
+    It is a task's first statement, so outside a transaction the connection is not tested first
+    (the health check's `SELECT 1`): when it has gone away the UPDATE is sent once more on a new
+    one. Had the first one committed, the second finds the lease taken, and the event is retried
+    when it runs out, as after a worker that died."""
     now = timezone.now()
-    pending = WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING)
-    with unsynced_atomic():  # a lease lost in a crash only lets the event be claimed again
-        claimed = pending.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)).update(
-            claimed_until=now + timedelta(seconds=lease_seconds()), attempts=F("attempts") + 1
-        )
-    event = WebhookEvent.objects.filter(pk=event_id).first()
+    db = connections[DEFAULT_DB_ALIAS]
+    field = WebhookEvent._meta.get_field("claimed_until")
+    params = [
+        field.get_db_prep_save(now + timedelta(seconds=lease_seconds()), db),
+        event_id,
+        WebhookEvent.Status.PENDING,
+        field.get_db_prep_save(now, db),
+    ]
+    resend = bool(db.settings_dict.get("CONN_HEALTH_CHECKS")) and not db.in_atomic_block
+    if resend:
+        db.health_check_done = True  # type: ignore[attr-defined]  # Django has it; its stubs do not
+    try:
+        claimed = claimed_rows(params)
+    except (OperationalError, InterfaceError) as exc:
+        if not resend:
+            raise
+        log.warning("database connection lost claiming an event (%s); sending it again", type(exc).__name__)
+        db.close()
+        claimed = claimed_rows(params)
     if claimed:
-        return event
+        return claimed[0]
+    event = WebhookEvent.objects.filter(pk=event_id).first()
     if event is None or event.status != WebhookEvent.Status.PENDING:
         return None
     busy_for = (event.claimed_until - now).total_seconds() if event.claimed_until else 0.0
     raise EventBusy(max(0.0, busy_for))
+
+
+def claimed_rows(params: list[Any]) -> list[WebhookEvent]:
+    # A lease lost in a crash only lets the event be claimed again: its commit need not wait for the disk.
+    sql, columns = event_claim_statement()
+    return list(WebhookEvent.objects.raw(unsynced_returning(sql, columns), params))
 
 
 def event_finish(*, event_id: int, status: str, outcome: str) -> None:
@@ -258,14 +296,17 @@ def event_finish(*, event_id: int, status: str, outcome: str) -> None:
     Its commit does not wait for the disk (`ias.commits`): the worker's commits share the disk's
     flushes with every webhook's acknowledgement, and a settling lost in a crash leaves the event
     pending under a lease that runs out, to be processed again like one whose worker died."""
-    with unsynced_atomic():
-        WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
-            status=status,
-            outcome=outcome[:300],
-            last_error="",
-            claimed_until=None,
-            processed_at=timezone.now(),
-        )
+    meta = WebhookEvent._meta
+    db = connections[DEFAULT_DB_ALIAS]
+    q = connection.ops.quote_name
+    sql = (
+        f"UPDATE {q(meta.db_table)} SET {q('status')} = %s, {q('outcome')} = %s, {q('last_error')} = '',"  # noqa: S608 - names are ours
+        f" {q('claimed_until')} = NULL, {q('processed_at')} = %s WHERE {q('id')} = %s AND {q('status')} = %s"
+    )
+    processed_at = meta.get_field("processed_at").get_db_prep_save(timezone.now(), db)
+    params = [status, outcome[:300], processed_at, event_id, WebhookEvent.Status.PENDING]
+    with db.cursor() as cursor:
+        cursor.execute(unsynced_returning(sql), params)
 
 
 def event_release(*, event_id: int, error: BaseException) -> bool:

@@ -181,7 +181,24 @@ def event_insert_once(event: WebhookEvent) -> int | None:
 
 
 def statement_returning_id(db: BaseDatabaseWrapper, sql: str, params: list[Any]) -> int | None:
-    with db.cursor() as cursor:
+    """Run the INSERT; on PostgreSQL with its values sent apart from the statement, prepared.
+
+    Django's PostgreSQL cursors bind on the client: every value is quoted into the SQL text in
+    Python, and the server parses and plans the whole statement again for every delivery. The
+    statement is the same on every delivery, so here a cursor that binds on the server sends it,
+    and psycopg prepares it once per connection (after `prepare_threshold` runs, see settings).
+    The cursor is still Django's wrapper (its error translation, execute wrappers, query log)."""
+    if db.vendor == "postgresql" and db.settings_dict["OPTIONS"].get("prepare_threshold") is not None:
+        import psycopg
+
+        db.close_if_health_check_failed()
+        db.ensure_connection()
+        with db.wrap_database_errors:
+            raw: Any = psycopg.Cursor(db.connection)  # django-stubs type the argument as the wrapper itself
+        wrapped = db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
+    else:
+        wrapped = db.cursor()
+    with wrapped as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else row[0]

@@ -171,6 +171,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # psycopg may keep prepared statements (Django turns them off, for connection poolers that
+    # share a server session between clients; none is in this layout: behind one in transaction
+    # mode, set DB_PREPARED_STATEMENTS=false). Django's own cursors bind on the client and never
+    # prepare; only the webhook's INSERT binds on the server (ias.webhooks.statement_returning_id).
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- accounts and MFA ---

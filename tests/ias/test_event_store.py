@@ -98,3 +98,22 @@ def test_inside_a_transaction_a_dropped_connection_is_an_error():
             stored("m-in-atomic-2")
         connection.needs_rollback = True
     connection.close()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_on_postgresql_the_insert_is_prepared_once_and_only_its_values_are_sent():
+    """Django's cursors quote every value into the SQL text, which the server parses and plans
+    again on every delivery; the delivery's INSERT binds on the server and is prepared."""
+    for number in range(8):
+        stored(f"m-prepared-{number}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO%%'")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert len(statements) == 1 and "ON CONFLICT" in statements[0] and "$1" in statements[0]
+    assert WebhookEvent.objects.filter(message_id__startswith="m-prepared-").count() == 8
+
+
+def test_the_insert_shows_in_djangos_query_log(django_assert_num_queries):
+    with django_assert_num_queries(1) as captured:
+        stored("m-logged")
+    assert captured.captured_queries[0]["sql"].startswith("INSERT INTO")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from ias import identity, queries, sweeper
 from ias.models import IdentityVerification, NetworkQuery, PatientDeletion, WebhookEvent
 from ias.network import SourceChoice
+from ias.queueing import producer_drop
 from tests.ias.conftest import aal2_passed, linked, verified
 from tests.ias.fakes import post_webhook, source_event
 from tests.ias.helpers import store
@@ -98,9 +99,14 @@ def test_pending_deletions_are_retried(no_enqueue):
 
 
 def _reset_connections(app):
-    app.pool.force_close_all()
+    """Close the broker connections made so far and drop this thread's producer. Only a pool that
+    was used is closed: a closed pool stays in kombu's registry for its URL, where every later
+    publish to that URL through Celery's pool would find it."""
+    if app._pool is not None:
+        app._pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
+    producer_drop()
 
 
 def test_broker_down_when_webhooks_arrive_then_the_sweep_catches_up(

@@ -12,9 +12,10 @@ import functools
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from django.conf import settings
@@ -33,6 +34,7 @@ from ias.queueing import enqueue_after_commit
 from ias.selectors import event_body
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How far ahead of our clock an event's `meta.when` may be. Beyond it the time is clamped to the
 # moment of receipt: an event dated in the future would otherwise make every later bundle "older".
@@ -167,17 +169,24 @@ def event_insert_once(event: WebhookEvent) -> int | None:
     # context-local store (raising and catching an error outside an event loop) on every access.
     db = connections[DEFAULT_DB_ALIAS]
     params = [f.get_db_prep_save(getattr(event, f.attname), db) for f in fields]
+    return untested_first(db, lambda: statement_returning_id(db, sql, params), doing="storing an event")
+
+
+def untested_first(db: BaseDatabaseWrapper, send: Callable[[], T], *, doing: str) -> T:
+    """Send a statement without the health check's `SELECT 1` first; when the connection has gone
+    away, once more on a new one. Only outside a transaction (where nothing else is lost with the
+    connection) and only where Django would have checked (CONN_HEALTH_CHECKS)."""
     resend = bool(db.settings_dict.get("CONN_HEALTH_CHECKS")) and not db.in_atomic_block
     if resend:
         db.health_check_done = True  # type: ignore[attr-defined]  # Django has it; its stubs do not
     try:
-        return statement_returning_id(db, sql, params)
+        return send()
     except (OperationalError, InterfaceError) as exc:
         if not resend:
             raise
-        log.warning("database connection lost storing an event (%s); sending it again", type(exc).__name__)
+        log.warning("database connection lost %s (%s); sending it again", doing, type(exc).__name__)
         db.close()
-        return statement_returning_id(db, sql, params)
+        return send()
 
 
 def statement_returning_id(db: BaseDatabaseWrapper, sql: str, params: list[Any]) -> int | None:
@@ -281,17 +290,7 @@ def event_claim(*, event_id: int) -> WebhookEvent | None:
         WebhookEvent.Status.PENDING,
         field.get_db_prep_save(now, db),
     ]
-    resend = bool(db.settings_dict.get("CONN_HEALTH_CHECKS")) and not db.in_atomic_block
-    if resend:
-        db.health_check_done = True  # type: ignore[attr-defined]  # Django has it; its stubs do not
-    try:
-        claimed = claimed_rows(params)
-    except (OperationalError, InterfaceError) as exc:
-        if not resend:
-            raise
-        log.warning("database connection lost claiming an event (%s); sending it again", type(exc).__name__)
-        db.close()
-        claimed = claimed_rows(params)
+    claimed = untested_first(db, lambda: claimed_rows(params), doing="claiming an event")
     if claimed:
         return claimed[0]
     event = WebhookEvent.objects.filter(pk=event_id).first()

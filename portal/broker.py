@@ -11,22 +11,35 @@ kombu creates a message's file under its final name and only then writes it; a w
 the folder in between moves the empty file away, fails to decode it and stops ("Unrecoverable
 error: JSONDecodeError"). The more often workers look, the likelier that is, so here a message is
 written under a name no queue matches (`.part` after `.msg`) and renamed into place, which on one
-file system is atomic. Everything else is kombu's.
+file system is atomic.
+
+kombu's idle worker sleeps `polling_interval` between looks at the folder, so a task waited half of
+it on average, in the middle of a person's journey, and an idle worker spent CPU looking. Here a
+worker with nothing in hand binds a datagram socket in the `wake_folder` and waits on it (for at
+most `idle_interval`, in case a wake-up is missed); a publisher, once its message is in place, sends
+one byte to every socket there. A socket nobody holds any more (a worker killed) is removed by the
+next publisher. A worker with a task in hand cannot take another before it acknowledges, which no
+publisher announces, so it still looks every `polling_interval`; so does one that cannot bind (no
+Unix datagram sockets, or a folder whose path is too long for one). Everything else is kombu's.
 """
 
 from __future__ import annotations
 
 import os
+import select
+import socket
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from time import monotonic
-from typing import Any
+from contextlib import contextmanager, suppress
+from queue import Empty
+from time import monotonic, sleep
+from typing import Any, cast
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem, redis
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
+from kombu.utils.scheduling import FairCycle
 
 
 class Channel(filesystem.Channel):
@@ -42,10 +55,129 @@ class Channel(filesystem.Channel):
             os.replace(partial, final)
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+        consumers_wake(self.transport_options.get("wake_folder"))
+
+
+WAKE_SUFFIX = ".wake"
+_sender: socket.socket | None = None
+
+
+def consumers_wake(folder: str | None) -> None:
+    """Send one byte to every waiting worker's socket in `folder`; remove the ones nobody holds."""
+    if not folder or not hasattr(socket, "AF_UNIX"):
+        return
+    global _sender
+    try:
+        entries = list(os.scandir(folder))
+        if _sender is None:
+            _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            _sender.setblocking(False)
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.endswith(WAKE_SUFFIX):
+            continue
+        try:
+            _sender.sendto(b"!", entry.path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            with suppress(OSError):
+                os.unlink(entry.path)
+        except OSError:
+            # Its buffer is full (it has wake-ups it has not read yet) or it is going away.
+            continue
+
+
+class Waker:
+    """One worker's socket in the wake folder: `wait` returns when a publisher sends to it."""
+
+    def __init__(self, folder: str) -> None:
+        os.makedirs(folder, exist_ok=True)
+        self.path = os.path.join(folder, f"{uuid.uuid4().hex}{WAKE_SUFFIX}")
+        self.pid = os.getpid()
+        self.fresh = True
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind(self.path)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.setblocking(False)
+
+    def wait(self, seconds: float) -> None:
+        readable, _, _ = select.select([self.sock], [], [], seconds)
+        if readable:
+            self.drain()
+
+    def drain(self) -> None:
+        with suppress(OSError):
+            while self.sock.recv(64):
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+        with suppress(OSError):
+            os.unlink(self.path)
 
 
 class Transport(filesystem.Transport):
     Channel = Channel
+    idle_interval = 1.0
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        options = client.transport_options
+        self.wake_folder: str | None = options.get("wake_folder")
+        self.idle_interval = float(options.get("idle_interval", self.idle_interval))
+        self.waker: Waker | None = None
+        self.waker_failed = False
+
+    def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
+        """kombu's loop, pausing on `pause` instead of always sleeping `polling_interval`."""
+        started = monotonic()
+        cycle = cast(FairCycle, self.cycle)
+        while True:
+            try:
+                cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                pass
+            left = None if timeout is None else timeout - (monotonic() - started)
+            if left is not None and left <= 0:
+                raise TimeoutError()
+            self.pause(left)
+
+    def pause(self, left: float | None) -> None:
+        """Wait for a publisher's wake-up when idle; look again after `polling_interval` when busy."""
+        waker = self.waker_bound() if self.idle() else None
+        if waker is not None and waker.fresh:
+            waker.fresh = False
+            return  # just bound: a message may have come in before, unannounced; look once more
+        limit = self.idle_interval if waker is not None else (self.polling_interval or 0.0)
+        seconds = limit if left is None else min(limit, left)
+        if waker is not None:
+            waker.wait(seconds)
+        else:
+            sleep(seconds)
+
+    def idle(self) -> bool:
+        """Every channel may take a message now (prefetch 1: no task in hand; a producer's has no limit)."""
+        return all(channel.qos.can_consume() for channel in self.channels)
+
+    def waker_bound(self) -> Waker | None:
+        if self.waker is not None and self.waker.pid != os.getpid():
+            self.waker = None  # a forked copy: the socket is the parent's
+        if self.waker is None and self.wake_folder and not self.waker_failed and hasattr(socket, "AF_UNIX"):
+            try:
+                self.waker = Waker(self.wake_folder)
+            except OSError:
+                self.waker_failed = True
+        return self.waker
+
+    def close_connection(self, connection: Any) -> None:
+        if self.waker is not None and self.waker.pid == os.getpid():
+            self.waker.close()
+        self.waker = None
+        super().close_connection(connection)
 
 
 class RedisChannel(redis.Channel):

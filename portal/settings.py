@@ -349,7 +349,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
     _broker_dir = DATA_DIR / "broker"
     # The filesystem transport does not make its folders; a fresh clone has none.
-    for _folder in ("queue", "processed", "control"):
+    for _folder in ("queue", "processed", "control", "wake"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -357,9 +357,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
-        # How often an idle worker looks in the queue folder: a task waits for half of it on average
-        # (kombu's default is a second), in the middle of a person's journey. At 0.02 s an idle worker
-        # spends about 12 ms of CPU a second on it (2 ms at 0.1 s), and a task waits 10 ms, not 50.
+        # An idle worker waits on a socket here that every publisher wakes (portal.broker), looking
+        # in the queue folder at least every `idle_interval` in case a wake-up is missed.
+        "wake_folder": str(_broker_dir / "wake"),
+        "idle_interval": 1.0,
+        # How often a worker looks when it cannot wait for a wake-up: with a task in hand (the next
+        # one waits for half of this on average), or where it could not bind its socket.
         "polling_interval": float(env_str("CELERY_FILESYSTEM_POLLING_SECONDS", "0.02")),
     }
 else:

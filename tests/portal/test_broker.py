@@ -1,9 +1,14 @@
 """The embedded default's broker writes each message whole before a worker can see it."""
 
 import os
+import shutil
+import socket
+import tempfile
+import threading
+import uuid
 
 import pytest
-from kombu import Connection
+from kombu import Connection, Consumer, Exchange, Queue
 
 from portal import broker
 
@@ -51,3 +56,100 @@ def test_a_message_under_way_is_invisible_and_then_whole(folders, monkeypatch):
         assert channel._get("q") == {"body": "x"}
         assert channel._size("q") == 0
     assert os.listdir(folders["data_folder_in"]) == []
+
+
+@pytest.fixture
+def waking(folders):
+    # A short folder: a Unix socket's path has room for about a hundred bytes.
+    wake = tempfile.mkdtemp(prefix="hpw-", dir="/tmp")
+    yield {**folders, "wake_folder": wake, "idle_interval": 30.0, "polling_interval": 30.0}
+    shutil.rmtree(wake, ignore_errors=True)
+
+
+def a_queue(options):
+    """A queue of its own per test: kombu keeps the filesystem transport's bindings per process,
+    and a binding made for another test's folders would route this test's messages nowhere."""
+    name = f"q{uuid.uuid4().hex[:8]}"
+    options["test_queue"] = name
+    return Queue(name, Exchange(name), name)
+
+
+def consumer_connection(options, received):
+    """A connection consuming the test's queue with a prefetch of one, as the worker does."""
+    connection = Connection("filesystem://", transport=broker.Transport, transport_options=options)
+    channel = connection.channel()
+    channel.basic_qos(0, 1, False)
+    on_message = lambda body, message: (received.append(body), message.ack())  # noqa: E731
+    Consumer(channel, [a_queue(options)], callbacks=[on_message], accept=["json"]).consume()
+    return connection
+
+
+def publish(options, body):
+    name = options["test_queue"]
+    with Connection("filesystem://", transport=broker.Transport, transport_options=options) as connection:
+        connection.Producer().publish(body, routing_key=name, exchange=Exchange(name), serializer="json")
+
+
+def test_an_idle_worker_is_woken_by_a_publish_not_by_its_next_look(waking):
+    received: list[dict] = []
+    with consumer_connection(waking, received) as connection:
+        # Nothing there: it binds its socket, then waits for a wake-up (30 s without one).
+        with pytest.raises(TimeoutError):
+            connection.drain_events(timeout=0.3)
+        assert [name for name in os.listdir(waking["wake_folder"]) if name.endswith(broker.WAKE_SUFFIX)]
+        threading.Timer(0.2, publish, args=(waking, {"n": 1})).start()
+        # Only a wake-up ends this wait before its 10 s timeout: the worker's next look is 30 s away.
+        connection.drain_events(timeout=10)
+        assert received == [{"n": 1}]
+    assert os.listdir(waking["wake_folder"]) == []
+
+
+def test_a_publisher_removes_the_socket_of_a_worker_that_is_gone(waking):
+    gone = os.path.join(waking["wake_folder"], f"gone{broker.WAKE_SUFFIX}")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(gone)
+    sock.close()  # killed without closing its connection: the file stays, nobody reads it
+    with Connection("filesystem://", transport=broker.Transport, transport_options=waking) as connection:
+        connection.default_channel._put("q", {"body": "x"})
+        assert not os.path.exists(gone)
+        assert connection.default_channel._get("q") == {"body": "x"}
+
+
+def test_a_worker_that_cannot_bind_looks_every_polling_interval(folders, tmp_path):
+    too_long = tmp_path / ("w" * 120)
+    options = {**folders, "wake_folder": str(too_long), "idle_interval": 30.0, "polling_interval": 0.05}
+    received: list[dict] = []
+    with consumer_connection(options, received) as connection:
+        with pytest.raises(TimeoutError):
+            connection.drain_events(timeout=0.2)
+        assert connection.transport.waker is None and connection.transport.waker_failed
+        threading.Timer(0.2, publish, args=(options, {"n": 2})).start()
+        connection.drain_events(timeout=10)
+        assert received == [{"n": 2}]
+
+
+def test_a_busy_worker_looks_every_polling_interval_not_on_its_socket(waking):
+    options = {**waking, "polling_interval": 0.05}
+    held = []
+    hold = lambda body, message: held.append(message)  # noqa: E731 - a task in hand, not yet acknowledged
+    with Connection("filesystem://", transport=broker.Transport, transport_options=options) as connection:
+        channel = connection.channel()
+        channel.basic_qos(0, 1, False)
+        Consumer(channel, [a_queue(options)], callbacks=[hold], accept=["json"]).consume()
+        publish(options, {"n": 1})
+        publish(options, {"n": 2})
+        connection.drain_events(timeout=5)
+        assert len(held) == 1 and not connection.transport.idle()
+        sleeps: list[float] = []
+        real_sleep = broker.sleep
+
+        def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+            real_sleep(seconds)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(broker, "sleep", sleep)
+            threading.Timer(0.3, held[0].ack).start()
+            connection.drain_events(timeout=10)
+        assert len(held) == 2 and [message.payload for message in held] == [{"n": 1}, {"n": 2}]
+        assert sleeps and set(sleeps) == {0.05}

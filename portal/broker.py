@@ -13,14 +13,16 @@ error: JSONDecodeError"). The more often workers look, the likelier that is, so 
 written under a name no queue matches (`.part` after `.msg`) and renamed into place, which on one
 file system is atomic.
 
-kombu's idle worker sleeps `polling_interval` between looks at the folder, so a task waited half of
-it on average, in the middle of a person's journey, and an idle worker spent CPU looking. Here a
-worker with nothing in hand binds a datagram socket in the `wake_folder` and waits on it (for at
-most `idle_interval`, in case a wake-up is missed); a publisher, once its message is in place, sends
-one byte to every socket there. A socket nobody holds any more (a worker killed) is removed by the
-next publisher. A worker with a task in hand cannot take another before it acknowledges, which no
-publisher announces, so it still looks every `polling_interval`; so does one that cannot bind (no
-Unix datagram sockets, or a folder whose path is too long for one). Everything else is kombu's.
+kombu's worker sleeps `polling_interval` between looks at the folder, so a task waited half of it
+on average, in the middle of a person's journey (and each queued behind a running one waited again),
+and an idle worker spent CPU looking. Here a consuming worker binds a datagram socket in the
+`wake_folder` and waits on it instead: a publisher, once its message is in place, sends one byte to
+every socket there, and the worker sends one to its own when it acknowledges or rejects a message
+(with a prefetch of one it can take the next only then). It still looks every `idle_interval` when
+idle and every `polling_interval` when busy, in case a wake-up is missed. A socket nobody holds any
+more (a worker killed) is removed by the next publisher. A worker that cannot bind (no Unix datagram
+sockets, or a folder whose path is too long for one) looks every `polling_interval`, as kombu's
+does. Everything else is kombu's.
 """
 
 from __future__ import annotations
@@ -36,13 +38,32 @@ from time import monotonic, sleep
 from typing import Any, cast
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem, redis
+from kombu.transport import filesystem, redis, virtual
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 from kombu.utils.scheduling import FairCycle
 
 
+class QoS(virtual.QoS):
+    """kombu's, waking its own worker when a message is settled: the worker may take the next now."""
+
+    def ack(self, delivery_tag: Any) -> None:
+        super().ack(delivery_tag)
+        self.worker_wake()
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        super().reject(delivery_tag, requeue)
+        self.worker_wake()
+
+    def worker_wake(self) -> None:
+        transport = self.channel.connection  # None once the channel is closed
+        if isinstance(transport, Transport):
+            transport.self_wake()
+
+
 class Channel(filesystem.Channel):
+    QoS = QoS
+
     # kombu's filesystem Channel names this argument `payload`, its abstract base `message`.
     def _put(self, queue, payload, **kwargs):  # type: ignore[override]
         """Put `payload` on `queue`: kombu's file name, written in full, then renamed into place."""
@@ -66,25 +87,31 @@ def consumers_wake(folder: str | None) -> None:
     """Send one byte to every waiting worker's socket in `folder`; remove the ones nobody holds."""
     if not folder or not hasattr(socket, "AF_UNIX"):
         return
-    global _sender
     try:
         entries = list(os.scandir(folder))
-        if _sender is None:
-            _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            _sender.setblocking(False)
+        sender = sender_socket()
     except OSError:
         return
     for entry in entries:
         if not entry.name.endswith(WAKE_SUFFIX):
             continue
         try:
-            _sender.sendto(b"!", entry.path)
+            sender.sendto(b"!", entry.path)
         except (ConnectionRefusedError, FileNotFoundError):
             with suppress(OSError):
                 os.unlink(entry.path)
         except OSError:
             # Its buffer is full (it has wake-ups it has not read yet) or it is going away.
             continue
+
+
+def sender_socket() -> socket.socket:
+    """This process's one unbound socket for sending wake-ups (a fork may share it: it holds no state)."""
+    global _sender
+    if _sender is None:
+        _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        _sender.setblocking(False)
+    return _sender
 
 
 class Waker:
@@ -103,10 +130,16 @@ class Waker:
             raise
         self.sock.setblocking(False)
 
-    def wait(self, seconds: float) -> None:
+    def wait(self, seconds: float) -> bool:
+        """True when woken, False when `seconds` passed without a wake-up."""
         readable, _, _ = select.select([self.sock], [], [], seconds)
         if readable:
             self.drain()
+        return bool(readable)
+
+    def poke(self) -> None:
+        with suppress(OSError):
+            sender_socket().sendto(b"!", self.path)
 
     def drain(self) -> None:
         with suppress(OSError):
@@ -147,17 +180,24 @@ class Transport(filesystem.Transport):
             self.pause(left)
 
     def pause(self, left: float | None) -> None:
-        """Wait for a publisher's wake-up when idle; look again after `polling_interval` when busy."""
-        waker = self.waker_bound() if self.idle() else None
+        """Wait for a wake-up (a publish, or this worker settling its message), at most `idle_interval`
+        when idle and `polling_interval` when busy; without a socket, sleep `polling_interval`."""
+        waker = self.waker_bound()
         if waker is not None and waker.fresh:
             waker.fresh = False
             return  # just bound: a message may have come in before, unannounced; look once more
-        limit = self.idle_interval if waker is not None else (self.polling_interval or 0.0)
+        limit = self.idle_interval if waker is not None and self.idle() else (self.polling_interval or 0.0)
         seconds = limit if left is None else min(limit, left)
         if waker is not None:
             waker.wait(seconds)
         else:
             sleep(seconds)
+
+    def self_wake(self) -> None:
+        """Wake this worker's own wait (called from whichever thread settles a message)."""
+        waker = self.waker
+        if waker is not None and waker.pid == os.getpid():
+            waker.poke()
 
     def idle(self) -> bool:
         """Every channel may take a message now (prefetch 1: no task in hand; a producer's has no limit)."""

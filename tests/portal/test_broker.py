@@ -59,6 +59,20 @@ def test_a_message_under_way_is_invisible_and_then_whole(folders, monkeypatch):
 
 
 @pytest.fixture
+def wakes(monkeypatch):
+    """Each wait on a worker's socket: True when a wake-up ended it, False when its time ran out."""
+    seen: list[bool] = []
+    real_wait = broker.Waker.wait
+
+    def wait(waker, seconds):
+        seen.append(real_wait(waker, seconds))
+        return seen[-1]
+
+    monkeypatch.setattr(broker.Waker, "wait", wait)
+    return seen
+
+
+@pytest.fixture
 def waking(folders):
     # A short folder: a Unix socket's path has room for about a hundred bytes.
     wake = tempfile.mkdtemp(prefix="hpw-", dir="/tmp")
@@ -90,17 +104,18 @@ def publish(options, body):
         connection.Producer().publish(body, routing_key=name, exchange=Exchange(name), serializer="json")
 
 
-def test_an_idle_worker_is_woken_by_a_publish_not_by_its_next_look(waking):
+def test_an_idle_worker_is_woken_by_a_publish_not_by_its_next_look(waking, wakes):
     received: list[dict] = []
     with consumer_connection(waking, received) as connection:
         # Nothing there: it binds its socket, then waits for a wake-up (30 s without one).
         with pytest.raises(TimeoutError):
             connection.drain_events(timeout=0.3)
         assert [name for name in os.listdir(waking["wake_folder"]) if name.endswith(broker.WAKE_SUFFIX)]
+        assert wakes == [False]
         threading.Timer(0.2, publish, args=(waking, {"n": 1})).start()
-        # Only a wake-up ends this wait before its 10 s timeout: the worker's next look is 30 s away.
         connection.drain_events(timeout=10)
         assert received == [{"n": 1}]
+        assert wakes == [False, True]  # the wait the publish ended, not one that ran out
     assert os.listdir(waking["wake_folder"]) == []
 
 
@@ -128,28 +143,26 @@ def test_a_worker_that_cannot_bind_looks_every_polling_interval(folders, tmp_pat
         assert received == [{"n": 2}]
 
 
-def test_a_busy_worker_looks_every_polling_interval_not_on_its_socket(waking):
-    options = {**waking, "polling_interval": 0.05}
+def test_a_busy_worker_takes_the_next_message_once_it_settles_the_one_in_hand(waking, wakes):
     held = []
     hold = lambda body, message: held.append(message)  # noqa: E731 - a task in hand, not yet acknowledged
-    with Connection("filesystem://", transport=broker.Transport, transport_options=options) as connection:
+    with Connection("filesystem://", transport=broker.Transport, transport_options=waking) as connection:
         channel = connection.channel()
         channel.basic_qos(0, 1, False)
-        Consumer(channel, [a_queue(options)], callbacks=[hold], accept=["json"]).consume()
-        publish(options, {"n": 1})
-        publish(options, {"n": 2})
+        Consumer(channel, [a_queue(waking)], callbacks=[hold], accept=["json"]).consume()
+        publish(waking, {"n": 1})
+        publish(waking, {"n": 2})
         connection.drain_events(timeout=5)
         assert len(held) == 1 and not connection.transport.idle()
-        sleeps: list[float] = []
-        real_sleep = broker.sleep
-
-        def sleep(seconds: float) -> None:
-            sleeps.append(seconds)
-            real_sleep(seconds)
-
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(broker, "sleep", sleep)
-            threading.Timer(0.3, held[0].ack).start()
-            connection.drain_events(timeout=10)
-        assert len(held) == 2 and [message.payload for message in held] == [{"n": 1}, {"n": 2}]
-        assert sleeps and set(sleeps) == {0.05}
+        # The acknowledgement comes from another thread, as from Celery's pool; nothing is published
+        # meanwhile, and the next look is 30 s away: only its own wake-up ends this wait in time.
+        wakes.clear()
+        threading.Timer(0.3, held[0].ack).start()
+        connection.drain_events(timeout=10)
+        assert [message.payload for message in held] == [{"n": 1}, {"n": 2}]
+        assert wakes and wakes[-1] is True and False not in wakes
+        wakes.clear()
+        threading.Timer(0.3, held[1].reject, kwargs={"requeue": True}).start()
+        connection.drain_events(timeout=10)
+        assert [message.payload for message in held] == [{"n": 1}, {"n": 2}, {"n": 2}]
+        assert wakes and wakes[-1] is True and False not in wakes

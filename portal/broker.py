@@ -115,7 +115,8 @@ def sender_socket() -> socket.socket:
 
 
 class Waker:
-    """One worker's socket in the wake folder: `wait` returns when a publisher sends to it."""
+    """One worker's socket in the wake folder: `wait` returns when a publisher, or the worker's own
+    acknowledgement, sends to it."""
 
     def __init__(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)

@@ -357,12 +357,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
-        # An idle worker waits on a socket here that every publisher wakes (portal.broker), looking
-        # in the queue folder at least every `idle_interval` in case a wake-up is missed.
+        # A worker waits on a socket here that every publisher, and its own acknowledgement, wakes
+        # (portal.broker); it looks in the queue folder at least every `idle_interval` when idle, in
+        # case a wake-up is missed.
         "wake_folder": str(_broker_dir / "wake"),
         "idle_interval": 1.0,
-        # How often a worker looks when it cannot wait for a wake-up: with a task in hand (the next
-        # one waits for half of this on average), or where it could not bind its socket.
+        # The same fallback while a task is in hand, and how often a worker that could not bind its
+        # socket looks.
         "polling_interval": float(env_str("CELERY_FILESYSTEM_POLLING_SECONDS", "0.02")),
     }
 else:

@@ -287,6 +287,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="journeys per size, and measured imports alone")
     parser.add_argument("--source-delays", default="hie=2,pharmacy=3,lab=4", help="the sandbox's per-source delays")
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
 
     if not os.environ.get("DATABASE_URL"):
         os.environ["HOMEPORT_DATA_DIR"] = tempfile.mkdtemp(prefix="homeport-journey-")

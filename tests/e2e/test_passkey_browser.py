@@ -40,6 +40,9 @@ def test_enrol_a_passkey_and_use_it_to_sign_in(browser, live_server, user, passw
     _sign_in(page, live_server.url, user.email, password)
     page.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/"))
     page.get_by_role("link", name="Add a passkey instead").click()
+    page.wait_for_url(re.compile(r"/accounts/2fa/webauthn/add/"))
+    # The passkey buttons are type="button": allauth binds them on DOMContentLoaded, so wait for load.
+    page.wait_for_load_state("load")
     page.get_by_label("Name").fill("Laptop passkey")
     page.screenshot(path=screenshot_dir / "passkey-01-add.png", full_page=True)
     page.get_by_role("button", name="Add").click()
@@ -50,6 +53,7 @@ def test_enrol_a_passkey_and_use_it_to_sign_in(browser, live_server, user, passw
     page.get_by_role("button", name="Sign out").click()
     _sign_in(page, live_server.url, user.email, password)
     page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
+    page.wait_for_load_state("load")
     page.screenshot(path=screenshot_dir / "passkey-02-second-factor.png", full_page=True)
     page.get_by_role("button", name=re.compile("security key", re.IGNORECASE)).click()
     page.wait_for_url(lambda url: "/accounts/2fa/authenticate/" not in url)

@@ -15,6 +15,9 @@ def _to_passkey_page(page, base_url, email, password):
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/"))
     page.get_by_role("link", name="Add a passkey instead").click()
+    page.wait_for_url(re.compile(r"/accounts/2fa/webauthn/add/"))
+    # The Add button is type="button": allauth binds it on DOMContentLoaded, so wait for the page to load.
+    page.wait_for_load_state("load")
     page.get_by_label("Name").fill("Laptop passkey")
 
 

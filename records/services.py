@@ -282,10 +282,13 @@ def snapshot_ingest_file(
             stats = ingest.ParseStats()
             now = timezone.now()
             extracted = ingest.releasing(ingest.iter_rows(entries, lookup, stats), buffer)
+            # The watch's thread starts first: once the rows-ahead thread parses, holding Python's lock,
+            # starting another thread waits for that lock to change hands (5-15 ms on a busy machine).
+            watch = held.enter_context(NewerCopyWatch(superseded)) if superseded is not None else None
             with ingest.ChunksAhead(extracted) as ahead:
                 chunks = _counted(ahead, on_progress)
-                if superseded is not None:
-                    chunks = held.enter_context(NewerCopyWatch(superseded)).watched(chunks)
+                if watch is not None:
+                    chunks = watch.watched(chunks)
                 counts = rows_write(
                     user_id=user_id,
                     snapshot_id=snapshot.pk,

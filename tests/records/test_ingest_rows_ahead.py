@@ -167,3 +167,22 @@ def test_a_save_replaced_midway_leaves_no_extraction_running(user, private_stora
         )
     assert not Resource.objects.filter(user=user).exists()
     assert not [t for t in threading.enumerate() if t.name == "rows-ahead"]
+
+
+def test_the_newer_copy_watch_starts_before_the_extraction(user, private_storage_dir, monkeypatch, tmp_path):
+    """Starting a thread while the rows-ahead thread parses waits for Python's lock to change hands."""
+    running_at_start: list[str] = []
+    start = ingest.ChunksAhead.__enter__
+
+    def entered(self):
+        running_at_start.extend(t.name for t in threading.enumerate())
+        return start(self)
+
+    monkeypatch.setattr(ingest.ChunksAhead, "__enter__", entered)
+    path = tmp_path / "bundle.json"
+    path.write_bytes(orjson.dumps(generated(size=50)))
+    services.snapshot_ingest_file(
+        user_id=user.pk, path=str(path), network_source="hie", retire=True, superseded=lambda: False
+    )
+    assert "newer-copy-watch" in running_at_start
+    assert Resource.objects.filter(user=user).exists()

@@ -293,7 +293,8 @@ def build_lookup(entries: Iterable[msgspec.Raw]) -> Lookup:
             continue
         kind = resource.get("resourceType")
         if kind == "Provenance":
-            for target in resource.get("target") or []:
+            targets = resource.get("target")
+            for target in targets if isinstance(targets, list) else ():
                 ref = target.get("reference") if isinstance(target, dict) else None
                 if isinstance(ref, str):
                     lookup.provenance_by_target.setdefault(ref, []).append(

@@ -28,9 +28,7 @@ def _provenance(target) -> dict:
 
 
 @pytest.mark.parametrize("target", [7, 1.5, True, "Observation/obs-1", {"reference": "Observation/obs-1"}])
-def test_a_provenance_whose_target_is_not_a_list_leaves_the_rest_of_the_bundle_saved(
-    user, private_storage_dir, target
-):
+def test_a_provenance_whose_target_is_not_a_list_leaves_the_rest_of_the_bundle_saved(user, private_storage_dir, target):
     sent = bundle(
         organization("org-1", "Riverside Community Hospital"),
         observation("obs-1", loinc="2160-0", display="Creatinine", value=1.1, unit="mg/dL"),

@@ -1348,7 +1348,10 @@ def _tagged(raw: dict, network: str) -> dict:
         return raw
     found = raw.get("meta")
     meta: dict = found if isinstance(found, dict) else {}
-    tags = [t for t in meta.get("tag") or [] if not (isinstance(t, dict) and t.get("system") == NETWORK_TAG_SYSTEM)]
+    given = meta.get("tag") or []
+    # A tag that is not a list (one Coding, or a stray value) is kept, as the list's first item.
+    given = given if isinstance(given, list) else [given]
+    tags = [t for t in given if not (isinstance(t, dict) and t.get("system") == NETWORK_TAG_SYSTEM)]
     tags.append({"system": NETWORK_TAG_SYSTEM, "code": network, "display": network_name(network)})
     return {**raw, "meta": {**meta, "tag": tags}}
 

@@ -2,20 +2,16 @@
 the bundle: the network's converters and partners do send such things, and one must not lose the
 person their whole record."""
 
-import copy
-import random
-
 import orjson
 import pytest
 
 from records import ingest
 from records.models import Resource, Snapshot
-from tests.records.conftest import generated, ingest_bundle
+from tests.records.conftest import ingest_bundle
 from tests.records.converter_shapes import bundle, observation, organization
+from tests.records.scrambled import scrambled_bundle
 
 pytestmark = pytest.mark.django_db
-
-ODD_VALUES = (None, "", "  ", 7, 1.5, True, [], {}, "n/a", [None], {"x": 1})
 
 
 def _provenance(target) -> dict:
@@ -42,33 +38,10 @@ def test_a_provenance_whose_target_is_not_a_list_leaves_the_rest_of_the_bundle_s
     assert Resource.objects.get(user=user, resource_id="obs-1").source_org == ""
 
 
-def _scrambled(node, rng: random.Random, *, top: bool = True):
-    """Some fields, at every depth, dropped or given one of ODD_VALUES; a list made a single item."""
-    if isinstance(node, dict):
-        for key in list(node):
-            if top and key == "resourceType":
-                continue
-            roll = rng.random()
-            if roll < 0.08:
-                del node[key]
-            elif roll < 0.14:
-                node[key] = copy.deepcopy(rng.choice(ODD_VALUES))
-            elif roll < 0.17 and isinstance(node[key], list) and node[key]:
-                node[key] = node[key][0]
-            else:
-                _scrambled(node[key], rng, top=False)
-    elif isinstance(node, list):
-        for item in node:
-            _scrambled(item, rng, top=False)
-
-
 @pytest.mark.parametrize("shape", ["clean", "converted"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_bundle_with_scrambled_field_types_is_read_without_error(shape, seed):
-    scrambled = generated(shape, size=300)
-    rng = random.Random(seed)
-    for entry in scrambled["entry"]:
-        _scrambled(entry["resource"], rng)
+    scrambled = scrambled_bundle(shape, seed=seed)
     rows, stats = ingest.parse_bytes(orjson.dumps(scrambled))
     assert stats.total == len(scrambled["entry"])
     assert len(rows) + stats.skipped + stats.duplicates == stats.total

@@ -110,12 +110,21 @@ def _system_rank(system: Any) -> int:
     return PREFERRED_SYSTEMS.index(canonical) if canonical in PREFERRED_SYSTEMS else len(PREFERRED_SYSTEMS)
 
 
+_PREFERRED_RANK = {system: rank for rank, system in enumerate(PREFERRED_SYSTEMS)}
+
+
 def _preferred_coding(codings: list[dict]) -> dict | None:
-    for system in PREFERRED_SYSTEMS:
-        for coding in codings:
-            if _str(coding.get("system")) == system and _str(coding.get("code")):
-                return coding
-    return None
+    """The first coded coding of the most preferred system present (one pass: every resource has one)."""
+    best, best_rank = None, len(PREFERRED_SYSTEMS)
+    for coding in codings:
+        system = coding.get("system")
+        if isinstance(system, str):
+            rank = _PREFERRED_RANK.get(system.strip(), best_rank)
+            if rank < best_rank:
+                code = coding.get("code")
+                if isinstance(code, str) and code.strip():
+                    best, best_rank = coding, rank
+    return best
 
 
 # Words converters write where a name is missing; they are not names.
@@ -167,11 +176,12 @@ def concept_code(concept: Any) -> tuple[str, str]:
 
 
 def concept_codes(concept: Any) -> set[tuple[str, str]]:
-    return {
-        (_str(c.get("system")), _str(c.get("code")))
-        for c in _dicts(_dict(concept).get("coding"))
-        if _str(c.get("code"))
-    }
+    codes = set()
+    for coding in _dicts(_dict(concept).get("coding")):
+        code = coding.get("code")
+        if isinstance(code, str) and (code := code.strip()):
+            codes.add((_str(coding.get("system")), code))
+    return codes
 
 
 def first_concept(value: Any) -> dict:
@@ -1219,7 +1229,8 @@ def _verification_code(resource: dict) -> str:
 def status_code(resource: Any) -> str:
     """The status to index: clinicalStatus for conditions and allergies, else `status`."""
     resource = _dict(resource)
-    if _str(resource.get("resourceType")) in _CLINICAL_STATUS_TYPES:
+    kind = _str(resource.get("resourceType"))
+    if kind in _CLINICAL_STATUS_TYPES:
         verification = _verification_code(resource)
         if verification in ("refuted", "entered-in-error"):
             return verification
@@ -1236,7 +1247,7 @@ def status_code(resource: Any) -> str:
                 )
             )
         return code.lower()[:64]
-    if _str(resource.get("resourceType")) == "Goal":
+    if kind == "Goal":
         return _str(resource.get("lifecycleStatus")).lower()[:64]
     return _str(resource.get("status")).lower()[:64]
 
@@ -1362,10 +1373,11 @@ def resource_network_source(resource: Any) -> str:
     """
     resource = _dict(resource)
     for tag in _dicts(_dict(resource.get("meta")).get("tag"))[:20]:
-        system = _str(tag.get("system")).rstrip("/")
-        code = _str(tag.get("code")).lower()
-        if system.endswith("network-source") and code in NETWORK_SOURCE_WORDS:
-            return code
+        system = tag.get("system")
+        if isinstance(system, str) and system.strip().rstrip("/").endswith("network-source"):
+            code = _str(tag.get("code")).lower()
+            if code in NETWORK_SOURCE_WORDS:
+                return code
     extensions = _dicts(resource.get("extension"))[:20]
     for content in _dicts(resource.get("content"))[:10]:
         extensions += _dicts(content.get("extension"))[:10]
@@ -1673,9 +1685,9 @@ def observation_category_codes(resource: Any) -> set[str]:
     codes = set()
     for concept in _dicts(_dict(resource).get("category")):
         for coding in _dicts(concept.get("coding")):
-            code = _str(coding.get("code")).lower()
-            if code:
-                codes.add(code)
+            code = coding.get("code")
+            if isinstance(code, str) and (code := code.strip()):
+                codes.add(code.lower())
     return codes
 
 

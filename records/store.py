@@ -39,13 +39,15 @@ _DATA_COLUMNS = [c for c in COLUMNS if c not in ("resource_type", "resource_id")
 # write in between, above all while the next chunk is parsed with no lock held. Fewer, larger commits
 # write each index page to the log once per chunk rather than once per 250 rows.
 WRITE_BATCH = 2000
-# Rows per INSERT on the portable path, at most: one statement of many VALUES rows does the work of
-# as many single-row ones without SQLite setting up and finishing a statement for each row (that was
-# about 40% of its time). Each statement also gives Python's lock back to the thread extracting the
-# next chunk, and getting it back waits up to Python's switch interval (5 ms): a 50k-resource first
-# import spent 4.2-4.6 s inserting in statements of 100 rows, 2.8-2.9 s in statements of 1,000.
-# 1,000 rows of 26 parameters stay under SQLite's usual 32,766 (`_rows_per_insert` asks the connection).
-ROWS_PER_INSERT = 1000
+# Rows per INSERT on the portable path, largest first; the few rows left over go one by one. One
+# statement of many VALUES rows does the work of as many single-row ones without SQLite setting up
+# and finishing a statement for each row (that was about 40% of its time). Each statement also gives
+# Python's lock to the thread extracting the next chunk, and getting it back waits up to Python's
+# switch interval (5 ms): a 50k-resource first import spent 4.2-4.6 s inserting in statements of 100
+# rows, 2.8-2.9 s in statements of 1,000. A small record (600 resources) keeps statements of 100: one
+# statement of its own size costs SQLite more to prepare than it saves. 1,000 rows of 26 parameters
+# stay under SQLite's usual 32,766 (`_rows_per_insert` asks the connection).
+ROWS_PER_INSERT = (1000, 100)
 # Rows per statement when retiring or re-marking items by id (well under SQLite's 32,766 parameters).
 IDS_BATCH = 500
 # How long the end of an ingest waits for its background checkpoint to open its connection (seconds).
@@ -347,37 +349,37 @@ def _prepared(row: Row, adapted: dict[datetime, str | None]) -> list:
     return values
 
 
-def _rows_per_insert(parameters_per_row: int) -> int:
-    """ROWS_PER_INSERT, or as many rows as this SQLite takes parameters for in one statement."""
+def _rows_per_insert(parameters_per_row: int) -> tuple[int, ...]:
+    """The statement sizes of ROWS_PER_INSERT this SQLite takes parameters for, largest first, then 1."""
     getlimit = getattr(connection.connection, "getlimit", None)
-    if getlimit is None:
-        return ROWS_PER_INSERT
-    return max(1, min(ROWS_PER_INSERT, getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // parameters_per_row))
+    most = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // parameters_per_row if getlimit is not None else None
+    sizes = {size if most is None else min(size, most) for size in ROWS_PER_INSERT}
+    return tuple(sorted({size for size in sizes if size >= 1} | {1}, reverse=True))
 
 
 def _insert_in_batches(insert_sql: str, one_row: str, params: list[list]) -> None:
-    """As `_execute_in_batches`, many rows to a statement: groups of `_rows_per_insert` rows share one
-    prepared statement, and what a batch has left over goes in one statement of its own size (a
-    600-resource record is one statement). SQLite inserts VALUES rows in their order, so ids still
-    follow the bundle's order."""
+    """As `_execute_in_batches`, many rows to a statement: each batch goes in as many statements of the
+    largest size as fit, then of the next size, the rest one by one; each size's statement is prepared
+    once per ingest. SQLite inserts VALUES rows in their order, so ids still follow the bundle's order.
+
+    Always `executemany`: under DEBUG, Django logs an `execute` with every parameter quoted by SQLite,
+    each row's JSON too, which cost a 600-resource import 40% more time."""
     if not params:
         return
     connection.ensure_connection()
-    per_statement = _rows_per_insert(len(params[0]))
-    insert_many = insert_sql + ", ".join([one_row] * per_statement)
+    sizes = _rows_per_insert(len(params[0]))
+    statements = {size: insert_sql + ", ".join([one_row] * size) for size in sizes}
     with connection.cursor() as cursor:
         for start in range(0, len(params), WRITE_BATCH):
             batch = params[start : start + WRITE_BATCH]
-            whole = len(batch) - len(batch) % per_statement
-            groups = [
-                list(chain.from_iterable(batch[at : at + per_statement])) for at in range(0, whole, per_statement)
-            ]
             with transaction.atomic():
-                if groups:
-                    cursor.executemany(insert_many, groups)
-                if whole < len(batch):
-                    rest = batch[whole:]
-                    cursor.execute(insert_sql + ", ".join([one_row] * len(rest)), list(chain.from_iterable(rest)))
+                done = 0
+                for size in sizes:
+                    end = done + (len(batch) - done) // size * size
+                    if end > done:
+                        groups = [list(chain.from_iterable(batch[at : at + size])) for at in range(done, end, size)]
+                        cursor.executemany(statements[size], groups)
+                        done = end
 
 
 def _execute_in_batches(sql: str, params: list[list]) -> None:

@@ -25,7 +25,9 @@ def _stored(user) -> list[tuple[str, str]]:
     return list(Resource.objects.filter(user=user).order_by("id").values_list("resource_type", "resource_id"))
 
 
-@pytest.mark.parametrize(("rows_per_insert", "write_batch"), [(7, 20), (1000, 2000), (1, 3)])
+@pytest.mark.parametrize(
+    ("rows_per_insert", "write_batch"), [((7, 3), 20), ((1000, 100), 2000), ((1,), 3), ((50,), 120)]
+)
 def test_every_row_lands_once_in_the_bundles_order(
     user, private_storage_dir, monkeypatch, rows_per_insert, write_batch
 ):
@@ -55,8 +57,22 @@ def test_statements_stay_within_the_connections_parameter_limit(
             placeholders.append(sql.count("%s"))
         return execute(sql, params, many, context)
 
-    bundle = generated("clean", size=40)
+    bundle = generated("clean", size=250)
     with connection.execute_wrapper(noting):
         ingest_bundle(user, bundle)
     assert _stored(user) == _sent(bundle)
     assert placeholders and max(placeholders) <= few_parameters_per_statement
+
+
+def test_rows_go_in_through_executemany_only(user, private_storage_dir):
+    """Under DEBUG, Django logs an `execute` by having SQLite quote each parameter (each row's JSON)."""
+    calls: list[bool] = []
+
+    def noting(execute, sql, params, many, context):
+        if sql.startswith(f"INSERT INTO {connection.ops.quote_name(Resource._meta.db_table)}"):
+            calls.append(many)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(noting):
+        ingest_bundle(user, generated("clean", size=250))
+    assert calls and all(calls)

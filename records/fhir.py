@@ -114,7 +114,7 @@ _PREFERRED_RANK = {system: rank for rank, system in enumerate(PREFERRED_SYSTEMS)
 
 
 def _preferred_coding(codings: list[dict]) -> dict | None:
-    """The first coded coding of the most preferred system present (one pass: every resource has one)."""
+    """The first coded coding of the most preferred system present, in one pass over the codings."""
     best, best_rank = None, len(PREFERRED_SYSTEMS)
     for coding in codings:
         system = coding.get("system")

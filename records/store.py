@@ -363,7 +363,7 @@ def _insert_in_batches(insert_sql: str, one_row: str, params: list[list]) -> Non
     once per ingest. SQLite inserts VALUES rows in their order, so ids still follow the bundle's order.
 
     Always `executemany`: under DEBUG, Django logs an `execute` with every parameter quoted by SQLite,
-    each row's JSON too, which cost a 600-resource import 40% more time."""
+    each row's JSON too (a 600-resource import in one `execute` took 0.19 s instead of 0.13 s)."""
     if not params:
         return
     connection.ensure_connection()

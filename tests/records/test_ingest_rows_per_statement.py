@@ -36,6 +36,12 @@ def test_every_row_lands_once_in_the_bundles_order(
     bundle = generated("mixed", size=120)
     ingest_bundle(user, bundle)
     assert _stored(user) == _sent(bundle)
+    first_of_group: dict[str, int] = {}
+    rows = list(Resource.objects.filter(user=user).order_by("id").values_list("id", "dedupe_key", "is_primary"))
+    for pk, key, _primary in rows:
+        first_of_group.setdefault(key, pk)
+    assert len(first_of_group) < len(rows)  # the record has same-item groups to decide
+    assert [primary for _pk, _key, primary in rows] == [first_of_group[key] == pk for pk, key, _primary in rows]
 
 
 @pytest.fixture

@@ -105,25 +105,20 @@ def system_short_name(system: Any) -> str:
     return tail[:40]
 
 
-def _system_rank(system: Any) -> int:
-    canonical = terminology.canonical_system(_str(system))
-    return PREFERRED_SYSTEMS.index(canonical) if canonical in PREFERRED_SYSTEMS else len(PREFERRED_SYSTEMS)
-
-
 _PREFERRED_RANK = {system: rank for rank, system in enumerate(PREFERRED_SYSTEMS)}
+
+
+def _system_rank(system: Any) -> int:
+    return _PREFERRED_RANK.get(terminology.canonical_system(_str(system)), len(PREFERRED_SYSTEMS))
 
 
 def _preferred_coding(codings: list[dict]) -> dict | None:
     """The first coded coding of the most preferred system present, in one pass over the codings."""
     best, best_rank = None, len(PREFERRED_SYSTEMS)
     for coding in codings:
-        system = coding.get("system")
-        if isinstance(system, str):
-            rank = _PREFERRED_RANK.get(system.strip(), best_rank)
-            if rank < best_rank:
-                code = coding.get("code")
-                if isinstance(code, str) and code.strip():
-                    best, best_rank = coding, rank
+        rank = _PREFERRED_RANK.get(_str(coding.get("system")), best_rank)
+        if rank < best_rank and _str(coding.get("code")):
+            best, best_rank = coding, rank
     return best
 
 
@@ -178,8 +173,8 @@ def concept_code(concept: Any) -> tuple[str, str]:
 def concept_codes(concept: Any) -> set[tuple[str, str]]:
     codes = set()
     for coding in _dicts(_dict(concept).get("coding")):
-        code = coding.get("code")
-        if isinstance(code, str) and (code := code.strip()):
+        code = _str(coding.get("code"))
+        if code:
             codes.add((_str(coding.get("system")), code))
     return codes
 
@@ -1373,8 +1368,7 @@ def resource_network_source(resource: Any) -> str:
     """
     resource = _dict(resource)
     for tag in _dicts(_dict(resource.get("meta")).get("tag"))[:20]:
-        system = tag.get("system")
-        if isinstance(system, str) and system.strip().rstrip("/").endswith("network-source"):
+        if _str(tag.get("system")).rstrip("/").endswith("network-source"):
             code = _str(tag.get("code")).lower()
             if code in NETWORK_SOURCE_WORDS:
                 return code
@@ -1685,9 +1679,9 @@ def observation_category_codes(resource: Any) -> set[str]:
     codes = set()
     for concept in _dicts(_dict(resource).get("category")):
         for coding in _dicts(concept.get("coding")):
-            code = coding.get("code")
-            if isinstance(code, str) and (code := code.strip()):
-                codes.add(code.lower())
+            code = _str(coding.get("code")).lower()
+            if code:
+                codes.add(code)
     return codes
 
 

@@ -352,9 +352,8 @@ def _prepared(row: Row, adapted: dict[datetime, str | None]) -> list:
 def _rows_per_insert(parameters_per_row: int) -> tuple[int, ...]:
     """The statement sizes of ROWS_PER_INSERT this SQLite takes parameters for, largest first, then 1."""
     getlimit = getattr(connection.connection, "getlimit", None)
-    most = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // parameters_per_row if getlimit is not None else None
-    sizes = {size if most is None else min(size, most) for size in ROWS_PER_INSERT}
-    return tuple(sorted({size for size in sizes if size >= 1} | {1}, reverse=True))
+    most = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // parameters_per_row if getlimit else max(ROWS_PER_INSERT)
+    return tuple(sorted({max(1, min(size, most)) for size in ROWS_PER_INSERT} | {1}, reverse=True))
 
 
 def _insert_in_batches(insert_sql: str, one_row: str, params: list[list]) -> None:

@@ -11,10 +11,10 @@ from datetime import datetime
 
 import msgspec
 from django.core.cache import caches
-from django.db import transaction
-from django.db.models import Q
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from ias.commits import unsynced_returning
 from ias.models import (
     NetworkPatient,
     NetworkQuery,
@@ -150,14 +150,30 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
                 raise
             log.warning("bundle for request %s could not be ingested: %s", bundle.request_id, exc.reason)
             return QuerySource.Records.FAILED, 0
-    # One conditional UPDATE: the newest copy saved is noted, never an older one over it.
-    NetworkPatient.objects.filter(pk=link.pk).filter(
-        Q(last_ingested_data_at__isnull=True) | Q(last_ingested_data_at__lte=bundle.data_at)
-    ).update(last_ingested_data_at=bundle.data_at, last_ingested_message_id=bundle.message_id)
+    newest_saved_note(link_id=link.pk, bundle=bundle)
     clinical = snapshot_clinical_count(snapshot=snapshot)
     if clinical == 0:
         return QuerySource.Records.EMPTY, 0
     return QuerySource.Records.FETCHED, clinical
+
+
+def newest_saved_note(*, link_id: int, bundle: LinkedBundle) -> None:
+    """Note the copy just saved as the newest, never an older one over a newer: one conditional UPDATE.
+
+    Its commit does not wait for the disk (`ias.commits`). The records were committed, flushed, before
+    it; a crash that loses this note loses everything committed after it too (the source's mark, the
+    event's), so the event is processed again and saves the same copy again, which adds nothing."""
+    meta = NetworkPatient._meta
+    db = connections[DEFAULT_DB_ALIAS]
+    q = db.ops.quote_name
+    at, message = q("last_ingested_data_at"), q("last_ingested_message_id")
+    sql = (
+        f"UPDATE {q(meta.db_table)} SET {at} = %s, {message} = %s"  # noqa: S608 - names are ours
+        f" WHERE {q('id')} = %s AND ({at} IS NULL OR {at} <= %s)"
+    )
+    data_at = meta.get_field("last_ingested_data_at").get_db_prep_save(bundle.data_at, db)
+    with db.cursor() as cursor:
+        cursor.execute(unsynced_returning(sql), [data_at, bundle.message_id, link_id, data_at])
 
 
 MAX_CONSOLIDATED_PER_QUERY = 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -10,8 +11,8 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.core.cache import caches
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -42,23 +43,40 @@ def event_body(event: WebhookEvent) -> dict[str, Any]:
     return orjson.loads(decrypt_bytes(bytes(event.body_encrypted)))
 
 
-def source_events_pending(*, event: WebhookEvent, after: datetime) -> QuerySet[WebhookEvent]:
+def source_events_pending(*, event: WebhookEvent, after: datetime) -> list[WebhookEvent]:
     """The other `network-query.*` events for the same network patient still waiting to be processed
     whose data is newer than `after` (sent then, else received then), newest first: the bundles
-    they link are newer copies of the whole record than an older event's."""
+    they link are newer copies of the whole record than an older event's.
+
+    Asked several times while one event saves (before its download, once it is in, during the save),
+    nearly always to find nothing: one statement built once per process, not a queryset compiled
+    again on every ask."""
     if not event.network_patient_id:
-        return WebhookEvent.objects.none()
+        return []
+    db = connections[DEFAULT_DB_ALIAS]
+    field = WebhookEvent._meta.get_field("received_at")
+    params = [
+        event.network,
+        event.network_patient_id,
+        "network-query.%",
+        WebhookEvent.Status.PENDING,
+        event.pk,
+        field.get_db_prep_value(after, db),
+    ]
+    return list(WebhookEvent.objects.raw(source_events_pending_statement(), params))
+
+
+@functools.cache
+def source_events_pending_statement() -> str:
+    meta = WebhookEvent._meta
+    q = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    columns = ", ".join(q(str(f.column)) for f in meta.concrete_fields)
+    data_at = f"COALESCE({q('sent_at')}, {q('received_at')})"
     return (
-        WebhookEvent.objects.filter(
-            network=event.network,
-            network_patient_id=event.network_patient_id,
-            event_type__startswith="network-query.",
-            status=WebhookEvent.Status.PENDING,
-        )
-        .exclude(pk=event.pk)
-        .annotate(data_at=Coalesce("sent_at", "received_at"))
-        .filter(data_at__gt=after)
-        .order_by("-data_at", "-pk")
+        f"SELECT {columns} FROM {q(meta.db_table)}"  # noqa: S608 - names are ours
+        f" WHERE {q('network')} = %s AND {q('network_patient_id')} = %s AND {q('event_type')} LIKE %s"
+        f" AND {q('status')} = %s AND {q('id')} <> %s AND {data_at} > %s"
+        f" ORDER BY {data_at} DESC, {q('id')} DESC"
     )
 
 

@@ -87,10 +87,31 @@ class LinkedBundle(msgspec.Struct, frozen=True, kw_only=True):
 NewerBundle = Callable[[datetime], "LinkedBundle | None"]
 
 
-def _newer_waits(newer: NewerBundle | None, after: datetime) -> Callable[[], bool] | None:
-    if newer is None:
-        return None
-    return lambda: newer(after) is not None
+def _saved_already(bundle: LinkedBundle, data_at: datetime | None, message_id: str) -> bool:
+    """Whether the newest copy saved (`data_at`, `message_id`) makes saving `bundle` pointless: it is
+    newer, or it is this very copy."""
+    return data_at is not None and (
+        bundle.data_at < data_at or (bundle.data_at == data_at and bundle.message_id == message_id)
+    )
+
+
+def _superseded(*, link_id: int, bundle: LinkedBundle, newer: NewerBundle | None) -> Callable[[], bool]:
+    """The save's question to ask while it waits, downloads and writes: stop, because a newer copy
+    waits for its own event, or because a copy at least as new was saved meanwhile. The second is
+    another worker's save that finished while this one waited for the person's lock: its event is
+    no longer waiting, so only the note of the newest copy saved tells of it."""
+
+    def check() -> bool:
+        if newer is not None and newer(bundle.data_at) is not None:
+            return True
+        noted = (
+            NetworkPatient.objects.filter(pk=link_id)
+            .values_list("last_ingested_data_at", "last_ingested_message_id")
+            .first()
+        )
+        return noted is not None and _saved_already(bundle, *noted)
+
+    return check
 
 
 # How many times one event hands its save over to a newer copy before it saves what it has: the sandbox's
@@ -102,7 +123,8 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
     """Ingest a linked consolidated bundle unless a newer one is already in.
 
     Returns (a Records value, resources saved). Each link is the WHOLE record as of `data_at`, so an
-    older bundle arriving late is skipped (order independence) and the same event processed twice
+    older bundle arriving late is skipped (order independence), also when the newer one was saved by
+    another worker while this one waited for the person's lock, and the same event processed twice
     ingests once. A bundle holding only the Patient is "empty": the sources found nothing.
 
     `newer(after)` names a newer linked bundle still waiting for its own event to be processed. When
@@ -116,10 +138,7 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
     link = NetworkPatient.objects.get(user_id=user_id, network=IDENTITY_NETWORK)
     handovers = 0
     while True:
-        if link.last_ingested_data_at is not None and (
-            bundle.data_at < link.last_ingested_data_at
-            or (bundle.data_at == link.last_ingested_data_at and bundle.message_id == link.last_ingested_message_id)
-        ):
+        if _saved_already(bundle, link.last_ingested_data_at, link.last_ingested_message_id):
             return QuerySource.Records.SKIPPED, 0
         # Once newer copies have taken over HANDOVERS_MAX times, the copy in hand is saved without looking further.
         looking = newer if handovers < HANDOVERS_MAX else None
@@ -136,11 +155,11 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
                 request_id=bundle.request_id,
                 patient_id=link.patient_id or "",
                 network=link.network,
-                superseded=_newer_waits(looking, bundle.data_at),
+                superseded=_superseded(link_id=link.pk, bundle=bundle, newer=looking),
             )
             break
         except BundleSuperseded:
-            # The newer copy that stopped this save is taken over above, as one handover.
+            # A newer copy waiting is taken over above, as one handover; one saved meanwhile skips this one.
             link.refresh_from_db(fields=["last_ingested_data_at", "last_ingested_message_id"])
             continue
         except BundleLinkExpired:

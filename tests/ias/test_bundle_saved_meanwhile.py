@@ -1,0 +1,70 @@
+"""Two workers, two copies of a person's whole record: the older copy's save waits for the person's
+lock while the newer one is saved, and by the time it holds the lock the newer copy's event is done,
+no longer waiting. The older copy must not then be saved over the newer one."""
+
+import pytest
+
+from ias.models import NetworkPatient, QuerySource, WebhookEvent
+from records.errors import BundleSuperseded
+from tests.ias.conftest import saved_snapshot
+from tests.ias.test_bundle_handover import process, records_of, stored
+from tests.ias.test_handlers import start_query, verified
+
+pytestmark = pytest.mark.django_db
+
+
+def saved_by_another_worker(newer: WebhookEvent) -> None:
+    """What the other worker leaves behind: the newer copy noted as saved, its event processed."""
+    NetworkPatient.objects.filter(patient_id=newer.network_patient_id).update(
+        last_ingested_data_at=newer.sent_at, last_ingested_message_id=newer.message_id
+    )
+    WebhookEvent.objects.filter(pk=newer.pk).update(status=WebhookEvent.Status.PROCESSED)
+
+
+def waits_for_the_lock_meanwhile(ingested, arrives):
+    """The ingest as records runs it: while this call waits for the person's lock, another copy
+    (`arrives()` stores its event) is saved by another worker; then it asks whether to stop, as it
+    does once it holds the lock."""
+
+    def call(self, **kwargs):
+        if not getattr(self, "waited", False):
+            self.waited = True
+            saved_by_another_worker(arrives())
+        check = kwargs["superseded"]
+        if check is not None and check():
+            raise BundleSuperseded()
+        self.calls.append(kwargs)
+        return saved_snapshot()
+
+    return call
+
+
+def test_an_older_copy_is_not_saved_over_one_saved_as_it_waited(mfa_user, network, ingested, no_enqueue, monkeypatch):
+    verified(mfa_user, "pat_1")
+    query = start_query(mfa_user, network, sources=("hie", "lab"))
+    hie = stored("hie", query.request_id)
+    arrived: list[WebhookEvent] = []
+
+    def lab_arrives() -> WebhookEvent:
+        arrived.append(stored("lab", query.request_id))
+        return arrived[0]
+
+    monkeypatch.setattr(type(ingested), "__call__", waits_for_the_lock_meanwhile(ingested, lab_arrives))
+    assert process(hie).status == WebhookEvent.Status.PROCESSED
+    assert ingested.calls == []
+    assert records_of(query)["hie"] == QuerySource.Records.SKIPPED
+    link = NetworkPatient.objects.get(user=mfa_user)
+    assert link.last_ingested_message_id == arrived[0].message_id
+
+
+def test_a_newer_copy_is_still_saved_after_an_older_one_was(mfa_user, network, ingested, no_enqueue, monkeypatch):
+    verified(mfa_user, "pat_1")
+    query = start_query(mfa_user, network, sources=("hie", "lab"))
+    lab = stored("lab", query.request_id)
+    monkeypatch.setattr(
+        type(ingested), "__call__", waits_for_the_lock_meanwhile(ingested, lambda: stored("hie", query.request_id))
+    )
+    process(lab)
+    assert [c["url"] for c in ingested.calls] == ["https://bundles.test/lab.json"]
+    assert records_of(query)["lab"] == QuerySource.Records.FETCHED
+    assert NetworkPatient.objects.get(user=mfa_user).last_ingested_message_id == lab.message_id

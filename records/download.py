@@ -185,9 +185,10 @@ def bundle_download(
 ) -> Downloaded:
     """Download a bundle link to a temporary file; raise BundleLinkExpired or BundleDownloadError.
 
-    `superseded()`, the caller's word that a newer whole record is waiting, is asked about twice a
-    second while the body arrives and once when it is in: a yes raises BundleSuperseded and leaves no
-    file, so a copy that would be thrown away is neither finished nor parsed."""
+    `superseded()`, the caller's word that a newer whole record is waiting (or was saved meanwhile),
+    is asked about twice a second while the body arrives and once when it is in: a yes raises
+    BundleSuperseded and leaves no file, so a copy that would be thrown away is neither finished nor
+    parsed."""
     started = time.monotonic()
     host, _port = check_url(url)
     max_bytes = settings.RECORDS_DOWNLOAD_MAX_BYTES

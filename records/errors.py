@@ -36,7 +36,8 @@ class BundleForAnotherPatient(BundleDownloadError):
 
 
 class BundleSuperseded(RecordsError):
-    """A newer copy of the whole record is waiting: saving this older one would be work thrown away."""
+    """A newer copy of the whole record is waiting, or one at least as new is saved: saving this one would
+    be work thrown away."""
 
     def __init__(self) -> None:
         super().__init__("a newer bundle is waiting to be saved")

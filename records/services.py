@@ -117,8 +117,9 @@ def snapshot_ingest_from_url(
     downloading in parallel. Once it is held: a snapshot already completed for the same (person,
     network, request, source) is returned without downloading again (idempotent, also when another
     worker completed it meanwhile), and `superseded()`, the caller's word that a newer whole record is
-    waiting, raises BundleSuperseded with nothing stored: asked before the download, during it and
-    once it is in (`bundle_download`), and during the save (see `snapshot_ingest_file`).
+    waiting (or was saved meanwhile), raises BundleSuperseded with nothing stored: asked before the
+    download, during it and once it is in (`bundle_download`), and during the save (see
+    `snapshot_ingest_file`).
     Raises BundleLinkExpired (ask the network again) or BundleDownloadError (`.transient` says
     whether to retry); nothing is stored on failure.
     """
@@ -243,8 +244,8 @@ def snapshot_ingest_file(
     `network` is the network that delivered the bundle: its ids and references are its own, and
     retiring what the bundle no longer holds touches only that network's items.
 
-    `superseded()` says whether a newer copy of the whole record is waiting: asked once this
-    person's ingest lock is held and about twice a second while the rows are written. A yes raises
+    `superseded()` says whether a newer copy of the whole record is waiting (or was saved meanwhile):
+    asked once this person's ingest lock is held and about twice a second while the rows are written. A yes raises
     BundleSuperseded: nothing is kept (PostgreSQL rolls its one transaction back; SQLite removes the
     rows this snapshot added, and the snapshot says it was replaced by a newer copy).
     """

@@ -5,6 +5,7 @@ the network for the whole record again when a link expired or never came.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -182,17 +183,21 @@ def newest_saved_note(*, link_id: int, bundle: LinkedBundle) -> None:
     Its commit does not wait for the disk (`ias.commits`). The records were committed, flushed, before
     it; a crash that loses this note loses everything committed after it too (the source's mark, the
     event's), so the event is processed again and saves the same copy again, which adds nothing."""
-    meta = NetworkPatient._meta
     db = connections[DEFAULT_DB_ALIAS]
-    q = db.ops.quote_name
+    data_at = NetworkPatient._meta.get_field("last_ingested_data_at").get_db_prep_save(bundle.data_at, db)
+    with db.cursor() as cursor:
+        cursor.execute(unsynced_returning(newest_saved_statement()), [data_at, bundle.message_id, link_id, data_at])
+
+
+@functools.cache
+def newest_saved_statement() -> str:
+    """The note's conditional UPDATE, built once per process."""
+    q = connections[DEFAULT_DB_ALIAS].ops.quote_name
     at, message = q("last_ingested_data_at"), q("last_ingested_message_id")
-    sql = (
-        f"UPDATE {q(meta.db_table)} SET {at} = %s, {message} = %s"  # noqa: S608 - names are ours
+    return (
+        f"UPDATE {q(NetworkPatient._meta.db_table)} SET {at} = %s, {message} = %s"  # noqa: S608 - names are ours
         f" WHERE {q('id')} = %s AND ({at} IS NULL OR {at} <= %s)"
     )
-    data_at = meta.get_field("last_ingested_data_at").get_db_prep_save(bundle.data_at, db)
-    with db.cursor() as cursor:
-        cursor.execute(unsynced_returning(sql), [data_at, bundle.message_id, link_id, data_at])
 
 
 MAX_CONSOLIDATED_PER_QUERY = 3

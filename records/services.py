@@ -245,9 +245,9 @@ def snapshot_ingest_file(
     retiring what the bundle no longer holds touches only that network's items.
 
     `superseded()` says whether a newer copy of the whole record is waiting (or was saved meanwhile):
-    asked once this person's ingest lock is held and about twice a second while the rows are written. A yes raises
-    BundleSuperseded: nothing is kept (PostgreSQL rolls its one transaction back; SQLite removes the
-    rows this snapshot added, and the snapshot says it was replaced by a newer copy).
+    asked once this person's ingest lock is held and about twice a second while the rows are written.
+    A yes raises BundleSuperseded: nothing is kept (PostgreSQL rolls its one transaction back; SQLite
+    removes the rows this snapshot added, and the snapshot says it was replaced by a newer copy).
     """
     started = time.monotonic()
     buffer, entries = ingest.open_bundle(path)

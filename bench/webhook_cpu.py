@@ -1,6 +1,8 @@
 """CPU per webhook acknowledgement, in-process: signed deliveries (10% duplicates, 2% bad
 signatures, as bench/webhooks.py sends them) through the production WSGI application, with the
-database and broker the environment names; no HTTP server and no load generator.
+database and broker the environment names and production's settings (DEBUG off, as
+bench/webhooks.py --start runs them; `DJANGO_DEBUG=true` measures the development ones); no HTTP
+server and no load generator.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/homeport_bench CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/webhook_cpu.py --rounds 7 -n 200
@@ -45,6 +47,7 @@ def environ(raw: bytes, signature: str) -> dict:
         "CONTENT_LENGTH": str(len(raw)),
         "HTTP_X_METRIPORT_SIGNATURE": signature,
         "HTTP_USER_AGENT": "Metriport API",
+        "HTTP_X_FORWARDED_PROTO": "https",
         "wsgi.input": io.BytesIO(raw),
         "wsgi.url_scheme": "http",
         "wsgi.errors": sys.stderr,
@@ -62,13 +65,16 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    from webhooks import make_bodies, production_environment
+
+    for name, value in production_environment().items():
+        os.environ.setdefault(name, value)
     import django
 
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
-    from webhooks import make_bodies
 
     from ias.models import WebhookEvent
     from portal.wsgi import application
@@ -101,6 +107,7 @@ def main() -> None:
         "benchmark": "webhook-cpu",
         "database": connection.vendor,
         "broker": settings.CELERY_BROKER_URL.split("://")[0],
+        "debug": settings.DEBUG,
         "deliveries_per_round": args.n,
         "rounds": args.rounds,
         "cpu_us_per_ack_min": round(min(rounds)),
@@ -108,7 +115,8 @@ def main() -> None:
         "statuses": statuses,
     }
     print(
-        f"{connection.vendor}, {result['broker']} broker: CPU per acknowledgement, lowest round "
+        f"{connection.vendor}, {result['broker']} broker, DEBUG {'on' if settings.DEBUG else 'off'}: "
+        f"CPU per acknowledgement, lowest round "
         f"{result['cpu_us_per_ack_min']} us, median {result['cpu_us_per_ack_median']} us "
         f"({args.rounds} rounds of {args.n}; answers {statuses})"
     )

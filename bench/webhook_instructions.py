@@ -1,7 +1,8 @@
 """Instructions per webhook delivery in one web process, for callgrind: gunicorn's sync worker
 (accept, HTTP parsing, environ, response, close, around the WSGI application), the WSGI
 application alone, or the view alone, over the deliveries bench/webhooks.py sends (10% duplicates,
-2% bad signatures), with the database and broker the environment names.
+2% bad signatures), with the database and broker the environment names and production's settings
+(DEBUG off, as bench/webhooks.py --start runs them; `DJANGO_DEBUG=true` counts the development ones).
 
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/homeport_bench CELERY_BROKER_URL=redis://127.0.0.1:6379/0
     valgrind --tool=callgrind --dump-before=getsid --callgrind-out-file=cg.out \\
@@ -73,6 +74,10 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    from webhooks import make_bodies, production_environment
+
+    for name, value in production_environment().items():
+        os.environ.setdefault(name, value)
     # gunicorn's own configuration and application loading, as `gunicorn portal.wsgi` does.
     from gunicorn.app.wsgiapp import WSGIApplication
 
@@ -81,7 +86,6 @@ def main() -> None:
     application = app.wsgi()
 
     from django.conf import settings
-    from webhooks import make_bodies
 
     from ias.models import WebhookEvent
 

@@ -5,8 +5,11 @@ unique valid event is processed by the workers.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hp_ias CELERY_BROKER_URL=redis://127.0.0.1:6379/3 \\
         .venv/bin/python bench/webhooks.py --start -n 2000 -c 20 --rate 200
 
-`--start` migrates the database and starts gunicorn and a Celery worker itself; without it,
-`--url` targets a portal that is already running (same DATABASE_URL, to count processed events).
+`--start` migrates the database and starts gunicorn and a Celery worker itself, with the settings
+production runs (`DJANGO_DEBUG=false`, secrets made up for the run, behind a TLS proxy: each delivery
+carries the `X-Forwarded-Proto` a proxy adds); a variable already set in the environment is kept, so
+`DJANGO_DEBUG=true` measures the development settings. Without it, `--url` targets a portal that is
+already running (same DATABASE_URL and METRIPORT_WEBHOOK_KEY, to sign and count processed events).
 `--steps 100,200,400,800` steps the rate up (10 s of load each, `--seconds`) and prints, per step, the
 achieved rate, p50/p95/p99, lost events and, with `--start`, the CPU each part of the layout spent per
 delivery (web, worker, database, broker, this load generator), then the capacity: the highest rate whose
@@ -23,6 +26,7 @@ import hmac
 import json
 import os
 import random
+import secrets
 import selectors
 import signal
 import socket
@@ -45,6 +49,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def production_environment() -> dict[str, str]:
+    """The environment of the README's production layout for a portal started here: DEBUG off (Django
+    then keeps no log of each statement, which formats every parameter), the secrets production
+    requires (made up for this run), and the TLS proxy production sits behind."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "METRIPORT_API_KEY": secrets.token_urlsafe(24),
+        "METRIPORT_WEBHOOK_KEY": secrets.token_urlsafe(32),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "BEHIND_TLS_PROXY": "true",
+        "SANDBOX_ENABLED": "false",
+    }
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -105,7 +127,7 @@ def wire_requests(url: str, bodies) -> list[bytes]:
         (
             f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(raw)}\r\nx-metriport-signature: {sig}\r\nuser-agent: Metriport API\r\n"
-            "connection: close\r\n\r\n"
+            "x-forwarded-proto: https\r\nconnection: close\r\n\r\n"
         ).encode()
         + raw
         for raw, sig, _kind in bodies
@@ -291,7 +313,7 @@ def wait_ready(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url, timeout=2).status_code < 500:
+            if httpx.get(url, timeout=2, headers={"x-forwarded-proto": "https"}).status_code < 500:
                 return
         except httpx.HTTPError:
             pass
@@ -418,6 +440,9 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    if args.start:
+        for name, value in production_environment().items():
+            os.environ.setdefault(name, value)
     import django
 
     django.setup()
@@ -495,7 +520,10 @@ def main() -> None:
     try:
         wait_ready(f"{base}/healthz")
         warm_up(base, settings.METRIPORT_WEBHOOK_KEY, WebhookEvent, args.wait)
-        print(f"database={connection.vendor} broker={settings.CELERY_BROKER_URL.split('://')[0]} target={base}")
+        print(
+            f"database={connection.vendor} broker={settings.CELERY_BROKER_URL.split('://')[0]} target={base} "
+            f"settings={'development (DEBUG on)' if settings.DEBUG else 'production (DEBUG off)'}"
+        )
         rates = [float(r) for r in args.steps.split(",")] if args.steps else [args.rate]
         steps = []
         for rate in rates:
@@ -511,7 +539,7 @@ def main() -> None:
             f"with nothing lost ({args.web_workers} gunicorn workers, one worker: "
             f"{args.worker_concurrency} pool process(es) at {args.worker_priority})"
         )
-        print(json.dumps({"benchmark": "webhooks", "steps": steps, "capacity_rps": capacity}))
+        print(json.dumps({"benchmark": "webhooks", "debug": settings.DEBUG, "steps": steps, "capacity_rps": capacity}))
     finally:
         for proc in procs:
             try:

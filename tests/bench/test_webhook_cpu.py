@@ -13,6 +13,7 @@ def test_the_cpu_benchmark_acknowledges_every_delivery_and_prints_its_figures(tm
     env = {
         k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL")
     }
+    env = {k: v for k, v in env.items() if k != "DJANGO_DEBUG"}
     env["HOMEPORT_DATA_DIR"] = str(tmp_path)
     out = subprocess.run(
         [sys.executable, "bench/webhook_cpu.py", "-n", "20", "--rounds", "2"],
@@ -27,5 +28,7 @@ def test_the_cpu_benchmark_acknowledges_every_delivery_and_prints_its_figures(tm
     last = json.loads(out.stdout.strip().splitlines()[-1])
     assert last["benchmark"] == "webhook-cpu"
     assert last["database"] == "sqlite"
+    # Production's settings, as the README's layout runs: DEBUG off, and no answer a redirect to HTTPS.
+    assert last["debug"] is False
     assert set(last["statuses"]) <= {"200", "401"} and sum(last["statuses"].values()) == 40
     assert last["cpu_us_per_ack_min"] > 0

@@ -89,6 +89,8 @@ def test_every_delivery_is_sent_signed_over_http_and_counted_by_its_answer(porta
     request_line, headers, _raw = portal.requests[0]
     assert request_line == b"POST /webhooks/metriport/ HTTP/1.1\r\n"
     assert headers["content-type"] == "application/json" and headers["connection"] == "close"
+    # As the TLS proxy in front of production's gunicorn marks what it forwards.
+    assert headers["x-forwarded-proto"] == "https"
     assert headers["host"] == f"127.0.0.1:{portal.server_address[1]}"
 
 
@@ -104,3 +106,15 @@ def test_a_portal_that_is_not_there_is_counted_by_the_error_each_delivery_met():
 
     assert statuses == {"ConnectionRefusedError": 5}
     assert len(latencies) == 5
+
+
+def test_a_portal_started_here_gets_the_settings_production_requires():
+    bench = bench_module()
+    environment = bench.production_environment()
+
+    assert environment["DJANGO_DEBUG"] == "false" and environment["SANDBOX_ENABLED"] == "false"
+    assert environment["BEHIND_TLS_PROXY"] == "true"
+    for secret in ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEY", "METRIPORT_API_KEY", "METRIPORT_WEBHOOK_KEY"):
+        assert len(environment[secret]) >= 32, secret
+    # Made up for each run, never a key written down in the repository.
+    assert bench.production_environment()["METRIPORT_WEBHOOK_KEY"] != environment["METRIPORT_WEBHOOK_KEY"]

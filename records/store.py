@@ -34,6 +34,9 @@ class WriteCounts:
 
 
 _DATA_COLUMNS = [c for c in COLUMNS if c not in ("resource_type", "resource_id")]
+# A re-import's rows on PostgreSQL, per connection (a temporary table). Renamed when its columns change:
+# a connection kept open across a deploy still holds the old one.
+INGEST_TABLE = "records_ingest_rows"
 # Rows per transaction on the portable path: one chunk of the parse (records.ingest.CHUNK). SQLite
 # has one writer, so each commit is kept short (tens of milliseconds) and other people's requests
 # write in between, above all while the next chunk is parsed with no lock held. Fewer, larger commits
@@ -181,39 +184,46 @@ def _write_postgres(*, user_id, snapshot_id, chunks, now, retire, network) -> Wr
     counts = WriteCounts()
     table = Resource._meta.db_table
     with connection.cursor() as cursor:
+        # `raw` is text here: the server parses a resource's JSON into jsonb only when it is written,
+        # new or changed, not for each unchanged one a whole record brings again.
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS records_ingest_tmp ("
-            " resource_type text, resource_id text, raw jsonb, content_hash text, category text,"
+            f"CREATE TEMP TABLE IF NOT EXISTS {INGEST_TABLE} ("
+            " resource_type text, resource_id text, raw text, content_hash text, category text,"
             " code_system text, code text, display text, status text, clinical_date timestamptz,"
             " clinical_date_text text, value_num double precision, value_unit text, flag text,"
             " source_org text, network_source text, encounter_ref text, parent_ref text, dedupe_key text)"
             " ON COMMIT DELETE ROWS"
         )
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS records_ingest_tmp_key ON records_ingest_tmp (resource_type, resource_id)"
-        )
-        cursor.execute("TRUNCATE records_ingest_tmp")
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {INGEST_TABLE}_key ON {INGEST_TABLE} (resource_type, resource_id)")
+        cursor.execute(f"TRUNCATE {INGEST_TABLE}")
         total = 0
-        with cursor.cursor.copy(f"COPY records_ingest_tmp ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {INGEST_TABLE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             write_row = copy.write_row
             for chunk in chunks:
                 for row in chunk:
                     write_row(row.copy_values())
                 total += len(chunk)
         column_list = ", ".join(COLUMNS)
+        select_list = ", ".join(f"t.{c}::jsonb" if c == "raw" else f"t.{c}" for c in COLUMNS)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _DATA_COLUMNS)
+        # Only rows that are new, changed or coming back after retirement are offered to the upsert
+        # (the person's ingest lock keeps anyone else from writing theirs meanwhile); its own WHERE
+        # says the same for the rows it does meet.
         cursor.execute(
             f"WITH up AS ("  # noqa: S608 - names are ours, values are parameters
             f" INSERT INTO {table} (user_id, network, {column_list}, is_primary, first_snapshot_id,"
             f"  last_snapshot_id, retired_at, created_at, updated_at)"
-            f" SELECT %s, %s, {column_list}, true, %s, %s, NULL, %s, %s FROM records_ingest_tmp"
+            f" SELECT %s, %s, {select_list}, true, %s, %s, NULL, %s, %s FROM {INGEST_TABLE} t"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r.user_id = %s AND r.network = %s"
+            f"  AND r.resource_type = t.resource_type AND r.resource_id = t.resource_id"
+            f"  AND r.content_hash = t.content_hash AND r.retired_at IS NULL)"
             f" ON CONFLICT (user_id, network, resource_type, resource_id) DO UPDATE SET {updates},"
             f"  last_snapshot_id = EXCLUDED.last_snapshot_id,"
             f"  retired_at = NULL, updated_at = EXCLUDED.updated_at"
             f" WHERE {table}.content_hash <> EXCLUDED.content_hash OR {table}.retired_at IS NOT NULL"
             f" RETURNING (xmax = 0) AS inserted)"
             f" SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
-            [user_id, network, snapshot_id, snapshot_id, now, now],
+            [user_id, network, snapshot_id, snapshot_id, now, now, user_id, network],
         )
         counts.created, counts.updated = cursor.fetchone()
         counts.unchanged = total - counts.created - counts.updated
@@ -221,7 +231,7 @@ def _write_postgres(*, user_id, snapshot_id, chunks, now, retire, network) -> Wr
             cursor.execute(
                 f"UPDATE {table} r SET retired_at = %s, updated_at = %s"  # noqa: S608
                 f" WHERE r.user_id = %s AND r.network = %s AND r.retired_at IS NULL AND NOT EXISTS ("
-                f"  SELECT 1 FROM records_ingest_tmp t"
+                f"  SELECT 1 FROM {INGEST_TABLE} t"
                 f"  WHERE t.resource_type = r.resource_type AND t.resource_id = r.resource_id)",
                 [now, now, user_id, network],
             )
@@ -234,7 +244,7 @@ def _write_postgres(*, user_id, snapshot_id, chunks, now, retire, network) -> Wr
                 f" WHERE r.id = m.id AND m.is_primary <> m.should",
                 [user_id],
             )
-        cursor.execute("TRUNCATE records_ingest_tmp")
+        cursor.execute(f"TRUNCATE {INGEST_TABLE}")
     return counts
 
 

@@ -76,8 +76,10 @@ def test_missing_items_are_retired_changed_updated_and_returning_restored(user, 
     assert (snapshot.retired_count, snapshot.updated_count, snapshot.created_count) == (1, 1, 0)
     assert _row(user, "alg1").retired_at is not None
     assert _row(user, "obs-k").value_num == 4.2 and _row(user, "obs-k").flag == "N"
+    assert _row(user, "obs-k").raw["valueQuantity"]["value"] == 4.2  # the changed JSON, stored as JSON
     restored = ingest_bundle(user, small_bundle, request_id="req-3")
     assert _row(user, "alg1").retired_at is None and restored.updated_count == 2
+    assert _row(user, "alg1").raw["id"] == "alg1" and _row(user, "obs-k").raw["valueQuantity"]["value"] != 4.2
 
 
 def test_early_partial_delivery_retires_nothing(user, small_bundle, private_storage_dir):

@@ -2,15 +2,10 @@
 lock while the newer one is saved, and by the time it holds the lock the newer copy's event is done,
 no longer waiting. The older copy must not then be saved over the newer one."""
 
-import threading
-
 import pytest
-from django.db import connections
 
-from ias import delivery
 from ias.models import NetworkPatient, QuerySource, WebhookEvent
 from records.errors import BundleSuperseded
-from records.services import person_ingest_lock
 from tests.ias.conftest import saved_snapshot
 from tests.ias.test_bundle_handover import process, records_of, stored
 from tests.ias.test_handlers import start_query, verified
@@ -73,37 +68,3 @@ def test_a_newer_copy_is_still_saved_after_an_older_one_was(mfa_user, network, i
     assert [c["url"] for c in ingested.calls] == ["https://bundles.test/lab.json"]
     assert records_of(query)["lab"] == QuerySource.Records.FETCHED
     assert NetworkPatient.objects.get(user=mfa_user).last_ingested_message_id == lab.message_id
-
-
-def test_the_copy_saved_is_noted_before_the_persons_lock_is_let_go(
-    mfa_user, network, ingested, no_enqueue, monkeypatch
-):
-    """Another worker's save of an older copy waits for the person's lock; by the time it has it, the
-    note of the newest copy saved must be in, or it finds nothing that stops it."""
-    verified(mfa_user, "pat_1")
-    query = start_query(mfa_user, network, sources=("hie",))
-    hie = stored("hie", query.request_id)
-    other_got_the_lock = threading.Event()
-    waiting: list[bool] = []
-    others: list[threading.Thread] = []
-    note = delivery.newest_saved_note
-
-    def other_worker() -> None:
-        try:
-            with person_ingest_lock(user_id=mfa_user.pk):
-                other_got_the_lock.set()
-        finally:
-            connections.close_all()
-
-    def noting(**kwargs):
-        others.append(threading.Thread(target=other_worker))
-        others[0].start()
-        waiting.append(not other_got_the_lock.wait(0.3))
-        note(**kwargs)
-
-    monkeypatch.setattr("ias.delivery.newest_saved_note", noting)
-    assert process(hie).status == WebhookEvent.Status.PROCESSED
-    others[0].join(10)
-    assert waiting == [True]  # the other save still waited for the lock while the note was written
-    assert other_got_the_lock.is_set()  # and had it once this save let go
-    assert NetworkPatient.objects.get(user=mfa_user).last_ingested_message_id == hie.message_id

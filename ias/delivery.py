@@ -134,47 +134,75 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
     then saved once or twice, not once per source, and every source still says "done" only once the
     records it brought are in."""
     from records.errors import BundleDownloadError, BundleLinkExpired, BundleSuperseded
+    from records.services import person_ingest_lock
+
+    # The person's lock, which records takes for the save, is held until the copy saved is noted as the
+    # newest: another worker's save, waiting for it, then finds the note and does not put an older copy
+    # over it.
+    with person_ingest_lock(user_id=user_id):
+        link = NetworkPatient.objects.get(user_id=user_id, network=IDENTITY_NETWORK)
+        handovers = 0
+        while True:
+            if _saved_already(bundle, link.last_ingested_data_at, link.last_ingested_message_id):
+                return _saved_answer(
+                    user_id=user_id, network=link.network, bundle=bundle, noted=link.last_ingested_message_id
+                )
+            # Once newer copies have taken over HANDOVERS_MAX times, the copy in hand is saved without looking further.
+            looking = newer if handovers < HANDOVERS_MAX else None
+            ahead = looking(bundle.data_at) if looking is not None else None
+            if ahead is not None:
+                # One handover, whether the newer copy was found before a save or stopped one (BundleSuperseded).
+                bundle, handovers = ahead, handovers + 1
+                continue
+            try:
+                snapshot = records_ingest_from_url(
+                    user_id=user_id,
+                    url=bundle.url,
+                    network_source=bundle.network_source,
+                    request_id=bundle.request_id,
+                    patient_id=link.patient_id or "",
+                    network=link.network,
+                    superseded=_superseded(link_id=link.pk, bundle=bundle, newer=looking),
+                )
+                break
+            except BundleSuperseded:
+                # A newer copy waiting is taken over above, as one handover; one saved meanwhile skips this one.
+                link.refresh_from_db(fields=["last_ingested_data_at", "last_ingested_message_id"])
+                continue
+            except BundleLinkExpired:
+                return QuerySource.Records.AWAITING, 0
+            except BundleDownloadError as exc:
+                if exc.transient:
+                    raise
+                log.warning("bundle for request %s could not be ingested: %s", bundle.request_id, exc.reason)
+                return QuerySource.Records.FAILED, 0
+        newest_saved_note(link_id=link.pk, bundle=bundle)
+    return _records_brought(snapshot)
+
+
+def _records_brought(snapshot) -> tuple[str, int]:
+    """A saved copy's answer: "empty" when it held only the Patient, else "fetched" and how many."""
     from records.services import snapshot_clinical_count
 
-    link = NetworkPatient.objects.get(user_id=user_id, network=IDENTITY_NETWORK)
-    handovers = 0
-    while True:
-        if _saved_already(bundle, link.last_ingested_data_at, link.last_ingested_message_id):
-            return QuerySource.Records.SKIPPED, 0
-        # Once newer copies have taken over HANDOVERS_MAX times, the copy in hand is saved without looking further.
-        looking = newer if handovers < HANDOVERS_MAX else None
-        ahead = looking(bundle.data_at) if looking is not None else None
-        if ahead is not None:
-            # One handover, whether the newer copy was found before a save or stopped one (BundleSuperseded).
-            bundle, handovers = ahead, handovers + 1
-            continue
-        try:
-            snapshot = records_ingest_from_url(
-                user_id=user_id,
-                url=bundle.url,
-                network_source=bundle.network_source,
-                request_id=bundle.request_id,
-                patient_id=link.patient_id or "",
-                network=link.network,
-                superseded=_superseded(link_id=link.pk, bundle=bundle, newer=looking),
-            )
-            break
-        except BundleSuperseded:
-            # A newer copy waiting is taken over above, as one handover; one saved meanwhile skips this one.
-            link.refresh_from_db(fields=["last_ingested_data_at", "last_ingested_message_id"])
-            continue
-        except BundleLinkExpired:
-            return QuerySource.Records.AWAITING, 0
-        except BundleDownloadError as exc:
-            if exc.transient:
-                raise
-            log.warning("bundle for request %s could not be ingested: %s", bundle.request_id, exc.reason)
-            return QuerySource.Records.FAILED, 0
-    newest_saved_note(link_id=link.pk, bundle=bundle)
     clinical = snapshot_clinical_count(snapshot=snapshot)
     if clinical == 0:
         return QuerySource.Records.EMPTY, 0
     return QuerySource.Records.FETCHED, clinical
+
+
+def _saved_answer(*, user_id: int, network: str, bundle: LinkedBundle, noted: str) -> tuple[str, int]:
+    """The answer for a copy not saved again: when it is this very copy that was saved (the event
+    processed again, or a copy another event saved in its place), what its own snapshot brought, so
+    an empty record never reads as saved; otherwise "skipped", a newer copy was saved."""
+    from records.services import snapshot_done
+
+    if bundle.message_id == noted:
+        snapshot = snapshot_done(
+            user_id=user_id, network=network, request_id=bundle.request_id, network_source=bundle.network_source
+        )
+        if snapshot is not None:
+            return _records_brought(snapshot)
+    return QuerySource.Records.SKIPPED, 0
 
 
 def newest_saved_note(*, link_id: int, bundle: LinkedBundle) -> None:

@@ -2,8 +2,14 @@
 lock while the newer one is saved, and by the time it holds the lock the newer copy's event is done,
 no longer waiting. The older copy must not then be saved over the newer one."""
 
-import pytest
+import fcntl
+from pathlib import Path
 
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from ias import delivery
 from ias.models import NetworkPatient, QuerySource, WebhookEvent
 from records.errors import BundleSuperseded
 from tests.ias.conftest import saved_snapshot
@@ -68,3 +74,48 @@ def test_a_newer_copy_is_still_saved_after_an_older_one_was(mfa_user, network, i
     assert [c["url"] for c in ingested.calls] == ["https://bundles.test/lab.json"]
     assert records_of(query)["lab"] == QuerySource.Records.FETCHED
     assert NetworkPatient.objects.get(user=mfa_user).last_ingested_message_id == lab.message_id
+
+
+def person_lock_held(user_id: int) -> bool:
+    """Whether the person's ingest lock is held: on PostgreSQL an advisory lock granted to any session;
+    on SQLite the lock file records keeps per person, which cannot be locked again without waiting."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s"
+                " AND objsubid = 2 AND granted)",
+                [user_id],
+            )
+            return bool(cursor.fetchone()[0])
+    path = Path(settings.DATA_DIR) / "locks" / f"ingest-{user_id}.lock"
+    if not path.exists():
+        return False
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def test_the_copy_saved_is_noted_before_the_persons_lock_is_let_go(
+    mfa_user, network, ingested, no_enqueue, monkeypatch
+):
+    """Another worker's save of an older copy waits for the person's lock; by the time it has it, the
+    note of the newest copy saved must be in, or it finds nothing that stops it."""
+    verified(mfa_user, "pat_1")
+    query = start_query(mfa_user, network, sources=("hie",))
+    hie = stored("hie", query.request_id)
+    held_while_noting: list[bool] = []
+    note = delivery.newest_saved_note
+
+    def noting(**kwargs):
+        held_while_noting.append(person_lock_held(mfa_user.pk))
+        note(**kwargs)
+
+    monkeypatch.setattr("ias.delivery.newest_saved_note", noting)
+    assert process(hie).status == WebhookEvent.Status.PROCESSED
+    assert held_while_noting == [True]
+    assert not person_lock_held(mfa_user.pk)  # let go once the note is in
+    assert NetworkPatient.objects.get(user=mfa_user).last_ingested_message_id == hie.message_id

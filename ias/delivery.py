@@ -193,8 +193,10 @@ def _records_brought(snapshot) -> tuple[str, int]:
 def _saved_answer(*, user_id: int, network: str, bundle: LinkedBundle, noted: str) -> tuple[str, int]:
     """The answer for a copy not saved again: when it is this very copy that was saved (the event
     processed again, or a copy another event saved in its place), what its own snapshot brought, so
-    an empty record never reads as saved; otherwise "skipped", a newer copy was saved."""
-    from records.services import snapshot_done
+    an empty record never reads as saved; otherwise a newer copy was saved, and the record holds what
+    that copy brought: "skipped" when it holds records, "empty" when the newer copy held none (the
+    older copy's records are no longer in the record, so the source must not read as saved)."""
+    from records.services import snapshot_done, snapshot_in_record
 
     if bundle.message_id == noted:
         snapshot = snapshot_done(
@@ -202,6 +204,9 @@ def _saved_answer(*, user_id: int, network: str, bundle: LinkedBundle, noted: st
         )
         if snapshot is not None:
             return _records_brought(snapshot)
+    newest = snapshot_in_record(user_id=user_id, network=network)
+    if newest is not None and _records_brought(newest)[0] == QuerySource.Records.EMPTY:
+        return QuerySource.Records.EMPTY, 0
     return QuerySource.Records.SKIPPED, 0
 
 

@@ -386,7 +386,8 @@ def _source_row_view(source: QuerySource, saving_count: int | None) -> dict[str,
                 else gettext("Records saved.")
             )
         elif records == QuerySource.Records.SKIPPED:
-            badge, label, detail = "ok", gettext("Done"), gettext("Your record already held these records.")
+            badge, label = "ok", gettext("Done")
+            detail = gettext("A newer copy of your whole record was already saved.")
         elif records == QuerySource.Records.EMPTY:
             badge, label = "neutral", gettext("No records")
             detail = gettext("This source found no records for you.")

@@ -201,6 +201,17 @@ def snapshot_done(*, user_id: int, network: str, request_id: str, network_source
     )
 
 
+def snapshot_in_record(*, user_id: int, network: str) -> Snapshot | None:
+    """The copy the person's record now holds for a network: the last one saved. Saves of a person
+    run one at a time and an older copy is never saved over a newer one, so the last completed is
+    the newest."""
+    return (
+        Snapshot.objects.filter(user_id=user_id, network=network, status=Snapshot.STATUS_COMPLETE)
+        .order_by("-id")
+        .first()
+    )
+
+
 def _snapshot_failed(*, user_id: int, network: str, request_id: str, network_source: str, reason: str) -> None:
     Snapshot.objects.create(
         user_id=user_id,

@@ -10,6 +10,7 @@ from records.models import Snapshot
 from tests.ias.conftest import verified
 from tests.ias.fakes import source_event
 from tests.ias.helpers import store
+from tests.ias.test_bundle_handover import process, records_of, stored
 from tests.ias.test_handlers import start_query
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +64,33 @@ def test_a_copy_with_records_processed_again_still_reads_fetched(mfa_user, netwo
     assert (source.records, source.records_saved) == (QuerySource.Records.FETCHED, 3)
     assert Snapshot.objects.filter(user=mfa_user).count() == 1
     assert selectors.query_outcome(query=query) == "ready"
+
+
+def older_copy_processed_after_a_newer_one(user, network, monkeypatch, counts_by_type: dict[str, int]):
+    """hie's copy is older than lab's, but lab's event is processed first and saves its copy."""
+    verified(user, "pat_1")
+    query = start_query(user, network, sources=("hie", "lab"))
+    monkeypatch.setattr("ias.delivery.records_ingest_from_url", saves_as_records_does(counts_by_type))
+    hie, lab = (stored(source, query.request_id) for source in ("hie", "lab"))
+    process(lab)
+    process(hie)
+    return query
+
+
+def test_an_older_copy_after_a_newer_empty_one_reads_empty(mfa_user, network, no_enqueue, monkeypatch):
+    query = older_copy_processed_after_a_newer_one(mfa_user, network, monkeypatch, {"Patient": 1})
+
+    # The record holds the newer copy, which held nothing: hie's older records are not in it.
+    assert records_of(query) == {"hie": QuerySource.Records.EMPTY, "lab": QuerySource.Records.EMPTY}
+    assert Snapshot.objects.filter(user=mfa_user).count() == 1
+    assert selectors.query_outcome(query=query) == "no_records"
+
+
+def test_an_older_copy_after_a_newer_one_with_records_reads_done(mfa_user, network, no_enqueue, monkeypatch):
+    query = older_copy_processed_after_a_newer_one(mfa_user, network, monkeypatch, {"Patient": 1, "Condition": 2})
+
+    assert records_of(query) == {"hie": QuerySource.Records.SKIPPED, "lab": QuerySource.Records.FETCHED}
+    assert Snapshot.objects.filter(user=mfa_user).count() == 1
+    assert selectors.query_outcome(query=query) == "ready"
+    hie = next(s for s in selectors.progress_for(query=query)["sources"] if s["type"] == "hie")
+    assert (hie["status_label"], hie["detail"]) == ("Done", "A newer copy of your whole record was already saved.")

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from accounts.crypto import decrypt_bytes, decrypt_text
 from accounts.selectors import consent_current
@@ -355,7 +355,7 @@ def source_retryable(*, source: QuerySource) -> bool:
     )
 
 
-def _source_row_view(source: QuerySource, saving_count: int | None) -> dict[str, Any]:
+def _source_row_view(source: QuerySource, saving_count: int | None, network_label: str) -> dict[str, Any]:
     """One source in words: what it is doing now, and whether it is finished for the person."""
     badge, label, detail = "info", gettext("Searching…"), ""
     status, records = source.status, source.records
@@ -379,9 +379,15 @@ def _source_row_view(source: QuerySource, saving_count: int | None) -> dict[str,
             label, detail = gettext("Getting a fresh copy…"), gettext(wording.RECORDS_LINK_EXPIRED)
         elif records == QuerySource.Records.FETCHED:
             badge, label = "ok", gettext("Done")
-            # Each source's bundle is the whole record as of then, so the count is the record's size.
+            # Each source's bundle is the network's whole record as of then: the count is that copy's size,
+            # said in the past and with the network's name, since a later copy or another network's adds to it.
             detail = (
-                gettext("Saved. Your record now holds %(count)s items.") % {"count": f"{source.records_saved:,}"}
+                ngettext(
+                    "Saved a copy of your record from %(network)s: %(count)s item.",
+                    "Saved a copy of your record from %(network)s: %(count)s items.",
+                    source.records_saved,
+                )
+                % {"network": network_label, "count": f"{source.records_saved:,}"}
                 if source.records_saved
                 else gettext("Records saved.")
             )
@@ -427,7 +433,8 @@ def _network_progress(query: NetworkQuery, sources: list[QuerySource]) -> dict[s
     """One network's part of a search: its sources in words, and where it stands overall."""
     saving = any(s.records == QuerySource.Records.SAVING for s in sources)
     count = records_saving_count(user_id=query.user_id) if saving else None
-    rows = [_source_row_view(source, count) for source in sources]
+    network_label = NETWORK_LABELS.get(query.network, query.network)
+    rows = [_source_row_view(source, count, network_label) for source in sources]
     settled = query.is_terminal and all(s.is_settled for s in sources)
     if not query.is_terminal:
         label, badge = gettext("Searching"), "info"
@@ -437,7 +444,7 @@ def _network_progress(query: NetworkQuery, sources: list[QuerySource]) -> dict[s
         label, badge = _outcome_words(_outcome(query=query, sources=sources))
     return {
         "network": query.network,
-        "label": NETWORK_LABELS.get(query.network, query.network),
+        "label": network_label,
         "status_label": label,
         "badge": badge,
         "terminal": query.is_terminal,

@@ -62,7 +62,7 @@ def test_a_source_reads_saving_with_a_count_until_its_records_are_in(mfa_user, n
     after = selectors.progress_for(query=fresh(query))
     assert after["settled"] is True and after["outcome"] == "ready"
     assert after["sources"][0]["status_label"] == "Done"
-    assert after["sources"][0]["detail"] == "Saved. Your record now holds 12,403 items."
+    assert after["sources"][0]["detail"] == "Saved a copy of your record from Metriport: 12,403 items."
     assert selectors.records_saving_count(user_id=mfa_user.pk) is None  # the count is cleared after the save
 
 
@@ -169,3 +169,22 @@ def test_records_that_never_arrive_end_as_a_failure_the_person_can_retry(mfa_use
     assert sweeper.sweep_run(now=later)["records_given_up"] == 1
     progress = selectors.progress_for(query=fresh(query))
     assert progress["settled"] is True and progress["retry_sources"] == ["hie"]
+
+
+def test_each_saved_row_names_its_network_and_speaks_of_its_own_copy(mfa_user, network, no_enqueue):
+    """Two networks, and sources saved one after another: no row may claim what the whole record
+    holds now, since a later copy or the other network's adds to it."""
+    verified(mfa_user, "pat_1")
+    query = start_query(mfa_user, sources=("hie", "lab"))
+    query.sources.filter(source_type="hie").update(status="completed", records="fetched", records_saved=120)
+    query.sources.filter(source_type="lab").update(status="completed", records="fetched", records_saved=1)
+    other = NetworkQuery.objects.create(user=mfa_user, kind="network", network="particle", parent=query)
+    QuerySource.objects.create(query=other, source_type="all", status="completed", records="fetched", records_saved=305)
+
+    progress = selectors.progress_for(query=fresh(query))
+    metriport, particle = progress["networks"]
+    assert [row["detail"] for row in metriport["sources"]] == [
+        "Saved a copy of your record from Metriport: 120 items.",
+        "Saved a copy of your record from Metriport: 1 item.",
+    ]
+    assert [row["detail"] for row in particle["sources"]] == ["Saved a copy of your record from Particle: 305 items."]

@@ -250,6 +250,7 @@ def query_outcome_notify(*, query_id: int) -> bool:
     context = {
         "started": query.created_at,
         "no_records": kind == "no_records",
+        "partial": kind == "partial",
         "records_url": portal_url(reverse("records:summary")),
         "search_url": portal_url(reverse("ias:progress", args=[query.public_id])),
         "account_url": portal_url(reverse("account")),
@@ -257,8 +258,10 @@ def query_outcome_notify(*, query_id: int) -> bool:
     try:
         # Written in the person's stored language (the site's default when they never chose one).
         with translation.override(query.user.language or settings.LANGUAGE_CODE):
-            if kind in ("ready", "partial"):
+            if kind == "ready":
                 subject, template = gettext("Your records are ready"), "ias/email/records_ready"
+            elif kind == "partial":
+                subject, template = gettext("Some of your records are ready"), "ias/email/records_ready"
             else:
                 subject = gettext("Your search for records did not finish as hoped")
                 template = "ias/email/search_failed"

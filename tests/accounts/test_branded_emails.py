@@ -49,3 +49,20 @@ def test_account_deleted_is_branded(mfa_user, django_capture_on_commit_callbacks
     assert "Your Homeport account has been deleted" in message.body
     assert "https://homeport.example.org" in message.body
     assert "Your Homeport account has been deleted" in html_of(message)
+
+
+def test_the_html_frame_speaks_the_messages_language():
+    """The footer every message ends with, and the page's declared language, follow the person's
+    language: a Spanish message did end in English."""
+    from django.utils import translation
+
+    from accounts.mail import email_html_from_text
+
+    with translation.override("es"):
+        spanish = email_html_from_text(subject="Hola", text="Hola:\n")
+    english = email_html_from_text(subject="Hello", text="Hello,\n")
+    assert '<html lang="es">' in spanish
+    assert "Este mensaje lo envió Homeport (homeport.example.org)." in spanish
+    assert "This message was sent" not in spanish
+    assert '<html lang="en">' in english
+    assert "This message was sent by Homeport (homeport.example.org)." in english

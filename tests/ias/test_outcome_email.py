@@ -78,6 +78,35 @@ def test_no_records_says_so(mfa_user, network, monkeypatch, no_enqueue, portal):
     assert "it found no records" in mail.outbox[0].body
 
 
+def test_a_search_where_a_source_failed_says_not_every_source_answered(mfa_user, network, ingested, no_enqueue, portal):
+    verified(mfa_user, "pat_1")
+    aal2_passed(mfa_user)
+    query = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=True))
+    deliver(
+        source_event("hie", patient_id="pat_1", request_id=str(query.request_id), url="https://bundles.test/b.json")
+    )
+    deliver(source_event("lab", patient_id="pat_1", request_id=str(query.request_id), status="failed", url=""))
+    query.refresh_from_db()
+    assert query.settled_at is not None
+    assert queries.query_outcome_notify(query_id=query.pk) is True
+    message = mail.outbox[0]
+    assert message.subject == "[Homeport] Some of your records are ready"
+    assert "not every source sent its records this time" in message.body
+    assert "up to date" not in message.body
+    assert f"{portal}/records/" in message.body
+    assert f"{portal}/journey/search/{query.public_id}/" in message.body
+
+
+def test_a_search_where_every_source_answered_says_the_record_is_up_to_date(
+    mfa_user, network, ingested, no_enqueue, portal
+):
+    verified(mfa_user, "pat_1")
+    query = finished_search(mfa_user)
+    queries.query_outcome_notify(query_id=query.pk)
+    assert "your record is up to date" in mail.outbox[0].body
+    assert "not every source" not in mail.outbox[0].body
+
+
 def test_nothing_is_sent_when_the_person_turned_these_emails_off(mfa_user, network, ingested, no_enqueue):
     verified(mfa_user, "pat_1")
     mfa_user.email_notifications = False
@@ -167,7 +196,7 @@ def test_the_second_network_finishing_first_waits_for_the_search(
     assert [kwargs for name, kwargs in no_enqueue if name == "ias.query_outcome_notify"] == [{"query_id": search.pk}]
 
 
-def test_records_from_the_second_network_alone_are_records_ready(mfa_user, network, no_enqueue, portal):
+def test_records_from_the_second_network_alone_are_some_records_ready(mfa_user, network, no_enqueue, portal):
     verified(mfa_user, "pat_1")
     aal2_passed(mfa_user)
     search = queries.network_query_start(user=mfa_user, sources=SourceChoice(hie=True, pharmacy=False, lab=False))
@@ -177,7 +206,9 @@ def test_records_from_the_second_network_alone_are_records_ready(mfa_user, netwo
     search.refresh_from_db()
     assert search.settled_at is not None
     assert queries.query_outcome_notify(query_id=search.pk) is True
-    assert mail.outbox[-1].subject == "[Homeport] Your records are ready"
+    # The first network's source failed: what arrived is in, but the record is not up to date.
+    assert mail.outbox[-1].subject == "[Homeport] Some of your records are ready"
+    assert "not every source sent its records" in mail.outbox[-1].body
 
 
 def test_both_networks_failing_is_search_failed(mfa_user, network, no_enqueue, portal):

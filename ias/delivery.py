@@ -196,7 +196,7 @@ def _saved_answer(*, user_id: int, network: str, bundle: LinkedBundle, noted: st
     an empty record never reads as saved; otherwise a newer copy was saved, and the record holds what
     that copy brought: "skipped" when it holds records, "empty" when the newer copy held none (the
     older copy's records are no longer in the record, so the source must not read as saved)."""
-    from records.services import snapshot_done, snapshot_in_record
+    from records.services import snapshot_clinical_count, snapshot_done, snapshot_in_record
 
     if bundle.message_id == noted:
         snapshot = snapshot_done(
@@ -205,7 +205,7 @@ def _saved_answer(*, user_id: int, network: str, bundle: LinkedBundle, noted: st
         if snapshot is not None:
             return _records_brought(snapshot)
     newest = snapshot_in_record(user_id=user_id, network=network)
-    if newest is not None and _records_brought(newest)[0] == QuerySource.Records.EMPTY:
+    if newest is not None and snapshot_clinical_count(snapshot=newest) == 0:
         return QuerySource.Records.EMPTY, 0
     return QuerySource.Records.SKIPPED, 0
 

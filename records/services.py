@@ -189,14 +189,8 @@ def snapshot_done(*, user_id: int, network: str, request_id: str, network_source
     if not request_id:
         return None
     return (
-        Snapshot.objects.filter(
-            user_id=user_id,
-            network=network,
-            request_id=request_id,
-            network_source=network_source,
-            status=Snapshot.STATUS_COMPLETE,
-        )
-        .order_by("-id")
+        _snapshots_complete(user_id=user_id, network=network)
+        .filter(request_id=request_id, network_source=network_source)
         .first()
     )
 
@@ -205,11 +199,12 @@ def snapshot_in_record(*, user_id: int, network: str) -> Snapshot | None:
     """The copy the person's record now holds for a network: the last one saved. Saves of a person
     run one at a time and an older copy is never saved over a newer one, so the last completed is
     the newest."""
-    return (
-        Snapshot.objects.filter(user_id=user_id, network=network, status=Snapshot.STATUS_COMPLETE)
-        .order_by("-id")
-        .first()
-    )
+    return _snapshots_complete(user_id=user_id, network=network).first()
+
+
+def _snapshots_complete(*, user_id: int, network: str):
+    """A person's completed snapshots from one network, the last saved first."""
+    return Snapshot.objects.filter(user_id=user_id, network=network, status=Snapshot.STATUS_COMPLETE).order_by("-id")
 
 
 def _snapshot_failed(*, user_id: int, network: str, request_id: str, network_source: str, reason: str) -> None:

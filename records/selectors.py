@@ -215,10 +215,15 @@ def _new_since(snapshots: list[tuple[int, str, str]]) -> int | None:
     return boundary if any(pk < boundary for pk, _request_id, _source in snapshots) else None
 
 
+def _every_item(items: list[Item]) -> list[Item]:
+    """The items and, under each, the results a panel holds, to every level (a panel's own panels)."""
+    return [*items, *(member for item in items for member in _every_item(item.children))]
+
+
 def _mark_new(items: list[Item], boundary: int | None) -> list[Item]:
     if boundary is None:
         return items
-    for item in [*items, *(child for i in items for child in i.children)]:
+    for item in _every_item(items):
         first = item.resource.first_snapshot_id
         item.is_new = first is not None and first >= boundary
     return items
@@ -228,7 +233,7 @@ def _with_all_sources(user: User, items: list[Item], *, networks: list[str] | No
     """Fill `sources` with every organization that reported the same item, and `networks` with every
     network that delivered it; in a record from more than one network, each item says which
     (two queries, whatever the number of items; one when the record's `networks` are known)."""
-    everything = [*items, *(child for i in items for child in i.children)]
+    everything = _every_item(items)
     keys = {i.resource.dedupe_key for i in everything if i.resource.dedupe_key}
     if not keys:
         return items
@@ -877,6 +882,13 @@ def _panels_holding(user: User, matches: Q) -> Q:
     return cond
 
 
+def panel_results(rows: QuerySet[Resource]) -> QuerySet[Resource]:
+    """The rows that can be results inside a panel: Observations, the only type DiagnosticReport.result
+    and Observation.hasMember name. A Provenance's `parent_ref` is its target, so one about a panel
+    (as HL7v2 and C-CDA converters write them) would otherwise be listed as one of its results."""
+    return rows.filter(resource_type="Observation")
+
+
 def _attach_results(user: User, items: list[Item], *, matches: Q | None = None) -> None:
     """Nest results under their panel (DiagnosticReport.result, then Observation.hasMember), two levels.
 
@@ -885,7 +897,7 @@ def _attach_results(user: User, items: list[Item], *, matches: Q | None = None) 
     parents = {(i.resource.network, i.resource.reference): i for i in items}
     if not parents:
         return
-    children_qs = resources_for(user=user).filter(parent_ref__in=sorted({ref for _n, ref in parents}))
+    children_qs = panel_results(resources_for(user=user)).filter(parent_ref__in=sorted({ref for _n, ref in parents}))
     if matches is not None:
         found = set(Resource.objects.filter(matches, pk__in=[i.pk for i in items]).values_list("pk", flat=True))
         whole_panels = Q(pk__in=[])
@@ -901,14 +913,23 @@ def _attach_results(user: User, items: list[Item], *, matches: Q | None = None) 
             continue
         item = to_item(child, units=user.measurement_units)
         parent.children.append(item)
-        nested[(child.network, child.reference)] = item
+        if _lists_members(child.raw):
+            nested[(child.network, child.reference)] = item
     if nested:
         for child in _listed_columns(
-            resources_for(user=user).filter(parent_ref__in=sorted({ref for _n, ref in nested}))
+            panel_results(resources_for(user=user)).filter(parent_ref__in=sorted({ref for _n, ref in nested}))
         ).order_by("display")[:500]:
             holder = nested.get((child.network, child.parent_ref))
             if holder is not None and (child.network, child.reference) not in parents:
                 holder.children.append(to_item(child, units=user.measurement_units))
+
+
+def _lists_members(raw: Any) -> bool:
+    """Whether a result is a panel itself (`hasMember`). Only then can a row name it as its parent:
+    the ingest takes a result's parent from the panel's own list, in the same whole record. A page of
+    results without members then asks for none (the question was a list of every result's reference)."""
+    members = raw.get("hasMember") if isinstance(raw, dict) else None
+    return isinstance(members, list) and bool(members)
 
 
 # ---------------------------------------------------------------- detail, trend, timeline
@@ -1014,10 +1035,9 @@ def resource_detail(*, user: User, pk: int) -> Detail:
     item.sources = list(dict.fromkeys(other.source_org for other in copies if other.source_org))
     children: list[Item] = []
     if resource.resource_type in ("DiagnosticReport", "Observation"):
-        children = [
-            to_item(r, units=user.measurement_units)
-            for r in same_network.filter(parent_ref=resource.reference).only(*LIST_FIELDS).order_by("display")[:200]
-        ]
+        # Its results, and those of a panel among them, as the labs page lists them.
+        _attach_results(user, [item])
+        children = item.children
     elif resource.resource_type == "Encounter":
         children = [
             to_item(r, units=user.measurement_units)

@@ -248,7 +248,12 @@ def _row_drawer(context: template.Context) -> Callable[[Any], str]:
             out.append(f"<span>{_shown(d.status)}</span>")
         out.append("\n    ")
         out.append(sources_markup(it.sources, it.network_words))
-        out.append("\n  </div>\n</li>\n")
+        out.append("\n  </div>\n")
+        if it.children:  # a result that is a panel itself (Observation.hasMember): its results beneath it
+            out.append('  <ul class="record-list record-list--members">\n')
+            out.extend(draw(member) for member in it.children)
+            out.append("  </ul>\n")
+        out.append("</li>\n")
         return "".join(out)
 
     return draw

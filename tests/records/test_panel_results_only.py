@@ -46,6 +46,8 @@ def _record() -> dict:
         _provenance("prov-report", "DiagnosticReport/dr-panel"),
         _provenance("prov-lipids", "Observation/obs-lipids"),
         _provenance("prov-a1c", "Observation/obs-a1c"),
+        # Converters that write one per resource name the target by its entry's fullUrl.
+        _provenance("prov-hgb", "urn:uuid:obs-hgb"),
     )
 
 
@@ -81,7 +83,7 @@ def test_no_provenance_is_shown_as_a_result(person, make_mfa_client):
         reverse("records:item", args=[pk])
         for pk in Resource.objects.filter(user=person, resource_type="Provenance").values_list("pk", flat=True)
     ]
-    assert len(provenance_links) == 3
+    assert len(provenance_links) == 4
     report = Resource.objects.get(user=person, resource_id="dr-panel")
     lipids = Resource.objects.get(user=person, resource_id="obs-lipids")
 

@@ -11,11 +11,15 @@ import random
 
 from celery import shared_task
 
-from ias.models import WebhookEvent
+from ias.models import IdentityVerification, NetworkQuery, WebhookEvent
 from ias.network import NetworkTransientError
 from ias.queueing import retry_in
 
 log = logging.getLogger(__name__)
+
+# What a task answers when its row is gone (the person deleted their account after it was queued):
+# there is nothing left to poll or tell, which is not a failure to log or retry.
+GONE = "gone"
 
 
 @shared_task(bind=True, acks_late=True, name="ias.event_process")
@@ -40,6 +44,8 @@ def query_poll(self, query_id: int) -> str:
 
     try:
         return queries.query_poll(query_id=query_id).status
+    except NetworkQuery.DoesNotExist:
+        return GONE
     except NetworkTransientError as exc:
         raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None
 
@@ -50,6 +56,8 @@ def identity_poll(self, verification_id: int) -> str:
 
     try:
         return identity.identity_poll(verification_id=verification_id).status
+    except IdentityVerification.DoesNotExist:
+        return GONE
     except NetworkTransientError as exc:
         raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None
 
@@ -72,6 +80,8 @@ def query_outcome_notify(self, query_id: int) -> str:
 
     try:
         return "sent" if queries.query_outcome_notify(query_id=query_id) else "nothing to do"
+    except NetworkQuery.DoesNotExist:
+        return GONE
     except Exception as exc:
         log.warning("outcome email for query %s failed: %s", query_id, type(exc).__name__)
         raise self.retry(countdown=retry_in(exc, self.request.retries + 1)) from None

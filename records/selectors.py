@@ -897,7 +897,8 @@ def _attach_results(user: User, items: list[Item], *, matches: Q | None = None) 
     parents = {(i.resource.network, i.resource.reference): i for i in items}
     if not parents:
         return
-    children_qs = panel_results(resources_for(user=user)).filter(parent_ref__in=sorted({ref for _n, ref in parents}))
+    results = panel_results(resources_for(user=user))
+    children_qs = results.filter(parent_ref__in=sorted({ref for _n, ref in parents}))
     if matches is not None:
         found = set(Resource.objects.filter(matches, pk__in=[i.pk for i in items]).values_list("pk", flat=True))
         whole_panels = Q(pk__in=[])
@@ -916,9 +917,8 @@ def _attach_results(user: User, items: list[Item], *, matches: Q | None = None) 
         if _lists_members(child.raw):
             nested[(child.network, child.reference)] = item
     if nested:
-        for child in _listed_columns(
-            panel_results(resources_for(user=user)).filter(parent_ref__in=sorted({ref for _n, ref in nested}))
-        ).order_by("display")[:500]:
+        members_qs = results.filter(parent_ref__in=sorted({ref for _n, ref in nested}))
+        for child in _listed_columns(members_qs).order_by("display")[:500]:
             holder = nested.get((child.network, child.parent_ref))
             if holder is not None and (child.network, child.reference) not in parents:
                 holder.children.append(to_item(child, units=user.measurement_units))

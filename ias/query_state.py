@@ -49,12 +49,26 @@ NETWORK_SOURCE_STATUS = {
 }
 
 
-def source_row(query: NetworkQuery, source_type: str) -> QuerySource:
+def source_row(query: NetworkQuery, source_type: str, rows: list[QuerySource] | None = None) -> QuerySource:
+    """The query's row for `source_type` (locked), made when the query has none. With `rows`, the
+    query's rows already locked (`sources_locked`), it is looked for there, and a new row is added to it."""
     source_type = (source_type or "unknown")[:20]
-    row = QuerySource.objects.select_for_update().filter(query=query, source_type=source_type).first()
+    if rows is None:
+        row = QuerySource.objects.select_for_update().filter(query=query, source_type=source_type).first()
+    else:
+        row = next((each for each in rows if each.source_type == source_type), None)
     if row is None:
         row = QuerySource.objects.create(query=query, source_type=source_type)
+        if rows is not None:
+            rows.append(row)
     return row
+
+
+def sources_locked(query_id: int) -> list[QuerySource]:
+    """Every source row of a query, locked, in one statement. Taken after the query's own row (the
+    order every service locks them in); a step that reads the sources again to recompute or settle
+    the query is handed these rows instead, so it sees its own changes without asking again."""
+    return list(QuerySource.objects.select_for_update().filter(query_id=query_id).order_by("pk"))
 
 
 def source_advance(
@@ -90,11 +104,13 @@ def source_advance(
     return True
 
 
-def query_recompute(query: NetworkQuery) -> None:
-    """Derive the overall status from the sources, like the network does."""
+def query_recompute(query: NetworkQuery, rows: list[QuerySource] | None = None) -> None:
+    """Derive the overall status from the sources, like the network does (from `rows`, the query's
+    locked rows, when the caller holds them)."""
     if query.kind != NetworkQuery.Kind.NETWORK:
         return
-    statuses = list(query.sources.values_list("status", flat=True))
+    source_rows = query.sources.all() if rows is None else rows
+    statuses = [row.status for row in source_rows]
     if not statuses:
         return
     if any(s not in QuerySource.TERMINAL for s in statuses):
@@ -187,16 +203,17 @@ def query_apply_network_status(*, query_id: int, status: QueryStatus) -> Network
     return query
 
 
-def query_settle(query: NetworkQuery) -> None:
+def query_settle(query: NetworkQuery, rows: list[QuerySource] | None = None) -> None:
     """Once the query has finished and every source's records are in, note it and tell the person
-    (after commit, once). Must be called inside a transaction holding the query's row.
+    (after commit, once). Must be called inside a transaction holding the query's row (and, when
+    `rows` is given, all of its source rows, as they are now).
 
     A search that also asked other networks settles, and tells the person, only once every
     network's part has settled; the last part to settle settles the search (it locks the search's
     row after its own, the order no other service takes them in reverse)."""
     if query.kind != NetworkQuery.Kind.NETWORK or query.settled_at is not None or not query.is_terminal:
         return
-    if not all(row.is_settled for row in query.sources.all()):
+    if not all(row.is_settled for row in (rows if rows is not None else query.sources.all())):
         return
     companions = NetworkQuery.objects.filter(parent=query, kind=NetworkQuery.Kind.NETWORK, settled_at__isnull=True)
     if query.parent_id is None and companions.exists():
@@ -276,7 +293,8 @@ def source_event_apply(
     now = timezone.now()
     with transaction.atomic():
         query = query_for_event(user_id=user_id, request_id=request_id, query_ref=query_ref)
-        row = source_row(query, source_type)
+        rows = sources_locked(query.pk)
+        row = source_row(query, source_type, rows)
         unsaved: set[str] = set()
         if records is not None and records_apply(row, records):
             unsaved.update(("records", "records_saved", "updated_at"))
@@ -295,10 +313,10 @@ def source_event_apply(
             )
         if unsaved and not advanced:  # an advance saved the whole row
             row.save(update_fields=sorted(unsaved))
-        query_recompute(query)
+        query_recompute(query, rows)
         query.last_activity_at = now
         query.save()
-        query_settle(query)
+        query_settle(query, rows)
         if records == QuerySource.Records.SAVING and query.settled_at is None:
             unsynced()  # work in progress: lost in a crash, the pending event records it again
     return query.pk, row.pk
@@ -333,8 +351,11 @@ def source_records_set(*, source_id: int, records: str, saved: int | None = None
     with transaction.atomic():
         # The query first, then the source: the order every other service locks them in.
         query = NetworkQuery.objects.select_for_update().get(pk=query_id)
-        row = QuerySource.objects.select_for_update().get(pk=source_id, query_id=query_id)
+        rows = sources_locked(query_id)
+        row = next((each for each in rows if each.pk == source_id), None)
+        if row is None:
+            raise QuerySource.DoesNotExist(f"source {source_id} is not one of query {query_id}'s")
         if not records_apply(row, records, saved):
             return
         row.save(update_fields=["records", "records_saved", "updated_at"])
-        query_settle(query)
+        query_settle(query, rows)

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 from time import monotonic
+from typing import TYPE_CHECKING
 
 import msgspec
 from django.core.cache import caches
@@ -32,6 +33,9 @@ from ias.network import (
 from ias.query_state import query_bind_request_id, query_settle
 from ias.selectors import SAVING_COUNT_KEY
 
+if TYPE_CHECKING:
+    from records.download import BundlePrefetch
+
 log = logging.getLogger(__name__)
 
 
@@ -45,6 +49,20 @@ def records_saving_note(*, user_id: int, count: int | None) -> None:
             caches["progress"].set(key, count, timeout=3600)
 
 
+def bundle_prefetch_start(*, bundle: LinkedBundle, link: NetworkPatient) -> BundlePrefetch | None:
+    """Begin fetching a small linked bundle while its event is recorded (see records' BundlePrefetch);
+    hand it to `bundle_fetch`, and `discard()` it once the event is done (a no-op once it was used).
+
+    None when the copy noted as saved already makes this one pointless (the event processed again
+    after its save, or a newer copy saved): the save then downloads nothing, as it never did. A copy
+    that the save hands over to a newer one still waiting is fetched ahead for nothing and dropped."""
+    if _saved_already(bundle, link.last_ingested_data_at, link.last_ingested_message_id):
+        return None
+    from records.download import bundle_prefetch
+
+    return bundle_prefetch(bundle.url)
+
+
 def records_ingest_from_url(
     *,
     user_id: int,
@@ -54,6 +72,7 @@ def records_ingest_from_url(
     patient_id: str,
     network: str = "metriport",
     superseded: Callable[[], bool] | None = None,
+    prefetched: BundlePrefetch | None = None,
 ):
     """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far.
     A consolidated link is the whole record as of its time, so what it no longer holds is retired (within
@@ -72,6 +91,7 @@ def records_ingest_from_url(
             network=network,
             on_progress=lambda count: records_saving_note(user_id=user_id, count=count),
             superseded=superseded,
+            prefetched=prefetched,
         )
     finally:
         records_saving_note(user_id=user_id, count=None)
@@ -138,7 +158,13 @@ def _superseded(*, link_id: int, bundle: LinkedBundle, newer: NewerBundle | None
 HANDOVERS_MAX = 3
 
 
-def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | None = None) -> tuple[str, int]:
+def bundle_fetch(
+    *,
+    user_id: int,
+    bundle: LinkedBundle,
+    newer: NewerBundle | None = None,
+    prefetched: BundlePrefetch | None = None,
+) -> tuple[str, int]:
     """Ingest a linked consolidated bundle unless a newer one is already in.
 
     Returns (a Records value, resources saved). Each link is the WHOLE record as of `data_at`, so an
@@ -150,7 +176,8 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
     there is one, this event saves that copy instead (filed under that event's request and source, so
     its own event finds it saved): with three sources answering seconds apart, a large record is
     then saved once or twice, not once per source, and every source still says "done" only once the
-    records it brought are in."""
+    records it brought are in. `prefetched`, the event's own link fetched ahead, is used when the copy
+    saved is that link's (not after a handover to a newer copy)."""
     from records.errors import BundleDownloadError, BundleLinkExpired, BundleSuperseded
     from records.services import person_ingest_lock
 
@@ -181,6 +208,7 @@ def bundle_fetch(*, user_id: int, bundle: LinkedBundle, newer: NewerBundle | Non
                     patient_id=link.patient_id or "",
                     network=link.network,
                     superseded=_superseded(link_id=link.pk, bundle=bundle, newer=looking),
+                    prefetched=prefetched,
                 )
                 break
             except BundleSuperseded:

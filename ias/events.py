@@ -11,6 +11,7 @@ a bundle run outside any transaction (the house rule for network calls); each st
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 from django.db import transaction
@@ -20,6 +21,9 @@ from ias import delivery, identity, query_state
 from ias.errors import EventMismatch
 from ias.models import NetworkPatient, NetworkQuery, PatientDeletion, QuerySource, WebhookEvent
 from ias.queueing import enqueue_after_commit
+
+if TYPE_CHECKING:
+    from records.download import BundlePrefetch
 
 Outcome = tuple[str, str]
 PROCESSED = WebhookEvent.Status.PROCESSED
@@ -121,7 +125,36 @@ def source_event_process(
     link = link_for(news.patient_id)
     if link is None:
         return unknown_patient(event, news.patient_id)
-    if news.url:
+    bundle = (
+        delivery.LinkedBundle(
+            url=news.url,
+            data_at=data_at(event),
+            message_id=event.message_id,
+            network_source=news.source_type,
+            request_id=news.request_id,
+        )
+        if news.url
+        else None
+    )
+    # The link's download begins now, in a thread, while the source's state is recorded (see
+    # records' BundlePrefetch); whatever the save does not use is dropped when the event is done.
+    prefetched = delivery.bundle_prefetch_start(bundle=bundle, link=link) if bundle is not None else None
+    try:
+        return _source_event_records(news=news, bundle=bundle, user_id=link.user_id, newer=newer, prefetched=prefetched)
+    finally:
+        if prefetched is not None:
+            prefetched.discard()
+
+
+def _source_event_records(
+    *,
+    news: SourceNews,
+    bundle: delivery.LinkedBundle | None,
+    user_id: int,
+    newer: delivery.NewerBundle | None,
+    prefetched: BundlePrefetch | None,
+) -> Outcome:
+    if bundle is not None:
         marked: str | None = QuerySource.Records.SAVING
     elif not news.first_data and news.status == "completed":
         # A finished source that links nothing has nothing to add to the record.
@@ -130,7 +163,7 @@ def source_event_process(
         marked = None
     try:
         query_id, source_id = query_state.source_event_apply(
-            user_id=link.user_id,
+            user_id=user_id,
             request_id=news.request_id,
             query_ref=news.query_ref,
             source_type=news.source_type,
@@ -142,20 +175,10 @@ def source_event_process(
     except EventMismatch as exc:
         return _refused(exc)
     said = f"{news.source_type} {news.status or 'updated'}"
-    if not news.url:
+    if bundle is None:
         return PROCESSED, f"{said}; no link"
     try:
-        records, saved = delivery.bundle_fetch(
-            user_id=link.user_id,
-            bundle=delivery.LinkedBundle(
-                url=news.url,
-                data_at=data_at(event),
-                message_id=event.message_id,
-                network_source=news.source_type,
-                request_id=news.request_id,
-            ),
-            newer=newer,
-        )
+        records, saved = delivery.bundle_fetch(user_id=user_id, bundle=bundle, newer=newer, prefetched=prefetched)
     except Exception:
         # A retry will save it again; until then the row must not claim a save is running.
         query_state.source_records_set(source_id=source_id, records=QuerySource.Records.NONE, query_id=query_id)
@@ -163,7 +186,7 @@ def source_event_process(
     if records == QuerySource.Records.AWAITING:
         # Marked before asking, so a fast answer to the consolidated query finds this source waiting.
         query_state.source_records_set(source_id=source_id, records=records, query_id=query_id)
-        delivery.consolidated_query_start(user_id=link.user_id, parent_id=query_id)
+        delivery.consolidated_query_start(user_id=user_id, parent_id=query_id)
     else:
         query_state.source_records_set(source_id=source_id, records=records, saved=saved, query_id=query_id)
     return PROCESSED, f"{said}; records {records}"

@@ -504,6 +504,9 @@ RECORDS_DOWNLOAD_ALLOW_HTTP_HOSTS = env_list(
 RECORDS_DOWNLOAD_MAX_BYTES = env_int("RECORDS_DOWNLOAD_MAX_BYTES", 512 * 1024 * 1024)
 RECORDS_DOWNLOAD_MAX_DECOMPRESSED_BYTES = env_int("RECORDS_DOWNLOAD_MAX_DECOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024)
 RECORDS_DOWNLOAD_TIMEOUT_SECONDS = env_int("RECORDS_DOWNLOAD_TIMEOUT_SECONDS", 300)
+# A linked bundle up to this many bytes (as sent) is fetched while its event is still being recorded
+# (records.download.BundlePrefetch); a larger one is downloaded by the save itself. 0 turns it off.
+RECORDS_PREFETCH_MAX_BYTES = env_int("RECORDS_PREFETCH_MAX_BYTES", 8 * 1024 * 1024)
 
 # Where the records pages get a short-lived link for a document held at the network (a dotted path;
 # records sits below ias in the layers, so it is wired here).

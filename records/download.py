@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -177,18 +178,25 @@ class _Sink:
 SUPERSEDED_CHECK_SECONDS = 0.5
 
 
+class _Stopped(Exception):
+    """A prefetch told to stop, or past the bytes it may read ahead (see BundlePrefetch)."""
+
+
 def bundle_download(
     *,
     url: str,
     transport: httpx.BaseTransport | None = None,
     superseded: Callable[[], bool] | None = None,
+    stop: threading.Event | None = None,
+    read_limit: int | None = None,
 ) -> Downloaded:
     """Download a bundle link to a temporary file; raise BundleLinkExpired or BundleDownloadError.
 
     `superseded()`, the caller's word that a newer whole record is waiting (or was saved meanwhile),
     is asked about twice a second while the body arrives and once when it is in: a yes raises
     BundleSuperseded and leaves no file, so a copy that would be thrown away is neither finished nor
-    parsed."""
+    parsed. `stop` (set from another thread) and `read_limit` (bytes read) are a prefetch's bounds:
+    either ends the download with no file left."""
     started = time.monotonic()
     host, _port = check_url(url)
     max_bytes = settings.RECORDS_DOWNLOAD_MAX_BYTES
@@ -205,11 +213,17 @@ def bundle_download(
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise _fail("bundle larger than the size cap", host=host)
+            if read_limit is not None and declared.isdigit() and int(declared) > read_limit:
+                raise _Stopped("larger than a prefetch reads")
             encoding = response.headers.get("content-encoding", "identity").lower()
             if encoding not in ("identity", "gzip", ""):
                 raise _fail("unsupported content encoding", host=host)
             next_check = started + SUPERSEDED_CHECK_SECONDS
             for chunk in response.iter_raw(1024 * 1024):
+                if stop is not None and stop.is_set():
+                    raise _Stopped("stopped")
+                if read_limit is not None and sink.read + len(chunk) > read_limit:
+                    raise _Stopped("larger than a prefetch reads")
                 now = time.monotonic()
                 if now > deadline:
                     raise _fail("download took too long", host=host, transient=True)
@@ -233,6 +247,76 @@ def bundle_download(
     elapsed = int((time.monotonic() - started) * 1000)
     logger.info("records download done (host=%s, bytes=%s, ms=%s)", host, sink.written, elapsed)
     return Downloaded(path=sink.path, size=sink.written, sha256=sink.digest.hexdigest(), elapsed_ms=elapsed)
+
+
+class BundlePrefetch:
+    """A linked bundle's download begun in a thread of its own while the event that links it is still
+    being recorded (the source's state, the person's lock, the looks for a newer copy), so that the
+    download's round trips overlap those steps instead of following them.
+
+    Only a small bundle is fetched ahead: past `read_limit` bytes the prefetch stops, and the save
+    downloads the bundle itself, under the person's lock, as every save did before, so two large
+    copies are never downloaded side by side. A prefetch that failed, stopped or was for another link
+    hands over nothing, and the save downloads as usual: its own attempt is the one whose failure
+    counts. It touches no database."""
+
+    def __init__(self, url: str, *, read_limit: int, transport: httpx.BaseTransport | None = None) -> None:
+        self.url = url
+        self.read_limit = read_limit
+        self.transport = transport
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.result: Downloaded | None = None
+        self.thread = threading.Thread(target=self._fetch, name="bundle-prefetch", daemon=True)
+        self.thread.start()
+
+    def _fetch(self) -> None:
+        try:
+            fetched: Downloaded | None = bundle_download(
+                url=self.url, transport=self.transport, stop=self.stop, read_limit=self.read_limit
+            )
+        except Exception as exc:  # handed over as nothing (see the class)
+            if not isinstance(exc, _Stopped):
+                logger.info("records prefetch gave way to the save's own download (%s)", type(exc).__name__)
+            fetched = None
+        with self.lock:
+            if self.stop.is_set() and fetched is not None:
+                _unlink(fetched.path)
+                fetched = None
+            self.result = fetched
+
+    def take(self, url: str) -> Downloaded | None:
+        """The downloaded file when it is this link's and arrived whole (the caller deletes it), else
+        None. Waits for the prefetch to end, within the download's own time and byte bounds."""
+        if url != self.url:
+            self.discard()
+            return None
+        self.thread.join()
+        with self.lock:
+            self.stop.set()
+            taken, self.result = self.result, None
+        return taken
+
+    def discard(self) -> None:
+        """Stop it and remove its file; does not wait (a running download ends at its next chunk)."""
+        with self.lock:
+            self.stop.set()
+            dropped, self.result = self.result, None
+        if dropped is not None:
+            _unlink(dropped.path)
+
+
+def bundle_prefetch(url: str, *, transport: httpx.BaseTransport | None = None) -> BundlePrefetch | None:
+    """Start fetching `url` ahead (see BundlePrefetch); None when prefetching is off."""
+    read_limit = int(settings.RECORDS_PREFETCH_MAX_BYTES)
+    if read_limit <= 0 or not url:
+        return None
+    return BundlePrefetch(url, read_limit=read_limit, transport=transport)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _check_status(status: int, *, host: str) -> None:

@@ -201,6 +201,17 @@ def pages_release(buffer: mmap.mmap | bytes) -> None:
         buffer.madvise(mmap.MADV_DONTNEED)
 
 
+# The smallest bundle (bytes of JSON) after whose ingest the heap is given back: below it the parse's
+# buffers are a few MB, and malloc_trim walks the whole heap (3-4 ms in a worker that has ingested
+# before), longer than a small record's save takes to commit.
+HEAP_RETURN_MIN_BYTES = 8 * 1024 * 1024
+
+
+def heap_return_after(bundle_bytes: int) -> bool:
+    """Give the heap back (see `heap_return`) after a bundle of at least HEAP_RETURN_MIN_BYTES."""
+    return bundle_bytes >= HEAP_RETURN_MIN_BYTES and heap_return()
+
+
 def heap_return() -> bool:
     """Give the C heap's free memory back to the system (glibc's malloc_trim), as after an ingest.
 

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 
 from accounts.storage import private_storage
 from records import ingest
-from records.download import bundle_download
+from records.download import BundlePrefetch, bundle_download
 from records.errors import BundleDownloadError, BundleForAnotherPatient, BundleSuperseded
 from records.models import NETWORK_DEFAULT, RecordCensus, Resource, Snapshot
 from records.selectors import census_count
@@ -102,6 +102,7 @@ def snapshot_ingest_from_url(
     on_progress: ProgressCallback | None = None,
     network: str = NETWORK_DEFAULT,
     superseded: SupersededCheck | None = None,
+    prefetched: BundlePrefetch | None = None,
 ) -> Snapshot:
     """Download a consolidated bundle and ingest it as one snapshot.
 
@@ -120,6 +121,10 @@ def snapshot_ingest_from_url(
     waiting (or was saved meanwhile), raises BundleSuperseded with nothing stored: asked before the
     download, during it and once it is in (`bundle_download`), and during the save (see
     `snapshot_ingest_file`).
+
+    `prefetched`, a small bundle's download begun while the caller recorded its event
+    (`records.download.BundlePrefetch`), is used in place of downloading when it holds this link
+    whole; otherwise the bundle is downloaded here, under the lock, as above.
     Raises BundleLinkExpired (ask the network again) or BundleDownloadError (`.transient` says
     whether to retry); nothing is stored on failure.
     """
@@ -139,6 +144,7 @@ def snapshot_ingest_from_url(
             on_progress=on_progress,
             network=network,
             superseded=superseded,
+            prefetched=prefetched,
         )
 
 
@@ -153,9 +159,14 @@ def _snapshot_download_and_ingest(
     on_progress: ProgressCallback | None,
     network: str,
     superseded: SupersededCheck | None,
+    prefetched: BundlePrefetch | None = None,
 ) -> Snapshot:
+    downloaded = prefetched.take(url) if prefetched is not None else None
+    if downloaded is not None and superseded is not None and superseded():
+        os.unlink(downloaded.path)
+        raise BundleSuperseded()
     try:
-        downloaded = bundle_download(url=url, superseded=superseded)
+        downloaded = downloaded or bundle_download(url=url, superseded=superseded)
     except BundleDownloadError as exc:
         _snapshot_failed(
             user_id=user_id, network=network, request_id=request_id, network_source=network_source, reason=exc.reason
@@ -336,7 +347,8 @@ def snapshot_ingest_file(
             # A failed ingest's traceback may still hold slices of the map; it is freed with them.
             with suppress(BufferError):
                 buffer.close()
-        ingest.heap_return()
+        with suppress(OSError):
+            ingest.heap_return_after(os.path.getsize(path))
     logger.info(
         "records snapshot %s ingested: %s resources, %s new, %s changed, %s retired, %s ms",
         snapshot.pk,

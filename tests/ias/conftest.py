@@ -49,16 +49,19 @@ def saved_snapshot(**counts_by_type: int) -> Snapshot:
 @pytest.fixture
 def ingested(monkeypatch):
     """Stub the records ingest: each call's data is recorded (its `superseded` check, a callable, is
-    kept apart in `.checks`); set `.fail` to an exception to raise it once."""
+    kept apart in `.checks`, and the event's prefetched download in `.prefetches`); set `.fail` to an
+    exception to raise it once."""
     calls: list[dict] = []
 
     class Stub:
         fail: list[BaseException] = []
         calls: list[dict]
         checks: list
+        prefetches: list
 
         def __call__(self, **kwargs):
             self.checks.append(kwargs.pop("superseded", None))
+            self.prefetches.append(kwargs.pop("prefetched", None))
             if self.fail:
                 raise self.fail.pop(0)
             calls.append(kwargs)
@@ -67,6 +70,7 @@ def ingested(monkeypatch):
     stub = Stub()
     stub.calls = calls
     stub.checks = []
+    stub.prefetches = []
     monkeypatch.setattr("ias.delivery.records_ingest_from_url", stub)
     return stub
 

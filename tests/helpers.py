@@ -1,10 +1,15 @@
-"""Small helpers shared by tests: TOTP codes computed independently of allauth."""
+"""Small helpers shared by tests: TOTP codes computed independently of allauth, and a local HTTP
+server standing in for a host the portal downloads from."""
 
 import base64
 import hashlib
 import hmac
 import struct
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 def totp_now(secret: str, *, at: float | None = None, period: int = 30, digits: int = 6) -> str:
@@ -25,3 +30,16 @@ def totp_with_time_to_spare(secret: str, *, spare: float = 5.0, period: int = 30
     if left < spare:
         time.sleep(left + 0.05)
     return totp_now(secret, period=period)
+
+
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on a free local port for the block; yields its base URL (no trailing slash)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -30,7 +30,7 @@ def clock(monkeypatch) -> Clock:
 
 
 def test_a_no_stands_for_the_interval_then_the_database_is_read_again(
-    mfa_user, network, ingested, no_enqueue, clock, django_assert_num_queries
+    mfa_user, network, ingested, no_enqueue, clock, django_assert_num_queries, monkeypatch
 ):
     verified(mfa_user, "pat_1")
     query = start_query(mfa_user, network)
@@ -51,17 +51,14 @@ def test_a_no_stands_for_the_interval_then_the_database_is_read_again(
             raise BundleSuperseded()
         return real_call(self, **kwargs)
 
-    type(ingested).__call__ = call
-    try:
-        process(hie)
-    finally:
-        type(ingested).__call__ = real_call
+    monkeypatch.setattr(type(ingested), "__call__", call)
+    process(hie)
     assert answers == [False, False, True]
     assert [c["url"] for c in ingested.calls] == ["https://bundles.test/lab.json"]
     assert records_of(query)["hie"] == QuerySource.Records.FETCHED
 
 
-def test_every_save_asks_the_database_first(mfa_user, network, ingested, no_enqueue, clock):
+def test_every_save_asks_the_database_first(mfa_user, network, ingested, no_enqueue, clock, monkeypatch):
     """The clock does not move, yet each save's first ask reads the database: hie's save hands over to
     pharmacy's copy, and pharmacy's save, its first ask coming right after lab's copy arrived, finds it."""
     verified(mfa_user, "pat_1")
@@ -84,10 +81,7 @@ def test_every_save_asks_the_database_first(mfa_user, network, ingested, no_enqu
             raise BundleSuperseded()
         return real_call(self, **kwargs)
 
-    type(ingested).__call__ = call
-    try:
-        assert process(hie).status == WebhookEvent.Status.PROCESSED
-    finally:
-        type(ingested).__call__ = real_call
+    monkeypatch.setattr(type(ingested), "__call__", call)
+    assert process(hie).status == WebhookEvent.Status.PROCESSED
     assert answers == {"hie.json": False, "pharmacy.json": True, "lab.json": False}
     assert [c["url"] for c in ingested.calls] == ["https://bundles.test/lab.json"]

@@ -7,7 +7,7 @@ import gzip
 import os
 import tempfile
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import orjson
@@ -16,6 +16,7 @@ import pytest
 from records import download
 from records.models import Resource, Snapshot
 from records.services import snapshot_ingest_from_url
+from tests.helpers import http_server
 
 BUNDLE = orjson.dumps(
     {
@@ -156,12 +157,8 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     Handler.body, Handler.requests = gzip.compress(BUNDLE), []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(Handler) as url:
+        yield url
 
 
 @pytest.mark.django_db

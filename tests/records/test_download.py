@@ -2,8 +2,7 @@
 
 import gzip
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import orjson
@@ -13,6 +12,7 @@ from records import download
 from records.errors import BundleDownloadError, BundleLinkExpired
 from records.models import Resource, Snapshot
 from records.services import snapshot_ingest_from_url
+from tests.helpers import http_server
 
 BUNDLE = orjson.dumps(
     {
@@ -164,12 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(_Handler) as url:
+        yield url
 
 
 @pytest.mark.django_db

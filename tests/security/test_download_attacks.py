@@ -6,13 +6,13 @@ import gzip
 import json
 import os
 import tempfile
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from records.download import bundle_download
 from records.errors import BundleDownloadError, BundleLinkExpired
+from tests.helpers import http_server
 
 BUNDLE = json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}).encode()
 # 64 MiB of zeros gzip to ~64 KiB: a bomb against a 1 MiB decompressed cap.
@@ -73,12 +73,8 @@ class Hostile(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(Hostile) as url:
+        yield url
 
 
 @pytest.fixture

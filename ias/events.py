@@ -5,7 +5,9 @@ the outcome a short label for staff, never health data.
 
 The services are idempotent and order-independent: they only move state forward, create what an
 early event refers to, and skip bundles older than what is already ingested. The steps that fetch
-a bundle run outside any transaction (the house rule for network calls); each step owns its own.
+a bundle run outside any transaction (the house rule for network calls); each step owns its own. A
+small bundle's download begun while a source's state is recorded runs in a thread of its own, which
+holds no database connection, no transaction and no lock.
 """
 
 from __future__ import annotations

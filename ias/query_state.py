@@ -109,8 +109,10 @@ def query_recompute(query: NetworkQuery, rows: list[QuerySource] | None = None) 
     locked rows, when the caller holds them)."""
     if query.kind != NetworkQuery.Kind.NETWORK:
         return
-    source_rows = query.sources.all() if rows is None else rows
-    statuses = [row.status for row in source_rows]
+    if rows is not None:
+        statuses = [row.status for row in rows]
+    else:
+        statuses = list(query.sources.values_list("status", flat=True))
     if not statuses:
         return
     if any(s not in QuerySource.TERMINAL for s in statuses):

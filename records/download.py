@@ -309,7 +309,7 @@ class BundlePrefetch:
 def bundle_prefetch(url: str, *, transport: httpx.BaseTransport | None = None) -> BundlePrefetch | None:
     """Start fetching `url` ahead (see BundlePrefetch); None when prefetching is off."""
     read_limit = int(settings.RECORDS_PREFETCH_MAX_BYTES)
-    if read_limit <= 0 or not url:
+    if read_limit <= 0:
         return None
     return BundlePrefetch(url, read_limit=read_limit, transport=transport)
 

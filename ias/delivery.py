@@ -118,20 +118,23 @@ def _saved_already(bundle: LinkedBundle, data_at: datetime | None, message_id: s
     )
 
 
-# How long a save's "no newer copy" stands. A save asks before its download, once the download is in
-# and as its rows begin: for a small record, milliseconds apart. Within this time the answer is the
-# last one, without reading the database again; a newer copy that arrives meanwhile is found by the
-# next ask, or saved by its own event after this save.
+# How long a save's "no newer copy" stands. `bundle_fetch` looks just before a save, and the save asks
+# before its download, once the download is in and as its rows begin: for a small record, all within
+# milliseconds. Within this time the answer is the last one, without reading the database again; a
+# newer copy that arrives meanwhile is found by the next ask, or saved by its own event after this save.
 NEWER_COPY_ASK_SECONDS = 0.05
 
 
-def _superseded(*, link_id: int, bundle: LinkedBundle, newer: NewerBundle | None) -> Callable[[], bool]:
+def _superseded(
+    *, link_id: int, bundle: LinkedBundle, newer: NewerBundle | None, looked_at: float = -math.inf
+) -> Callable[[], bool]:
     """The save's question to ask while it waits, downloads and writes: stop, because a newer copy
     waits for its own event, or because a copy at least as new was saved meanwhile. The second is
     another worker's save that finished while this one waited for the person's lock: its event is
     no longer waiting, so only the note of the newest copy saved tells of it. A "no" stands for
-    NEWER_COPY_ASK_SECONDS; the first ask of every save reads the database."""
-    last_no = -math.inf
+    NEWER_COPY_ASK_SECONDS. `looked_at` is when the caller itself last found no newer copy waiting
+    and none saved (the `monotonic()` before it asked): that "no" is the save's first."""
+    last_no = looked_at
 
     def check() -> bool:
         nonlocal last_no
@@ -194,6 +197,7 @@ def bundle_fetch(
                 )
             # Once newer copies have taken over HANDOVERS_MAX times, the copy in hand is saved without looking further.
             looking = newer if handovers < HANDOVERS_MAX else None
+            looked_at = monotonic()
             ahead = looking(bundle.data_at) if looking is not None else None
             if ahead is not None:
                 # One handover, whether the newer copy was found before a save or stopped one (BundleSuperseded).
@@ -207,7 +211,9 @@ def bundle_fetch(
                     request_id=bundle.request_id,
                     patient_id=link.patient_id or "",
                     network=link.network,
-                    superseded=_superseded(link_id=link.pk, bundle=bundle, newer=looking),
+                    # The look just above, and the note read under the person's lock (which no other
+                    # save changes while it is held), are the save's first "no".
+                    superseded=_superseded(link_id=link.pk, bundle=bundle, newer=looking, looked_at=looked_at),
                     prefetched=prefetched,
                 )
                 break

@@ -69,6 +69,10 @@ def process_all(events: list[WebhookEvent]) -> None:
 
 
 def run(ingested, monkeypatch, events: list[WebhookEvent], arrivals: list) -> None:
+    # Each reading of the clock is a second after the last: a save's ask comes long after the look
+    # before it, as when the copy downloads (within NEWER_COPY_ASK_SECONDS it would not ask again).
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr("ias.delivery.monotonic", lambda: float(next(ticks)))
     monkeypatch.setattr(type(ingested), "__call__", arriving_while_saving(ingested, arrivals))
     process_all(events)
 

@@ -3,6 +3,8 @@ lock while the newer one is saved, and by the time it holds the lock the newer c
 no longer waiting. The older copy must not then be saved over the newer one."""
 
 import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,7 @@ from django.db import connection
 
 from ias import delivery
 from ias.models import NetworkPatient, QuerySource, WebhookEvent
-from records.errors import BundleSuperseded
-from tests.ias.conftest import saved_snapshot
+from records import services as records_services
 from tests.ias.test_bundle_handover import process, records_of, stored
 from tests.ias.test_handlers import start_query, verified
 
@@ -27,22 +28,21 @@ def saved_by_another_worker(newer: WebhookEvent) -> None:
     WebhookEvent.objects.filter(pk=newer.pk).update(status=WebhookEvent.Status.PROCESSED)
 
 
-def waits_for_the_lock_meanwhile(ingested, arrives):
-    """The ingest as records runs it: while this call waits for the person's lock, another copy
-    (`arrives()` stores its event) is saved by another worker; then it asks whether to stop, as it
-    does once it holds the lock."""
+def waits_for_the_lock_meanwhile(monkeypatch, arrives) -> None:
+    """While the event waits for the person's lock, another copy (`arrives()` stores its event) is
+    saved by another worker; then it holds the lock, as records' real lock lets it."""
+    real_lock = records_services.person_ingest_lock
+    waited: list[bool] = []
 
-    def call(self, **kwargs):
-        if not getattr(self, "waited", False):
-            self.waited = True
+    @contextmanager
+    def lock(*, user_id: int) -> Iterator[None]:
+        if not waited:
+            waited.append(True)
             saved_by_another_worker(arrives())
-        check = kwargs["superseded"]
-        if check is not None and check():
-            raise BundleSuperseded()
-        self.calls.append(kwargs)
-        return saved_snapshot()
+        with real_lock(user_id=user_id):
+            yield
 
-    return call
+    monkeypatch.setattr("records.services.person_ingest_lock", lock)
 
 
 def test_an_older_copy_is_not_saved_over_one_saved_as_it_waited(mfa_user, network, ingested, no_enqueue, monkeypatch):
@@ -55,7 +55,7 @@ def test_an_older_copy_is_not_saved_over_one_saved_as_it_waited(mfa_user, networ
         arrived.append(stored("lab", query.request_id))
         return arrived[0]
 
-    monkeypatch.setattr(type(ingested), "__call__", waits_for_the_lock_meanwhile(ingested, lab_arrives))
+    waits_for_the_lock_meanwhile(monkeypatch, lab_arrives)
     assert process(hie).status == WebhookEvent.Status.PROCESSED
     assert ingested.calls == []
     assert records_of(query)["hie"] == QuerySource.Records.SKIPPED
@@ -67,9 +67,7 @@ def test_a_newer_copy_is_still_saved_after_an_older_one_was(mfa_user, network, i
     verified(mfa_user, "pat_1")
     query = start_query(mfa_user, network, sources=("hie", "lab"))
     lab = stored("lab", query.request_id)
-    monkeypatch.setattr(
-        type(ingested), "__call__", waits_for_the_lock_meanwhile(ingested, lambda: stored("hie", query.request_id))
-    )
+    waits_for_the_lock_meanwhile(monkeypatch, lambda: stored("hie", query.request_id))
     process(lab)
     assert [c["url"] for c in ingested.calls] == ["https://bundles.test/lab.json"]
     assert records_of(query)["lab"] == QuerySource.Records.FETCHED

@@ -11,10 +11,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 class PortalTask(Task):
     """Every task in a worker: database connections follow Django's rules between tasks, as between
-    requests. One older than CONN_MAX_AGE (on SQLite, every one) or one that failed is closed, and a
-    kept one is checked before its next use (CONN_HEALTH_CHECKS); a healthy one is reused rather than
-    opened again for each task (see CELERY_DB_REUSE_MAX). An eager task runs inside its caller, whose
-    connections are the caller's own."""
+    requests. One older than CONN_MAX_AGE or one that failed is closed, and a kept one is checked
+    before its next use (CONN_HEALTH_CHECKS); a healthy one is reused rather than opened again for
+    each task (see CELERY_DB_REUSE_MAX). An eager task runs inside its caller, whose connections are
+    the caller's own."""
 
     def before_start(self, task_id, args, kwargs):
         self.connections_tidy()

@@ -267,6 +267,7 @@ def snapshot_ingest_file(
     removes the rows this snapshot added, and the snapshot says it was replaced by a newer copy).
     """
     started = time.monotonic()
+    bundle_bytes = os.path.getsize(path)
     buffer, entries = ingest.open_bundle(path)
     in_one_transaction = connection.vendor != "sqlite"
     stored_name = ""
@@ -294,7 +295,7 @@ def snapshot_ingest_file(
                     request_id=request_id,
                     network_source=network_source,
                     bundle_sha256=sha256,
-                    bundle_bytes=os.path.getsize(path),
+                    bundle_bytes=bundle_bytes,
                     download_ms=download_ms,
                 )
             stats = ingest.ParseStats()
@@ -347,8 +348,7 @@ def snapshot_ingest_file(
             # A failed ingest's traceback may still hold slices of the map; it is freed with them.
             with suppress(BufferError):
                 buffer.close()
-        with suppress(OSError):
-            ingest.heap_return_after(os.path.getsize(path))
+        ingest.heap_return_after(bundle_bytes)
     logger.info(
         "records snapshot %s ingested: %s resources, %s new, %s changed, %s retired, %s ms",
         snapshot.pk,

@@ -63,6 +63,12 @@ def bundle_prefetch_start(*, bundle: LinkedBundle, link: NetworkPatient) -> Bund
     return bundle_prefetch(bundle.url)
 
 
+# A save's count is published once it has run this long. The progress page asks every 2 s, so a
+# shorter save is over before a count could be read; not publishing it spares a small record's save
+# two writes to the shared cache and the clearing after them, all on the way to its records.
+SAVING_COUNT_AFTER_SECONDS = 1.0
+
+
 def records_ingest_from_url(
     *,
     user_id: int,
@@ -74,12 +80,23 @@ def records_ingest_from_url(
     superseded: Callable[[], bool] | None = None,
     prefetched: BundlePrefetch | None = None,
 ):
-    """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far.
+    """The one door from ias into records' ingest (records sits below ias); it publishes the count saved so far
+    once the save has run for SAVING_COUNT_AFTER_SECONDS.
     A consolidated link is the whole record as of its time, so what it no longer holds is retired (within
     the delivering `network`: ids are that network's own)."""
     from records.services import snapshot_ingest_from_url
 
-    records_saving_note(user_id=user_id, count=0)
+    # A count left by a save that died is not this one's. Clearing a count that is not there writes nothing.
+    records_saving_note(user_id=user_id, count=None)
+    began = monotonic()
+    published = False
+
+    def progress(count: int) -> None:
+        nonlocal published
+        if published or monotonic() - began >= SAVING_COUNT_AFTER_SECONDS:
+            records_saving_note(user_id=user_id, count=count)
+            published = True
+
     try:
         return snapshot_ingest_from_url(
             user_id=user_id,
@@ -89,12 +106,13 @@ def records_ingest_from_url(
             patient_id=patient_id,
             retire=True,
             network=network,
-            on_progress=lambda count: records_saving_note(user_id=user_id, count=count),
+            on_progress=progress,
             superseded=superseded,
             prefetched=prefetched,
         )
     finally:
-        records_saving_note(user_id=user_id, count=None)
+        if published:
+            records_saving_note(user_id=user_id, count=None)
 
 
 class LinkedBundle(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,23 +25,45 @@ def fresh(query: NetworkQuery) -> NetworkQuery:
     return NetworkQuery.objects.get(pk=query.pk)
 
 
+class Clock:
+    """`ias.delivery`'s monotonic clock, moved on by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def slow_save(monkeypatch):
-    """A records ingest that reports progress and lets the test look at the progress page mid-save."""
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr("ias.delivery.monotonic", clock)
+    return clock
+
+
+@pytest.fixture
+def slow_save(monkeypatch, clock):
+    """A records ingest that reports progress and lets the test look at the progress page mid-save.
+    `seconds_per_chunk` is how long each chunk of rows takes to write (the clock moves on by it)."""
 
     class Save:
         seen: list[dict] = []
+        counts_seen: list[int | None] = []
+        seconds_per_chunk = 2.0
         result = saved_snapshot(Patient=1, Observation=12400, Condition=3)
 
         def __call__(self, *, user_id, on_progress=None, **kwargs):
-            on_progress(2000)
-            on_progress(12400)
+            for count in (2000, 12400):
+                clock.now += self.seconds_per_chunk
+                on_progress(count)
+                self.counts_seen.append(selectors.records_saving_count(user_id=user_id))
             query = NetworkQuery.objects.get(user_id=user_id, kind="network")
             self.seen.append(selectors.progress_for(query=fresh(query)))
             return self.result
 
     save = Save()
-    save.seen = []
+    save.seen, save.counts_seen = [], []
     monkeypatch.setattr("records.services.snapshot_ingest_from_url", save)
     return save
 
@@ -64,6 +86,47 @@ def test_a_source_reads_saving_with_a_count_until_its_records_are_in(mfa_user, n
     assert after["sources"][0]["status_label"] == "Done"
     assert after["sources"][0]["detail"] == "Saved a copy of your record from Metriport: 12,403 items."
     assert selectors.records_saving_count(user_id=mfa_user.pk) is None  # the count is cleared after the save
+    assert slow_save.counts_seen == [2000, 12400]
+
+
+def test_a_save_over_within_a_second_publishes_no_count(mfa_user, network, no_enqueue, slow_save, monkeypatch):
+    """The page asks every 2 s: a count it could never read is not written to the shared cache at all."""
+    from django.core.cache import caches
+
+    written = []
+    cache = caches["progress"]
+    monkeypatch.setattr(cache, "set", lambda *args, **kwargs: written.append(args))
+    slow_save.seconds_per_chunk = 0.4
+    verified(mfa_user, "pat_1")
+    query = start_query(mfa_user)
+    deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id))
+
+    assert written == []
+    assert slow_save.counts_seen == [None, None]
+    assert slow_save.seen[0]["sources"][0]["detail"] == "Saving your records…"
+    assert selectors.progress_for(query=fresh(query))["sources"][0]["status_label"] == "Done"
+
+
+def test_a_save_publishes_its_count_once_it_has_run_a_second(mfa_user, network, no_enqueue, slow_save):
+    slow_save.seconds_per_chunk = 0.6  # the first chunk at 0.6 s, the second at 1.2 s
+    verified(mfa_user, "pat_1")
+    query = start_query(mfa_user)
+    deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id))
+
+    assert slow_save.counts_seen == [None, 12400]
+    assert slow_save.seen[0]["sources"][0]["detail"] == "Saving your records… 12,400 so far."
+    assert selectors.records_saving_count(user_id=mfa_user.pk) is None
+
+
+def test_a_count_left_by_a_save_that_died_is_cleared_as_the_next_save_begins(mfa_user, network, no_enqueue, slow_save):
+    delivery.records_saving_note(user_id=mfa_user.pk, count=4000)  # a worker died mid-save, its count left behind
+    slow_save.seconds_per_chunk = 0.4
+    verified(mfa_user, "pat_1")
+    query = start_query(mfa_user)
+    deliver(source_event("hie", patient_id="pat_1", request_id=query.request_id))
+
+    assert slow_save.counts_seen == [None, None]
+    assert slow_save.seen[0]["sources"][0]["detail"] == "Saving your records…"
 
 
 def test_the_progress_json_says_not_settled_while_records_are_saving(client_mfa, mfa_user, network, no_enqueue):

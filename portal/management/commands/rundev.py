@@ -4,6 +4,7 @@ One Ctrl-C (or SIGTERM) stops every process this command started; if one of them
 others are stopped too, so nothing is left running half-alive.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -79,12 +80,18 @@ class Command(BaseCommand):
             self.stdout.write("Stopping the web server and the worker (at most 10 s) ...")
             for process in processes.values():
                 if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
+                    # The leader only: Celery's main process stops its pool and its scheduler itself (a
+                    # warm shutdown). Signalled with it, the pool processes died under it, and it logged
+                    # each one as an error.
+                    process.terminate()
             deadline = time.monotonic() + 10
             for process in processes.values():
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+                    process.kill()
                     process.wait()
+                # Whatever the leader left in its group (nothing, after a warm shutdown) goes with it.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
             self.stdout.write("Stopped.")

@@ -281,3 +281,20 @@ def wait_for(predicate, *, timeout: float = 30, every: float = 0.2):
         if time.monotonic() > deadline:
             raise TimeoutError("condition not reached")
         time.sleep(every)
+
+
+class DeliveryClock:
+    """`ias.delivery`'s monotonic clock, moved on by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> DeliveryClock:
+    fake = DeliveryClock()
+    monkeypatch.setattr("ias.delivery.monotonic", fake)
+    return fake

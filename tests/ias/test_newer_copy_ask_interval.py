@@ -15,21 +15,6 @@ from tests.ias.test_handlers import start_query, verified
 pytestmark = pytest.mark.django_db
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr("ias.delivery.monotonic", fake)
-    return fake
-
-
 def test_a_no_stands_for_the_interval_then_the_database_is_read_again(
     mfa_user, network, ingested, no_enqueue, clock, django_assert_num_queries, monkeypatch
 ):

@@ -25,23 +25,6 @@ def fresh(query: NetworkQuery) -> NetworkQuery:
     return NetworkQuery.objects.get(pk=query.pk)
 
 
-class Clock:
-    """`ias.delivery`'s monotonic clock, moved on by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr("ias.delivery.monotonic", clock)
-    return clock
-
-
 @pytest.fixture
 def slow_save(monkeypatch, clock):
     """A records ingest that reports progress and lets the test look at the progress page mid-save.

@@ -43,13 +43,14 @@ def test_rundev_serves_and_one_interrupt_stops_everything(tmp_path):
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=120)
     log = tmp_path / "rundev.log"
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "rundev", "--addr", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as output_file:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "rundev", "--addr", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=output_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         health = None
         deadline = time.monotonic() + 60

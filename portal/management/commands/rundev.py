@@ -4,7 +4,6 @@ One Ctrl-C (or SIGTERM) stops every process this command started; if one of them
 others are stopped too, so nothing is left running half-alive.
 """
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -80,18 +79,12 @@ class Command(BaseCommand):
             self.stdout.write("Stopping the web server and the worker (at most 10 s) ...")
             for process in processes.values():
                 if process.poll() is None:
-                    # The leader only: Celery's main process stops its pool and its scheduler itself (a
-                    # warm shutdown). Signalled with it, the pool processes died under it, and it logged
-                    # each one as an error.
-                    process.terminate()
+                    os.killpg(process.pid, signal.SIGTERM)
             deadline = time.monotonic() + 10
             for process in processes.values():
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-                # Whatever the leader left in its group (nothing, after a warm shutdown) goes with it.
-                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
             self.stdout.write("Stopped.")

@@ -4,11 +4,13 @@ One Ctrl-C (or SIGTERM) stops every process this command started; if one of them
 others are stopped too, so nothing is left running half-alive.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -23,6 +25,28 @@ def browse_url(addr: str) -> str:
     if not host or host in {"127.0.0.1", "0.0.0.0", "[::1]", "[::]", "localhost"}:  # noqa: S104 - a comparison
         host = "localhost"
     return f"http://{host}:{port or addr}/"
+
+
+def group_running(pgid: int) -> bool:
+    """Whether a process of the group still runs. One that has exited and only waits to be reaped (a
+    zombie) does not count; where there is no /proc, any process of the group counts."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _parent, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(group) == pgid and state != "Z":
+            return True
+    return False
 
 
 class Command(BaseCommand):
@@ -79,12 +103,22 @@ class Command(BaseCommand):
             self.stdout.write("Stopping the web server and the worker (at most 10 s) ...")
             for process in processes.values():
                 if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
+                    # The leader only: Celery's main process stops its pool and its scheduler itself (a
+                    # warm shutdown). Signalled with it, the pool processes died under it, and it logged
+                    # each one as an error.
+                    process.terminate()
             deadline = time.monotonic() + 10
             for process in processes.values():
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+                    process.kill()
                     process.wait()
+            for process in processes.values():
+                # Celery's main process does not wait for its scheduler's process, which saves its
+                # schedule file as it stops: it is given until the deadline, then what is left is killed.
+                while group_running(process.pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
             self.stdout.write("Stopped.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -55,6 +56,11 @@ ROWS_PER_INSERT = (1000, 100)
 IDS_BATCH = 500
 # How long the end of an ingest waits for its background checkpoint to open its connection (seconds).
 CHECKPOINT_START_WAIT = 1.0
+# When another connection's checkpoint holds SQLite's checkpoint lock (a commit's automatic one that
+# began first), the checkpoint after an ingest finds it busy: it tries again after a pause, so that
+# what the other one left is copied too.
+CHECKPOINT_TRIES = 5
+CHECKPOINT_RETRY_SECONDS = 0.1
 # The ingest connection's page cache while a first import inserts (KiB, SQLite's negative cache_size): the
 # person's index pages stay in memory across chunks instead of being read back from the log.
 INGEST_CACHE_KIB = 16 * 1024
@@ -121,13 +127,23 @@ class _Checkpoint(threading.Thread):
         try:
             with connections["default"].cursor() as cursor:  # this thread's own connection
                 self.started.set()
-                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                self.result = cursor.fetchone()
+                for _ in range(CHECKPOINT_TRIES):
+                    self.result = wal_checkpoint_passive(cursor)
+                    if self.result[0] == 0:
+                        break
+                    time.sleep(CHECKPOINT_RETRY_SECONDS)
         except Exception:
             logger.warning("WAL checkpoint after an ingest failed; SQLite checkpoints on a later commit")
         finally:
             self.started.set()
             connections.close_all()  # this thread's own
+
+
+def wal_checkpoint_passive(cursor) -> tuple[int, int, int]:
+    """SQLite's (busy, frames in the log, frames copied) for a checkpoint that waits for no one."""
+    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    busy, frames, copied = cursor.fetchone()
+    return busy, frames, copied
 
 
 def wal_checkpoint_in_background() -> _Checkpoint:
@@ -136,8 +152,10 @@ def wal_checkpoint_in_background() -> _Checkpoint:
     The checkpoint syncs the log (hundreds of MB after a large bundle) and then the database to disk:
     most of a second of waiting on the disk that the save need not wait for. The rows are readable
     from the log meanwhile, and other connections' commits skip their own automatic checkpoint while
-    this one holds SQLite's checkpoint lock instead of doing it inside someone's request. A process
-    that ends first leaves the rest to the next checkpoint (a checkpoint is safe to interrupt)."""
+    this one holds SQLite's checkpoint lock instead of doing it inside someone's request. One that
+    began first (the ingest connection's next commit can) makes this one try again once it is done
+    (CHECKPOINT_TRIES). A process that ends first leaves the rest to the next checkpoint (a
+    checkpoint is safe to interrupt)."""
     checkpoint = _Checkpoint()
     checkpoint.start()
     return checkpoint

@@ -110,3 +110,32 @@ def test_the_log_is_copied_into_the_database_by_a_thread_of_its_own(user, privat
     assert checkpoints[0].result is not None
     busy, frames, copied = checkpoints[0].result
     assert busy == 0 and frames > 0 and copied == frames
+
+
+def test_a_checkpoint_found_busy_is_tried_again(user, private_storage_dir, monkeypatch):
+    """A 600-resource bundle leaves just over 1000 pages in the log, so the ingest connection's next
+    commit may begin its own automatic checkpoint first: the background one then finds SQLite's
+    checkpoint lock held, and tries again once the other is done, copying what it left."""
+    checkpoints = []
+    answers = []
+    real_start = store.wal_checkpoint_in_background
+    real_passive = store.wal_checkpoint_passive
+
+    def recorded():
+        checkpoint = real_start()
+        checkpoints.append(checkpoint)
+        return checkpoint
+
+    def busy_first(cursor):
+        answers.append((1, -1, -1) if not answers else real_passive(cursor))
+        return answers[-1]
+
+    monkeypatch.setattr(store, "wal_checkpoint_in_background", recorded)
+    monkeypatch.setattr(store, "wal_checkpoint_passive", busy_first)
+    monkeypatch.setattr(store, "CHECKPOINT_RETRY_SECONDS", 0.01)
+    ingest_bundle(user, generated(size=600))
+
+    checkpoints[0].join(30)
+    assert len(answers) == 2 and answers[0] == (1, -1, -1)
+    busy, frames, copied = checkpoints[0].result
+    assert busy == 0 and frames > 0 and copied == frames

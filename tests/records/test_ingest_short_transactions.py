@@ -117,7 +117,7 @@ def test_a_checkpoint_found_busy_is_tried_again(user, private_storage_dir, monke
     commit may begin its own automatic checkpoint first: the background one then finds SQLite's
     checkpoint lock held, and tries again once the other is done, copying what it left."""
     checkpoints = []
-    answers = []
+    answers: list[tuple[int, int, int]] = []
     real_start = store.wal_checkpoint_in_background
     real_passive = store.wal_checkpoint_passive
 
@@ -137,5 +137,6 @@ def test_a_checkpoint_found_busy_is_tried_again(user, private_storage_dir, monke
 
     checkpoints[0].join(30)
     assert len(answers) == 2 and answers[0] == (1, -1, -1)
+    assert checkpoints[0].result is not None
     busy, frames, copied = checkpoints[0].result
     assert busy == 0 and frames > 0 and copied == frames

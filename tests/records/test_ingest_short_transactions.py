@@ -90,18 +90,24 @@ def test_the_connection_checks_and_caches_as_before_once_an_ingest_is_done(user,
             cursor.execute("UPDATE records_resource SET raw = %s WHERE id = %s", ["{not json", first])
 
 
-def test_the_log_is_copied_into_the_database_by_a_thread_of_its_own(user, private_storage_dir, monkeypatch, caplog):
-    """The checkpoint after an ingest runs on a connection of its own thread (the save does not wait
-    for its syncs), and it copies the whole log into the database file."""
-    checkpoints = []
+@pytest.fixture
+def checkpoints(monkeypatch) -> list:
+    """Every background checkpoint an ingest starts, as it starts it."""
+    started: list = []
     real = store.wal_checkpoint_in_background
 
     def recorded():
         checkpoint = real()
-        checkpoints.append(checkpoint)
+        started.append(checkpoint)
         return checkpoint
 
     monkeypatch.setattr(store, "wal_checkpoint_in_background", recorded)
+    return started
+
+
+def test_the_log_is_copied_into_the_database_by_a_thread_of_its_own(user, private_storage_dir, checkpoints, caplog):
+    """The checkpoint after an ingest runs on a connection of its own thread (the save does not wait
+    for its syncs), and it copies the whole log into the database file."""
     ingest_bundle(user, generated(size=600))
 
     assert len(checkpoints) == 1 and checkpoints[0] is not threading.current_thread()
@@ -112,25 +118,17 @@ def test_the_log_is_copied_into_the_database_by_a_thread_of_its_own(user, privat
     assert busy == 0 and frames > 0 and copied == frames
 
 
-def test_a_checkpoint_found_busy_is_tried_again(user, private_storage_dir, monkeypatch):
+def test_a_checkpoint_found_busy_is_tried_again(user, private_storage_dir, checkpoints, monkeypatch):
     """A 600-resource bundle leaves just over 1000 pages in the log, so the ingest connection's next
     commit may begin its own automatic checkpoint first: the background one then finds SQLite's
     checkpoint lock held, and tries again once the other is done, copying what it left."""
-    checkpoints = []
     answers: list[tuple[int, int, int]] = []
-    real_start = store.wal_checkpoint_in_background
     real_passive = store.wal_checkpoint_passive
-
-    def recorded():
-        checkpoint = real_start()
-        checkpoints.append(checkpoint)
-        return checkpoint
 
     def busy_first(cursor):
         answers.append((1, -1, -1) if not answers else real_passive(cursor))
         return answers[-1]
 
-    monkeypatch.setattr(store, "wal_checkpoint_in_background", recorded)
     monkeypatch.setattr(store, "wal_checkpoint_passive", busy_first)
     monkeypatch.setattr(store, "CHECKPOINT_RETRY_SECONDS", 0.01)
     ingest_bundle(user, generated(size=600))

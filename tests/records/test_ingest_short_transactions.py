@@ -130,11 +130,11 @@ def test_a_checkpoint_found_busy_is_tried_again(user, private_storage_dir, check
         return answers[-1]
 
     monkeypatch.setattr(store, "wal_checkpoint_passive", busy_first)
-    monkeypatch.setattr(store, "CHECKPOINT_RETRY_SECONDS", 0.01)
     ingest_bundle(user, generated(size=600))
 
     checkpoints[0].join(30)
-    assert len(answers) == 2 and answers[0] == (1, -1, -1)
-    assert checkpoints[0].result is not None
+    # Tried again after the busy answer; the real race can make the next answer busy too.
+    assert answers[0] == (1, -1, -1) and len(answers) >= 2
+    assert checkpoints[0].result == answers[-1]
     busy, frames, copied = checkpoints[0].result
     assert busy == 0 and frames > 0 and copied == frames
